@@ -1,0 +1,217 @@
+"""``deskbot`` command line: console, run, check-config, db upgrade, kb search/eval/report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, load_config, redact_url
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+DB_ENV_HINT = "DESKBOT_DATABASE_URL"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; ``extra`` fields (ticket, platform, …) are kept."""
+
+    _skip = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        data.update({k: v for k, v in vars(record).items() if k not in self._skip})
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _sqlite_url(path: str) -> str:
+    return f"sqlite+aiosqlite:///{Path(path).expanduser().resolve()}"
+
+
+def _database_url(args: argparse.Namespace, config_url: str) -> str:
+    db = getattr(args, "db", None)
+    if not db:
+        return config_url
+    return db if "://" in db else _sqlite_url(db)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
+# --- commands ------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file or args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAIL
+    platforms = [p for p, on in (("telegram", config.telegram.enabled), ("slack", config.slack.enabled)) if on]
+    print(
+        f"config OK: {len(config.teams)} team(s), {len(config.categories)} categor(ies), "
+        f"{len(config.people)} people, database {redact_url(config.desk.database_url)}, "
+        f"platforms: {', '.join(platforms) or 'none (console only)'}"
+    )
+    return EXIT_OK
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from bot.app import build
+    from bot.console import ConsoleSender, run_console
+
+    config = _load(args)
+    if config is None:
+        return EXIT_FAIL
+    if args.as_person and args.as_person not in config.people:
+        print(f"unknown person {args.as_person!r}; known: {', '.join(config.people)}", file=sys.stderr)
+        return EXIT_USAGE
+    url = _database_url(args, config.desk.database_url)
+    sender = ConsoleSender(sys.stdout)
+
+    async def main() -> int:
+        app = build(config, senders={"console": sender}, database_url=url)
+        try:
+            return await run_console(app, sys.stdin, sys.stdout, start_as=args.as_person)
+        finally:
+            await app.close()
+
+    return asyncio.run(main())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if config is None:
+        return EXIT_FAIL
+    if not config.telegram.enabled and not config.slack.enabled:
+        print(
+            "No platform is configured: set TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN "
+            "(see config.yaml).\nTo try deskbot without tokens, run: deskbot console",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+    print(
+        "The Telegram and Slack frontends are not built yet (roadmap: next issues). "
+        "Use `deskbot console` meanwhile.",
+        file=sys.stderr,
+    )
+    return EXIT_FAIL
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from store import migrate
+    from store.db import Database
+
+    config = _load(args)
+    if config is None:
+        return EXIT_FAIL
+    url = _database_url(args, config.desk.database_url)
+
+    async def main() -> tuple[str | None, str | None]:
+        db = Database(url)
+        try:
+            return await migrate.upgrade(db)
+        finally:
+            await db.dispose()
+
+    before, after = asyncio.run(main())
+    print(f"database {redact_url(url)}: {before or 'empty'} -> {after}")
+    return EXIT_OK
+
+
+def cmd_kb_report(args: argparse.Namespace) -> int:
+    from kb.cli import report_command
+    from kb.feedback import FeedbackRow
+    from store import feedback, migrate
+    from store.db import Database
+
+    config = _load(args)
+    if config is None:
+        return EXIT_FAIL
+    url = _database_url(args, config.desk.database_url)
+
+    async def main() -> list[FeedbackRow]:
+        db = Database(url)
+        try:
+            await migrate.upgrade(db)
+            async with db.transaction() as s:
+                return [FeedbackRow(slug=r.slug, query=r.query, outcome=r.outcome) for r in await feedback.all_rows(s)]
+        finally:
+            await db.dispose()
+
+    return report_command(asyncio.run(main()))
+
+
+# --- parser --------------------------------------------------------------------------
+
+
+def make_parser() -> argparse.ArgumentParser:
+    from kb.cli import add_arguments as add_kb_arguments
+
+    parser = argparse.ArgumentParser(prog="deskbot", description="Chat-first help desk.")
+    parser.add_argument("--config", default=None, help="config file (default: $DESKBOT_CONFIG or ./config.yaml)")
+    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("console", help="play employee, agent and lead in the terminal")
+    p.add_argument("--db", default=None, help=f"SQLite file or database URL (default: config / ${DB_ENV_HINT})")
+    p.add_argument("--as", dest="as_person", default=None, help="start as this person (config key)")
+    p.set_defaults(func=cmd_console)
+
+    p = sub.add_parser("run", help="serve Telegram and/or Slack")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a config file and report every problem")
+    p.add_argument("file", nargs="?", default=None)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("db", help="database maintenance")
+    db_sub = p.add_subparsers(dest="db_command", metavar="{upgrade}")
+    db_sub.required = True
+    up = db_sub.add_parser("upgrade", help="apply schema migrations")
+    up.add_argument("--db", default=None, help="SQLite file or database URL")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    kb_sub = add_kb_arguments(sub)
+    rep = kb_sub.add_parser("report", help="per-article feedback and KB gaps from the database")
+    rep.add_argument("--db", default=None, help="SQLite file or database URL")
+    rep.set_defaults(func=cmd_kb_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

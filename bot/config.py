@@ -1,0 +1,416 @@
+"""Loading and validating ``config.yaml``.
+
+The whole desk is described by one YAML file. Secrets are written as ``${ENV}``
+(required) or ``${ENV:-default}`` placeholders and substituted at load time.
+Every problem is reported with its key path (``teams.it.tiers.L1[0]``) before
+anything starts; :func:`load_config` raises :class:`ConfigError` carrying all of
+them at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+Locale = Literal["en", "ru"]
+LOCALES: tuple[str, ...] = ("en", "ru")
+TIERS: tuple[str, ...] = ("L1", "L2", "L3")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DATABASE_URL_ENV = "DESKBOT_DATABASE_URL"
+CONFIG_ENV = "DESKBOT_CONFIG"
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable. ``problems`` holds ``(key_path, message)`` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {len(problems)} problem(s)"]
+        lines += [f"  {path or '<root>'}: {msg}" for path, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse ``15m``, ``4h``, ``2d``, ``1h30m`` (or a number of minutes)."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return timedelta(minutes=value)
+    if isinstance(value, str):
+        m = _DURATION.match(value.strip())
+        if m and any(m.groups()):
+            d, h, mi = (int(g) if g else 0 for g in m.groups())
+            td = timedelta(days=d, hours=h, minutes=mi)
+            if td > timedelta(0):
+                return td
+    raise ValueError(f"expected a positive duration like 15m, 4h, 2d or 1h30m, got {value!r}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Localized(_Model):
+    """A text in English and Russian. A plain string in YAML means the same in both."""
+
+    en: str
+    ru: str
+
+    def get(self, locale: str) -> str:
+        return self.ru if locale == "ru" else self.en
+
+
+def _localized(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"en": value, "ru": value}
+    return value
+
+
+class DeskConfig(_Model):
+    name: str = "deskbot"
+    default_locale: Locale = "en"
+    timezone: str = "UTC"
+    database_url: str = "sqlite+aiosqlite:///deskbot.db"
+    kb_dir: str | None = None
+    kb_suggestions: int = Field(3, ge=1, le=10)
+    kb_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    ask_priority: bool = False
+    duplicate_window_days: int = Field(14, ge=0, le=365)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_tz(v)
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {redact_url(v)!r})"
+            )
+        return v
+
+
+def _check_tz(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r} (use an IANA name like Europe/Moscow)")
+    return v
+
+
+class CalendarConfig(_Model):
+    timezone: str = "UTC"
+    working_days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    hours: str = "09:00-18:00"
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_tz(v)
+
+    @field_validator("working_days")
+    @classmethod
+    def _days(cls, v: list[str]) -> list[str]:
+        bad = [d for d in v if d not in WEEKDAYS]
+        if bad:
+            raise ValueError(f"unknown day(s) {bad}; use {', '.join(WEEKDAYS)}")
+        if not v:
+            raise ValueError("at least one working day is needed")
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        try:
+            start, end = (time.fromisoformat(p.strip()) for p in v.split("-"))
+        except ValueError:
+            raise ValueError(f"expected HH:MM-HH:MM, got {v!r}")
+        if start >= end:
+            raise ValueError(f"start must be before end, got {v!r}")
+        return v
+
+    @property
+    def start_end(self) -> tuple[time, time]:
+        start, end = (time.fromisoformat(p.strip()) for p in self.hours.split("-"))
+        return start, end
+
+
+class PriorityConfig(_Model):
+    title: Localized
+    first_response: timedelta
+    resolution: timedelta
+    default: bool = False
+    keywords: list[str] = Field(default_factory=list)
+
+    _loc = field_validator("title", mode="before")(_localized)
+
+    @field_validator("first_response", "resolution", mode="before")
+    @classmethod
+    def _dur(cls, v: Any) -> timedelta:
+        return parse_duration(v)
+
+
+class PersonConfig(_Model):
+    name: str
+    locale: Locale | None = None
+    telegram: int | None = None
+    slack: str | None = None
+    email: str | None = None
+
+
+class TeamChats(_Model):
+    telegram: int | None = None
+    slack: str | None = None
+
+
+class TeamConfig(_Model):
+    title: Localized
+    calendar: str | None = None
+    assignment: Literal["manual", "round_robin", "least_loaded"] = "manual"
+    leads: list[str] = Field(default_factory=list)
+    tiers: dict[str, list[str]] = Field(default_factory=dict)
+    chats: TeamChats = TeamChats()
+    lead_chats: TeamChats = TeamChats()
+    digest_time: str = "09:00"
+
+    _loc = field_validator("title", mode="before")(_localized)
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = [k for k in v if k not in TIERS]
+        if bad:
+            raise ValueError(f"unknown tier(s) {bad}; use {', '.join(TIERS)}")
+        return v
+
+    def members(self) -> list[tuple[str, str]]:
+        """(person key, tier) for every agent of the team."""
+        return [(p, tier) for tier in TIERS for p in self.tiers.get(tier, [])]
+
+
+class CategoryConfig(_Model):
+    team: str
+    title: Localized
+    keywords: list[str] = Field(default_factory=list)
+
+    _loc = field_validator("title", mode="before")(_localized)
+
+
+class TelegramConfig(_Model):
+    token: SecretStr = SecretStr("")
+    mode: Literal["polling", "webhook"] = "polling"
+    api_base: str = "https://api.telegram.org"
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_url: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token.get_secret_value())
+
+
+class SlackConfig(_Model):
+    bot_token: SecretStr = SecretStr("")
+    signing_secret: SecretStr = SecretStr("")
+    app_token: SecretStr = SecretStr("")
+    api_base: str = "https://slack.com/api/"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bot_token.get_secret_value())
+
+
+class Config(_Model):
+    """The validated configuration of one desk."""
+
+    desk: DeskConfig = DeskConfig()
+    calendars: dict[str, CalendarConfig] = Field(default_factory=dict)
+    priorities: dict[str, PriorityConfig]
+    people: dict[str, PersonConfig] = Field(default_factory=dict)
+    teams: dict[str, TeamConfig]
+    categories: dict[str, CategoryConfig]
+    canned: dict[str, Localized] = Field(default_factory=dict)
+    telegram: TelegramConfig = TelegramConfig()
+    slack: SlackConfig = SlackConfig()
+
+    @property
+    def default_priority(self) -> str:
+        return next(k for k, p in self.priorities.items() if p.default)
+
+    def team_of_agent(self, person: str) -> list[tuple[str, str]]:
+        """(team, tier) pairs where ``person`` is an agent."""
+        return [(t, tier) for t, team in self.teams.items() for p, tier in team.members() if p == person]
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def cross_check(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Problems that span sections (unknown references, missing defaults).
+
+    Works on the raw mapping and tolerates wrong shapes (those are reported by
+    validation), so a file with both kinds of mistakes gets every one reported.
+    """
+    problems: list[tuple[str, str]] = []
+    people = _d(data.get("people"))
+    calendars = _d(data.get("calendars"))
+    teams = _d(data.get("teams"))
+    priorities = _d(data.get("priorities"))
+    defaults = [k for k, p in priorities.items() if _d(p).get("default") is True]
+    if priorities and len(defaults) != 1:
+        problems.append(
+            ("priorities", f"exactly one priority must have default: true (found {len(defaults)})")
+        )
+    for key, team in teams.items():
+        team = _d(team)
+        cal = team.get("calendar")
+        if cal is not None and cal not in calendars:
+            problems.append((f"teams.{key}.calendar", f"unknown calendar {cal!r}"))
+        for i, lead in enumerate(_l(team.get("leads"))):
+            if lead not in people:
+                problems.append((f"teams.{key}.leads[{i}]", f"unknown person {lead!r}"))
+        tiers = _d(team.get("tiers"))
+        for tier, members in tiers.items():
+            for i, who in enumerate(_l(members)):
+                if who not in people:
+                    problems.append((f"teams.{key}.tiers.{tier}[{i}]", f"unknown person {who!r}"))
+        if not _l(tiers.get("L1")):
+            problems.append((f"teams.{key}.tiers.L1", "a team needs at least one L1 agent"))
+        digest = team.get("digest_time", "09:00")
+        try:
+            time.fromisoformat(str(digest))
+        except ValueError:
+            problems.append((f"teams.{key}.digest_time", f"expected HH:MM, got {digest!r}"))
+    for key, cat in _d(data.get("categories")).items():
+        team_key = _d(cat).get("team")
+        if team_key is not None and team_key not in teams:
+            problems.append((f"categories.{key}.team", f"unknown team {team_key!r}"))
+    for platform in ("telegram", "slack"):
+        seen: dict[Any, str] = {}
+        for key, person in people.items():
+            pid = _d(person).get(platform)
+            if pid is None:
+                continue
+            if pid in seen:
+                problems.append((f"people.{key}.{platform}", f"same id as people.{seen[pid]}"))
+            seen[pid] = key
+    return problems
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a database URL."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _substitute(node: Any, path: str, env: dict[str, str], problems: list[tuple[str, str]]) -> Any:
+    if isinstance(node, dict):
+        return {k: _substitute(v, _join(path, str(k)), env, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, f"{path}[{i}]", env, problems) for i, v in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+
+        def repl(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append((path, f"environment variable {name} is not set"))
+            return ""
+
+        return _PLACEHOLDER.sub(repl, node)
+    return node
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _loc_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = _join(out, str(part))
+    return out
+
+
+def parse_config(
+    data: Any, *, source: str = "<config>", env: dict[str, str] | None = None
+) -> Config:
+    """Validate already-parsed YAML data; raise :class:`ConfigError` with every problem."""
+    env = dict(os.environ) if env is None else env
+    if not isinstance(data, dict):
+        raise ConfigError(source, [("", "the file must be a YAML mapping")])
+    problems: list[tuple[str, str]] = []
+    data = _substitute(data, "", env, problems)
+    if env.get(DATABASE_URL_ENV):
+        desk = data.get("desk")
+        data["desk"] = {**(desk if isinstance(desk, dict) else {}), "database_url": env[DATABASE_URL_ENV]}
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if p not in ("function-after[_localized(), Localized]",))
+            msg = err["msg"]
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, "):]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append((_loc_path(loc), msg))
+        problems += cross_check(data)
+        raise ConfigError(source, problems) from None
+    problems += cross_check(data)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = None) -> Config:
+    """Read, substitute and validate a config file (default: ``$DESKBOT_CONFIG`` or ./config.yaml)."""
+    env_map = dict(os.environ) if env is None else env
+    resolved = Path(path or env_map.get(CONFIG_ENV) or default_config_path())
+    if not resolved.is_file():
+        raise ConfigError(str(resolved), [("", "file not found")])
+    try:
+        data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(str(resolved), [("", f"{where}invalid YAML: {getattr(exc, 'problem', exc)}")])
+    return parse_config(data, source=str(resolved), env=env_map)
+
+
+def default_config_path() -> Path:
+    """``./config.yaml`` if present, else the sample next to the source checkout."""
+    local = Path("config.yaml")
+    if local.is_file():
+        return local
+    return Path(__file__).resolve().parent.parent / "config.yaml"

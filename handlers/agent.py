@@ -1,0 +1,264 @@
+"""Agent actions on tickets: claim, assign, reply mode, note, resolve, escalate, release.
+
+Every action loads the ticket and re-checks the actor against the store: buttons
+and commands carry only a ticket number. Only agents (or leads) of the ticket's
+team act on it; only the assignee or a lead resolves, releases or reassigns.
+Refusals are answered and audited through :meth:`Context.deny`.
+"""
+
+from __future__ import annotations
+
+from handlers.cards import format_time, status_text, ticket_card
+from handlers.context import Context
+from handlers.events import Button, Reply
+from handlers.texts import Translator
+from store import people, tickets
+from store.models import MessageKind, Status, Ticket
+from store.tickets import TicketStateError
+
+
+async def display_name(ctx: Context, person_id: int | None) -> str | None:
+    if person_id is None:
+        return None
+    person = await people.get_person(ctx.s, person_id)
+    return person.name if person else None
+
+
+async def refresh_card(ctx: Context, ticket: Ticket) -> None:
+    """Post or edit the queue card so it shows the ticket's current state."""
+    requester = await display_name(ctx, ticket.requester_id) or "?"
+    owner = await display_name(ctx, ticket.assignee_id)
+    await ctx.update_card(
+        ticket, lambda t: ticket_card(t, ticket, ctx.config, requester=requester, owner=owner)
+    )
+
+
+async def load_ticket(ctx: Context, action: str, number: int | None) -> Ticket | None:
+    ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
+    if ticket is None:
+        await ctx.deny(action, "reason_no_ticket", number, n=number if number is not None else "?")
+    return ticket
+
+
+async def is_staff(ctx: Context, ticket: Ticket) -> bool:
+    return await people.is_agent(ctx.s, ctx.person_id, ticket.team) or await people.is_lead(
+        ctx.s, ctx.person_id, ticket.team
+    )
+
+
+async def require_staff(ctx: Context, action: str, ticket: Ticket) -> bool:
+    if await is_staff(ctx, ticket):
+        return True
+    team = ctx.config.teams[ticket.team].title.get(ctx.locale)
+    await ctx.deny(action, "reason_not_agent", ticket.id, team=team)
+    return False
+
+
+async def require_owner_or_lead(ctx: Context, action: str, ticket: Ticket) -> bool:
+    if not await require_staff(ctx, action, ticket):
+        return False
+    if ticket.assignee_id == ctx.person_id or await people.is_lead(ctx.s, ctx.person_id, ticket.team):
+        return True
+    await ctx.deny(action, "reason_not_owner", ticket.id)
+    return False
+
+
+def bad_state(ctx: Context, ticket: Ticket) -> None:
+    ctx.reply("reason_bad_state", n=ticket.id, status=ctx.t(f"status_{ticket.status}", owner="").rstrip(" —"))
+
+
+async def claim(ctx: Context, number: int | None) -> None:
+    ticket = await load_ticket(ctx, "claim", number)
+    if ticket is None or not await require_staff(ctx, "claim", ticket):
+        return
+    result = await tickets.claim_ticket(ctx.s, ticket.id, ctx.person_id, ctx.now)  # type: ignore[arg-type]
+    ticket = result.ticket
+    if result.won:
+        ctx.reply("claimed_ok", n=ticket.id)
+        await refresh_card(ctx, ticket)
+        agent = ctx.person.name
+        await ctx.to_person(ticket.requester_id, lambda t: Reply(t("claimed_requester", agent=agent, n=ticket.id)))
+    elif result.holder_id == ctx.person_id:
+        ctx.reply("claimed_already_yours", n=ticket.id)
+    elif result.holder_id is not None:
+        ctx.reply("claimed_by_other", n=ticket.id, name=await display_name(ctx, result.holder_id))
+    else:
+        bad_state(ctx, ticket)
+
+
+async def assign(ctx: Context, number: int | None, who: str | None) -> None:
+    ticket = await load_ticket(ctx, "assign", number)
+    if ticket is None or not await require_staff(ctx, "assign", ticket):
+        return
+    if ticket.assignee_id is not None and not await require_owner_or_lead(ctx, "assign", ticket):
+        return
+    if ticket.status not in (Status.NEW, Status.CLAIMED, Status.WAITING):
+        bad_state(ctx, ticket)
+        return
+    agents = await people.team_members(ctx.s, ticket.team)
+    if who is None:
+        rows = tuple(
+            (Button(f"{p.name} ({m.tier})", "assign", ticket.id, p.key),) for p, m in agents
+        )
+        ctx.here(Reply(ctx.t("assign_choose", n=ticket.id), rows, ticket_id=ticket.id))
+        return
+    target = next((p for p, _ in agents if p.key == who or p.name.lower() == who.lower()), None)
+    if target is None:
+        team = ctx.config.teams[ticket.team].title.get(ctx.locale)
+        await ctx.deny("assign", "reason_unknown_agent", ticket.id, who=who, team=team)
+        return
+    assert target.id is not None
+    await tickets.assign_ticket(ctx.s, ticket, target.id, ctx.person_id, ctx.now)
+    ctx.reply("assigned_ok", n=ticket.id, name=target.name)
+    await refresh_card(ctx, ticket)
+    if target.id != ctx.person_id:
+        subject = ticket.subject
+        await ctx.to_person(
+            target.id,
+            lambda t: Reply(
+                t("assigned_to_you", n=ticket.id, subject=subject),
+                ((Button(t("btn_reply"), "reply", ticket.id), Button(t("btn_resolve"), "resolve", ticket.id)),),
+                ticket_id=ticket.id,
+            ),
+        )
+
+
+async def start_reply(ctx: Context, number: int | None) -> int | None:
+    """Check that the actor may write to the ticket; returns its number for the compose state."""
+    ticket = await load_ticket(ctx, "reply", number)
+    if ticket is None:
+        return None
+    if ticket.requester_id == ctx.person_id:
+        return ticket.id
+    if not await require_staff(ctx, "reply", ticket):
+        return None
+    if ticket.assignee_id not in (None, ctx.person_id) and not await people.is_lead(
+        ctx.s, ctx.person_id, ticket.team
+    ):
+        await ctx.deny("reply", "reason_held", ticket.id, name=await display_name(ctx, ticket.assignee_id))
+        return None
+    return ticket.id
+
+
+async def note(ctx: Context, number: int | None, text: str) -> None:
+    ticket = await load_ticket(ctx, "note", number)
+    if ticket is None or not await require_staff(ctx, "note", ticket):
+        return
+    await tickets.add_message(
+        ctx.s, ticket, kind=MessageKind.NOTE, author_id=ctx.person_id, text=text,
+        platform=ctx.inc.platform, now=ctx.now,
+    )
+    ctx.reply("note_added", n=ticket.id)
+
+
+async def resolve(ctx: Context, number: int | None) -> None:
+    ticket = await load_ticket(ctx, "resolve", number)
+    if ticket is None or not await require_owner_or_lead(ctx, "resolve", ticket):
+        return
+    try:
+        await tickets.resolve_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+    except TicketStateError:
+        bad_state(ctx, ticket)
+        return
+    ctx.reply("resolved_ok", n=ticket.id)
+    await refresh_card(ctx, ticket)
+    await ctx.to_person(ticket.requester_id, lambda t: csat_request(t, ticket))
+
+
+def csat_request(t: Translator, ticket: Ticket) -> Reply:
+    n = ticket.id
+    scores = tuple(Button(str(i), "rate", n, str(i)) for i in range(1, 6))
+    return Reply(
+        t("resolved_requester", n=n, subject=ticket.subject),
+        (scores, (Button(t("btn_reopen"), "reopen", n),)),
+        ticket_id=n,
+    )
+
+
+async def escalate(ctx: Context, number: int | None) -> None:
+    ticket = await load_ticket(ctx, "escalate", number)
+    if ticket is None or not await require_staff(ctx, "escalate", ticket):
+        return
+    if ticket.assignee_id is not None and not await require_owner_or_lead(ctx, "escalate", ticket):
+        return
+    if tickets.next_tier(ticket.tier) is None:
+        await ctx.deny("escalate", "reason_top_tier", ticket.id, n=ticket.id)
+        return
+    before = ticket.tier
+    try:
+        await tickets.escalate_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+    except TicketStateError:
+        bad_state(ctx, ticket)
+        return
+    ctx.reply("escalated_ok", n=ticket.id, from_tier=before, to_tier=ticket.tier)
+    await refresh_card(ctx, ticket)
+
+
+async def release(ctx: Context, number: int | None) -> None:
+    ticket = await load_ticket(ctx, "release", number)
+    if ticket is None or not await require_owner_or_lead(ctx, "release", ticket):
+        return
+    try:
+        await tickets.release_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+    except TicketStateError:
+        bad_state(ctx, ticket)
+        return
+    ctx.reply("released_ok", n=ticket.id)
+    await refresh_card(ctx, ticket)
+
+
+async def agent_teams(ctx: Context) -> list[str]:
+    return sorted({m.team for m in await people.memberships_of(ctx.s, ctx.person_id)})
+
+
+async def list_queue(ctx: Context) -> None:
+    teams = await agent_teams(ctx)
+    if not teams:
+        await ctx.deny("queue", "reason_not_agent", None, team="—")
+        return
+    rows = await tickets.team_queue(ctx.s, teams)
+    await _list(ctx, rows, "queue_title", "queue_empty")
+
+
+async def list_mine(ctx: Context) -> None:
+    rows = await tickets.assigned_to(ctx.s, ctx.person_id)
+    await _list(ctx, rows, "mine_title", "mine_empty")
+
+
+async def _list(ctx: Context, rows: list[Ticket], title: str, empty: str) -> None:
+    if not rows:
+        ctx.reply(empty)
+        return
+    lines = [ctx.t(title)]
+    for tk in rows:
+        owner = await display_name(ctx, tk.assignee_id)
+        prio = ctx.config.priorities.get(tk.priority)
+        lines.append(
+            ctx.t(
+                "queue_line", n=tk.id, priority=prio.title.get(ctx.locale) if prio else tk.priority,
+                subject=tk.subject, status=status_text(ctx.t, tk, owner),
+            )
+        )
+    ctx.here(Reply("\n".join(lines)))
+
+
+async def show_ticket(ctx: Context, number: int | None) -> None:
+    ticket = await load_ticket(ctx, "view", number)
+    if ticket is None:
+        return
+    staff = await is_staff(ctx, ticket)
+    if not staff and ticket.requester_id != ctx.person_id:
+        await ctx.deny("view", "reason_not_requester", ticket.id)
+        return
+    requester = await display_name(ctx, ticket.requester_id) or "?"
+    owner = await display_name(ctx, ticket.assignee_id)
+    card = ticket_card(ctx.t, ticket, ctx.config, requester=requester, owner=owner)
+    lines = [card.text, "", ctx.t("ticket_history")]
+    for msg in await tickets.history(ctx.s, ticket.id):  # type: ignore[arg-type]
+        if msg.kind == MessageKind.NOTE and not staff:
+            continue
+        who = await display_name(ctx, msg.author_id) or msg.kind
+        mark = " (note)" if msg.kind == MessageKind.NOTE else ""
+        lines.append(f"{format_time(msg.created_at, ctx.config)} {who}{mark}: {msg.text}")
+    buttons = card.buttons if staff else ()
+    ctx.here(Reply("\n".join(lines), buttons, ticket_id=ticket.id))

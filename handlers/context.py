@@ -1,0 +1,190 @@
+"""Everything one handled event needs: the transaction, who acts, and where replies go.
+
+Replies are collected as (destination, reply) pairs and written to the outbox in
+the event's transaction by :meth:`Context.flush`. Addresses are resolved here:
+a person is reached on the platform they last wrote from; a team's queue is its
+configured chat on each platform, or the DMs of that tier's agents where the
+platform has no team chat (the terminal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LOCALES, Config
+from handlers.events import Destination, Incoming, Outgoing, Reply
+from handlers.texts import Translator, translator
+from store import outbox, people
+from store.models import Identity, Person, Ticket
+from store.tickets import audit_denied
+
+ReplyBuilder = Callable[[Translator], Reply]
+
+
+def pick_locale(person: Person, config: Config, platform_locale: str | None) -> str:
+    """/lang choice → configured locale → platform's language → desk default."""
+    if person.locale in LOCALES:
+        return person.locale  # type: ignore[return-value]
+    conf = config.people.get(person.key)
+    if conf is not None and conf.locale:
+        return conf.locale
+    if platform_locale:
+        short = platform_locale.split("-")[0].split("_")[0].lower()
+        if short in LOCALES:
+            return short
+    return config.desk.default_locale
+
+
+@dataclass
+class Context:
+    s: AsyncSession
+    config: Config
+    inc: Incoming
+    person: Person
+    identity: Identity
+    now: datetime
+    platforms: tuple[str, ...]
+    locale: str = "en"
+    _out: list[tuple[Destination, Reply, str]] = field(default_factory=list)
+    after_commit: list[Callable[[], Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.locale = pick_locale(self.person, self.config, self.identity.locale)
+
+    @property
+    def t(self) -> Translator:
+        return translator(self.locale)
+
+    @property
+    def person_id(self) -> int:
+        assert self.person.id is not None
+        return self.person.id
+
+    # --- addressing -----------------------------------------------------------
+
+    def here(self, reply: Reply) -> None:
+        """Answer in the chat the event came from."""
+        dest = Destination(self.inc.platform, self.inc.chat_id, self.person_id, self.inc.thread_id)
+        self._out.append((dest, reply, self.locale))
+
+    def reply(self, key: str, **values: Any) -> None:
+        self.here(Reply(self.t(key, **values)))
+
+    async def to_person(self, person_id: int, build: ReplyBuilder) -> None:
+        """Reach a person on the platform they last used (that this desk serves)."""
+        dest, locale = await self._person_destination(person_id)
+        if dest is not None:
+            self._out.append((dest, build(translator(locale)), locale))
+
+    async def _person_destination(self, person_id: int) -> tuple[Destination | None, str]:
+        person = await people.get_person(self.s, person_id)
+        if person is None:
+            return None, self.config.desk.default_locale
+        idents = [i for i in await people.identities_of(self.s, person_id) if i.platform in self.platforms]
+        if not idents:
+            return None, pick_locale(person, self.config, None)
+        order = {p: n for n, p in enumerate(self.platforms)}
+        best = max(
+            idents,
+            key=lambda i: (i.last_seen_at is not None, i.last_seen_at or self.now, -order[i.platform]),
+        )
+        chat = best.dm_chat_id or best.platform_user_id
+        return Destination(best.platform, chat, person_id), pick_locale(person, self.config, best.locale)
+
+    async def team_destinations(self, team: str, tier: str) -> list[tuple[Destination, str]]:
+        """Where ``team``'s queue for ``tier`` is seen, with the locale to write in."""
+        conf = self.config.teams[team]
+        dests: list[tuple[Destination, str]] = []
+        for platform in self.platforms:
+            chat = getattr(conf.chats, platform, None)
+            if chat is not None:
+                dests.append((Destination(platform, str(chat)), self.config.desk.default_locale))
+                continue
+            # No team chat on this platform: deliver to that tier's agents directly.
+            members = [p for p, m in await people.team_members(self.s, team) if m.tier == tier]
+            if not members:
+                members = [p for p, _ in await people.team_members(self.s, team, people.ROLE_LEAD)]
+            for member in members:
+                assert member.id is not None
+                for ident in await people.identities_of(self.s, member.id):
+                    if ident.platform == platform:
+                        dests.append(
+                            (
+                                Destination(platform, ident.dm_chat_id or ident.platform_user_id, member.id),
+                                pick_locale(member, self.config, ident.locale),
+                            )
+                        )
+        return dests
+
+    async def to_team(self, team: str, tier: str, build: ReplyBuilder) -> None:
+        for dest, locale in await self.team_destinations(team, tier):
+            self._out.append((dest, build(translator(locale)), locale))
+
+    async def to_leads(self, team: str, build: ReplyBuilder) -> None:
+        conf = self.config.teams[team]
+        sent_platforms: set[str] = set()
+        for platform in self.platforms:
+            chat = getattr(conf.lead_chats, platform, None)
+            if chat is not None:
+                self._out.append(
+                    (Destination(platform, str(chat)), build(translator(self.config.desk.default_locale)),
+                     self.config.desk.default_locale)
+                )
+                sent_platforms.add(platform)
+        if sent_platforms:
+            return
+        for lead, _ in await people.team_members(self.s, team, people.ROLE_LEAD):
+            assert lead.id is not None
+            await self.to_person(lead.id, build)
+
+    async def update_card(self, ticket: Ticket, build: ReplyBuilder) -> None:
+        """Send or edit the ticket's queue card everywhere it is (or should be) shown."""
+        seen: set[tuple[str, str]] = set()
+        targets = await self.team_destinations(ticket.team, ticket.tier)
+        for post in await outbox.posts_of(self.s, ticket.id, "queue"):  # type: ignore[arg-type]
+            if post.platform in self.platforms:
+                targets.append((Destination(post.platform, post.chat_id), self.config.desk.default_locale))
+        for dest, locale in targets:
+            key = (dest.platform, dest.chat_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            reply = build(translator(locale))
+            reply = Reply(reply.text, reply.buttons, ticket_id=ticket.id, card="queue")
+            self._out.append((dest, reply, locale))
+
+    # --- refusals -------------------------------------------------------------
+
+    async def deny(self, action: str, reason_key: str, ticket_id: int | None, **values: Any) -> None:
+        """Refuse, tell the person why, and audit the refusal."""
+        reason = self.t(reason_key, **values)
+        self.here(Reply(self.t("denied", reason=reason)))
+        await audit_denied(
+            self.s, ticket_id=ticket_id, actor_id=self.person_id, action=action,
+            reason=reason_key.removeprefix("reason_"), now=self.now,
+        )
+
+    # --- delivery -------------------------------------------------------------
+
+    async def flush(self) -> list[Outgoing]:
+        """Write every collected reply to the outbox (same transaction as the change)."""
+        result: list[Outgoing] = []
+        for dest, reply, _locale in self._out:
+            await outbox.enqueue(
+                self.s,
+                platform=dest.platform,
+                chat_id=dest.chat_id,
+                payload={**reply.to_payload(), "thread_id": dest.thread_id},
+                now=self.now,
+                person_id=dest.person_id,
+                ticket_id=reply.ticket_id,
+                card=reply.card,
+            )
+            result.append(Outgoing(dest, reply))
+        self._out.clear()
+        return result

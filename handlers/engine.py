@@ -1,0 +1,296 @@
+"""The conversation engine: one incoming event in, replies out, in one transaction.
+
+``Engine.handle`` records the event key, resolves who is speaking, runs the
+requester flow / agent action / command, and writes every reply to the outbox —
+all in one transaction. A redelivered event (same key) hits the unique inbox key,
+the transaction rolls back, and nothing changes: one ticket, one set of replies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bot.config import LOCALES, Config
+from handlers import agent, lead, requester
+from handlers.context import Context
+from handlers.events import MAX_TEXT, Incoming, Outcome, Reply
+from handlers.ports import Clock, KnowledgeBase
+from handlers.relay import post_message
+from handlers.requester import ALL_FLOW_ACTIONS, RequesterFlow
+from store import conversations, people
+from store.db import Database
+from store.inbox import record_event
+from store.models import Conversation, InboxEvent
+
+log = logging.getLogger("deskbot.engine")
+
+MAX_ATTEMPTS = 5
+
+
+def utc_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ticket_number(arg: str) -> int | None:
+    arg = arg.strip().lstrip("#")
+    return int(arg) if arg.isdigit() and len(arg) < 12 else None
+
+
+class Engine:
+    """Platform-neutral heart of the desk. Frontends call :meth:`handle`."""
+
+    def __init__(
+        self,
+        db: Database,
+        config: Config,
+        kb: KnowledgeBase,
+        *,
+        platforms: tuple[str, ...],
+        clock: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.kb = kb
+        self.platforms = platforms
+        self.clock: Clock = clock or utc_clock
+        self.flow = RequesterFlow(kb)
+        self._commands: dict[str, Callable[[Context, Conversation, str], Awaitable[None]]] = {
+            "/start": self._cmd_help,
+            "/help": self._cmd_help,
+            "/new": self._cmd_new,
+            "/cancel": self._cmd_cancel,
+            "/my": self._cmd_my,
+            "/lang": self._cmd_lang,
+            "/reply": self._cmd_reply,
+            "/queue": lambda ctx, conv, arg: agent.list_queue(ctx),
+            "/mine": lambda ctx, conv, arg: agent.list_mine(ctx),
+            "/ticket": lambda ctx, conv, arg: agent.show_ticket(ctx, _ticket_number(arg)),
+            "/take": lambda ctx, conv, arg: self._numbered(ctx, arg, "/take N", agent.claim),
+            "/resolve": lambda ctx, conv, arg: self._numbered(ctx, arg, "/resolve N", agent.resolve),
+            "/escalate": lambda ctx, conv, arg: self._numbered(ctx, arg, "/escalate N", agent.escalate),
+            "/release": lambda ctx, conv, arg: self._numbered(ctx, arg, "/release N", agent.release),
+            "/assign": self._cmd_assign,
+            "/note": self._cmd_note,
+            "/canned": self._cmd_canned,
+            "/away": self._cmd_away,
+            "/back": self._cmd_back,
+            "/stats": lambda ctx, conv, arg: lead.show_stats(ctx, arg),
+        }
+
+    # --- entry point ------------------------------------------------------------
+
+    async def handle(self, inc: Incoming) -> Outcome:
+        """Handle one event exactly once. Safe to call again with the same event key."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await self._handle_once(inc)
+            except IntegrityError:
+                if await self._seen(inc.event_key):
+                    log.info("duplicate event ignored", extra={"event_key": inc.event_key, "platform": inc.platform})
+                    return Outcome(duplicate=True)
+                if attempt == MAX_ATTEMPTS:
+                    raise
+            except OperationalError as exc:  # SQLite busy beyond the timeout, PG serialisation
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                log.warning("retrying event after database error: %s", type(exc).__name__)
+        raise AssertionError("unreachable")
+
+    async def _seen(self, event_key: str) -> bool:
+        async with self.db.transaction() as s:
+            row = (await s.execute(select(InboxEvent.id).where(InboxEvent.event_key == event_key[:200]))).first()
+            return row is not None
+
+    async def _handle_once(self, inc: Incoming) -> Outcome:
+        now = self.clock()
+        async with self.db.transaction() as s:
+            await record_event(s, inc.event_key, now)
+            person, identity = await people.resolve_sender(
+                s, inc.platform, inc.user_id, display_name=inc.display_name, locale=inc.locale,
+                chat_id=inc.chat_id, private=inc.is_private, now=now,
+            )
+            ctx = Context(s=s, config=self.config, inc=inc, person=person, identity=identity,
+                          now=now, platforms=self.platforms)
+            conv = await conversations.load(s, inc.platform, inc.chat_id, inc.user_id)
+            await self._dispatch(ctx, conv)
+            outgoing = await ctx.flush()
+        for callback in ctx.after_commit:
+            callback()
+        log.info(
+            "event handled",
+            extra={"platform": inc.platform, "event_key": inc.event_key, "replies": len(outgoing)},
+        )
+        return Outcome(outgoing=outgoing)
+
+    # --- dispatch -----------------------------------------------------------------
+
+    async def _dispatch(self, ctx: Context, conv: Conversation) -> None:
+        inc = ctx.inc
+        if inc.is_button:
+            await self._button(ctx, conv, inc.action or "", inc.ticket_id, inc.value)
+            return
+        text = inc.text.strip()[:MAX_TEXT]
+        if inc.is_command:
+            name, _, arg = text.partition(" ")
+            name = name.split("@", 1)[0].lower()  # Telegram's /cmd@botname
+            command = self._commands.get(name)
+            if command is None:
+                ctx.reply("unknown_command", command=name)
+            else:
+                await command(ctx, conv, arg.strip())
+            return
+        if inc.ticket_id is not None:  # a reply in a ticket's thread
+            await post_message(ctx, inc.ticket_id, text)
+            return
+        if not inc.is_private:
+            return  # chatter in a team chat that is not about a ticket
+        if not text:
+            ctx.reply("empty_text")
+            return
+        await self.flow.on_text(ctx, conv, text)
+
+    async def _button(self, ctx: Context, conv: Conversation, action: str, ticket_id: int | None, value: str | None) -> None:
+        if action in ALL_FLOW_ACTIONS:
+            await self.flow.on_button(ctx, conv, action, value, ticket_id)
+        elif action == "claim":
+            await agent.claim(ctx, ticket_id)
+        elif action == "assign":
+            await agent.assign(ctx, ticket_id, value)
+        elif action == "reply":
+            number = await agent.start_reply(ctx, ticket_id)
+            if number is not None:
+                await self.flow.compose(ctx, conv, number)
+        elif action == "resolve":
+            await agent.resolve(ctx, ticket_id)
+        elif action == "escalate":
+            await agent.escalate(ctx, ticket_id)
+        elif action == "release":
+            await agent.release(ctx, ticket_id)
+        elif action == "rate":
+            await requester.rate(ctx, ticket_id, value)
+        elif action == "reopen":
+            await requester.reopen(ctx, ticket_id)
+        else:
+            log.warning("unknown button action %r", action)
+            ctx.reply("stale_button")
+
+    # --- commands -------------------------------------------------------------------
+
+    async def _numbered(
+        self, ctx: Context, arg: str, usage: str, action: Callable[[Context, int | None], Awaitable[None]]
+    ) -> None:
+        number = _ticket_number(arg)
+        if number is None:
+            ctx.reply("usage", usage=usage)
+            return
+        await action(ctx, number)
+
+    async def _cmd_help(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        text = ctx.t("help_requester")
+        if await people.memberships_of(ctx.s, ctx.person_id):
+            text += "\n\n" + ctx.t("help_agent")
+        ctx.here(Reply(text))
+
+    async def _cmd_new(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        await conversations.save(ctx.s, conv, requester.IDLE, {}, ctx.now)
+        if arg:
+            await self.flow.on_text(ctx, conv, arg)
+        else:
+            ctx.reply("new_prompt")
+
+    async def _cmd_cancel(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        await self.flow.cancel(ctx, conv)
+
+    async def _cmd_my(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        from store import tickets  # local: keeps the command table readable
+
+        rows = await tickets.tickets_of_requester(ctx.s, ctx.person_id)
+        if not rows:
+            ctx.reply("my_none")
+            return
+        lines = [ctx.t("my_tickets")]
+        for tk in rows:
+            owner = await agent.display_name(ctx, tk.assignee_id)
+            lines.append(f"#{tk.id} {tk.subject} — {ctx.t(f'status_{tk.status}', owner=owner or '—')}")
+        ctx.here(Reply("\n".join(lines)))
+
+    async def _cmd_lang(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        choice = arg.strip().lower()
+        if choice not in LOCALES:
+            ctx.reply("lang_usage")
+            return
+        await people.set_locale(ctx.s, ctx.person, choice)
+        ctx.locale = choice
+        ctx.reply("lang_set")
+
+    async def _cmd_reply(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        num, _, text = arg.partition(" ")
+        number = _ticket_number(num)
+        if number is None:
+            ctx.reply("usage", usage="/reply N text")
+            return
+        if not text.strip():
+            checked = await agent.start_reply(ctx, number)
+            if checked is not None:
+                await self.flow.compose(ctx, conv, checked)
+            return
+        await post_message(ctx, number, text.strip())
+
+    async def _cmd_assign(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        num, _, who = arg.partition(" ")
+        number = _ticket_number(num)
+        if number is None:
+            ctx.reply("usage", usage="/assign N who")
+            return
+        await agent.assign(ctx, number, who.strip() or None)
+
+    async def _cmd_note(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        num, _, text = arg.partition(" ")
+        number = _ticket_number(num)
+        if number is None or not text.strip():
+            ctx.reply("usage", usage="/note N text")
+            return
+        await agent.note(ctx, number, text.strip())
+
+    async def _cmd_canned(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        parts = arg.split()
+        number: int | None = None
+        if parts and _ticket_number(parts[0]) is not None:
+            number = _ticket_number(parts.pop(0))
+        elif conv.state == requester.COMPOSE:
+            number = conv.data.get("ticket")
+        if not parts or number is None:
+            names = ", ".join(sorted(self.config.canned)) or "—"
+            ctx.reply("canned_list", names=names)
+            ctx.reply("usage", usage="/canned N name")
+            return
+        canned = self.config.canned.get(parts[0])
+        if canned is None:
+            ctx.reply("canned_unknown", name=parts[0])
+            return
+        ticket_locale = await self._requester_locale(ctx, number)
+        if await post_message(ctx, number, canned.get(ticket_locale)) and conv.state == requester.COMPOSE:
+            await conversations.save(ctx.s, conv, requester.IDLE, {}, ctx.now)
+
+    async def _requester_locale(self, ctx: Context, number: int) -> str:
+        from handlers.context import pick_locale
+        from store import tickets
+
+        ticket = await tickets.get_ticket(ctx.s, number)
+        if ticket is None:
+            return ctx.locale
+        person = await people.get_person(ctx.s, ticket.requester_id)
+        return pick_locale(person, self.config, None) if person else ctx.locale
+
+    async def _cmd_away(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        await people.set_away(ctx.s, ctx.person, True)
+        ctx.reply("away_on")
+
+    async def _cmd_back(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        await people.set_away(ctx.s, ctx.person, False)
+        ctx.reply("away_off")

@@ -1,0 +1,118 @@
+"""The neutral vocabulary between frontends and the engine.
+
+A frontend turns a platform event into an :class:`Incoming`, hands it to the
+engine, and the engine answers with :class:`Outgoing` messages (already written
+to the outbox). Nothing here knows about Telegram, Slack or the terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_TEXT = 4000  # user text longer than this is cut (stored as received up to the cut)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with a message, kept as a reference."""
+
+    name: str
+    mime_type: str
+    size: int
+    file_id: str
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did: a text message or a button press.
+
+    ``event_key`` is stable across redeliveries (Telegram ``update_id``, Slack
+    ``event_id`` / action id) and makes handling idempotent. ``ticket_id`` on a
+    text means the message replied to that ticket's thread or card.
+    """
+
+    platform: str
+    chat_id: str
+    user_id: str
+    event_key: str
+    text: str = ""
+    display_name: str | None = None
+    locale: str | None = None
+    thread_id: str | None = None
+    action: str | None = None
+    ticket_id: int | None = None
+    value: str | None = None
+    is_private: bool = True
+    attachments: tuple[Attachment, ...] = ()
+
+    @property
+    def is_button(self) -> bool:
+        return self.action is not None
+
+    @property
+    def is_command(self) -> bool:
+        return not self.is_button and self.text.startswith("/")
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button is only a reference: every press is re-authorised by the engine."""
+
+    label: str
+    action: str
+    ticket_id: int | None = None
+    value: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "action": self.action, "ticket_id": self.ticket_id, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Button":
+        return cls(label=d["label"], action=d["action"], ticket_id=d.get("ticket_id"), value=d.get("value"))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Text (plain; renderers escape it) with optional rows of buttons.
+
+    ``card`` names an edit-in-place slot (``"queue"``): a later reply with the
+    same card and ticket edits the earlier message instead of sending a new one.
+    """
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    ticket_id: int | None = None
+    card: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"text": self.text, "buttons": [[b.to_dict() for b in row] for row in self.buttons]}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], *, ticket_id: int | None = None, card: str | None = None) -> "Reply":
+        rows = tuple(tuple(Button.from_dict(b) for b in row) for row in payload.get("buttons", []))
+        return cls(text=payload["text"], buttons=rows, ticket_id=ticket_id, card=card)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A concrete place to deliver to: platform + chat (+ thread)."""
+
+    platform: str
+    chat_id: str
+    person_id: int | None = None
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    destination: Destination
+    reply: Reply
+
+
+@dataclass
+class Outcome:
+    """What handling one incoming event produced (for tests and frontends)."""
+
+    duplicate: bool = False
+    outgoing: list[Outgoing] = field(default_factory=list)

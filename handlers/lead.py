@@ -1,0 +1,56 @@
+"""Lead commands: ``/stats [days]`` (the daily digest reuses the same numbers)."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.events import Reply
+from handlers.texts import Translator
+from store import metrics, people
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h"
+
+
+def render_stats(t: Translator, st: metrics.Stats, days: int, team_title: str | None) -> str:
+    return t(
+        "stats",
+        days=days,
+        team=f" · {team_title}" if team_title else "",
+        created=st.created, resolved=st.resolved, open=st.open_now, overdue=st.overdue,
+        frt_p50=human_duration(st.frt_p50), frt_p90=human_duration(st.frt_p90),
+        res_p50=human_duration(st.res_p50), res_p90=human_duration(st.res_p90),
+        breach="—" if st.breach_share is None else f"{st.breach_share:.0%}",
+        csat="—" if st.csat_avg is None else f"{st.csat_avg:.1f}",
+        csat_n=st.csat_count, deflections=st.deflections,
+    )
+
+
+async def show_stats(ctx: Context, arg: str) -> None:
+    days = 7
+    if arg.strip():
+        try:
+            days = int(arg.strip().removesuffix("d"))
+        except ValueError:
+            days = 0
+        if not 1 <= days <= 366:
+            ctx.reply("usage", usage="/stats [days 1..366]")
+            return
+    teams = sorted({m.team for m in await people.memberships_of(ctx.s, ctx.person_id)})
+    if not teams:
+        await ctx.deny("stats", "reason_not_agent", None, team="—")
+        return
+    parts = []
+    for team in teams:
+        st = await metrics.stats(ctx.s, since=metrics.since_days(ctx.now, days), now=ctx.now, team=team)
+        parts.append(render_stats(ctx.t, st, days, ctx.config.teams[team].title.get(ctx.locale)))
+    ctx.here(Reply("\n\n".join(parts)))

@@ -1,0 +1,321 @@
+"""The requester's conversation: KB suggestions → category → priority → duplicate check → ticket.
+
+A small state machine per (platform, chat, user), persisted in ``conversation``:
+
+    idle ──text──▶ suggest ──kb_open──▶ article ──kb_solved──▶ idle (deflection)
+      │               │                    └──kb_more──┐
+      │               └──open_ticket───────────────────┤
+      └──text, no suggestion───────────────────────────┤
+                                                       ▼
+                        category_confirm / category_choose ──▶ [priority] ──▶ [duplicate] ──▶ idle (ticket)
+
+``compose`` is the reply mode (the next text goes into a ticket). ``/cancel``
+returns to idle from anywhere; unexpected input keeps the state and says what
+is expected.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from handlers import agent
+from handlers.assignment import choose_assignee
+from handlers.cards import format_time
+from handlers.context import Context
+from handlers.events import MAX_TEXT, Button, Reply
+from handlers.ports import KnowledgeBase
+from handlers.relay import post_message, relay_to_staff
+from handlers.routing import guess_category, infer_priority
+from scheduler.sla import due_times
+from store import conversations, feedback, people, tickets
+from store.models import Conversation, MessageKind, Status, Ticket
+
+IDLE = "idle"
+SUGGEST = "suggest"
+ARTICLE = "article"
+CATEGORY_CONFIRM = "category_confirm"
+CATEGORY_CHOOSE = "category_choose"
+PRIORITY = "priority"
+DUPLICATE = "duplicate"
+COMPOSE = "compose"
+STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, DUPLICATE, COMPOSE)
+
+# Which button actions each state accepts (anything else is a stale button).
+FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
+    SUGGEST: ("kb_open", "open_ticket"),
+    ARTICLE: ("kb_open", "kb_solved", "kb_more", "open_ticket"),
+    CATEGORY_CONFIRM: ("cat_ok", "cat_list", "cat"),
+    CATEGORY_CHOOSE: ("cat",),
+    PRIORITY: ("prio",),
+    DUPLICATE: ("dup_add", "dup_new"),
+}
+ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions)
+DUPLICATE_SIMILARITY = 80
+
+
+class RequesterFlow:
+    """Runs one step of the requester state machine for one incoming event."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    # --- entry points -----------------------------------------------------------
+
+    async def on_text(self, ctx: Context, conv: Conversation, text: str) -> None:
+        state, data = conv.state, dict(conv.data)
+        if state == COMPOSE:
+            await post_message(ctx, data.get("ticket"), text)
+            await self._go(ctx, conv, IDLE, {})
+        elif state == IDLE:
+            await self._start(ctx, conv, text)
+        else:
+            ctx.here(Reply(ctx.t("use_buttons")))
+
+    async def on_button(self, ctx: Context, conv: Conversation, action: str, value: str | None, ticket_id: int | None) -> None:
+        state, data = conv.state, dict(conv.data)
+        if action not in FLOW_ACTIONS.get(state, ()):
+            ctx.reply("stale_button")
+            return
+        if action == "kb_open":
+            await self._open_article(ctx, conv, data, value)
+        elif action == "kb_solved":
+            await self._solved(ctx, conv, data)
+        elif action == "kb_more":
+            slug = data.get("slug")
+            if slug:
+                await feedback.record(ctx.s, slug=slug, query=data["query"], outcome="not_solved",
+                                      now=ctx.now, person_id=ctx.person_id)
+                ctx.after_commit.append(lambda: self.kb.record_feedback(data["query"], slug, False))
+            await self._ask_category(ctx, conv, data)
+        elif action == "open_ticket":
+            await self._ask_category(ctx, conv, data)
+        elif action == "cat_ok":
+            await self._after_category(ctx, conv, data, data.get("category"))
+        elif action == "cat_list":
+            await self._choose_category(ctx, conv, data)
+        elif action == "cat":
+            await self._after_category(ctx, conv, data, value)
+        elif action == "prio":
+            if value not in ctx.config.priorities:
+                ctx.reply("use_buttons")
+                return
+            data["priority"] = value
+            await self._check_duplicate(ctx, conv, data)
+        elif action == "dup_add":
+            await self._add_to_existing(ctx, conv, data)
+        elif action == "dup_new":
+            await self._create(ctx, conv, data)
+
+    async def cancel(self, ctx: Context, conv: Conversation) -> None:
+        if conv.state == IDLE:
+            ctx.reply("nothing_to_cancel")
+            return
+        await self._go(ctx, conv, IDLE, {})
+        ctx.reply("cancelled")
+
+    async def compose(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
+        await self._go(ctx, conv, COMPOSE, {"ticket": ticket_id})
+        ctx.reply("reply_prompt", n=ticket_id)
+
+    # --- steps ----------------------------------------------------------------------
+
+    async def _go(self, ctx: Context, conv: Conversation, state: str, data: dict[str, Any]) -> None:
+        await conversations.save(ctx.s, conv, state, data, ctx.now)
+
+    async def _start(self, ctx: Context, conv: Conversation, text: str) -> None:
+        query = text.strip()[:MAX_TEXT]
+        if not query:
+            ctx.reply("empty_text")
+            return
+        data: dict[str, Any] = {"query": query}
+        found = list(self.kb.search(query, ctx.config.desk.kb_suggestions, lang=ctx.locale))
+        if not found:
+            data["gap"] = True
+            await self._ask_category(ctx, conv, data)
+            return
+        data["slugs"] = [s.slug for s in found]
+        for s in found:
+            await feedback.record(ctx.s, slug=s.slug, query=query, outcome="shown", now=ctx.now, person_id=ctx.person_id)
+        rows = [(Button(s.title, "kb_open", None, s.slug),) for s in found]
+        rows.append((Button(ctx.t("btn_open_ticket"), "open_ticket"),))
+        ctx.here(Reply(ctx.t("suggest_intro"), tuple(rows)))
+        await self._go(ctx, conv, SUGGEST, data)
+
+    async def _open_article(self, ctx: Context, conv: Conversation, data: dict[str, Any], slug: str | None) -> None:
+        article = self.kb.article(slug) if slug else None
+        if article is None:
+            ctx.reply("unknown_article")
+            return
+        data["slug"] = article.slug
+        await feedback.record(ctx.s, slug=article.slug, query=data["query"], outcome="opened", now=ctx.now, person_id=ctx.person_id)
+        buttons = ((Button(ctx.t("btn_solved"), "kb_solved"), Button(ctx.t("btn_still_need"), "kb_more")),)
+        ctx.here(Reply(f"{article.title}\n\n{article.body.strip()}", buttons))
+        await self._go(ctx, conv, ARTICLE, data)
+
+    async def _solved(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+        slug, query = data.get("slug"), data["query"]
+        await feedback.record(ctx.s, slug=slug, query=query, outcome="solved", now=ctx.now, person_id=ctx.person_id)
+        if slug:
+            ctx.after_commit.append(lambda: self.kb.record_feedback(query, slug, True))
+        ctx.reply("deflected")
+        await self._go(ctx, conv, IDLE, {})
+
+    async def _ask_category(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+        guess = guess_category(data["query"], ctx.config)
+        if guess is None:
+            await self._choose_category(ctx, conv, data)
+            return
+        data["category"] = guess
+        title = ctx.config.categories[guess].title.get(ctx.locale)
+        buttons = ((Button(ctx.t("btn_yes_category", category=title), "cat_ok"),
+                    Button(ctx.t("btn_other_category"), "cat_list")),)
+        ctx.here(Reply(ctx.t("ask_category_guess", category=title), buttons))
+        await self._go(ctx, conv, CATEGORY_CONFIRM, data)
+
+    async def _choose_category(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+        cats = [Button(c.title.get(ctx.locale), "cat", None, key) for key, c in ctx.config.categories.items()]
+        rows = tuple(tuple(cats[i : i + 2]) for i in range(0, len(cats), 2))
+        ctx.here(Reply(ctx.t("ask_category"), rows))
+        await self._go(ctx, conv, CATEGORY_CHOOSE, data)
+
+    async def _after_category(self, ctx: Context, conv: Conversation, data: dict[str, Any], category: str | None) -> None:
+        if category not in ctx.config.categories:
+            ctx.reply("unknown_category")
+            return
+        data["category"] = category
+        if ctx.config.desk.ask_priority:
+            rows = tuple((Button(p.title.get(ctx.locale), "prio", None, key),) for key, p in ctx.config.priorities.items())
+            ctx.here(Reply(ctx.t("ask_priority"), rows))
+            await self._go(ctx, conv, PRIORITY, data)
+            return
+        data["priority"] = infer_priority(data["query"], ctx.config)
+        await self._check_duplicate(ctx, conv, data)
+
+    async def _check_duplicate(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+        since = ctx.now - timedelta(days=ctx.config.desk.duplicate_window_days)
+        candidates = await tickets.open_tickets_of_requester(ctx.s, ctx.person_id, since=since)
+        dup = next(
+            (
+                tk for tk in candidates
+                if tk.category == data["category"]
+                or fuzz.token_set_ratio(tk.subject.lower(), data["query"].lower()) >= DUPLICATE_SIMILARITY
+            ),
+            None,
+        )
+        if dup is None:
+            await self._create(ctx, conv, data)
+            return
+        data["dup"] = dup.id
+        buttons = ((Button(ctx.t("btn_add_to", n=dup.id), "dup_add", dup.id), Button(ctx.t("btn_new_ticket"), "dup_new")),)
+        ctx.here(Reply(ctx.t("ask_duplicate", n=dup.id, subject=dup.subject), buttons))
+        await self._go(ctx, conv, DUPLICATE, data)
+
+    async def _add_to_existing(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+        ticket = await tickets.get_ticket(ctx.s, data["dup"], for_update=True)
+        if ticket is None or ticket.requester_id != ctx.person_id or ticket.status not in (
+            Status.NEW, Status.CLAIMED, Status.WAITING
+        ):
+            # Closed meanwhile (or not theirs): file a new one rather than lose the request.
+            await self._create(ctx, conv, data)
+            return
+        await tickets.add_message(ctx.s, ticket, kind=MessageKind.REQUESTER, author_id=ctx.person_id,
+                                  text=data["query"], platform=ctx.inc.platform, now=ctx.now)
+        ctx.reply("added_to_ticket", n=ticket.id)
+        await relay_to_staff(ctx, ticket, data["query"])
+        await self._go(ctx, conv, IDLE, {})
+
+    async def _create(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+        category = ctx.config.categories[data["category"]]
+        priority_key = data.get("priority") or ctx.config.default_priority
+        first_due, resolution_due = due_times(ctx.now, ctx.config.priorities[priority_key])
+        ticket = await tickets.create_ticket(
+            ctx.s, team=category.team, category=data["category"], priority=priority_key,
+            requester_id=ctx.person_id, text=data["query"], platform=ctx.inc.platform, now=ctx.now,
+            first_response_due=first_due, resolution_due=resolution_due, kb_query=data["query"],
+        )
+        if data.get("gap"):
+            await feedback.record(ctx.s, slug=None, query=data["query"], outcome="gap", now=ctx.now,
+                                  person_id=ctx.person_id, ticket_id=ticket.id)
+        ctx.reply(
+            "ticket_created", n=ticket.id, subject=ticket.subject,
+            team=ctx.config.teams[ticket.team].title.get(ctx.locale),
+            priority=ctx.config.priorities[priority_key].title.get(ctx.locale),
+            due=format_time(first_due, ctx.config),
+        )
+        await auto_assign(ctx, ticket)
+        await agent.refresh_card(ctx, ticket)
+        await self._go(ctx, conv, IDLE, {})
+
+
+async def auto_assign(ctx: Context, ticket: Ticket) -> None:
+    """Assign per the team's policy among available agents of the ticket's tier."""
+    policy = ctx.config.teams[ticket.team].assignment
+    if policy == "manual":
+        return
+    members = await people.team_members(ctx.s, ticket.team)
+    candidates = [p.id for p, m in members if m.tier == ticket.tier and not p.away and p.id is not None]
+    load = await tickets.open_load(ctx.s, candidates)
+    last = await tickets.last_auto_assignee(ctx.s, ticket.team)
+    chosen = choose_assignee(policy, candidates, load=load, last_assigned=last)
+    if chosen is None:
+        return
+    await tickets.assign_ticket(ctx.s, ticket, chosen, None, ctx.now, detail="auto")
+    subject, n = ticket.subject, ticket.id
+    await ctx.to_person(
+        chosen,
+        lambda t: Reply(
+            t("assigned_to_you", n=n, subject=subject),
+            ((Button(t("btn_reply"), "reply", n), Button(t("btn_resolve"), "resolve", n)),),
+            ticket_id=n,
+        ),
+    )
+
+
+async def rate(ctx: Context, number: int | None, value: str | None) -> None:
+    """The requester's CSAT tap; a low score alerts the team's leads."""
+    ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
+    if ticket is None:
+        await ctx.deny("rate", "reason_no_ticket", number, n=number if number is not None else "?")
+        return
+    if ticket.requester_id != ctx.person_id:
+        await ctx.deny("rate", "reason_not_requester", ticket.id)
+        return
+    try:
+        score = int(value or "")
+    except ValueError:
+        score = 0
+    if not 1 <= score <= 5 or ticket.status != Status.RESOLVED:
+        agent.bad_state(ctx, ticket)
+        return
+    await tickets.rate_ticket(ctx.s, ticket, score, ctx.person_id, ctx.now)
+    ctx.reply("rated_thanks", n=ticket.id)
+    name, n, subject = ctx.person.name, ticket.id, ticket.subject
+    if ticket.assignee_id is not None:
+        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("rated_agent", n=n, score=score, name=name)))
+    if score <= 2:
+        owner = await agent.display_name(ctx, ticket.assignee_id) or "—"
+        await ctx.to_leads(ticket.team, lambda t: Reply(t("low_csat_lead", n=n, score=score, subject=subject, agent=owner)))
+    await agent.refresh_card(ctx, ticket)
+
+
+async def reopen(ctx: Context, number: int | None) -> None:
+    """"Not fixed — reopen": back to the assignee (or the queue)."""
+    ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
+    if ticket is None:
+        await ctx.deny("reopen", "reason_no_ticket", number, n=number if number is not None else "?")
+        return
+    if ticket.requester_id != ctx.person_id:
+        await ctx.deny("reopen", "reason_not_requester", ticket.id)
+        return
+    if ticket.status != Status.RESOLVED:
+        agent.bad_state(ctx, ticket)
+        return
+    await tickets.reopen_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+    ctx.reply("reopened_requester", n=ticket.id)
+    name, n = ctx.person.name, ticket.id
+    if ticket.assignee_id is not None:
+        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("reopened_agent", n=n, name=name)))
+    await agent.refresh_card(ctx, ticket)

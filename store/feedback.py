@@ -1,0 +1,33 @@
+"""KB suggestion outcomes: shown, opened, solved, not_solved, and gaps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from store.models import KbFeedback
+
+OUTCOMES = ("shown", "opened", "solved", "not_solved", "gap")
+
+
+async def record(
+    s: AsyncSession,
+    *,
+    slug: str | None,
+    query: str,
+    outcome: str,
+    now: datetime,
+    person_id: int | None = None,
+    ticket_id: int | None = None,
+) -> None:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown KB outcome {outcome!r}")
+    s.add(KbFeedback(slug=slug, query=query[:4000], outcome=outcome, person_id=person_id,
+                     ticket_id=ticket_id, created_at=now))
+    await s.flush()
+
+
+async def all_rows(s: AsyncSession) -> list[KbFeedback]:
+    return list(await s.exec(select(KbFeedback).order_by(col(KbFeedback.id))))

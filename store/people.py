@@ -1,0 +1,185 @@
+"""People, their platform identities and team memberships.
+
+Config is the source of truth for who is an agent or a lead; :func:`sync_from_config`
+copies it into the database at start so every authorisation check is a query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from store.models import Identity, Membership, Person
+
+ROLE_AGENT = "agent"
+ROLE_LEAD = "lead"
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """A configured person: key, display name and platform ids."""
+
+    key: str
+    name: str
+    identities: tuple[tuple[str, str], ...]  # (platform, platform_user_id)
+
+
+@dataclass(frozen=True)
+class MembershipSpec:
+    person_key: str
+    team: str
+    role: str
+    tier: str | None = None
+
+
+async def sync_from_config(
+    s: AsyncSession, people: Iterable[PersonSpec], memberships: Iterable[MembershipSpec]
+) -> None:
+    """Upsert configured people and identities; replace memberships with the configured ones."""
+    by_key: dict[str, Person] = {}
+    for spec in people:
+        person = (await s.exec(select(Person).where(Person.key == spec.key))).first()
+        if person is None:
+            person = Person(key=spec.key, name=spec.name)
+            s.add(person)
+        else:
+            person.name = spec.name
+        await s.flush()
+        by_key[spec.key] = person
+        for platform, uid in spec.identities:
+            await ensure_identity(s, person, platform, uid)
+    await s.exec(delete(Membership))  # type: ignore[call-overload]
+    for m in memberships:
+        person = by_key.get(m.person_key)
+        if person is None:
+            raise ValueError(f"membership for unknown person {m.person_key!r}")
+        s.add(Membership(person_id=person.id, team=m.team, role=m.role, tier=m.tier))
+    await s.flush()
+
+
+async def ensure_identity(
+    s: AsyncSession, person: Person, platform: str, platform_user_id: str, dm_chat_id: str | None = None
+) -> Identity:
+    """Link ``platform_user_id`` to ``person`` (moving it if it pointed elsewhere)."""
+    ident = (
+        await s.exec(
+            select(Identity).where(
+                Identity.platform == platform, Identity.platform_user_id == platform_user_id
+            )
+        )
+    ).first()
+    if ident is None:
+        ident = Identity(
+            person_id=person.id,  # type: ignore[arg-type]
+            platform=platform,
+            platform_user_id=platform_user_id,
+            dm_chat_id=dm_chat_id or platform_user_id,
+        )
+        s.add(ident)
+    else:
+        ident.person_id = person.id  # type: ignore[assignment]
+    await s.flush()
+    return ident
+
+
+async def resolve_sender(
+    s: AsyncSession,
+    platform: str,
+    platform_user_id: str,
+    *,
+    display_name: str | None,
+    locale: str | None,
+    chat_id: str | None,
+    private: bool,
+    now: datetime,
+) -> tuple[Person, Identity]:
+    """Find (or create) the person behind an incoming event and mark the identity as last used."""
+    ident = (
+        await s.exec(
+            select(Identity).where(
+                Identity.platform == platform, Identity.platform_user_id == platform_user_id
+            )
+        )
+    ).first()
+    if ident is None:
+        person = Person(key=f"{platform}:{platform_user_id}", name=display_name or platform_user_id)
+        s.add(person)
+        await s.flush()
+        ident = Identity(person_id=person.id, platform=platform, platform_user_id=platform_user_id)  # type: ignore[arg-type]
+        s.add(ident)
+    else:
+        person = await s.get_one(Person, ident.person_id)
+    if display_name:
+        ident.display_name = display_name
+    if locale:
+        ident.locale = locale
+    if private and chat_id:
+        ident.dm_chat_id = chat_id
+    ident.last_seen_at = now
+    await s.flush()
+    return person, ident
+
+
+async def get_person(s: AsyncSession, person_id: int) -> Person | None:
+    return await s.get(Person, person_id)
+
+
+async def person_by_key(s: AsyncSession, key: str) -> Person | None:
+    return (await s.exec(select(Person).where(Person.key == key))).first()
+
+
+async def identities_of(s: AsyncSession, person_id: int) -> list[Identity]:
+    rows = await s.exec(select(Identity).where(Identity.person_id == person_id))
+    return list(rows)
+
+
+async def memberships_of(s: AsyncSession, person_id: int) -> list[Membership]:
+    rows = await s.exec(select(Membership).where(Membership.person_id == person_id))
+    return list(rows)
+
+
+async def team_members(s: AsyncSession, team: str, role: str = ROLE_AGENT) -> list[tuple[Person, Membership]]:
+    rows = await s.exec(
+        select(Person, Membership)
+        .join(Membership, col(Membership.person_id) == col(Person.id))
+        .where(Membership.team == team, Membership.role == role)
+        .order_by(col(Person.id))
+    )
+    return list(rows)  # type: ignore[arg-type]
+
+
+async def is_agent(s: AsyncSession, person_id: int, team: str) -> bool:
+    return (
+        await s.exec(
+            select(Membership.id).where(
+                Membership.person_id == person_id, Membership.team == team, Membership.role == ROLE_AGENT
+            )
+        )
+    ).first() is not None
+
+
+async def is_lead(s: AsyncSession, person_id: int, team: str) -> bool:
+    return (
+        await s.exec(
+            select(Membership.id).where(
+                Membership.person_id == person_id, Membership.team == team, Membership.role == ROLE_LEAD
+            )
+        )
+    ).first() is not None
+
+
+async def set_locale(s: AsyncSession, person: Person, locale: str) -> None:
+    person.locale = locale
+    s.add(person)
+    await s.flush()
+
+
+async def set_away(s: AsyncSession, person: Person, away: bool) -> None:
+    person.away = away
+    s.add(person)
+    await s.flush()

@@ -1,0 +1,404 @@
+"""Operations that change tickets.
+
+Each function runs inside the caller's transaction (one inbound event = one
+transaction, see ``handlers.engine``), changes the ticket, appends to its history
+where relevant and always writes an audit :class:`TicketEvent`. Functions that
+can race are written so that the database decides: :func:`claim_ticket` is a
+compare-and-set ``UPDATE ... WHERE assignee_id IS NULL``; the others lock the
+row first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite transactions are
+already serialised by ``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from store.models import (
+    OPEN_STATUSES,
+    MessageKind,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+)
+
+TIER_ORDER = ("L1", "L2", "L3")
+SUBJECT_MAX = 120
+
+
+class TicketStateError(Exception):
+    """The ticket is not in a state that allows the operation."""
+
+    def __init__(self, ticket: Ticket, operation: str) -> None:
+        self.ticket = ticket
+        self.operation = operation
+        super().__init__(f"#{ticket.id} is {ticket.status}; cannot {operation}")
+
+
+def make_subject(text: str) -> str:
+    """First line of the request, trimmed to a subject length."""
+    line = " ".join(text.strip().split())
+    return line if len(line) <= SUBJECT_MAX else line[: SUBJECT_MAX - 1] + "…"
+
+
+async def audit(
+    s: AsyncSession,
+    *,
+    ticket_id: int | None,
+    actor_id: int | None,
+    action: str,
+    now: datetime,
+    from_value: str | None = None,
+    to_value: str | None = None,
+    detail: str | None = None,
+) -> TicketEvent:
+    ev = TicketEvent(
+        ticket_id=ticket_id,
+        actor_id=actor_id,
+        action=action,
+        from_value=from_value,
+        to_value=to_value,
+        detail=detail[:1000] if detail else None,
+        created_at=now,
+    )
+    s.add(ev)
+    await s.flush()
+    return ev
+
+
+async def get_ticket(s: AsyncSession, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await s.exec(stmt.execution_options(populate_existing=True))).first()
+
+
+async def create_ticket(
+    s: AsyncSession,
+    *,
+    team: str,
+    category: str,
+    priority: str,
+    requester_id: int,
+    text: str,
+    platform: str,
+    now: datetime,
+    first_response_due: datetime | None,
+    resolution_due: datetime | None,
+    kb_query: str | None = None,
+    tier: str = "L1",
+) -> Ticket:
+    """File a new ticket with its first message and a ``create`` audit event."""
+    ticket = Ticket(
+        team=team,
+        category=category,
+        priority=priority,
+        tier=tier,
+        requester_id=requester_id,
+        subject=make_subject(text),
+        platform=platform,
+        kb_query=kb_query,
+        created_at=now,
+        updated_at=now,
+        first_response_due=first_response_due,
+        resolution_due=resolution_due,
+    )
+    s.add(ticket)
+    await s.flush()
+    assert ticket.id is not None
+    s.add(
+        TicketMessage(
+            ticket_id=ticket.id, kind=MessageKind.REQUESTER, author_id=requester_id,
+            text=text, platform=platform, created_at=now,
+        )
+    )
+    await audit(
+        s, ticket_id=ticket.id, actor_id=requester_id, action="create", now=now,
+        to_value=Status.NEW, detail=f"team={team} category={category} priority={priority}",
+    )
+    return ticket
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    won: bool
+    ticket: Ticket
+    holder_id: int | None
+
+
+async def claim_ticket(s: AsyncSession, ticket_id: int, agent_id: int, now: datetime) -> ClaimResult:
+    """Compare-and-set: the ticket becomes ``agent_id``'s only if nobody holds it."""
+    result = await s.exec(
+        update(Ticket)
+        .where(
+            col(Ticket.id) == ticket_id,
+            col(Ticket.assignee_id).is_(None),
+            col(Ticket.status) == Status.NEW,
+        )
+        .values(assignee_id=agent_id, status=Status.CLAIMED, version=Ticket.version + 1, updated_at=now)
+    )
+    won = result.rowcount == 1
+    ticket = await get_ticket(s, ticket_id)
+    if ticket is None:
+        raise LookupError(ticket_id)
+    if won:
+        await audit(
+            s, ticket_id=ticket_id, actor_id=agent_id, action="claim", now=now,
+            from_value=Status.NEW, to_value=Status.CLAIMED,
+        )
+    return ClaimResult(won=won, ticket=ticket, holder_id=ticket.assignee_id)
+
+
+def _require(ticket: Ticket, operation: str, allowed: Sequence[str]) -> None:
+    if ticket.status not in allowed:
+        raise TicketStateError(ticket, operation)
+
+
+def _touch(ticket: Ticket, now: datetime) -> None:
+    ticket.version += 1
+    ticket.updated_at = now
+
+
+async def assign_ticket(
+    s: AsyncSession, ticket: Ticket, assignee_id: int, actor_id: int | None, now: datetime,
+    *, detail: str | None = None,
+) -> Ticket:
+    _require(ticket, "assign", OPEN_STATUSES)
+    before = ticket.assignee_id
+    ticket.assignee_id = assignee_id
+    if ticket.status == Status.NEW:
+        ticket.status = Status.CLAIMED
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(
+        s, ticket_id=ticket.id, actor_id=actor_id, action="assign", now=now,
+        from_value=str(before) if before else None, to_value=str(assignee_id), detail=detail,
+    )
+    return ticket
+
+
+async def release_ticket(s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime) -> Ticket:
+    _require(ticket, "release", (Status.CLAIMED, Status.WAITING))
+    before = ticket.assignee_id
+    ticket.assignee_id = None
+    ticket.status = Status.NEW
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(
+        s, ticket_id=ticket.id, actor_id=actor_id, action="release", now=now,
+        from_value=str(before) if before else None, to_value=None,
+    )
+    return ticket
+
+
+async def add_message(
+    s: AsyncSession,
+    ticket: Ticket,
+    *,
+    kind: MessageKind,
+    author_id: int | None,
+    text: str,
+    platform: str | None,
+    now: datetime,
+) -> TicketMessage:
+    """Append to the history. Agent replies count as first response and wait on the requester;
+    a requester's follow-up puts a waiting ticket back to work."""
+    if kind in (MessageKind.AGENT, MessageKind.REQUESTER):
+        _require(ticket, "add a message", OPEN_STATUSES)
+    msg = TicketMessage(
+        ticket_id=ticket.id, kind=kind, author_id=author_id, text=text, platform=platform, created_at=now  # type: ignore[arg-type]
+    )
+    s.add(msg)
+    before = ticket.status
+    if kind == MessageKind.AGENT:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+        ticket.status = Status.WAITING
+    elif kind == MessageKind.REQUESTER and ticket.status == Status.WAITING:
+        ticket.status = Status.CLAIMED
+    _touch(ticket, now)
+    s.add(ticket)
+    action = {
+        MessageKind.AGENT: "reply",
+        MessageKind.NOTE: "note",
+        MessageKind.REQUESTER: "followup",
+        MessageKind.SYSTEM: "system",
+    }[kind]
+    await audit(
+        s, ticket_id=ticket.id, actor_id=author_id, action=action, now=now,
+        from_value=before if before != ticket.status else None,
+        to_value=ticket.status if before != ticket.status else None,
+    )
+    return msg
+
+
+def next_tier(tier: str) -> str | None:
+    i = TIER_ORDER.index(tier)
+    return TIER_ORDER[i + 1] if i + 1 < len(TIER_ORDER) else None
+
+
+async def escalate_ticket(s: AsyncSession, ticket: Ticket, actor_id: int | None, now: datetime, *, reason: str | None = None) -> Ticket:
+    """Move to the next tier; the ticket goes back to that tier's queue unassigned."""
+    _require(ticket, "escalate", OPEN_STATUSES)
+    new_tier = next_tier(ticket.tier)
+    if new_tier is None:
+        raise TicketStateError(ticket, "escalate beyond L3")
+    before = ticket.tier
+    ticket.tier = new_tier
+    ticket.assignee_id = None
+    ticket.status = Status.NEW
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(
+        s, ticket_id=ticket.id, actor_id=actor_id, action="escalate", now=now,
+        from_value=before, to_value=new_tier, detail=reason,
+    )
+    return ticket
+
+
+async def resolve_ticket(s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime) -> Ticket:
+    _require(ticket, "resolve", OPEN_STATUSES)
+    before = ticket.status
+    ticket.status = Status.RESOLVED
+    ticket.resolved_at = now
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="resolve", now=now,
+                from_value=before, to_value=Status.RESOLVED)
+    return ticket
+
+
+async def reopen_ticket(s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime) -> Ticket:
+    _require(ticket, "reopen", (Status.RESOLVED,))
+    ticket.status = Status.CLAIMED if ticket.assignee_id else Status.NEW
+    ticket.resolved_at = None
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="reopen", now=now,
+                from_value=Status.RESOLVED, to_value=ticket.status)
+    return ticket
+
+
+async def close_ticket(s: AsyncSession, ticket: Ticket, actor_id: int | None, now: datetime, *, reason: str | None = None) -> Ticket:
+    _require(ticket, "close", (Status.RESOLVED,) + OPEN_STATUSES)
+    before = ticket.status
+    ticket.status = Status.CLOSED
+    ticket.closed_at = now
+    if ticket.resolved_at is None:
+        ticket.resolved_at = now
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="close", now=now,
+                from_value=before, to_value=Status.CLOSED, detail=reason)
+    return ticket
+
+
+async def rate_ticket(s: AsyncSession, ticket: Ticket, score: int, actor_id: int, now: datetime) -> Ticket:
+    """Record CSAT (1–5) and close the ticket."""
+    if not 1 <= score <= 5:
+        raise ValueError("CSAT score must be 1..5")
+    _require(ticket, "rate", (Status.RESOLVED,))
+    ticket.csat = score
+    s.add(ticket)
+    await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="rate", now=now, to_value=str(score))
+    return await close_ticket(s, ticket, actor_id, now, reason="rated")
+
+
+async def audit_denied(
+    s: AsyncSession, *, ticket_id: int | None, actor_id: int, action: str, reason: str, now: datetime
+) -> None:
+    """Record a refused action. A forged ticket id is kept in the detail, not as a reference."""
+    exists = ticket_id is not None and await s.get(Ticket, ticket_id) is not None
+    await audit(
+        s, ticket_id=ticket_id if exists else None, actor_id=actor_id, action="denied", now=now,
+        detail=f"{action}: {reason}" + ("" if exists or ticket_id is None else f" (ticket id {ticket_id})"),
+    )
+
+
+async def open_tickets_of_requester(
+    s: AsyncSession, requester_id: int, *, since: datetime | None = None
+) -> list[Ticket]:
+    stmt = select(Ticket).where(Ticket.requester_id == requester_id, col(Ticket.status).in_(OPEN_STATUSES))
+    if since is not None:
+        stmt = stmt.where(Ticket.created_at >= since)
+    return list(await s.exec(stmt.order_by(col(Ticket.id).desc())))
+
+
+async def tickets_of_requester(s: AsyncSession, requester_id: int, limit: int = 10) -> list[Ticket]:
+    stmt = select(Ticket).where(Ticket.requester_id == requester_id).order_by(col(Ticket.id).desc()).limit(limit)
+    return list(await s.exec(stmt))
+
+
+async def team_queue(s: AsyncSession, teams: Sequence[str], limit: int = 20) -> list[Ticket]:
+    stmt = (
+        select(Ticket)
+        .where(col(Ticket.team).in_(teams), col(Ticket.status).in_(OPEN_STATUSES))
+        .order_by(col(Ticket.assignee_id).is_not(None), col(Ticket.id))
+        .limit(limit)
+    )
+    return list(await s.exec(stmt))
+
+
+async def assigned_to(s: AsyncSession, agent_id: int, limit: int = 20) -> list[Ticket]:
+    stmt = (
+        select(Ticket)
+        .where(Ticket.assignee_id == agent_id, col(Ticket.status).in_(OPEN_STATUSES))
+        .order_by(col(Ticket.id))
+        .limit(limit)
+    )
+    return list(await s.exec(stmt))
+
+
+async def open_load(s: AsyncSession, agent_ids: Sequence[int]) -> dict[int, int]:
+    """Open tickets per agent (for least-loaded assignment)."""
+    if not agent_ids:
+        return {}
+    rows = await s.exec(
+        select(Ticket.assignee_id, func.count())
+        .where(col(Ticket.assignee_id).in_(agent_ids), col(Ticket.status).in_(OPEN_STATUSES))
+        .group_by(col(Ticket.assignee_id))
+    )
+    load = {a: 0 for a in agent_ids}
+    for aid, n in rows:
+        load[aid] = n  # type: ignore[index]
+    return load
+
+
+async def last_auto_assignee(s: AsyncSession, team: str) -> int | None:
+    """The agent who got the team's most recent automatic assignment (for round-robin)."""
+    row = (
+        await s.exec(
+            select(TicketEvent.to_value)
+            .join(Ticket, col(Ticket.id) == col(TicketEvent.ticket_id))
+            .where(Ticket.team == team, TicketEvent.action == "assign", TicketEvent.detail == "auto")
+            .order_by(col(TicketEvent.id).desc())
+            .limit(1)
+        )
+    ).first()
+    return int(row) if row else None
+
+
+async def history(s: AsyncSession, ticket_id: int) -> list[TicketMessage]:
+    return list(
+        await s.exec(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id).order_by(col(TicketMessage.id)))
+    )
+
+
+async def events(s: AsyncSession, ticket_id: int) -> list[TicketEvent]:
+    return list(
+        await s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id)))
+    )
+
+
+def overdue_since(now: datetime, ticket: Ticket) -> timedelta | None:
+    """How long the ticket has been past its first-response or resolution due time."""
+    due = ticket.resolution_due if ticket.first_response_at else ticket.first_response_due
+    if due is None or now <= due:
+        return None
+    return now - due
