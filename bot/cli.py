@@ -145,6 +145,26 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    """Developer command: write a migration for the difference between models and head."""
+    import tempfile
+
+    from store import migrate
+    from store.db import Database
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database(_sqlite_url(str(Path(tmp) / "rev.db")))
+            try:
+                await migrate.upgrade(db)
+                await migrate.autogenerate(db, args.message)
+            finally:
+                await db.dispose()
+
+    asyncio.run(main())
+    return EXIT_OK
+
+
 def cmd_kb_report(args: argparse.Namespace) -> int:
     from kb.cli import report_command
     from kb.feedback import FeedbackRow
@@ -193,11 +213,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("db", help="database maintenance")
-    db_sub = p.add_subparsers(dest="db_command", metavar="{upgrade}")
+    db_sub = p.add_subparsers(dest="db_command", metavar="{upgrade,revision}")
     db_sub.required = True
     up = db_sub.add_parser("upgrade", help="apply schema migrations")
     up.add_argument("--db", default=None, help="SQLite file or database URL")
     up.set_defaults(func=cmd_db_upgrade)
+    rev = db_sub.add_parser("revision", help="(developers) generate a migration from model changes")
+    rev.add_argument("message")
+    rev.set_defaults(func=cmd_db_revision)
 
     kb_sub = add_kb_arguments(sub)
     rep = kb_sub.add_parser("report", help="per-article feedback and KB gaps from the database")
