@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from bot.config import LOCALES, Config
 from handlers import agent, lead, requester
@@ -34,6 +34,16 @@ MAX_ATTEMPTS = 5
 
 def utc_clock() -> datetime:
     return datetime.now(timezone.utc)
+
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    """SQLite busy beyond its timeout, or a PostgreSQL deadlock / serialization failure."""
+    if isinstance(exc, OperationalError) and "locked" in str(exc.orig):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def _ticket_number(arg: str) -> int | None:
@@ -95,10 +105,10 @@ class Engine:
                     return Outcome(duplicate=True)
                 if attempt == MAX_ATTEMPTS:
                     raise
-            except OperationalError as exc:  # SQLite busy beyond the timeout, PG serialisation
-                if attempt == MAX_ATTEMPTS:
+            except DBAPIError as exc:
+                if not _retryable(exc) or attempt == MAX_ATTEMPTS:
                     raise
-                log.warning("retrying event after database error: %s", type(exc).__name__)
+                log.warning("retrying event after database error: %s", type(exc.orig).__name__)
         raise AssertionError("unreachable")
 
     async def _seen(self, event_key: str) -> bool:
