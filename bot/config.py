@@ -115,7 +115,7 @@ def _check_tz(v: str) -> str:
     try:
         ZoneInfo(v)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {v!r} (use an IANA name like Europe/Moscow)")
+        raise ValueError(f"unknown time zone {v!r} (use an IANA name like Europe/Moscow)") from None
     return v
 
 
@@ -146,7 +146,7 @@ class CalendarConfig(_Model):
         try:
             start, end = (time.fromisoformat(p.strip()) for p in v.split("-"))
         except ValueError:
-            raise ValueError(f"expected HH:MM-HH:MM, got {v!r}")
+            raise ValueError(f"expected HH:MM-HH:MM, got {v!r}") from None
         if start >= end:
             raise ValueError(f"start must be before end, got {v!r}")
         return v
@@ -404,7 +404,9 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(str(resolved), [("", f"{where}invalid YAML: {getattr(exc, 'problem', exc)}")])
+        raise ConfigError(
+            str(resolved), [("", f"{where}invalid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from None
     return parse_config(data, source=str(resolved), env=env_map)
 
 

@@ -68,7 +68,7 @@ class Button:
         return {"label": self.label, "action": self.action, "ticket_id": self.ticket_id, "value": self.value}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Button":
+    def from_dict(cls, d: dict[str, Any]) -> Button:
         return cls(label=d["label"], action=d["action"], ticket_id=d.get("ticket_id"), value=d.get("value"))
 
 
@@ -89,7 +89,7 @@ class Reply:
         return {"text": self.text, "buttons": [[b.to_dict() for b in row] for row in self.buttons]}
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any], *, ticket_id: int | None = None, card: str | None = None) -> "Reply":
+    def from_payload(cls, payload: dict[str, Any], *, ticket_id: int | None = None, card: str | None = None) -> Reply:
         rows = tuple(tuple(Button.from_dict(b) for b in row) for row in payload.get("buttons", []))
         return cls(text=payload["text"], buttons=rows, ticket_id=ticket_id, card=card)
 

@@ -1,14 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 15:42:45.805516
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import store.models
+from alembic import op
 
+import store.models
 
 revision = '0001'
 down_revision = None
