@@ -90,10 +90,10 @@ class DeskConfig(_Model):
     timezone: str = "UTC"
     database_url: str = "sqlite+aiosqlite:///deskbot.db"
     kb_dir: str | None = None
-    kb_suggestions: int = Field(3, ge=1, le=10)
-    kb_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    kb_suggestions: int = Field(default=3, ge=1, le=10)
+    kb_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     ask_priority: bool = False
-    duplicate_window_days: int = Field(14, ge=0, le=365)
+    duplicate_window_days: int = Field(default=14, ge=0, le=365)
 
     @field_validator("timezone")
     @classmethod
@@ -244,7 +244,7 @@ class SlackConfig(_Model):
 class Config(_Model):
     """The validated configuration of one desk."""
 
-    desk: DeskConfig = DeskConfig()
+    desk: DeskConfig = Field(default_factory=DeskConfig)
     calendars: dict[str, CalendarConfig] = Field(default_factory=dict)
     priorities: dict[str, PriorityConfig]
     people: dict[str, PersonConfig] = Field(default_factory=dict)

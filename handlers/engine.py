@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlmodel import col
 
 from bot.config import LOCALES, Config
 from handlers import agent, lead, requester
@@ -113,7 +114,7 @@ class Engine:
 
     async def _seen(self, event_key: str) -> bool:
         async with self.db.transaction() as s:
-            row = (await s.execute(select(InboxEvent.id).where(InboxEvent.event_key == event_key[:200]))).first()
+            row = (await s.execute(select(col(InboxEvent.id)).where(col(InboxEvent.event_key) == event_key[:200]))).first()
             return row is not None
 
     async def _handle_once(self, inc: Incoming) -> Outcome:

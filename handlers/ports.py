@@ -8,15 +8,21 @@ from typing import Protocol
 
 
 class SuggestionLike(Protocol):
-    slug: str
-    title: str
-    score: float
+    @property
+    def slug(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def score(self) -> float: ...
 
 
 class ArticleLike(Protocol):
-    slug: str
-    title: str
-    body: str
+    @property
+    def slug(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def body(self) -> str: ...
 
 
 class KnowledgeBase(Protocol):

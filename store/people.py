@@ -58,6 +58,7 @@ async def sync_from_config(
         person = by_key.get(m.person_key)
         if person is None:
             raise ValueError(f"membership for unknown person {m.person_key!r}")
+        assert person.id is not None
         s.add(Membership(person_id=person.id, team=m.team, role=m.role, tier=m.tier))
     await s.flush()
 
