@@ -88,7 +88,8 @@ class DeskConfig(_Model):
     name: str = "deskbot"
     default_locale: Locale = "en"
     timezone: str = "UTC"
-    database_url: str = "sqlite+aiosqlite:///deskbot.db"
+    # May hold a password: kept out of repr (use redact_url() to show it).
+    database_url: str = Field("sqlite+aiosqlite:///deskbot.db", repr=False)
     kb_dir: str | None = None
     kb_suggestions: int = Field(default=3, ge=1, le=10)
     kb_threshold: float | None = Field(default=None, ge=0.0, le=1.0)

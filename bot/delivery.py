@@ -137,12 +137,12 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
         """Deliver until ``stop`` is set, waking early when :meth:`wake` is called."""
         while not stop.is_set():
+            self._wake.clear()  # before the pass: a wake during the pass is not lost
             try:
                 await self.deliver_pending()
             except Exception:  # noqa: BLE001 — the worker must outlive one bad pass
                 log.exception("outbox pass failed")
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
-            except TimeoutError:
-                pass
+            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+            _, pending = await asyncio.wait(waiters, timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()

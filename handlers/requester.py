@@ -197,11 +197,14 @@ class RequesterFlow:
     async def _check_duplicate(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
         since = ctx.now - timedelta(days=ctx.config.desk.duplicate_window_days)
         candidates = await tickets.open_tickets_of_requester(ctx.s, ctx.person_id, since=since)
+        # Compare like with like (a subject is the trimmed first line). token_sort, not
+        # token_set: token_set scores a shared phrase ("не работает …") as a near match.
+        subject = tickets.make_subject(data["query"]).lower()
         dup = next(
             (
                 tk for tk in candidates
                 if tk.category == data["category"]
-                or fuzz.token_set_ratio(tk.subject.lower(), data["query"].lower()) >= DUPLICATE_SIMILARITY
+                or fuzz.token_sort_ratio(tk.subject.lower(), subject) >= DUPLICATE_SIMILARITY
             ),
             None,
         )
