@@ -135,7 +135,7 @@ async def start_reply(ctx: Context, number: int | None) -> int | None:
     if ticket.assignee_id not in (None, ctx.person_id) and not await people.is_lead(
         ctx.s, ctx.person_id, ticket.team
     ):
-        await ctx.deny("reply", "reason_held", ticket.id, name=await display_name(ctx, ticket.assignee_id))
+        await ctx.deny("reply", "reason_held", ticket.id, n=ticket.id, name=await display_name(ctx, ticket.assignee_id))
         return None
     return ticket.id
 

@@ -12,9 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlmodel import col
+from sqlmodel import col, select
 
 from bot.config import LOCALES, Config
 from handlers import agent, lead, requester
@@ -114,7 +113,7 @@ class Engine:
 
     async def _seen(self, event_key: str) -> bool:
         async with self.db.transaction() as s:
-            row = (await s.execute(select(col(InboxEvent.id)).where(col(InboxEvent.event_key) == event_key[:200]))).first()
+            row = (await s.exec(select(col(InboxEvent.id)).where(col(InboxEvent.event_key) == event_key[:200]))).first()
             return row is not None
 
     async def _handle_once(self, inc: Incoming) -> Outcome:

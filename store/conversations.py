@@ -12,13 +12,15 @@ from store.models import Conversation
 
 
 async def load(s: AsyncSession, platform: str, chat_id: str, user_id: str) -> Conversation:
+    """The chat's flow state, locked for this transaction: two events of one chat (a double tap)
+    run one after the other, so the second sees the state the first left."""
     conv = (
         await s.exec(
             select(Conversation).where(
                 Conversation.platform == platform,
                 Conversation.chat_id == chat_id,
                 Conversation.user_id == user_id,
-            )
+            ).with_for_update()
         )
     ).first()
     if conv is None:

@@ -72,7 +72,12 @@ async def audit(
     return ev
 
 
+MAX_TICKET_ID = 2**31 - 1  # ticket.id is an INTEGER (int4 on PostgreSQL)
+
+
 async def get_ticket(s: AsyncSession, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+    if not 0 < ticket_id <= MAX_TICKET_ID:
+        return None  # a forged or mistyped number; out of range it would fail as a query parameter
     stmt = select(Ticket).where(Ticket.id == ticket_id)
     if for_update:
         stmt = stmt.with_for_update()
@@ -314,7 +319,7 @@ async def audit_denied(
     s: AsyncSession, *, ticket_id: int | None, actor_id: int, action: str, reason: str, now: datetime
 ) -> None:
     """Record a refused action. A forged ticket id is kept in the detail, not as a reference."""
-    exists = ticket_id is not None and await s.get(Ticket, ticket_id) is not None
+    exists = ticket_id is not None and await get_ticket(s, ticket_id) is not None
     await audit(
         s, ticket_id=ticket_id if exists else None, actor_id=actor_id, action="denied", now=now,
         detail=f"{action}: {reason}" + ("" if exists or ticket_id is None else f" (ticket id {ticket_id})"),
