@@ -194,6 +194,7 @@ class TeamConfig(_Model):
     tiers: dict[str, list[str]] = Field(default_factory=dict)
     chats: TeamChats = TeamChats()
     lead_chats: TeamChats = TeamChats()
+    locale: Locale | None = None  # language of the shared team chats (default: desk's)
     digest_time: str = "09:00"
 
     _loc = field_validator("title", mode="before")(_localized)

@@ -192,6 +192,13 @@ async def escalate(ctx: Context, number: int | None) -> None:
         return
     ctx.reply("escalated_ok", n=ticket.id, from_tier=before, to_tier=ticket.tier)
     await refresh_card(ctx, ticket)
+    # In a shared team chat the card is edited in place, which pings nobody: tell the tier.
+    tier, n, subject = ticket.tier, ticket.id, ticket.subject
+    await ctx.to_team_chats(
+        ticket.team, tier,
+        lambda t: Reply(f"{t('new_in_tier', tier=tier)} #{n} {subject}",
+                        ((Button(t("btn_claim"), "claim", n),),), ticket_id=n),
+    )
 
 
 async def release(ctx: Context, number: int | None) -> None:
@@ -214,7 +221,7 @@ async def agent_teams(ctx: Context) -> list[str]:
 async def list_queue(ctx: Context) -> None:
     teams = await agent_teams(ctx)
     if not teams:
-        await ctx.deny("queue", "reason_not_agent", None, team="—")
+        await ctx.deny("queue", "reason_not_staff", None)
         return
     rows = await tickets.team_queue(ctx.s, teams)
     await _list(ctx, rows, "queue_title", "queue_empty")

@@ -103,7 +103,7 @@ class Context:
         for platform in self.platforms:
             chat = getattr(conf.chats, platform, None)
             if chat is not None:
-                dests.append((Destination(platform, str(chat)), self.config.desk.default_locale))
+                dests.append((Destination(platform, str(chat)), conf.locale or self.config.desk.default_locale))
                 continue
             # No team chat on this platform: deliver to that tier's agents directly.
             members = [p for p, m in await people.team_members(self.s, team) if m.tier == tier]
@@ -125,16 +125,20 @@ class Context:
         for dest, locale in await self.team_destinations(team, tier):
             self._out.append((dest, build(translator(locale)), locale))
 
+    async def to_team_chats(self, team: str, tier: str, build: ReplyBuilder) -> None:
+        """Only the shared team chats (not agents' DMs): for notices next to an edited card."""
+        for dest, locale in await self.team_destinations(team, tier):
+            if dest.person_id is None:
+                self._out.append((dest, build(translator(locale)), locale))
+
     async def to_leads(self, team: str, build: ReplyBuilder) -> None:
         conf = self.config.teams[team]
         sent_platforms: set[str] = set()
         for platform in self.platforms:
             chat = getattr(conf.lead_chats, platform, None)
             if chat is not None:
-                self._out.append(
-                    (Destination(platform, str(chat)), build(translator(self.config.desk.default_locale)),
-                     self.config.desk.default_locale)
-                )
+                locale = conf.locale or self.config.desk.default_locale
+                self._out.append((Destination(platform, str(chat)), build(translator(locale)), locale))
                 sent_platforms.add(platform)
         if sent_platforms:
             return
@@ -148,7 +152,10 @@ class Context:
         targets = await self.team_destinations(ticket.team, ticket.tier)
         for post in await outbox.posts_of(self.s, ticket.id, "queue"):  # type: ignore[arg-type]
             if post.platform in self.platforms:
-                targets.append((Destination(post.platform, post.chat_id), self.config.desk.default_locale))
+                targets.append(
+                    (Destination(post.platform, post.chat_id), self.config.teams[ticket.team].locale
+                     or self.config.desk.default_locale)
+                )
         for dest, locale in targets:
             key = (dest.platform, dest.chat_id)
             if key in seen:

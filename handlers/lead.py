@@ -47,7 +47,7 @@ async def show_stats(ctx: Context, arg: str) -> None:
             return
     teams = sorted({m.team for m in await people.memberships_of(ctx.s, ctx.person_id)})
     if not teams:
-        await ctx.deny("stats", "reason_not_agent", None, team="—")
+        await ctx.deny("stats", "reason_not_staff", None)
         return
     parts = []
     for team in teams:

@@ -290,7 +290,10 @@ async def rate(ctx: Context, number: int | None, value: str | None) -> None:
         score = int(value or "")
     except ValueError:
         score = 0
-    if not 1 <= score <= 5 or ticket.status != Status.RESOLVED:
+    if not 1 <= score <= 5:
+        ctx.reply("rate_range")
+        return
+    if ticket.status != Status.RESOLVED:
         agent.bad_state(ctx, ticket)
         return
     await tickets.rate_ticket(ctx.s, ticket, score, ctx.person_id, ctx.now)

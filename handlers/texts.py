@@ -139,6 +139,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Заявка #{n} решена: {subject}\nОцените, пожалуйста, от 1 до 5 или сообщите, что проблема осталась.",
     },
     "btn_reopen": {"en": "Not fixed — reopen", "ru": "Не решено — открыть снова"},
+    "rate_range": {"en": "Please rate from 1 to 5.", "ru": "Пожалуйста, поставьте оценку от 1 до 5."},
     "rated_thanks": {"en": "Thank you for rating #{n}!", "ru": "Спасибо за оценку заявки #{n}!"},
     "rated_agent": {"en": "#{n} rated {score}/5 by {name}.", "ru": "Заявка #{n}: оценка {score}/5 от {name}."},
     "low_csat_lead": {
@@ -174,6 +175,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "denied": {"en": "Not allowed: {reason}", "ru": "Нельзя: {reason}"},
     "reason_no_ticket": {"en": "there is no ticket #{n}.", "ru": "заявки #{n} нет."},
     "reason_not_agent": {"en": "only agents of {team} can do this.", "ru": "это могут только агенты команды {team}."},
+    "reason_not_staff": {"en": "only agents and leads can do this.", "ru": "это доступно только агентам и руководителям."},
     "reason_not_owner": {"en": "only the assignee or a lead can do this.", "ru": "это может только исполнитель или руководитель."},
     "reason_not_requester": {"en": "this is not your ticket.", "ru": "это не ваша заявка."},
     "reason_bad_state": {"en": "#{n} is {status}.", "ru": "заявка #{n} в статусе «{status}»."},

@@ -121,7 +121,7 @@ async def test_an_employee_cannot_use_agent_actions_on_her_own_or_anothers_ticke
         (press("anna", "resolve", other), other, "resolve: not_agent"),
         (press("anna", "reply", other), other, "reply: not_agent"),
         (say("anna", f"/reply {other} это не моя заявка"), other, "reply: not_agent"),
-        (say("anna", "/queue"), None, "queue: not_agent"),
+        (say("anna", "/queue"), None, "queue: not_staff"),
     ]
     for attempt, ticket_id, detail in attempts:
         await assert_refused(desk, attempt, ticket_id=ticket_id, detail=detail)
