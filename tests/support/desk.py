@@ -57,7 +57,7 @@ class Desk:
         self._seen: dict[str, int] = {}
 
     @classmethod
-    async def open(cls, app: App) -> "Desk":
+    async def open(cls, app: App) -> Desk:
         sender = app.senders[PLATFORM]
         assert isinstance(sender, RecordingSender)
         await app.add_identities(PLATFORM)
