@@ -1,0 +1,159 @@
+"""``deskbot kb ...`` commands: search, eval and report.
+
+Each ``*_command`` takes already-parsed values, prints to stdout and returns an exit
+code; ``add_arguments`` registers ``kb search`` and ``kb eval`` on the main CLI's
+argparse subparsers (``kb report`` needs the database and is wired in ``bot/cli.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from kb.articles import default_kb_dir
+from kb.errors import KbError
+from kb.evaluate import evaluate, load_queries
+from kb.feedback import FeedbackRow, build_report
+from kb.matcher import Matcher
+
+__all__ = ["add_arguments", "eval_command", "report_command", "search_command"]
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+def _fail(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def search_command(text: str, kb_dir: Path | None, limit: int = 3) -> int:
+    """Print up to ``limit`` suggestions for ``text`` (score, slug, title)."""
+    try:
+        matcher = Matcher.from_dir(kb_dir or default_kb_dir())
+    except KbError as exc:
+        return _fail(exc)
+    found = matcher.search(text, limit=limit)
+    if not found:
+        print(f"no suggestion above threshold {matcher.threshold:.2f}")
+        return EXIT_OK
+    for s in found:
+        print(f"{s.score:.3f}  {s.slug}  {s.title}")
+    return EXIT_OK
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def eval_command(kb_dir: Path, queries_csv: Path, as_json: bool) -> int:
+    """Evaluate the matcher on a ``text,slug`` CSV; print n, top1, top3, oos_rejected, latency."""
+    try:
+        matcher = Matcher.from_dir(kb_dir)
+        queries = load_queries(queries_csv, {a.slug for a in matcher.articles})
+    except KbError as exc:
+        return _fail(exc)
+    result = evaluate(matcher.search, queries)
+    if as_json:
+        print(json.dumps(result.as_dict()))
+        return EXIT_OK
+    print(f"n             {result.n}")
+    print(f"top1          {_fmt(result.top1)}")
+    print(f"top3          {_fmt(result.top3)}")
+    print(f"oos_rejected  {_fmt(result.oos_rejected)}")
+    print(f"p50_ms        {_fmt(result.p50_ms, 2)}")
+    print(f"p99_ms        {_fmt(result.p99_ms, 2)}")
+    return EXIT_OK
+
+
+def report_command(rows: Iterable[FeedbackRow], *, max_gaps: int = 20) -> int:
+    """Print per-article views, solved, not solved and solve rate, then the KB gaps."""
+    report = build_report(rows)
+    if not report.articles:
+        print("no KB feedback yet")
+    else:
+        width = max(len("article"), *(len(a.slug) for a in report.articles))
+        print(
+            f"{'article':<{width}}  {'views':>5}  {'solved':>6}  {'not solved':>10}  {'solve rate':>10}"
+        )
+        for a in report.articles:
+            rate = "-" if a.solve_rate is None else f"{a.solve_rate:.0%}"
+            print(
+                f"{a.slug:<{width}}  {a.opened:>5}  {a.solved:>6}  {a.not_solved:>10}  {rate:>10}"
+            )
+    print()
+    if not report.gaps:
+        print("KB gaps: none")
+        return EXIT_OK
+    print("KB gaps (queries with no suggestion that became tickets):")
+    for gap in report.gaps[:max_gaps]:
+        print(f"{gap.count:>4}x  {gap.query}")
+    if len(report.gaps) > max_gaps:
+        print(f"      ... and {len(report.gaps) - max_gaps} more")
+    return EXIT_OK
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    return search_command(" ".join(args.text), args.kb, args.limit)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    return eval_command(args.kb, args.queries, args.json)
+
+
+def _positive_int(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def add_arguments(subparsers: Any) -> Any:
+    """Register the ``kb`` command group (``search``, ``eval``) on argparse subparsers.
+
+    Returns the ``kb`` group's own subparsers so the caller can add ``report``.
+    Each leaf parser sets ``func`` to a callable taking the parsed namespace and returning
+    the exit code.
+    """
+    kb = subparsers.add_parser("kb", help="knowledge base: search, evaluate, report")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="{search,eval,report}")
+    kb_sub.required = True
+
+    search = kb_sub.add_parser("search", help="show the suggestions for a text")
+    search.add_argument(
+        "--kb",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="KB directory (default: the bundled sample KB)",
+    )
+    search.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="at most N suggestions (default 3)",
+    )
+    search.add_argument("text", nargs="+", metavar="TEXT", help="the request text")
+    search.set_defaults(func=_run_search)
+
+    ev = kb_sub.add_parser("eval", help="measure suggestion quality on a labelled CSV")
+    ev.add_argument("--kb", type=Path, required=True, metavar="DIR", help="KB directory")
+    ev.add_argument(
+        "--queries",
+        type=Path,
+        required=True,
+        metavar="FILE.csv",
+        help="CSV with columns text,slug (empty slug = nothing should match)",
+    )
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=_run_eval)
+    return kb_sub

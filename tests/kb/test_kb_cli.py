@@ -1,0 +1,158 @@
+"""The ``deskbot kb`` commands: search, eval, report, and their argparse wiring."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.cli import add_arguments, eval_command, report_command, search_command
+from kb.feedback import FeedbackRow, build_report
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deskbot")
+    add_arguments(p.add_subparsers(dest="command"))
+    return p
+
+
+def test_search_prints_suggestions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert search_command("не работает VPN", None) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert 1 <= len(lines) <= 3
+    score, slug, _title = lines[0].split(maxsplit=2)
+    assert slug == "vpn-connect-ru" and 0 < float(score) <= 1
+
+
+def test_search_says_when_nothing_matches(capsys: pytest.CaptureFixture[str]) -> None:
+    assert search_command("купить слона", None, limit=3) == 0
+    assert "no suggestion above threshold" in capsys.readouterr().out
+
+
+def test_search_bad_kb_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert search_command("vpn", tmp_path / "missing") == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_argparse_wiring(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(["kb", "search", "--limit", "1", "vpn", "not", "working"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "vpn-connect-en" in out[0]
+    args = parser().parse_args(["kb", "eval", "--kb", "k", "--queries", "q.csv", "--json"])
+    assert (args.kb, args.queries, args.json) == (Path("k"), Path("q.csv"), True)
+    with pytest.raises(SystemExit):
+        parser().parse_args(["kb", "eval", "--queries", "q.csv"])  # --kb is required
+    capsys.readouterr()
+
+
+def _write_queries(path: Path, rows: list[tuple[str, str]]) -> Path:
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "slug"])
+        writer.writerows(rows)
+    return path
+
+
+def test_eval_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kb.articles import default_kb_dir
+
+    csv_path = _write_queries(
+        tmp_path / "q.csv",
+        [
+            ("не работает VPN", "vpn-connect-ru"),
+            ("forgot my password", "password-reset-en"),
+            ("купить слона", ""),
+            ("what is the capital of France", ""),
+        ],
+    )
+    assert eval_command(default_kb_dir(), csv_path, as_json=True) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"n", "top1", "top3", "oos_rejected", "p50_ms", "p99_ms"}
+    assert data["n"] == 4
+    assert data["top1"] == data["top3"] == 1.0
+    assert data["oos_rejected"] == 1.0
+    assert 0 <= data["p50_ms"] <= data["p99_ms"]
+
+
+def test_eval_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kb.articles import default_kb_dir
+
+    csv_path = _write_queries(tmp_path / "q.csv", [("vpn not working", "vpn-connect-en")])
+    assert eval_command(default_kb_dir(), csv_path, as_json=False) == 0
+    out = capsys.readouterr().out
+    for key in ("n", "top1", "top3", "oos_rejected", "p50_ms", "p99_ms"):
+        assert f"\n{key} " in "\n" + out
+    assert "oos_rejected  n/a" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("query,slug\nvpn,vpn-connect-en\n", "missing column(s) text"),
+        ("text,slug\nvpn,no-such-article\n", "line 2: slug 'no-such-article' is not in the KB"),
+        ("text,slug\n,vpn-connect-en\n", "line 2: empty text"),
+    ],
+)
+def test_eval_bad_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    from kb.articles import default_kb_dir
+
+    path = tmp_path / "q.csv"
+    path.write_text(content, encoding="utf-8")
+    assert eval_command(default_kb_dir(), path, as_json=False) == 2
+    assert expected in capsys.readouterr().err
+
+
+ROWS = [
+    FeedbackRow("vpn-connect-ru", "не работает впн", "shown"),
+    FeedbackRow("vpn-connect-ru", "не работает впн", "opened"),
+    FeedbackRow("vpn-connect-ru", "не работает впн", "solved"),
+    FeedbackRow("vpn-connect-ru", "впн отваливается", "opened"),
+    FeedbackRow("vpn-connect-ru", "впн отваливается", "not_solved"),
+    FeedbackRow("printer-en", "printer offline", "opened"),
+    FeedbackRow(None, "how do I expense a gym membership", "gap"),
+    FeedbackRow(None, "parking spot for my car", "gap"),
+    FeedbackRow(None, "How do I expense a  gym membership", "gap"),
+]
+
+
+def test_build_report() -> None:
+    report = build_report(ROWS)
+    vpn, printer = report.articles
+    assert (vpn.slug, vpn.shown, vpn.opened, vpn.solved, vpn.not_solved) == (
+        "vpn-connect-ru",
+        1,
+        2,
+        1,
+        1,
+    )
+    assert vpn.solve_rate == 0.5
+    assert printer.solve_rate is None
+    assert [(g.query, g.count) for g in report.gaps] == [
+        ("How do I expense a gym membership", 2),
+        ("parking spot for my car", 1),
+    ]
+
+
+def test_report_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert report_command(ROWS) == 0
+    out = capsys.readouterr().out
+    assert "vpn-connect-ru" in out and "50%" in out
+    assert "KB gaps" in out and "2x  How do I expense a gym membership" in out
+
+
+def test_report_command_empty(capsys: pytest.CaptureFixture[str]) -> None:
+    assert report_command([]) == 0
+    out = capsys.readouterr().out
+    assert "no KB feedback yet" in out and "KB gaps: none" in out
+
+
+def test_feedback_row_rejects_unknown_outcome() -> None:
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        FeedbackRow("x", "q", "clicked")
