@@ -131,9 +131,16 @@ class Engine:
             outgoing = await ctx.flush()
         for callback in ctx.after_commit:
             callback()
+        tickets = sorted({o.reply.ticket_id for o in outgoing if o.reply.ticket_id} | (
+            {inc.ticket_id} if inc.ticket_id else set()))
         log.info(
             "event handled",
-            extra={"platform": inc.platform, "event_key": inc.event_key, "replies": len(outgoing)},
+            extra={
+                "platform": inc.platform, "event_key": inc.event_key, "person": ctx.person.key,
+                "action": inc.action or ("command" if inc.is_command else "text"),
+                "ticket": tickets[0] if len(tickets) == 1 else (tickets or None),
+                "replies": len(outgoing),
+            },
         )
         return Outcome(outgoing=outgoing)
 
