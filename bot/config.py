@@ -246,7 +246,7 @@ class SlackConfig(_Model):
 class Config(_Model):
     """The validated configuration of one desk."""
 
-    desk: DeskConfig = Field(default_factory=DeskConfig)
+    desk: DeskConfig = DeskConfig()
     calendars: dict[str, CalendarConfig] = Field(default_factory=dict)
     priorities: dict[str, PriorityConfig]
     people: dict[str, PersonConfig] = Field(default_factory=dict)

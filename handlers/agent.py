@@ -112,15 +112,17 @@ async def assign(ctx: Context, number: int | None, who: str | None) -> None:
     ctx.reply("assigned_ok", n=ticket.id, name=target.name)
     await refresh_card(ctx, ticket)
     if target.id != ctx.person_id:
-        subject = ticket.subject
-        await ctx.to_person(
-            target.id,
-            lambda t: Reply(
-                t("assigned_to_you", n=ticket.id, subject=subject),
-                ((Button(t("btn_reply"), "reply", ticket.id), Button(t("btn_resolve"), "resolve", ticket.id)),),
-                ticket_id=ticket.id,
-            ),
-        )
+        await ctx.to_person(target.id, lambda t: assignment_notice(t, ticket))
+
+
+def assignment_notice(t: Translator, ticket: Ticket) -> Reply:
+    """What an agent gets when a ticket is assigned to them (by a person or by policy)."""
+    n = ticket.id
+    return Reply(
+        t("assigned_to_you", n=n, subject=ticket.subject),
+        ((Button(t("btn_reply"), "reply", n), Button(t("btn_resolve"), "resolve", n)),),
+        ticket_id=n,
+    )
 
 
 async def start_reply(ctx: Context, number: int | None) -> int | None:

@@ -266,25 +266,25 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
     if chosen is None:
         return
     await tickets.assign_ticket(ctx.s, ticket, chosen, None, ctx.now, detail="auto")
-    subject, n = ticket.subject, ticket.id
-    await ctx.to_person(
-        chosen,
-        lambda t: Reply(
-            t("assigned_to_you", n=n, subject=subject),
-            ((Button(t("btn_reply"), "reply", n), Button(t("btn_resolve"), "resolve", n)),),
-            ticket_id=n,
-        ),
-    )
+    await ctx.to_person(chosen, lambda t: agent.assignment_notice(t, ticket))
+
+
+async def load_own_ticket(ctx: Context, action: str, number: int | None) -> Ticket | None:
+    """The requester's own ticket, or ``None`` after refusing (no such ticket / not theirs)."""
+    ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
+    if ticket is None:
+        await ctx.deny(action, "reason_no_ticket", number, n=number if number is not None else "?")
+        return None
+    if ticket.requester_id != ctx.person_id:
+        await ctx.deny(action, "reason_not_requester", ticket.id)
+        return None
+    return ticket
 
 
 async def rate(ctx: Context, number: int | None, value: str | None) -> None:
     """The requester's CSAT tap; a low score alerts the team's leads."""
-    ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
+    ticket = await load_own_ticket(ctx, "rate", number)
     if ticket is None:
-        await ctx.deny("rate", "reason_no_ticket", number, n=number if number is not None else "?")
-        return
-    if ticket.requester_id != ctx.person_id:
-        await ctx.deny("rate", "reason_not_requester", ticket.id)
         return
     try:
         score = int(value or "")
@@ -309,12 +309,8 @@ async def rate(ctx: Context, number: int | None, value: str | None) -> None:
 
 async def reopen(ctx: Context, number: int | None) -> None:
     """"Not fixed — reopen": back to the assignee (or the queue)."""
-    ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
+    ticket = await load_own_ticket(ctx, "reopen", number)
     if ticket is None:
-        await ctx.deny("reopen", "reason_no_ticket", number, n=number if number is not None else "?")
-        return
-    if ticket.requester_id != ctx.person_id:
-        await ctx.deny("reopen", "reason_not_requester", ticket.id)
         return
     if ticket.status != Status.RESOLVED:
         agent.bad_state(ctx, ticket)

@@ -154,24 +154,21 @@ async def team_members(s: AsyncSession, team: str, role: str = ROLE_AGENT) -> li
     return list(rows)  # type: ignore[arg-type]
 
 
-async def is_agent(s: AsyncSession, person_id: int, team: str) -> bool:
-    return (
-        await s.exec(
-            select(Membership.id).where(
-                Membership.person_id == person_id, Membership.team == team, Membership.role == ROLE_AGENT
-            )
+async def has_role(s: AsyncSession, person_id: int, team: str, role: str) -> bool:
+    row = await s.exec(
+        select(Membership.id).where(
+            Membership.person_id == person_id, Membership.team == team, Membership.role == role
         )
-    ).first() is not None
+    )
+    return row.first() is not None
+
+
+async def is_agent(s: AsyncSession, person_id: int, team: str) -> bool:
+    return await has_role(s, person_id, team, ROLE_AGENT)
 
 
 async def is_lead(s: AsyncSession, person_id: int, team: str) -> bool:
-    return (
-        await s.exec(
-            select(Membership.id).where(
-                Membership.person_id == person_id, Membership.team == team, Membership.role == ROLE_LEAD
-            )
-        )
-    ).first() is not None
+    return await has_role(s, person_id, team, ROLE_LEAD)
 
 
 async def set_locale(s: AsyncSession, person: Person, locale: str) -> None:
