@@ -66,7 +66,8 @@ class QueryTerm:
     ``term`` is the vocabulary id (``-1`` if the KB does not know the word), ``quality`` how
     sure we are the user meant that term (1 exact; less for a layout slip or a typo), and
     ``weight`` its information weight (IDF; unknown words weigh like the rarest word).
-    ``text`` is the word as repaired (layout switched, or the KB word a typo was matched to).
+    ``text`` is the word as typed, or as repaired for a layout slip, a transliteration or
+    two joined words (a typo keeps the typed form: string similarity handles it).
     """
 
     text: str
@@ -106,6 +107,11 @@ def _fuzzy_cutoff(length: int) -> float:
     if length <= 6:
         return 0.8
     return 0.78
+
+
+def _deletions(word: str) -> set[str]:
+    """The word and every string made by deleting one of its letters."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
 
 
 def _content(tokens: list[str]) -> list[str]:
@@ -240,12 +246,25 @@ class Index:
         counts = np.bincount(np.array(terms_l, dtype=np.int64), minlength=n_terms)
         self.post_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
-        # Fuzzy lookup: KB words grouped by length, and by their first letters.
-        self._by_len: dict[int, list[str]] = defaultdict(list)
-        self._by_prefix: dict[str, list[str]] = defaultdict(list)
+        # Typo lookup, flat in the vocabulary size: every KB word is filed under the hashes
+        # of itself and of its one-letter deletions (the "symmetric delete" trick); a
+        # query word one edit away shares at least one of them. Sorted numpy arrays keep
+        # it compact (about 10 entries of 12 bytes per word).
         self._surface = surface
+        self._fuzzy_words = [w for w in surface if len(w) >= _FUZZY_MIN_LEN - 1]
+        keys: list[int] = []
+        owners: list[int] = []
+        for i, word in enumerate(self._fuzzy_words):
+            for variant in _deletions(word):
+                keys.append(hash(variant))
+                owners.append(i)
+        key_arr = np.array(keys, dtype=np.int64)
+        order = np.argsort(key_arr, kind="stable")
+        self._del_hash = key_arr[order]
+        self._del_word = np.array(owners, dtype=np.int32)[order]
+        # Word-form backoff: KB words by their first letters.
+        self._by_prefix: dict[str, list[str]] = defaultdict(list)
         for word in surface:
-            self._by_len[len(word)].append(word)
             if len(word) >= _PREFIX_MIN:
                 self._by_prefix[word[:_PREFIX_MIN]].append(word)
 
@@ -259,20 +278,19 @@ class Index:
         n = len(token)
         if n < _FUZZY_MIN_LEN:
             return "", -1, 0.0
-        cutoff = _fuzzy_cutoff(n)
-        best_word, best_sim = "", 0.0
-        for length in (n, n - 1, n + 1, n - 2, n + 2):
-            words = self._by_len.get(length)
-            if not words:
-                continue
-            hit = process.extractOne(
-                token, words, scorer=OSA.normalized_similarity, score_cutoff=max(cutoff, best_sim)
-            )
-            if hit is not None and hit[1] > best_sim:
-                best_word, best_sim = hit[0], hit[1]
-        if not best_word:
+        hashes = np.array([hash(v) for v in _deletions(token)], dtype=np.int64)
+        lo = np.searchsorted(self._del_hash, hashes, side="left")
+        hi = np.searchsorted(self._del_hash, hashes, side="right")
+        found = [self._del_word[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
+        if not found:
             return "", -1, 0.0
-        return best_word, self._surface[best_word], best_sim
+        words = [self._fuzzy_words[i] for i in np.unique(np.concatenate(found))]
+        hit = process.extractOne(
+            token, words, scorer=OSA.normalized_similarity, score_cutoff=_fuzzy_cutoff(n)
+        )
+        if hit is None:
+            return "", -1, 0.0
+        return hit[0], self._surface[hit[0]], float(hit[1])
 
     def _prefix(self, token: str) -> tuple[str, int, float]:
         """KB word with the longest common prefix: (word, term id, quality) or ("", -1, 0)."""
@@ -300,7 +318,9 @@ class Index:
             ids = [self._known(t) for t in content]
             if all(i >= 0 for i in ids):
                 repaired.extend(tokens)
-                out.extend(self._term(t, i, 1.0, "exact") for t, i in zip(content, ids, strict=True))
+                out.extend(
+                    self._term(t, i, 1.0, "exact") for t, i in zip(content, ids, strict=True)
+                )
                 continue
             switched = switch_layout(chunk)
             if switched is not None:
@@ -332,13 +352,13 @@ class Index:
             alt = self._known(translit)
             if alt >= 0:
                 return self._term(translit, alt, _TRANSLIT_QUALITY, "translit")
-        word, fid, sim = self._fuzzy(token)
+        _, fid, sim = self._fuzzy(token)
         if translit and len(translit) >= _FUZZY_MIN_LEN:
-            word2, fid2, sim2 = self._fuzzy(translit)
+            _, fid2, sim2 = self._fuzzy(translit)
             if sim2 * 0.97 > sim:
-                word, fid, sim = word2, fid2, sim2 * 0.97
+                fid, sim = fid2, sim2 * 0.97
         quality = sim**FUZZY_POWER
-        pword, pid, pquality = self._prefix(token)
+        _, pid, pquality = self._prefix(token)
         if pid >= 0 and pquality > quality:
             return QueryTerm(token, pid, pquality, self._weight(token, pid), "prefix")
         if fid >= 0:
@@ -396,13 +416,17 @@ class Index:
         if not best or total <= 0:
             return empty
         tids = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
-        quality = np.fromiter((qt.quality for qt in best.values()), dtype=np.float64, count=len(best))
+        quality = np.fromiter(
+            (qt.quality for qt in best.values()), dtype=np.float64, count=len(best)
+        )
         weight = np.fromiter((qt.weight for qt in best.values()), dtype=np.float64, count=len(best))
         # BM25 postings carry the plain IDF; weak words (question words, numbers) scale down
         scale = quality * weight / np.maximum(self.idf[tids], 1e-12)
         lo, hi = self.post_ptr[tids], self.post_ptr[tids + 1]
         lens = hi - lo
-        idx = np.repeat(lo - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(lens.sum())
+        idx = np.repeat(lo - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(
+            lens.sum()
+        )
         docs = self.post_doc[idx]
         q_of_post = np.repeat(scale, lens)
         w_of_post = np.repeat(weight * quality, lens)

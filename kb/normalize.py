@@ -245,9 +245,9 @@ def stem(token: str) -> str:
     if is_cyrillic(token):
         if is_latin(token):
             return token  # mixed script: leave as is, fuzzy matching may still find it
-        return _STEMMERS["ru"].stemWord(token).replace("ё", "е")
+        return str(_STEMMERS["ru"].stemWord(token)).replace("ё", "е")
     if is_latin(token):
-        return _STEMMERS["en"].stemWord(token)
+        return str(_STEMMERS["en"].stemWord(token))
     return token
 
 

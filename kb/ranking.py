@@ -16,9 +16,15 @@ import numpy as np
 
 from kb.index import FEATURES
 
-__all__ = ["BIAS", "SEMANTIC_BIAS",
+__all__ = [
+    "BIAS",
+    "SEMANTIC_BIAS",
     "SEMANTIC_RANK_WEIGHTS",
-    "SEMANTIC_WEIGHTS", "WEIGHTS", "confidence", "lexical_logit"]
+    "SEMANTIC_WEIGHTS",
+    "WEIGHTS",
+    "confidence",
+    "lexical_logit",
+]
 
 # Order follows kb.index.FEATURES.
 WEIGHTS = np.array([7.1656, 9.1392, 5.2781, 7.5336, 9.5028, 0.7791])
@@ -41,12 +47,16 @@ def lexical_logit(features: np.ndarray) -> np.ndarray:
     """The lexical score before the sigmoid (``features · WEIGHTS + BIAS``)."""
     if features.size == 0:
         return np.zeros(len(features))
-    return features @ WEIGHTS + BIAS
+    z: np.ndarray = features @ WEIGHTS + BIAS
+    return z
 
 
-def confidence(features: np.ndarray, weights: np.ndarray = WEIGHTS, bias: float = BIAS) -> np.ndarray:
+def confidence(
+    features: np.ndarray, weights: np.ndarray = WEIGHTS, bias: float = BIAS
+) -> np.ndarray:
     """Calibrated probability that each candidate (one row of features) is the right article."""
     if features.size == 0:
         return np.zeros(len(features))
-    z = features @ weights + bias
-    return 1.0 / (1.0 + np.exp(-z))
+    z: np.ndarray = features @ weights + bias
+    p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+    return p

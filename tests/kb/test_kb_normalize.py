@@ -1,0 +1,226 @@
+"""Normalisation: case and ё, tokens, word forms, keyboard layout, transliteration, typos."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kb.articles import Article
+from kb.index import Index
+from kb.matcher import Matcher
+from kb.normalize import (
+    fold,
+    script_of,
+    stem,
+    switch_layout,
+    terms,
+    tokenize,
+    transliterate,
+)
+
+
+def test_fold_case_yo_and_accents() -> None:
+    assert fold("ЁЛКА Учётная") == "елка учетная"
+    assert fold("Café") == "cafe"
+    assert fold("й") == "й"  # the breve of й is not an accent to strip
+
+
+def test_tokenize_hyphens_and_contractions() -> None:
+    assert tokenize("Wi-Fi") == ["wi", "fi", "wifi"]
+    assert tokenize("I can't log in, it doesn't work") == [
+        "i",
+        "can",
+        "not",
+        "log",
+        "in",
+        "it",
+        "does",
+        "not",
+        "work",
+    ]
+    assert tokenize("вай-фай!!! ...") == ["вай", "фай", "вайфай"]
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        ("пароль", "пароля", "паролем", "пароли"),
+        ("принтер", "принтера", "принтеру", "принтеры"),
+        ("отпуск", "отпуска", "отпуске"),
+        ("учётная", "учетная"),
+        ("password", "passwords"),
+        ("printing", "prints", "printed"),
+    ],
+)
+def test_word_forms_share_a_term(forms: tuple[str, ...]) -> None:
+    assert len({stem(fold(f)) for f in forms}) == 1
+
+
+def test_terms_drop_stop_words_keep_negation() -> None:
+    assert terms("Привет! У меня не работает VPN") == ["не", "работа", "vpn"]
+    assert "not" in terms("the vpn is not working")
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("ghbynth", "принтер"),
+        ("gfhjkm", "пароль"),
+        ("jngecr", "отпуск"),
+        ("ddjl", "ввод"),
+        ("щгедщщл", "outlook"),
+        ("зфыыцщкв", "password"),
+        ("j,jheljdfybt", "оборудование"),  # "," and ";" are Russian letters in that layout
+    ],
+)
+def test_switch_layout(typed: str, meant: str) -> None:
+    assert switch_layout(typed) == meant
+
+
+def test_switch_layout_not_applicable() -> None:
+    assert switch_layout("vpn-клиент") is None  # mixed scripts
+    assert switch_layout("123") is None
+
+
+# letters on keys that carry Latin letters (б, ю, ж, э, х, ъ sit on punctuation keys)
+@given(st.text(alphabet="йцукенгшщзфывапролдячсмить", min_size=1, max_size=20))
+def test_layout_round_trip(word: str) -> None:
+    there = switch_layout(word)
+    assert there is not None
+    assert switch_layout(there) == word
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("впн", "vpn"),
+        ("аутлук", "autluk"),
+        ("parol", "парол"),
+        ("otpusk", "отпуск"),
+        ("zhurnal", "журнал"),
+        ("123", None),
+    ],
+)
+def test_transliterate(word: str, expected: str | None) -> None:
+    assert transliterate(word) == expected
+
+
+def test_script_of() -> None:
+    assert script_of("не работает VPN") == "ru"
+    assert script_of("vpn not working") == "en"
+    assert script_of("123 !!!") is None
+
+
+KB = [
+    Article(
+        "vpn",
+        "VPN не подключается",
+        "Перезапустите клиент.",
+        "ru",
+        ("vpn",),
+        ("не работает впн", "vpn отваливается"),
+    ),
+    Article(
+        "pwd",
+        "Сброс пароля",
+        "Откройте портал.",
+        "ru",
+        ("пароль",),
+        ("забыл пароль", "как сбросить пароль"),
+    ),
+    Article(
+        "printer",
+        "Printer is not printing",
+        "Check the queue.",
+        "en",
+        ("printer",),
+        ("printer not working", "paper jam"),
+    ),
+    Article(
+        "wifi",
+        "Office Wi-Fi",
+        "Join the Corp network.",
+        "en",
+        ("wifi",),
+        ("wifi password", "no wireless connection"),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> Index:
+    return Index(KB)
+
+
+def how(index: Index, text: str) -> list[tuple[str, str]]:
+    return [(index.terms[t.term] if t.term >= 0 else "?", t.how) for t in index.analyze(text).terms]
+
+
+def test_analyze_exact_and_word_forms(index: Index) -> None:
+    assert how(index, "забыла пароля") == [("заб", "exact"), ("парол", "exact")]
+
+
+def test_analyze_layout_slip(index: Index) -> None:
+    assert how(index, "pf,sk gfhjkm") == [("заб", "layout"), ("парол", "layout")]
+    assert index.analyze("pf,sk gfhjkm").text == "забыл пароль"
+
+
+def test_analyze_transliteration(index: Index) -> None:
+    assert how(index, "vpn впн")[1] == ("впн", "exact")  # both spellings are in this KB
+    only_latin = Index([KB[2], Article("v", "VPN", "x", "en", (), ("vpn down",))])
+    assert [(only_latin.terms[t.term], t.how) for t in only_latin.analyze("впн").terms] == [
+        ("vpn", "translit")
+    ]
+
+
+def test_analyze_typos(index: Index) -> None:
+    result = index.analyze("забыл пороль")
+    assert [t.how for t in result.terms] == ["exact", "fuzzy"]
+    typo = result.terms[1]
+    assert index.terms[typo.term] == "парол"
+    assert 0.3 < typo.quality < 1.0  # a typo is trusted less than the real word
+    assert how(index, "pritner")[0] == ("printer", "fuzzy")
+    assert how(index, "slon")[0] == ("?", "unknown")  # short and unlike anything: no guess
+
+
+def test_analyze_split_word(index: Index) -> None:
+    # "Wi-Fi" in the KB indexes "wi", "fi" and "wifi", so every spelling meets it
+    for text in ("wifi", "wi-fi", "wi fi", "WiFi"):
+        assert {t for t, _ in how(index, text)} & {"wifi", "wi"}, text
+    joined_only = Index([Article("w", "Wifi", "x", "en", (), ("wifi down",))])
+    assert [(joined_only.terms[t.term], t.how) for t in joined_only.analyze("wi fi").terms] == [
+        ("wifi", "joined")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        ("ЗАБЫЛ ПАРОЛЬ", "pwd"),
+        ("забыла пароля", "pwd"),
+        ("pf,sk gfhjkm", "pwd"),
+        ("не работает впн", "vpn"),
+        ("ne rabotaet vpn", "vpn"),
+        ("pritner not printing", "printer"),
+        ("wi fi password", "wifi"),
+    ],
+)
+def test_matcher_survives_slips(text: str, slug: str) -> None:
+    found = Matcher(KB).search(text)
+    assert found and found[0].slug == slug
+
+
+@pytest.mark.parametrize(
+    "typo",
+    ["pasword", "passwrod", "passsword", "passwerd", "pssword"],  # del, swap, ins, sub, del
+)
+def test_every_single_edit_is_found(typo: str) -> None:
+    index = Index([Article("p", "Password reset", "x", "en", (), ("forgot password",))])
+    [term] = index.analyze(typo).terms
+    assert (index.terms[term.term], term.how) == ("password", "fuzzy")
+
+
+def test_typo_lookup_ignores_far_words() -> None:
+    index = Index([Article("p", "Password reset", "x", "en", (), ("forgot password",))])
+    assert [t.how for t in index.analyze("passport").terms] == ["unknown"]
