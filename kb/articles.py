@@ -29,7 +29,9 @@ __all__ = ["LANGS", "Article", "KbError", "default_kb_dir", "load_article", "loa
 LANGS = ("ru", "en")
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# Slugs travel in button payloads and URLs: no whitespace or control characters. Case and
+# punctuation are kept as the file name has them ("Refund_not_showing_up", "card_payment?").
+_SLUG = re.compile(r"^[^\s\x00-\x1f\x7f/\\]+$")
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,7 @@ def _str_list(meta: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 def parse_article(slug: str, text: str, where: str) -> Article:
     """Parse the text of one article file; ``where`` names it in error messages."""
     if not _SLUG.match(slug):
-        raise KbError(
-            f"{where}: file name must be a slug (lower-case letters, digits, '-', '_', '.')"
-        )
+        raise KbError(f"{where}: file name must be a slug (no spaces or control characters)")
     match = _FRONT_MATTER.match(text.lstrip("\ufeff"))
     if match is None:
         raise KbError(f"{where}: missing YAML front matter (a '---' block at the top)")

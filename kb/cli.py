@@ -31,10 +31,23 @@ def _fail(exc: Exception) -> int:
     return EXIT_ERROR
 
 
-def search_command(text: str, kb_dir: Path | None, limit: int = 3) -> int:
-    """Print up to ``limit`` suggestions for ``text`` (score, slug, title)."""
+def _matcher(kb_dir: Path, semantic: bool) -> Matcher:
+    if semantic:
+        from kb.semantic import SemanticMatcher
+
+        return SemanticMatcher.from_dir(kb_dir)
+    return Matcher.from_dir(kb_dir)
+
+
+def search_command(
+    text: str, kb_dir: Path | None, limit: int = 3, *, semantic: bool = False
+) -> int:
+    """Print up to ``limit`` suggestions for ``text`` (score, slug, title).
+
+    ``semantic`` uses the optional semantic reranker (needs the ``semantic`` extra).
+    """
     try:
-        matcher = Matcher.from_dir(kb_dir or default_kb_dir())
+        matcher = _matcher(kb_dir or default_kb_dir(), semantic)
     except KbError as exc:
         return _fail(exc)
     found = matcher.search(text, limit=limit)
@@ -54,10 +67,13 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def eval_command(kb_dir: Path, queries_csv: Path, as_json: bool) -> int:
-    """Evaluate the matcher on a ``text,slug`` CSV; print n, top1, top3, oos_rejected, latency."""
+def eval_command(kb_dir: Path, queries_csv: Path, as_json: bool, *, semantic: bool = False) -> int:
+    """Evaluate the matcher on a ``text,slug`` CSV; print n, top1, top3, oos_rejected, latency.
+
+    ``semantic`` evaluates the optional semantic reranker instead of the lexical matcher.
+    """
     try:
-        matcher = Matcher.from_dir(kb_dir)
+        matcher = _matcher(kb_dir, semantic)
         queries = load_queries(queries_csv, {a.slug for a in matcher.articles})
     except KbError as exc:
         return _fail(exc)
@@ -102,11 +118,11 @@ def report_command(rows: Iterable[FeedbackRow], *, max_gaps: int = 20) -> int:
 
 
 def _run_search(args: argparse.Namespace) -> int:
-    return search_command(" ".join(args.text), args.kb, args.limit)
+    return search_command(" ".join(args.text), args.kb, args.limit, semantic=args.semantic)
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    return eval_command(args.kb, args.queries, args.json)
+    return eval_command(args.kb, args.queries, args.json, semantic=args.semantic)
 
 
 def _positive_int(value: str) -> int:
@@ -142,6 +158,9 @@ def add_arguments(subparsers: Any) -> Any:
         metavar="N",
         help="at most N suggestions (default 3)",
     )
+    search.add_argument(
+        "--semantic", action="store_true", help="rerank with the semantic extra (English)"
+    )
     search.add_argument("text", nargs="+", metavar="TEXT", help="the request text")
     search.set_defaults(func=_run_search)
 
@@ -155,5 +174,8 @@ def add_arguments(subparsers: Any) -> Any:
         help="CSV with columns text,slug (empty slug = nothing should match)",
     )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument(
+        "--semantic", action="store_true", help="evaluate the semantic reranker (needs the extra)"
+    )
     ev.set_defaults(func=_run_eval)
     return kb_sub

@@ -27,7 +27,7 @@ __all__ = ["DEFAULT_THRESHOLD", "Matcher", "Suggestion"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.1
+DEFAULT_THRESHOLD = 0.2
 # Articles scored in full per query (stage 2); the rest of the KB only in stage 1.
 CANDIDATES = 30
 # An article in the other language than the query's keeps this share of its score, so

