@@ -42,9 +42,9 @@ class App:
             log.info("database migrated %s -> %s (%s)", before, after, redact_url(self.db.url))
         async with self.db.transaction() as s:
             await people.sync_from_config(s, person_specs(self.config), membership_specs(self.config))
-            rows = await feedback.all_rows(s)
+            rows = await feedback.rows_with_outcome(s, ("solved", "not_solved"))
         for row in rows:
-            if row.slug and row.outcome in ("solved", "not_solved"):
+            if row.slug:
                 self.kb.record_feedback(row.query, row.slug, row.outcome == "solved")
 
     async def add_identities(self, platform: str) -> None:

@@ -17,12 +17,12 @@ from sqlmodel import col, select
 
 from bot.config import LOCALES, Config
 from handlers import agent, lead, requester
-from handlers.context import Context
+from handlers.context import Context, pick_locale
 from handlers.events import MAX_TEXT, Incoming, Outcome, Reply
 from handlers.ports import Clock, KnowledgeBase
 from handlers.relay import post_message
 from handlers.requester import ALL_FLOW_ACTIONS, RequesterFlow
-from store import conversations, people
+from store import conversations, people, tickets
 from store.db import Database
 from store.inbox import record_event
 from store.models import Conversation, InboxEvent
@@ -131,14 +131,14 @@ class Engine:
             outgoing = await ctx.flush()
         for callback in ctx.after_commit:
             callback()
-        tickets = sorted({o.reply.ticket_id for o in outgoing if o.reply.ticket_id} | (
+        ticket_ids = sorted({o.reply.ticket_id for o in outgoing if o.reply.ticket_id} | (
             {inc.ticket_id} if inc.ticket_id else set()))
         log.info(
             "event handled",
             extra={
                 "platform": inc.platform, "event_key": inc.event_key, "person": ctx.person.key,
                 "action": inc.action or ("command" if inc.is_command else "text"),
-                "ticket": tickets[0] if len(tickets) == 1 else (tickets or None),
+                "ticket": ticket_ids[0] if len(ticket_ids) == 1 else (ticket_ids or None),
                 "replies": len(outgoing),
             },
         )
@@ -224,8 +224,6 @@ class Engine:
         await self.flow.cancel(ctx, conv)
 
     async def _cmd_my(self, ctx: Context, conv: Conversation, arg: str) -> None:
-        from store import tickets  # local: keeps the command table readable
-
         rows = await tickets.tickets_of_requester(ctx.s, ctx.person_id)
         if not rows:
             ctx.reply("my_none")
@@ -295,9 +293,6 @@ class Engine:
             await conversations.save(ctx.s, conv, requester.IDLE, {}, ctx.now)
 
     async def _requester_locale(self, ctx: Context, number: int) -> str:
-        from handlers.context import pick_locale
-        from store import tickets
-
         ticket = await tickets.get_ticket(ctx.s, number)
         if ticket is None:
             return ctx.locale

@@ -3,7 +3,7 @@ reaches the requester, wherever each of them is (Telegram, Slack, terminal)."""
 
 from __future__ import annotations
 
-from handlers.agent import display_name, refresh_card, require_staff
+from handlers.agent import bad_state, display_name, load_ticket, refresh_card, require_staff
 from handlers.context import Context
 from handlers.events import Button, Reply
 from store import people, tickets
@@ -16,9 +16,8 @@ def _with_reply_button(text: str, label: str, ticket_id: int | None) -> Reply:
 
 async def post_message(ctx: Context, number: int | None, text: str) -> bool:
     """Add ``text`` to ticket ``number`` as the actor's message and relay it. Returns success."""
-    ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
+    ticket = await load_ticket(ctx, "reply", number)
     if ticket is None:
-        await ctx.deny("reply", "reason_no_ticket", number, n=number if number is not None else "?")
         return False
     if ticket.requester_id == ctx.person_id:
         return await _requester_followup(ctx, ticket, text)
@@ -29,7 +28,7 @@ async def post_message(ctx: Context, number: int | None, text: str) -> bool:
 
 async def _requester_followup(ctx: Context, ticket: Ticket, text: str) -> bool:
     if ticket.status not in OPEN_STATUSES:
-        ctx.reply("reason_bad_state", n=ticket.id, status=ctx.t(f"status_{ticket.status}", owner="").rstrip(" —"))
+        bad_state(ctx, ticket)
         return False
     await tickets.add_message(
         ctx.s, ticket, kind=MessageKind.REQUESTER, author_id=ctx.person_id, text=text,
@@ -56,7 +55,7 @@ async def relay_to_staff(ctx: Context, ticket: Ticket, text: str) -> None:
 
 async def _agent_reply(ctx: Context, ticket: Ticket, text: str) -> bool:
     if ticket.status not in OPEN_STATUSES:
-        ctx.reply("reason_bad_state", n=ticket.id, status=ctx.t(f"status_{ticket.status}", owner="").rstrip(" —"))
+        bad_state(ctx, ticket)
         return False
     if ticket.assignee_id is None:
         result = await tickets.claim_ticket(ctx.s, ticket.id, ctx.person_id, ctx.now)  # type: ignore[arg-type]

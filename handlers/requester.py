@@ -31,7 +31,7 @@ from handlers.relay import post_message, relay_to_staff
 from handlers.routing import guess_category, infer_priority
 from scheduler.sla import due_times
 from store import conversations, feedback, people, tickets
-from store.models import Conversation, MessageKind, Status, Ticket
+from store.models import OPEN_STATUSES, Conversation, MessageKind, Status, Ticket
 
 IDLE = "idle"
 SUGGEST = "suggest"
@@ -218,9 +218,7 @@ class RequesterFlow:
 
     async def _add_to_existing(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
         ticket = await tickets.get_ticket(ctx.s, data["dup"], for_update=True)
-        if ticket is None or ticket.requester_id != ctx.person_id or ticket.status not in (
-            Status.NEW, Status.CLAIMED, Status.WAITING
-        ):
+        if ticket is None or ticket.requester_id != ctx.person_id or ticket.status not in OPEN_STATUSES:
             # Closed meanwhile (or not theirs): file a new one rather than lose the request.
             await self._create(ctx, conv, data)
             return
@@ -271,9 +269,8 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
 
 async def load_own_ticket(ctx: Context, action: str, number: int | None) -> Ticket | None:
     """The requester's own ticket, or ``None`` after refusing (no such ticket / not theirs)."""
-    ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
+    ticket = await agent.load_ticket(ctx, action, number)
     if ticket is None:
-        await ctx.deny(action, "reason_no_ticket", number, n=number if number is not None else "?")
         return None
     if ticket.requester_id != ctx.person_id:
         await ctx.deny(action, "reason_not_requester", ticket.id)

@@ -31,3 +31,10 @@ async def record(
 
 async def all_rows(s: AsyncSession) -> list[KbFeedback]:
     return list(await s.exec(select(KbFeedback).order_by(col(KbFeedback.id))))
+
+
+async def rows_with_outcome(s: AsyncSession, outcomes: tuple[str, ...]) -> list[KbFeedback]:
+    """Only the rows with these outcomes (start-up replays just solved / not_solved)."""
+    return list(
+        await s.exec(select(KbFeedback).where(col(KbFeedback.outcome).in_(outcomes)).order_by(col(KbFeedback.id)))
+    )
