@@ -9,7 +9,10 @@ matcher swaps in a new index when the KB changes. Search runs in two stages:
    information found in the article). The best ``candidates`` articles go on.
 2. **Features** for those candidates only, with rapidfuzz: word-order-aware similarity
    to the closest example question, token-set similarity to the best few questions,
-   and a typo-tolerant coverage of the query words by the article's words.
+   and a typo-tolerant coverage of the query words by the article's words; and the
+   cosine between the query and the article's *centroid* (the mean TF-IDF vector of its
+   title and questions, function words included: "why", "not", "my" tell close
+   requests apart once the topic words agree).
 
 :mod:`kb.ranking` turns the features into a calibrated 0..1 score.
 """
@@ -38,7 +41,7 @@ from kb.normalize import (
 
 __all__ = ["FEATURES", "Analysis", "FieldWeights", "Index", "QueryTerm"]
 
-FEATURES = ("bm25", "coverage", "headline", "order", "tokenset", "fuzzy")
+FEATURES = ("bm25", "coverage", "headline", "order", "tokenset", "fuzzy", "centroid")
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,10 @@ class Index:
             surface.setdefault(token, tid)
             return tid
 
+        # Centroid vocabulary: stems of every word, function words included.
+        cvocab: dict[str, int] = {}
+        sentences: list[list[int]] = []  # title and each question, as centroid term ids
+        sent_owner: list[int] = []
         tf_rows: list[dict[int, float]] = []  # BM25F pseudo term frequency per article
         cov_rows: list[dict[int, float]] = []  # coverage strength per article
         head_rows: list[set[int]] = []  # terms in the title or tags
@@ -152,6 +159,10 @@ class Index:
                     cov[tid] = value
 
             title_tokens = tokenize(art.title)
+            for sentence in (title_tokens, *map(tokenize, art.questions)):
+                if sentence:
+                    sentences.append([cvocab.setdefault(stem(t), len(cvocab)) for t in sentence])
+                    sent_owner.append(len(tf_rows))
             head: set[int] = set()
             for tid in map(term_id, _content(title_tokens)):
                 tf[tid] += w.title_tf
@@ -246,6 +257,8 @@ class Index:
         counts = np.bincount(np.array(terms_l, dtype=np.int64), minlength=n_terms)
         self.post_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
+        self._build_centroids(cvocab, sentences, sent_owner)
+
         # Typo lookup, flat in the vocabulary size: every KB word is filed under the hashes
         # of itself and of its one-letter deletions (the "symmetric delete" trick); a
         # query word one edit away shares at least one of them. Sorted numpy arrays keep
@@ -267,6 +280,84 @@ class Index:
         for word in surface:
             if len(word) >= _PREFIX_MIN:
                 self._by_prefix[word[:_PREFIX_MIN]].append(word)
+
+    def _build_centroids(
+        self, cvocab: dict[str, int], sentences: list[list[int]], owner: list[int]
+    ) -> None:
+        """Per-article centroid of the TF-IDF vectors of its title and questions (CSR).
+
+        Each sentence is a vector of ``(1 + ln tf) * idf`` (idf over sentences, smoothed:
+        ``ln((1 + n) / (1 + df)) + 1``), scaled to unit length; an article's centroid is
+        the mean of its sentences' vectors, scaled to unit length. Stored as float32 CSR
+        rows, so memory grows with the KB's distinct words per article, not its vocabulary.
+        """
+        self.cvocab = cvocab
+        n_sent = len(sentences)
+        df = np.zeros(len(cvocab), dtype=np.float64)
+        counted = []
+        for sentence in sentences:
+            ids, counts = np.unique(np.array(sentence, dtype=np.int64), return_counts=True)
+            df[ids] += 1
+            counted.append((ids, counts))
+        self.cidf = np.log((1.0 + n_sent) / (1.0 + df)) + 1.0
+        sums: list[dict[int, float]] = [defaultdict(float) for _ in range(self.n_docs)]
+        n_of: np.ndarray = np.bincount(np.array(owner, dtype=np.int64), minlength=self.n_docs)
+        for (ids, counts), doc in zip(counted, owner, strict=True):
+            vec = (1.0 + np.log(counts)) * self.cidf[ids]
+            vec /= np.linalg.norm(vec)
+            row = sums[doc]
+            for tid, value in zip(ids.tolist(), (vec / n_of[doc]).tolist(), strict=True):
+                row[tid] += value
+        ptr: list[int] = [0]
+        terms: list[int] = []
+        weights: list[float] = []
+        for row in sums:
+            if row:
+                vec = np.fromiter(row.values(), dtype=np.float64, count=len(row))
+                norm = float(np.linalg.norm(vec))
+                order = sorted(row)
+                terms.extend(order)
+                weights.extend(row[t] / norm for t in order)
+            ptr.append(len(terms))
+        self.cent_ptr = np.array(ptr, dtype=np.int64)
+        self.cent_term = np.array(terms, dtype=np.int32)
+        self.cent_w = np.array(weights, dtype=np.float32)
+
+    def _centroid_cosine(self, analysis: Analysis, cand: np.ndarray) -> np.ndarray:
+        """Cosine between the query's TF-IDF vector and each candidate's centroid."""
+        out = np.zeros(len(cand))
+        counts: dict[int, float] = defaultdict(float)
+        for qt in analysis.terms:  # content words, repaired (typos map to the KB's word)
+            if qt.term >= 0:
+                cid = self.cvocab.get(self.terms[qt.term])
+                if cid is not None:
+                    counts[cid] += qt.quality
+        for token in analysis.text.split():  # function words, as typed
+            if token in STOPWORDS:
+                cid = self.cvocab.get(stem(token))
+                if cid is not None:
+                    counts[cid] += 1.0
+        if not counts or len(cand) == 0:
+            return out
+        q_ids = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
+        q_tf = np.array([counts[i] for i in q_ids.tolist()])
+        # 1 + ln tf as for the KB's sentences; a repaired word (tf < 1) counts linearly
+        q_w = np.where(q_tf >= 1.0, 1.0 + np.log(np.maximum(q_tf, 1.0)), q_tf) * self.cidf[q_ids]
+        q_w /= np.linalg.norm(q_w)
+        starts, ends = self.cent_ptr[cand], self.cent_ptr[cand + 1]
+        lens = ends - starts
+        if lens.sum() == 0:
+            return out
+        idx = np.repeat(starts - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(
+            lens.sum()
+        )
+        terms = self.cent_term[idx]
+        pos = np.minimum(np.searchsorted(q_ids, terms), len(q_ids) - 1)
+        hit = q_ids[pos] == terms
+        contrib = np.where(hit, q_w[pos] * self.cent_w[idx], 0.0)
+        owner = np.repeat(np.arange(len(cand)), lens)
+        cosine: np.ndarray = np.bincount(owner, weights=contrib, minlength=len(cand))
+        return cosine
 
     # ------------------------------------------------------------------ query analysis
 
@@ -396,8 +487,8 @@ class Index:
         """Stage 1: the ``limit`` best articles and their features (rows follow ``FEATURES``).
 
         Features are in 0..1: ``bm25`` (BM25F as a share of the best possible for this
-        query), ``coverage``, ``headline`` (coverage by title and tags), ``relative``
-        (BM25F over the best candidate's), and the rapidfuzz features of :meth:`_fuzzy_features`.
+        query), ``coverage``, ``headline`` (coverage by title and tags), the rapidfuzz
+        features of :meth:`_fuzzy_features`, and ``centroid`` (:meth:`_centroid_cosine`).
         """
         empty = np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURES)))
         if self.n_docs == 0:
@@ -442,7 +533,8 @@ class Index:
         head_all = np.bincount(docs, weights=self.post_head[idx] * w_of_post, minlength=self.n_docs)
         head = head_all[cand] / total
         order_f, tokenset, fuzzy_cov = self._fuzzy_features(analysis, cand, total)
-        feats = np.column_stack([bm, cv, head, order_f, tokenset, fuzzy_cov])
+        centroid = self._centroid_cosine(analysis, cand)
+        feats = np.column_stack([bm, cv, head, order_f, tokenset, fuzzy_cov, centroid])
         return cand.astype(np.int64), np.clip(feats, 0.0, 1.0)
 
     def _fuzzy_features(

@@ -28,8 +28,8 @@ __all__ = [
 ]
 
 # Order follows kb.index.FEATURES.
-WEIGHTS = np.array([4.3735, 5.5775, 3.2217, 4.5986, 5.7986, 0.4749])
-BIAS = -8.8605
+WEIGHTS = np.array([3.1083, 5.4074, 2.7983, 3.8053, 4.2432, 0.2665, 3.7654])
+BIAS = -8.3209
 
 assert len(WEIGHTS) == len(FEATURES)
 
@@ -38,10 +38,11 @@ assert len(WEIGHTS) == len(FEATURES)
 # features (kb.semantic.SEM_FEATURES) then the lexical ones (FEATURES) · RANK weights;
 # score: sigmoid([lexical logit, semantic features but "head"] · SEMANTIC_WEIGHTS + BIAS).
 SEMANTIC_RANK_WEIGHTS = np.array(
-    [3.2004, 2.8461, 2.7200, 2.8916, 2.8369, 0.7760, 1.6377, 0.8214, 0.7893, -0.3022, 1.2746]
+    [3.1968, 2.8217, 2.6519, 2.8754, 2.8171]  # best, top2, centroid, soft, head
+    + [0.6667, 1.5783, 0.7566, 0.7129, -0.4370, 1.2738, 0.6285]  # kb.index.FEATURES
 )
-SEMANTIC_WEIGHTS = np.array([0.3462, 4.5919, 4.2717, 5.0508, 4.3325])
-SEMANTIC_BIAS = -9.9727
+SEMANTIC_WEIGHTS = np.array([0.3647, 4.5984, 4.2337, 4.9028, 4.3148])
+SEMANTIC_BIAS = -9.8349
 
 
 def lexical_logit(features: np.ndarray) -> np.ndarray:
