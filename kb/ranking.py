@@ -38,11 +38,11 @@ assert len(WEIGHTS) == len(FEATURES)
 # features (kb.semantic.SEM_FEATURES) then the lexical ones (FEATURES) · RANK weights;
 # score: sigmoid([lexical logit, semantic features but "head"] · SEMANTIC_WEIGHTS + BIAS).
 SEMANTIC_RANK_WEIGHTS = np.array(
-    [3.1968, 2.8217, 2.6519, 2.8754, 2.8171]  # best, top2, centroid, soft, head
-    + [0.6667, 1.5783, 0.7566, 0.7129, -0.4370, 1.2738, 0.6285]  # kb.index.FEATURES
+    [3.1960, 2.8202, 2.6488, 2.8742, 2.8157]  # best, top2, centroid, soft, head
+    + [0.6617, 1.5748, 0.7527, 0.7088, -0.4434, 1.2725, 0.6663]  # kb.index.FEATURES
 )
-SEMANTIC_WEIGHTS = np.array([0.3647, 4.5984, 4.2337, 4.9028, 4.3148])
-SEMANTIC_BIAS = -9.8349
+SEMANTIC_WEIGHTS = np.array([0.3652, 4.5975, 4.2327, 4.9015, 4.3137])
+SEMANTIC_BIAS = -9.8324
 
 
 def lexical_logit(features: np.ndarray) -> np.ndarray:
