@@ -552,9 +552,16 @@ class Index:
         sort_sim = process.cdist([query], strings, scorer=fuzz.token_sort_ratio, workers=1)[0]
         set_sim = process.cdist([query], strings, scorer=fuzz.token_set_ratio, workers=1)[0]
         order_f = np.maximum.reduceat(sort_sim, offsets) / 100.0
-        for i, (a, b) in enumerate(zip(offsets, offsets + (ends - starts), strict=True)):
-            top = np.sort(set_sim[a:b])[-3:]
-            tokenset[i] = top.mean() / 100.0
+        # mean of each candidate's (up to) three best token_set_ratio values, vectorised:
+        # pad the candidates' rows to one width with -1, sort each row, keep the last 3
+        counts = ends - starts
+        padded = np.full((n, int(counts.max())), -1.0)
+        padded[
+            np.repeat(np.arange(n), counts), np.arange(len(strings)) - np.repeat(offsets, counts)
+        ] = set_sim
+        top = np.sort(padded, axis=1)[:, -3:]
+        valid = top >= 0
+        tokenset = np.where(valid, top, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1) / 100.0
         words_q = [qt.text for qt in analysis.terms]
         if words_q:
             weights = np.array([qt.weight for qt in analysis.terms])
