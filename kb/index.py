@@ -292,36 +292,30 @@ class Index:
         rows, so memory grows with the KB's distinct words per article, not its vocabulary.
         """
         self.cvocab = cvocab
-        n_sent = len(sentences)
-        df = np.zeros(len(cvocab), dtype=np.float64)
-        counted = []
-        for sentence in sentences:
-            ids, counts = np.unique(np.array(sentence, dtype=np.int64), return_counts=True)
-            df[ids] += 1
-            counted.append((ids, counts))
-        self.cidf = np.log((1.0 + n_sent) / (1.0 + df)) + 1.0
-        sums: list[dict[int, float]] = [defaultdict(float) for _ in range(self.n_docs)]
-        n_of: np.ndarray = np.bincount(np.array(owner, dtype=np.int64), minlength=self.n_docs)
-        for (ids, counts), doc in zip(counted, owner, strict=True):
-            vec = (1.0 + np.log(counts)) * self.cidf[ids]
-            vec /= np.linalg.norm(vec)
-            row = sums[doc]
-            for tid, value in zip(ids.tolist(), (vec / n_of[doc]).tolist(), strict=True):
-                row[tid] += value
-        ptr: list[int] = [0]
-        terms: list[int] = []
-        weights: list[float] = []
-        for row in sums:
-            if row:
-                vec = np.fromiter(row.values(), dtype=np.float64, count=len(row))
-                norm = float(np.linalg.norm(vec))
-                order = sorted(row)
-                terms.extend(order)
-                weights.extend(row[t] / norm for t in order)
-            ptr.append(len(terms))
-        self.cent_ptr = np.array(ptr, dtype=np.int64)
-        self.cent_term = np.array(terms, dtype=np.int32)
-        self.cent_w = np.array(weights, dtype=np.float32)
+        n_terms = max(len(cvocab), 1)
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        sent = np.repeat(np.arange(len(sentences), dtype=np.int64), lengths)
+        flat = np.fromiter(
+            (t for sentence in sentences for t in sentence), dtype=np.int64, count=len(sent)
+        )
+        # (sentence, term) pairs with their counts, sorted by sentence then term
+        pairs, tf = np.unique(sent * n_terms + flat, return_counts=True)
+        p_sent, p_term = pairs // n_terms, pairs % n_terms
+        df = np.bincount(p_term, minlength=len(cvocab)).astype(np.float64)
+        self.cidf = np.log((1.0 + len(sentences)) / (1.0 + df)) + 1.0
+        weight = (1.0 + np.log(tf)) * self.cidf[p_term]
+        weight /= np.sqrt(np.bincount(p_sent, weights=weight**2))[p_sent]
+        # mean over each article's sentences, then unit length
+        art_of_sent = np.array(owner, dtype=np.int64)
+        n_sent_of = np.bincount(art_of_sent, minlength=self.n_docs)
+        p_art = art_of_sent[p_sent]
+        keys, inverse = np.unique(p_art * n_terms + p_term, return_inverse=True)
+        value = np.bincount(inverse, weights=weight / n_sent_of[p_art]).astype(np.float64)
+        k_art = keys // n_terms
+        value /= np.sqrt(np.bincount(k_art, weights=value**2))[k_art]
+        self.cent_ptr = np.concatenate([[0], np.cumsum(np.bincount(k_art, minlength=self.n_docs))])
+        self.cent_term = (keys % n_terms).astype(np.int32)
+        self.cent_w = value.astype(np.float32)
 
     def _centroid_cosine(self, analysis: Analysis, cand: np.ndarray) -> np.ndarray:
         """Cosine between the query's TF-IDF vector and each candidate's centroid."""
