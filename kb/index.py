@@ -117,6 +117,13 @@ def _deletions(word: str) -> set[str]:
     return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
 
 
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(start, start + len)`` for each pair (CSR rows' positions)."""
+    offsets = np.cumsum(np.concatenate([[0], lens[:-1]])).astype(np.int64)
+    flat: np.ndarray = np.repeat(starts - offsets, lens) + np.arange(lens.sum())
+    return flat
+
+
 def _content(tokens: list[str]) -> list[str]:
     return [t for t in tokens if t not in STOPWORDS]
 
@@ -158,11 +165,13 @@ class Index:
                 if value > cov.get(tid, 0.0):
                     cov[tid] = value
 
-            title_tokens = tokenize(art.title)
-            for sentence in (title_tokens, *map(tokenize, art.questions)):
-                if sentence:
-                    sentences.append([cvocab.setdefault(stem(t), len(cvocab)) for t in sentence])
+            def add_sentence(tokens: list[str]) -> None:
+                if tokens:
+                    sentences.append([cvocab.setdefault(stem(t), len(cvocab)) for t in tokens])
                     sent_owner.append(len(tf_rows))
+
+            title_tokens = tokenize(art.title)
+            add_sentence(title_tokens)
             head: set[int] = set()
             for tid in map(term_id, _content(title_tokens)):
                 tf[tid] += w.title_tf
@@ -178,6 +187,7 @@ class Index:
             strings = [" ".join(title_tokens)]
             for question in art.questions:
                 tokens = tokenize(question)
+                add_sentence(tokens)
                 strings.append(" ".join(tokens))
                 content = _content(tokens)
                 doc_words.update(dict.fromkeys(content))
@@ -342,9 +352,7 @@ class Index:
         lens = ends - starts
         if lens.sum() == 0:
             return out
-        idx = np.repeat(starts - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(
-            lens.sum()
-        )
+        idx = _ranges(starts, lens)
         terms = self.cent_term[idx]
         pos = np.minimum(np.searchsorted(q_ids, terms), len(q_ids) - 1)
         hit = q_ids[pos] == terms
@@ -509,9 +517,7 @@ class Index:
         scale = quality * weight / np.maximum(self.idf[tids], 1e-12)
         lo, hi = self.post_ptr[tids], self.post_ptr[tids + 1]
         lens = hi - lo
-        idx = np.repeat(lo - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(
-            lens.sum()
-        )
+        idx = _ranges(lo, lens)
         docs = self.post_doc[idx]
         q_of_post = np.repeat(scale, lens)
         w_of_post = np.repeat(weight * quality, lens)
