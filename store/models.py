@@ -84,6 +84,7 @@ class Identity(SQLModel, table=True):
     display_name: str | None = Field(default=None, max_length=200)
     locale: str | None = Field(default=None, max_length=8)
     last_seen_at: datetime | None = _ts()
+    unreachable_at: datetime | None = _ts()  # the bot was blocked here; cleared when they write again
 
 
 class Membership(SQLModel, table=True):
@@ -120,6 +121,9 @@ class Ticket(SQLModel, table=True):
     resolved_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
     csat: int | None = None
+    csat_comment: str | None = Field(default=None, sa_type=sa.Text)
+    resolution_note: str | None = Field(default=None, sa_type=sa.Text)
+    fields: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)  # request-form answers
 
 
 class TicketMessage(SQLModel, table=True):
