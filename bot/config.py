@@ -95,6 +95,7 @@ class DeskConfig(_Model):
     kb_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     ask_priority: bool = False
     duplicate_window_days: int = Field(default=14, ge=0, le=365)
+    reopen_window_days: int = Field(default=14, ge=0, le=365)  # a resolved ticket's thread offers a reopen this long
 
     @field_validator("timezone")
     @classmethod

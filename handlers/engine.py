@@ -22,7 +22,7 @@ from handlers.events import MAX_TEXT, Incoming, Outcome, Reply
 from handlers.ports import Clock, KnowledgeBase
 from handlers.relay import post_message
 from handlers.requester import ALL_FLOW_ACTIONS, RequesterFlow
-from store import conversations, people, tickets
+from store import conversations, outbox, people, tickets
 from store.db import Database
 from store.inbox import record_event
 from store.models import Conversation, InboxEvent
@@ -152,17 +152,20 @@ class Engine:
             await self._button(ctx, conv, inc.action or "", inc.ticket_id, inc.value)
             return
         text = inc.text.strip()[:MAX_TEXT]
+        thread = await self._thread_ticket(ctx)
         if inc.is_command:
             name, _, arg = text.partition(" ")
             name = name.split("@", 1)[0].lower()  # Telegram's /cmd@botname
             command = self._commands.get(name)
-            if command is None:
-                ctx.reply("unknown_command", command=name)
-            else:
+            if command is not None:
                 await command(ctx, conv, arg.strip())
-            return
-        if inc.ticket_id is not None:  # a reply in a ticket's thread
-            await post_message(ctx, inc.ticket_id, text)
+                return
+            if thread is None:
+                ctx.reply("unknown_command", command=name)
+                return
+            # "/etc/hosts has a wrong entry" in a ticket's thread is text, not a command.
+        if thread is not None:
+            await self._to_ticket(ctx, conv, thread, text)
             return
         if not inc.is_private:
             return  # chatter in a team chat that is not about a ticket
@@ -170,6 +173,30 @@ class Engine:
             ctx.reply("empty_text")
             return
         await self.flow.on_text(ctx, conv, text)
+
+    async def _thread_ticket(self, ctx: Context) -> int | None:
+        """Conversation routing, rule 1: the ticket whose thread this message is in.
+
+        Frontends pass the platform's reference (a topic / thread id, the id of the message
+        replied to); the store knows which ticket each posted message belongs to."""
+        inc = ctx.inc
+        if inc.ticket_id is not None:
+            return inc.ticket_id
+        for ref in (inc.thread_id, inc.reply_to):
+            if ref:
+                found = await outbox.ticket_for_message(ctx.s, inc.platform, inc.chat_id, ref)
+                if found is not None:
+                    return found
+        return None
+
+    async def _to_ticket(self, ctx: Context, conv: Conversation, number: int, text: str) -> None:
+        """Text addressed to ticket ``number`` (its thread, ``/reply N``): a requester's own
+        resolved ticket offers a reopen with the text kept; everything else is a message."""
+        ticket = await tickets.get_ticket(ctx.s, number)
+        if ticket is not None and ticket.requester_id == ctx.person_id and text:
+            await self.flow.in_thread(ctx, conv, ticket, text)
+            return
+        await post_message(ctx, number, text)
 
     async def _button(self, ctx: Context, conv: Conversation, action: str, ticket_id: int | None, value: str | None) -> None:
         if action in ALL_FLOW_ACTIONS:
@@ -214,11 +241,7 @@ class Engine:
         ctx.here(Reply(text))
 
     async def _cmd_new(self, ctx: Context, conv: Conversation, arg: str) -> None:
-        await conversations.save(ctx.s, conv, requester.IDLE, {}, ctx.now)
-        if arg:
-            await self.flow.on_text(ctx, conv, arg)
-        else:
-            ctx.reply("new_prompt")
+        await self.flow.new_request(ctx, conv, arg)
 
     async def _cmd_cancel(self, ctx: Context, conv: Conversation, arg: str) -> None:
         await self.flow.cancel(ctx, conv)
@@ -254,7 +277,7 @@ class Engine:
             if checked is not None:
                 await self.flow.compose(ctx, conv, checked)
             return
-        await post_message(ctx, number, text.strip())
+        await self._to_ticket(ctx, conv, number, text.strip())
 
     async def _cmd_assign(self, ctx: Context, conv: Conversation, arg: str) -> None:
         num, _, who = arg.partition(" ")

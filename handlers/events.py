@@ -28,8 +28,11 @@ class Incoming:
     """One thing a person did: a text message or a button press.
 
     ``event_key`` is stable across redeliveries (Telegram ``update_id``, Slack
-    ``event_id`` / action id) and makes handling idempotent. ``ticket_id`` on a
-    text means the message replied to that ticket's thread or card.
+    ``event_id`` / action id) and makes handling idempotent. A text's thread is
+    given as the platform sees it — ``thread_id`` (a topic, a Slack thread) or
+    ``reply_to`` (the message it replies to) — and the engine resolves it to a
+    ticket through the store; ``ticket_id`` on a text names the ticket directly
+    (the console's reply mode, ``/reply N``).
     """
 
     platform: str
@@ -40,6 +43,7 @@ class Incoming:
     display_name: str | None = None
     locale: str | None = None
     thread_id: str | None = None
+    reply_to: str | None = None  # the platform message id this message replies to
     action: str | None = None
     ticket_id: int | None = None
     value: str | None = None

@@ -22,6 +22,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from handlers import agent
+from handlers import conversation_routing as routing_rule
 from handlers.assignment import choose_assignee
 from handlers.cards import format_time
 from handlers.context import Context
@@ -41,7 +42,10 @@ CATEGORY_CHOOSE = "category_choose"
 PRIORITY = "priority"
 DUPLICATE = "duplicate"
 COMPOSE = "compose"
-STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, DUPLICATE, COMPOSE)
+WHICH = "which"  # "which request is this about?" — the text waits in data["pending"]
+REOPEN_OFFER = "reopen_offer"  # "reopen #N?" — the text waits in data["pending"]
+STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, DUPLICATE, COMPOSE,
+          WHICH, REOPEN_OFFER)
 
 # Which button actions each state accepts (anything else is a stale button).
 FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -51,8 +55,13 @@ FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
     CATEGORY_CHOOSE: ("cat",),
     PRIORITY: ("prio",),
     DUPLICATE: ("dup_add", "dup_new"),
+    WHICH: ("pending_to", "pending_new"),
+    REOPEN_OFFER: ("reopen_confirm", "pending_new"),
 }
-ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions)
+# "This is a new request" under an auto-added message: valid while the conversation still
+# remembers that message (checked against conv.data, not against a state).
+SPLIT_ACTION = "split_new"
+ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions) | {SPLIT_ACTION}
 DUPLICATE_SIMILARITY = 80
 
 
@@ -70,12 +79,23 @@ class RequesterFlow:
             await post_message(ctx, data.get("ticket"), text)
             await self._go(ctx, conv, IDLE, {})
         elif state == IDLE:
-            await self._start(ctx, conv, text)
+            await self.route(ctx, conv, text)
+        elif state in (WHICH, REOPEN_OFFER):
+            # Typed text is never dropped: it joins the text waiting for the choice.
+            data["pending"] = _joined(data.get("pending"), text)
+            await self._go(ctx, conv, state, data)
+            ctx.reply("pending_extended")
         else:
-            ctx.here(Reply(ctx.t("use_buttons")))
+            # In the middle of a new request: the text adds to its description.
+            data["query"] = _joined(data.get("query"), text)
+            await self._go(ctx, conv, state, data)
+            ctx.reply("draft_extended")
 
     async def on_button(self, ctx: Context, conv: Conversation, action: str, value: str | None, ticket_id: int | None) -> None:
         state, data = conv.state, dict(conv.data)
+        if action == SPLIT_ACTION:
+            await self._split_new(ctx, conv, data, ticket_id, value)
+            return
         if action not in FLOW_ACTIONS.get(state, ()):
             ctx.reply("stale_button")
             return
@@ -108,13 +128,142 @@ class RequesterFlow:
             await self._add_to_existing(ctx, conv, data)
         elif action == "dup_new":
             await self._create(ctx, conv, data)
+        elif action == "pending_to":
+            await self._pending_to(ctx, conv, data, ticket_id)
+        elif action == "pending_new":
+            await self._start(ctx, conv, data.get("pending") or "")
+        elif action == "reopen_confirm":
+            await self._reopen_with_text(ctx, conv, data, ticket_id)
 
     async def cancel(self, ctx: Context, conv: Conversation) -> None:
         if conv.state == IDLE:
             ctx.reply("nothing_to_cancel")
             return
+        # Nothing typed is lost: what was waiting is kept as a draft that /new files.
+        draft = conv.data.get("pending") or conv.data.get("query")
+        await self._go(ctx, conv, IDLE, {"draft": draft} if draft else {})
+        ctx.reply("cancelled_draft_kept" if draft else "cancelled")
+
+    async def new_request(self, ctx: Context, conv: Conversation, text: str) -> None:
+        """``/new [text]``: start a request from ``text``, or from the kept draft."""
+        draft = conv.data.get("draft") if conv.state == IDLE else None
         await self._go(ctx, conv, IDLE, {})
-        ctx.reply("cancelled")
+        text = text or draft or ""
+        if text:
+            await self._start(ctx, conv, text)
+        else:
+            ctx.reply("new_prompt")
+
+    # --- conversation routing (handlers/conversation_routing.py decides) ---------------
+
+    async def route(self, ctx: Context, conv: Conversation, text: str) -> None:
+        """A plain message outside any ticket's thread: rules 2–4 of conversation routing."""
+        own = await tickets.tickets_of_requester(ctx.s, ctx.person_id, limit=50)
+        decision = routing_rule.decide(
+            text, thread=None, own_tickets=own, now=ctx.now, reopen_window=self._reopen_window(ctx),
+        )
+        await self._apply_route(ctx, conv, decision, text)
+
+    async def in_thread(self, ctx: Context, conv: Conversation, ticket: Ticket, text: str) -> None:
+        """A requester's message in the thread of their own ticket (rule 1)."""
+        decision = routing_rule.decide(
+            text, thread=ticket, own_tickets=(), now=ctx.now, reopen_window=self._reopen_window(ctx),
+        )
+        await self._apply_route(ctx, conv, decision, text)
+
+    @staticmethod
+    def _reopen_window(ctx: Context) -> timedelta:
+        return timedelta(days=ctx.config.desk.reopen_window_days)
+
+    async def _apply_route(self, ctx: Context, conv: Conversation, decision: routing_rule.Route, text: str) -> None:
+        kind, ticket = decision.kind, decision.ticket
+        if kind == routing_rule.RouteKind.TICKET and ticket is not None:
+            await self._add_followup(ctx, conv, ticket, text, auto=decision.auto)
+        elif kind == routing_rule.RouteKind.REOPEN and ticket is not None:
+            buttons = ((Button(ctx.t("btn_reopen_n", n=ticket.id), "reopen_confirm", ticket.id),
+                        Button(ctx.t("btn_new_request"), "pending_new")),)
+            ctx.here(Reply(ctx.t("offer_reopen", n=ticket.id, subject=ticket.subject), buttons, ticket_id=ticket.id))
+            await self._go(ctx, conv, REOPEN_OFFER, {"pending": text, "ticket": ticket.id})
+        elif kind == routing_rule.RouteKind.WHICH:
+            rows = [(Button(f"#{t.id} {t.subject}", "pending_to", t.id),) for t in decision.candidates[:8]]
+            rows.append((Button(ctx.t("btn_new_request"), "pending_new"),))
+            ctx.here(Reply(ctx.t("ask_which_ticket"), tuple(rows)))
+            await self._go(ctx, conv, WHICH, {"pending": text, "choices": [t.id for t in decision.candidates]})
+        elif kind == routing_rule.RouteKind.CHATTER:
+            ctx.reply("chatter_ack")
+        elif kind == routing_rule.RouteKind.CLOSED and ticket is not None:
+            ctx.reply("thread_closed_new", n=ticket.id)
+            await self._start(ctx, conv, text)
+        else:
+            await self._start(ctx, conv, text)
+
+    async def _add_followup(self, ctx: Context, conv: Conversation, ticket: Ticket, text: str, *, auto: bool) -> None:
+        locked = await tickets.get_ticket(ctx.s, ticket.id, for_update=True)  # type: ignore[arg-type]
+        if locked is None or locked.status not in OPEN_STATUSES:
+            await self._start(ctx, conv, text)  # closed meanwhile: the text becomes a new request
+            return
+        before = locked.status
+        msg = await tickets.add_message(ctx.s, locked, kind=MessageKind.REQUESTER, author_id=ctx.person_id,
+                                        text=text, platform=ctx.inc.platform, now=ctx.now)
+        await relay_to_staff(ctx, locked, text)
+        if not auto:
+            ctx.reply("followup_sent", n=locked.id)
+            await self._go(ctx, conv, IDLE, {})
+            return
+        buttons = ((Button(ctx.t("btn_this_is_new"), "split_new", locked.id, str(msg.id)),),)
+        ctx.here(Reply(ctx.t("added_auto", n=locked.id), buttons, ticket_id=locked.id))
+        await self._go(ctx, conv, IDLE, {"last_added": {"ticket": locked.id, "message": msg.id, "status": before}})
+
+    async def _pending_to(self, ctx: Context, conv: Conversation, data: dict[str, Any], ticket_id: int | None) -> None:
+        if ticket_id not in data.get("choices", []):
+            ctx.reply("stale_button")
+            return
+        ticket = await load_own_ticket(ctx, "reply", ticket_id)
+        if ticket is None:
+            return
+        if ticket.status not in OPEN_STATUSES:
+            # Resolved meanwhile: offer the reopen; the text keeps waiting.
+            await self._apply_route(ctx, conv, routing_rule.decide(
+                data.get("pending", ""), thread=ticket, own_tickets=(), now=ctx.now,
+                reopen_window=self._reopen_window(ctx)), data.get("pending", ""))
+            return
+        await self._add_followup(ctx, conv, ticket, data.get("pending", ""), auto=False)
+
+    async def _reopen_with_text(self, ctx: Context, conv: Conversation, data: dict[str, Any], ticket_id: int | None) -> None:
+        if ticket_id != data.get("ticket"):
+            ctx.reply("stale_button")
+            return
+        ticket = await load_own_ticket(ctx, "reopen", ticket_id)
+        if ticket is None:
+            return
+        text = data.get("pending", "")
+        if ticket.status == Status.RESOLVED:
+            await reopen(ctx, ticket.id)
+        if ticket.status in OPEN_STATUSES:
+            await self._add_followup(ctx, conv, ticket, text, auto=False)
+        else:
+            ctx.reply("thread_closed_new", n=ticket.id)
+            await self._start(ctx, conv, text)
+
+    async def _split_new(self, ctx: Context, conv: Conversation, data: dict[str, Any],
+                         ticket_id: int | None, value: str | None) -> None:
+        """"This is a new request": move the auto-added message out of the ticket into a new request."""
+        last = data.get("last_added") or {}
+        if ticket_id is None or last.get("ticket") != ticket_id or str(last.get("message")) != (value or ""):
+            ctx.reply("stale_button")
+            return
+        ticket = await load_own_ticket(ctx, "split", ticket_id)
+        if ticket is None:
+            return
+        text = await tickets.move_message_out(ctx.s, ticket, int(last["message"]), ctx.person_id, ctx.now,
+                                              restore_status=last.get("status"))
+        if text is None:
+            ctx.reply("stale_button")
+            return
+        name, n = ctx.person.name, ticket.id
+        if ticket.assignee_id is not None:
+            await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("message_moved_out", n=n, name=name), ticket_id=n))
+        await self._start(ctx, conv, text)
 
     async def compose(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
         await self._go(ctx, conv, COMPOSE, {"ticket": ticket_id})
@@ -249,6 +398,10 @@ class RequesterFlow:
         await auto_assign(ctx, ticket)
         await agent.refresh_card(ctx, ticket)
         await self._go(ctx, conv, IDLE, {})
+
+
+def _joined(before: str | None, text: str) -> str:
+    return f"{before}\n{text}"[:MAX_TEXT] if before else text
 
 
 async def auto_assign(ctx: Context, ticket: Ticket) -> None:

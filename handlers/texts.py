@@ -45,6 +45,46 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "cancelled": {"en": "Cancelled. Nothing was filed.", "ru": "Отменено. Заявка не создана."},
     "nothing_to_cancel": {"en": "There is nothing to cancel.", "ru": "Отменять нечего."},
+    # --- conversation routing ---
+    "cancelled_draft_kept": {
+        "en": "Cancelled. Nothing was filed; your text is kept — send /new to file it.",
+        "ru": "Отменено. Заявка не создана; ваш текст сохранён — отправьте /new, чтобы оформить его.",
+    },
+    "draft_extended": {
+        "en": "Added to your request's description. Choose one of the buttons above to go on, or /cancel.",
+        "ru": "Добавлено к описанию запроса. Чтобы продолжить, выберите вариант кнопкой выше или отправьте /cancel.",
+    },
+    "pending_extended": {
+        "en": "Added to your message. Choose where it goes with the buttons above, or /cancel.",
+        "ru": "Добавлено к вашему сообщению. Выберите кнопкой выше, куда его отправить, или отправьте /cancel.",
+    },
+    "ask_which_ticket": {
+        "en": "Which request is this about?",
+        "ru": "К какой заявке это относится?",
+    },
+    "btn_new_request": {"en": "New request", "ru": "Новый запрос"},
+    "offer_reopen": {
+        "en": "#{n} “{subject}” is resolved. Reopen it with your message?",
+        "ru": "Заявка #{n} «{subject}» решена. Открыть её снова с вашим сообщением?",
+    },
+    "btn_reopen_n": {"en": "Reopen #{n}", "ru": "Открыть #{n} снова"},
+    "thread_closed_new": {
+        "en": "#{n} is closed, so this starts a new request.",
+        "ru": "Заявка #{n} закрыта, поэтому оформим новый запрос.",
+    },
+    "chatter_ack": {
+        "en": "You're welcome! Write any time you need something.",
+        "ru": "Пожалуйста! Пишите, если что-то понадобится.",
+    },
+    "added_auto": {
+        "en": "Added to #{n}. Something new? Tap below or send /new.",
+        "ru": "Добавлено в заявку #{n}. Это новый вопрос? Нажмите кнопку ниже или отправьте /new.",
+    },
+    "btn_this_is_new": {"en": "This is a new request", "ru": "Это новый запрос"},
+    "message_moved_out": {
+        "en": "#{n}: {name}'s last message was a new request and was moved out of this ticket.",
+        "ru": "#{n}: последнее сообщение ({name}) оказалось новым запросом и перенесено из этой заявки.",
+    },
     "use_buttons": {
         "en": "Please choose one of the buttons, or send /cancel to start over.",
         "ru": "Пожалуйста, выберите вариант кнопкой или отправьте /cancel, чтобы начать заново.",

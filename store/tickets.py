@@ -407,3 +407,33 @@ def overdue_since(now: datetime, ticket: Ticket) -> timedelta | None:
     if due is None or now <= due:
         return None
     return now - due
+
+
+async def move_message_out(
+    s: AsyncSession, ticket: Ticket, message_id: int, actor_id: int, now: datetime,
+    *, restore_status: str | None = None,
+) -> str | None:
+    """Take the requester's message ``message_id`` out of ``ticket`` (it was added there by
+    conversation routing but is a new request). Returns its text, or ``None`` if it is not a
+    requester message of ``actor_id`` on this ticket. A ticket that was waiting on the
+    requester goes back to waiting (the message did not answer the agent)."""
+    msg = await s.get(TicketMessage, message_id)
+    if (
+        msg is None or msg.ticket_id != ticket.id or msg.author_id != actor_id
+        or msg.kind != MessageKind.REQUESTER
+    ):
+        return None
+    text = msg.text
+    await s.delete(msg)
+    before = ticket.status
+    if restore_status == Status.WAITING and ticket.status == Status.CLAIMED:
+        ticket.status = Status.WAITING
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(
+        s, ticket_id=ticket.id, actor_id=actor_id, action="move_out", now=now,
+        from_value=before if before != ticket.status else None,
+        to_value=ticket.status if before != ticket.status else None,
+        detail=f"message {message_id} moved to a new request",
+    )
+    return text

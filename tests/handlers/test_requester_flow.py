@@ -222,6 +222,20 @@ async def at_idle(desk: Desk) -> None:
     return None
 
 
+async def to_which(desk: Desk) -> None:
+    await file_vpn_ticket(desk)
+    await desk.say(ANNA, "сломался принтер")
+    await desk.press(ANNA, "Да")
+    await desk.say(ANNA, "а можно узнать сроки?")
+
+
+async def to_reopen_offer(desk: Desk) -> None:
+    await file_vpn_ticket(desk)
+    await desk.say("boris", "/take 1")
+    await desk.say("boris", "/resolve 1")
+    await desk.say(ANNA, "не помогло")
+
+
 REACH: dict[str, Callable[[Desk], Awaitable[None]]] = {
     rq.IDLE: at_idle,
     rq.SUGGEST: to_suggest,
@@ -231,6 +245,8 @@ REACH: dict[str, Callable[[Desk], Awaitable[None]]] = {
     rq.PRIORITY: to_priority,
     rq.DUPLICATE: to_duplicate,
     rq.COMPOSE: to_compose,
+    rq.WHICH: to_which,
+    rq.REOPEN_OFFER: to_reopen_offer,
 }
 
 
@@ -653,10 +669,14 @@ async def test_cancel_returns_to_idle_and_files_nothing(make_desk: MakeDesk, sta
     before_messages = await message_count(desk)
     abandoned = desk.last_with_buttons(ANNA)
 
+    waiting_text = (await conv_of(desk))[1].get("pending") or (await conv_of(desk))[1].get("query")
+
     await desk.say(ANNA, "/cancel")
 
-    assert texts(desk) == [ru("cancelled")]
-    assert await conv_of(desk) == (rq.IDLE, {})
+    # Nothing is filed, but nothing typed is lost: the text is kept as a draft for /new.
+    kept = {"draft": waiting_text} if waiting_text else {}
+    assert texts(desk) == [ru("cancelled_draft_kept" if waiting_text else "cancelled")]
+    assert await conv_of(desk) == (rq.IDLE, kept)
     assert [(tk.id, tk.status) for tk in await all_tickets(desk)] == before_tickets
     assert await message_count(desk) == before_messages
 
@@ -665,9 +685,21 @@ async def test_cancel_returns_to_idle_and_files_nothing(make_desk: MakeDesk, sta
     for button in flow_buttons:
         await desk.click(ANNA, button.action, button.ticket_id, button.value)
         assert texts(desk) == [ru("stale_button")]
-    assert await conv_of(desk) == (rq.IDLE, {})
+    assert await conv_of(desk) == (rq.IDLE, kept)
     assert [(tk.id, tk.status) for tk in await all_tickets(desk)] == before_tickets
 
+
+@pytest.mark.parametrize("state", [rq.SUGGEST, rq.WHICH])
+async def test_new_after_cancel_files_the_kept_draft(make_desk: MakeDesk, state: str) -> None:
+    desk = await desk_in(make_desk, state)
+    draft = (await conv_of(desk))[1].get("pending") or (await conv_of(desk))[1].get("query")
+    await desk.say(ANNA, "/cancel")
+
+    await desk.say(ANNA, "/new")
+
+    state_after, data = await conv_of(desk)
+    assert data.get("query") == draft
+    assert state_after != rq.IDLE
 
 async def test_cancel_when_idle_says_nothing_to_cancel(desk: Desk) -> None:
     await desk.say(ANNA, "/cancel")
@@ -687,15 +719,22 @@ def test_every_button_state_is_one_where_text_is_unexpected() -> None:
 
 
 @pytest.mark.parametrize("state", BUTTON_STATES)
-async def test_free_text_while_buttons_are_expected_keeps_the_state(make_desk: MakeDesk, state: str) -> None:
+async def test_free_text_while_buttons_are_expected_keeps_the_state_and_the_text(
+    make_desk: MakeDesk, state: str
+) -> None:
     desk = await desk_in(make_desk, state)
-    before = await conv_of(desk)
+    before_state, before_data = await conv_of(desk)
     tickets_before = len(await all_tickets(desk))
 
     await desk.say(ANNA, "а можно побыстрее?")
 
-    assert texts(desk) == [ru("use_buttons")]
-    assert await conv_of(desk) == before
+    waiting = state in (rq.WHICH, rq.REOPEN_OFFER)
+    assert texts(desk) == [ru("pending_extended" if waiting else "draft_extended")]
+    after_state, after_data = await conv_of(desk)
+    assert after_state == before_state
+    field = "pending" if waiting else "query"
+    # Typed text is never dropped: it joins the text that waits for the choice.
+    assert after_data[field] == before_data[field] + "\nа можно побыстрее?"
     assert len(await all_tickets(desk)) == tickets_before
 
 
@@ -704,6 +743,7 @@ STALE_VALUES: dict[str, tuple[int | None, str | None]] = {
     "kb_open": (None, "vpn-fix"), "kb_solved": (None, None), "kb_more": (None, None),
     "open_ticket": (None, None), "cat_ok": (None, None), "cat_list": (None, None),
     "cat": (None, "network"), "prio": (None, "urgent"), "dup_add": (1, None), "dup_new": (None, None),
+    "pending_to": (1, None), "pending_new": (None, None), "reopen_confirm": (1, None), "split_new": (1, "1"),
 }
 
 

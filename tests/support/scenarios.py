@@ -119,9 +119,11 @@ async def open_ticket(desk: Desk, who: str, text: str) -> int:
     async with desk.app.db.transaction() as s:
         before = (await s.exec(select(func.max(Ticket.id)))).one() or 0
     await desk.say(who, text)
-    for _ in range(3):
+    for _ in range(4):
         actions = {b.action for b in desk.last(who).buttons}
-        if "open_ticket" in actions:
+        if "pending_new" in actions:  # "which request is this about?" — a new one
+            await desk.click(who, "pending_new")
+        elif "open_ticket" in actions:
             await desk.click(who, "open_ticket")
         elif "cat_ok" in actions:
             await desk.click(who, "cat_ok")
