@@ -105,3 +105,13 @@ async def test_stats_without_a_team_and_an_empty_window(database: Database, cast
     assert (future.created, future.resolved, future.open_now, future.overdue) == (0, 0, 3, 2)
     assert (future.frt_p50, future.res_p90, future.breach_share, future.csat_avg) == (None, None, None, None)
     assert future.deflections == 0
+
+
+def test_percentile_is_nearest_rank_for_even_and_odd_counts() -> None:
+    # Nearest rank: the ceil(q·n)-th smallest value.
+    assert metrics.percentile([30.0, 10.0], 50) == 10.0
+    assert metrics.percentile([30.0, 10.0], 90) == 30.0
+    assert metrics.percentile([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 50) == 3.0
+    assert metrics.percentile([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 90) == 6.0
+    assert metrics.percentile([7.0], 90) == 7.0
+    assert metrics.percentile([], 50) is None
