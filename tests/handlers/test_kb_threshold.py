@@ -1,0 +1,43 @@
+"""``desk.kb_threshold`` from the config reaches the matcher that :func:`bot.app.build` wires."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.app import build
+from tests.support.clock import FakeClock
+from tests.support.desk import Desk, RecordingSender
+from tests.support.scenarios import make_config
+
+
+def threshold(value: float | None) -> Any:
+    def change(data: dict[str, Any]) -> None:
+        data["desk"]["kb_threshold"] = value
+
+    return change
+
+
+async def suggested(sqlite_url: str, clock: FakeClock, value: float | None, text: str) -> list[str]:
+    """The article slugs anna is offered for ``text`` on a desk built with ``kb_threshold=value``."""
+    app = build(make_config(threshold(value)), senders={"console": RecordingSender()},
+                database_url=sqlite_url, clock=clock)  # the real bundled KB, as the CLI builds it
+    await app.start()
+    try:
+        desk = await Desk.open(app)
+        await desk.say("anna", text)
+        return [b.value for b in desk.last("anna").buttons if b.action == "kb_open" and b.value]
+    finally:
+        await app.close()
+
+
+async def test_a_high_threshold_suppresses_suggestions_the_default_shows(sqlite_url: str, clock: FakeClock) -> None:
+    default = await suggested(sqlite_url, clock, None, "не работает VPN")
+    assert "vpn-connect-ru" in default and len(default) >= 2
+    high = await suggested(sqlite_url.replace("desk.db", "high.db"), clock, 0.95, "не работает VPN")
+    assert high == ["vpn-connect-ru"]
+
+
+async def test_a_low_threshold_shows_suggestions_the_default_hides(sqlite_url: str, clock: FakeClock) -> None:
+    assert await suggested(sqlite_url, clock, None, "hello there") == []
+    low = await suggested(sqlite_url.replace("desk.db", "low.db"), clock, 0.05, "hello there")
+    assert low, "a low threshold offers the weak matches"
