@@ -36,7 +36,7 @@ async def refresh_card(ctx: Context, ticket: Ticket) -> None:
 async def load_ticket(ctx: Context, action: str, number: int | None) -> Ticket | None:
     ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
     if ticket is None:
-        await ctx.deny(action, "reason_no_ticket", number, n=number if number is not None else "?")
+        await ctx.deny(action, "reason_no_ticket", number, shown="no_ticket", n=number if number is not None else "?")
     return ticket
 
 
@@ -50,7 +50,9 @@ async def require_staff(ctx: Context, action: str, ticket: Ticket) -> bool:
     if await is_staff(ctx, ticket):
         return True
     team = ctx.config.teams[ticket.team].title.get(ctx.locale)
-    await ctx.deny(action, "reason_not_agent", ticket.id, team=team)
+    # A stranger (neither staff nor requester) is told the same as for a missing ticket.
+    shown = None if ticket.requester_id == ctx.person_id else "no_ticket"
+    await ctx.deny(action, "reason_not_agent", ticket.id, shown=shown, team=team, n=ticket.id)
     return False
 
 
@@ -257,7 +259,7 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
         return
     staff = await is_staff(ctx, ticket)
     if not staff and ticket.requester_id != ctx.person_id:
-        await ctx.deny("view", "reason_not_requester", ticket.id)
+        await ctx.deny("view", "reason_not_requester", ticket.id, shown="no_ticket", n=ticket.id)
         return
     requester = await display_name(ctx, ticket.requester_id) or "?"
     owner = await display_name(ctx, ticket.assignee_id)

@@ -167,10 +167,18 @@ class Context:
 
     # --- refusals -------------------------------------------------------------
 
-    async def deny(self, action: str, reason_key: str, ticket_id: int | None, **values: Any) -> None:
-        """Refuse, tell the person why, and audit the refusal."""
-        reason = self.t(reason_key, **values)
-        self.here(Reply(self.t("denied", reason=reason)))
+    async def deny(
+        self, action: str, reason_key: str, ticket_id: int | None, *, shown: str | None = None, **values: Any
+    ) -> None:
+        """Refuse, tell the person why, and audit the refusal.
+
+        ``shown`` replaces the told reason with another text key (e.g. ``no_ticket``, so a
+        stranger cannot tell a missing ticket from someone else's); the audit keeps the real one.
+        """
+        if shown is not None:
+            self.here(Reply(self.t(shown, **values)))
+        else:
+            self.here(Reply(self.t("denied", reason=self.t(reason_key, **values))))
         await audit_denied(
             self.s, ticket_id=ticket_id, actor_id=self.person_id, action=action,
             reason=reason_key.removeprefix("reason_"), now=self.now,

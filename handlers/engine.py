@@ -22,9 +22,10 @@ from handlers.events import MAX_TEXT, Incoming, Outcome, Reply
 from handlers.ports import Clock, KnowledgeBase
 from handlers.relay import post_message
 from handlers.requester import ALL_FLOW_ACTIONS, RequesterFlow
+from handlers.sanitize import clean_incoming, cut_text
 from store import conversations, outbox, people, tickets
 from store.db import Database
-from store.inbox import record_event
+from store.inbox import record_event, stored_key
 from store.models import Conversation, InboxEvent
 
 log = logging.getLogger("deskbot.engine")
@@ -48,7 +49,8 @@ def _retryable(exc: DBAPIError) -> bool:
 
 def _ticket_number(arg: str) -> int | None:
     arg = arg.strip().lstrip("#")
-    return int(arg) if arg.isdigit() and len(arg) < 12 else None
+    # str.isdigit accepts "²", "①", "١", "１": only ASCII digits are ticket numbers.
+    return int(arg) if arg.isascii() and arg.isdigit() and len(arg) < 12 else None
 
 
 class Engine:
@@ -96,10 +98,13 @@ class Engine:
 
     async def handle(self, inc: Incoming) -> Outcome:
         """Handle one event exactly once. Safe to call again with the same event key."""
+        inc, dropped = cut_text(clean_incoming(inc), MAX_TEXT)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return await self._handle_once(inc)
+                return await self._handle_once(inc, dropped)
             except IntegrityError:
+                # Only a repeated event key is a duplicate; any other unique violation (two
+                # first messages of a new person racing to create them) is retried.
                 if await self._seen(inc.event_key):
                     log.info("duplicate event ignored", extra={"event_key": inc.event_key, "platform": inc.platform})
                     return Outcome(duplicate=True)
@@ -113,10 +118,10 @@ class Engine:
 
     async def _seen(self, event_key: str) -> bool:
         async with self.db.transaction() as s:
-            row = (await s.exec(select(col(InboxEvent.id)).where(col(InboxEvent.event_key) == event_key[:200]))).first()
+            row = (await s.exec(select(col(InboxEvent.id)).where(col(InboxEvent.event_key) == stored_key(event_key)))).first()
             return row is not None
 
-    async def _handle_once(self, inc: Incoming) -> Outcome:
+    async def _handle_once(self, inc: Incoming, dropped: int = 0) -> Outcome:
         now = self.clock()
         async with self.db.transaction() as s:
             await record_event(s, inc.event_key, now)
@@ -128,6 +133,8 @@ class Engine:
                           now=now, platforms=self.platforms)
             conv = await conversations.load(s, inc.platform, inc.chat_id, inc.user_id)
             await self._dispatch(ctx, conv)
+            if dropped:
+                ctx.reply("text_cut", limit=f"{MAX_TEXT:,}", rest=f"{dropped:,}")
             outgoing = await ctx.flush()
         for callback in ctx.after_commit:
             callback()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_TEXT = 4000  # user text longer than this is cut (stored as received up to the cut)
+MAX_TEXT = 16000  # user text longer than this is cut (stored up to the cut; the sender is told)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ def _with_reply_button(text: str, label: str, ticket_id: int | None) -> Reply:
 
 async def post_message(ctx: Context, number: int | None, text: str) -> bool:
     """Add ``text`` to ticket ``number`` as the actor's message and relay it. Returns success."""
+    if not text.strip() and not ctx.inc.attachments:  # a file without a caption is not empty
+        ctx.reply("empty_reply")
+        return False
     ticket = await load_ticket(ctx, "reply", number)
     if ticket is None:
         return False

@@ -426,7 +426,8 @@ async def load_own_ticket(ctx: Context, action: str, number: int | None) -> Tick
     if ticket is None:
         return None
     if ticket.requester_id != ctx.person_id:
-        await ctx.deny(action, "reason_not_requester", ticket.id)
+        shown = None if await agent.is_staff(ctx, ticket) else "no_ticket"  # strangers: as if missing
+        await ctx.deny(action, "reason_not_requester", ticket.id, shown=shown, n=ticket.id)
         return None
     return ticket
 

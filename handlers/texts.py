@@ -134,6 +134,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Неизвестная команда {command}. /help — список команд.",
     },
     "usage": {"en": "Usage: {usage}", "ru": "Использование: {usage}"},
+    # --- input limits ---------------------------------------------------------
+    "text_cut": {
+        "en": "Your message was cut at {limit} characters; the rest ({rest} characters) was not saved — send it as a second message.",
+        "ru": "Сообщение обрезано на {limit} символах; остальное ({rest} симв.) не сохранено — отправьте его вторым сообщением.",
+    },
+    "empty_reply": {
+        "en": "The message is empty; nothing was sent. Write some text or attach a file.",
+        "ru": "Сообщение пустое, ничего не отправлено. Напишите текст или приложите файл.",
+    },
+    "no_ticket": {"en": "No ticket #{n}.", "ru": "Заявки #{n} нет."},
     # --- relays ---------------------------------------------------------------
     "relay_from_agent": {"en": "#{n} · {name}: {text}", "ru": "#{n} · {name}: {text}"},
     "relay_from_requester": {"en": "#{n} · {name}: {text}", "ru": "#{n} · {name}: {text}"},

@@ -6,6 +6,7 @@ copies it into the database at start so every authorisation check is a query.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,7 +109,10 @@ async def resolve_sender(
         )
     ).first()
     if ident is None:
-        person = Person(key=f"{platform}:{platform_user_id}", name=display_name or platform_user_id)
+        key = f"{platform}:{platform_user_id}"
+        if len(key) > 64:  # Person.key is VARCHAR(64): a stable digest keeps it unique
+            key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        person = Person(key=key, name=(display_name or platform_user_id)[:200])
         s.add(person)
         await s.flush()
         ident = Identity(person_id=person.id, platform=platform, platform_user_id=platform_user_id)  # type: ignore[arg-type]
@@ -116,9 +120,9 @@ async def resolve_sender(
     else:
         person = await s.get_one(Person, ident.person_id)
     if display_name:
-        ident.display_name = display_name
+        ident.display_name = display_name[:200]
     if locale:
-        ident.locale = locale
+        ident.locale = locale[:8]
     if private and chat_id:
         ident.dm_chat_id = chat_id
     ident.last_seen_at = now

@@ -108,7 +108,7 @@ async def create_ticket(
         requester_id=requester_id,
         subject=make_subject(text),
         platform=platform,
-        kb_query=kb_query,
+        kb_query=kb_query[:4000] if kb_query else kb_query,  # VARCHAR(4000)
         created_at=now,
         updated_at=now,
         first_response_due=first_response_due,

@@ -91,7 +91,9 @@ async def assert_refused(desk: Desk, attempt: Attempt, *, ticket_id: int | None,
     outcome = await attempt.run(desk)
 
     answer = [m.text for m in desk.new(attempt.who)]
-    assert len(answer) == 1 and answer[0].startswith(DENIED_PREFIX[attempt.who]), f"{attempt}: {answer}"
+    # A stranger to the ticket is told "No ticket #N" (existence and owner stay hidden).
+    refused = (DENIED_PREFIX[attempt.who], "Заявки #", "No ticket #")
+    assert len(answer) == 1 and answer[0].startswith(refused), f"{attempt}: {answer}"
     assert {o.destination.chat_id for o in outcome.outgoing} == {attempt.who}, f"{attempt}: others were told"
     assert await store_state(desk) == state, f"{attempt} changed something"
     new = (await denied_events(desk))[audited:]
