@@ -20,7 +20,7 @@ async def test_stats_shows_the_numbers_of_the_history(config: Config, db_url: st
         clock.advance(minutes=30)
         await desk.click("boris", "claim", second)
         await desk.say("boris", f"/reply {second} Он заряжен?")  # first response after 30 minutes
-        await desk.say("anna", "не работает VPN")  # a deflection: the article solved it
+        await desk.say("anna", "/new не работает VPN")  # a deflection (/new: #2 is waiting on anna)
         await desk.click("anna", "kb_open", None, VPN_ARTICLE.slug)
         await desk.click("anna", "kb_solved")
         desk.new("vera")
