@@ -17,7 +17,7 @@ from typing import Protocol
 
 from handlers.events import Destination, Reply
 from handlers.ports import Clock
-from store import outbox
+from store import outbox, people
 from store.db import Database
 
 log = logging.getLogger("deskbot.delivery")
@@ -97,6 +97,10 @@ class OutboxWorker:
             row = await s.get_one(outbox.OutboxMessage, row_id)
             if row.status != outbox.OutboxStatus.PENDING:
                 return True
+            if await people.is_unreachable(s, row.platform, row.chat_id):
+                # They blocked the bot earlier and have not written since: do not try.
+                await outbox.mark_blocked(s, row_id, "recipient unreachable")
+                return True
             post = None
             if row.ticket_id is not None and row.card:
                 post = await outbox.find_post(s, row.ticket_id, row.platform, row.chat_id, row.card)
@@ -121,6 +125,7 @@ class OutboxWorker:
         except RecipientBlocked as exc:
             async with self.db.transaction() as s:
                 await outbox.mark_blocked(s, row_id, str(exc) or "blocked")
+                await people.mark_unreachable(s, dest.platform, dest.chat_id, now)
             log.warning("recipient blocked", extra=extra)
             return True
         except Exception as exc:  # noqa: BLE001 — any other failure is retried with backoff

@@ -28,9 +28,21 @@ async def refresh_card(ctx: Context, ticket: Ticket) -> None:
     """Post or edit the queue card so it shows the ticket's current state."""
     requester = await display_name(ctx, ticket.requester_id) or "?"
     owner = await display_name(ctx, ticket.assignee_id)
+    blocked = await unreachable_on(ctx, ticket.requester_id)
     await ctx.update_card(
-        ticket, lambda t: ticket_card(t, ticket, ctx.config, requester=requester, owner=owner)
+        ticket,
+        lambda t: ticket_card(t, ticket, ctx.config, requester=requester, owner=owner, unreachable_on=blocked),
     )
+
+
+async def unreachable_on(ctx: Context, person_id: int) -> str | None:
+    """The platform the person is reached on, if they blocked the bot there (else None)."""
+    idents = [i for i in await people.identities_of(ctx.s, person_id) if i.platform in ctx.platforms]
+    if not idents:
+        return None
+    best = max(idents, key=lambda i: (i.last_seen_at is not None, i.last_seen_at or ctx.now,
+                                      -ctx.platforms.index(i.platform)))  # as Context picks it
+    return best.platform if best.unreachable_at is not None else None
 
 
 async def load_ticket(ctx: Context, action: str, number: int | None) -> Ticket | None:

@@ -41,7 +41,8 @@ def card_buttons(t: Translator, ticket: Ticket) -> tuple[tuple[Button, ...], ...
 
 
 def ticket_card(
-    t: Translator, ticket: Ticket, config: Config, *, requester: str, owner: str | None
+    t: Translator, ticket: Ticket, config: Config, *, requester: str, owner: str | None,
+    unreachable_on: str | None = None,
 ) -> Reply:
     locale = t.locale
     category = config.categories.get(ticket.category)
@@ -57,4 +58,6 @@ def ticket_card(
         due=format_time(ticket.first_response_due, config),
         status=status_text(t, ticket, owner),
     )
+    if unreachable_on is not None:  # the platform the requester blocked the bot on
+        text += "\n" + t("card_unreachable", name=requester, platform=t(f"platform_{unreachable_on}"))
     return Reply(text, card_buttons(t, ticket), ticket_id=ticket.id, card="queue")

@@ -160,6 +160,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "{agent} взял(а) в работу заявку #{n}.",
     },
     # --- agent side -----------------------------------------------------------
+    # --- reachability ---
+    "card_unreachable": {"en": "{name} cannot be reached on {platform}", "ru": "{name}: нет связи в {platform}"},
+    "platform_telegram": {"en": "Telegram", "ru": "Telegram"},
+    "platform_slack": {"en": "Slack", "ru": "Slack"},
+    "platform_console": {"en": "the terminal", "ru": "терминале"},
     "card": {
         "en": "#{n} [{priority}] {subject}\nFrom: {requester} · {category} · {tier}\nFirst response due: {due}\nStatus: {status}",
         "ru": "#{n} [{priority}] {subject}\nОт: {requester} · {category} · {tier}\nПервый ответ до: {due}\nСтатус: {status}",

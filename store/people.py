@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 from sqlmodel import col, select
@@ -126,8 +127,32 @@ async def resolve_sender(
     if private and chat_id:
         ident.dm_chat_id = chat_id
     ident.last_seen_at = now
+    ident.unreachable_at = None  # they wrote again: messages to them are attempted again
     await s.flush()
     return person, ident
+
+
+def _identities_at(platform: str, chat_id: str) -> Any:
+    """Identities whose direct messages go to ``chat_id`` on ``platform``."""
+    return select(Identity).where(
+        Identity.platform == platform,
+        (col(Identity.dm_chat_id) == chat_id)
+        | (col(Identity.dm_chat_id).is_(None) & (col(Identity.platform_user_id) == chat_id)),
+    )
+
+
+async def mark_unreachable(s: AsyncSession, platform: str, chat_id: str, now: datetime) -> None:
+    """The platform refused delivery to this person's chat (they blocked the bot)."""
+    for ident in await s.exec(_identities_at(platform, chat_id)):
+        if ident.unreachable_at is None:
+            ident.unreachable_at = now
+            s.add(ident)
+    await s.flush()
+
+
+async def is_unreachable(s: AsyncSession, platform: str, chat_id: str) -> bool:
+    """Whether ``chat_id`` is a person's chat that blocked the bot and they have not written since."""
+    return any(ident.unreachable_at is not None for ident in await s.exec(_identities_at(platform, chat_id)))
 
 
 async def get_person(s: AsyncSession, person_id: int) -> Person | None:

@@ -304,3 +304,43 @@ async def test_a_restart_after_commit_delivers_what_was_not_sent(config: Config,
             assert await outbox.backlog(s) == 0
     finally:
         await restarted.close()
+
+
+async def test_a_blocked_person_is_remembered_and_not_tried_again_until_they_write(
+    database: Database, worker: OutboxWorker, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    from store import people
+    from store.models import Identity
+
+    async def identity() -> Identity:
+        async with database.transaction() as s:
+            return (await s.exec(select(Identity).where(Identity.platform == PLATFORM))).one()
+
+    async def write_from_anna() -> None:
+        async with database.transaction() as s:
+            await people.resolve_sender(s, PLATFORM, "u-anna", display_name="Anna", locale=None,
+                                        chat_id="dm-anna", private=True, now=clock())
+
+    await write_from_anna()
+    first = await enqueue(database, clock, "dm-anna", "first")
+    sender.fail("first", RecipientBlocked("Forbidden: bot was blocked by the user"))
+    assert await worker.deliver_pending() == 1
+    assert (await identity()).unreachable_at == clock.now
+    assert (await row(database, first)).status == OutboxStatus.BLOCKED
+
+    clock.advance(minutes=5)
+    later = await enqueue(database, clock, "dm-anna", "later")
+    other = await enqueue(database, clock, "dm-boris", "other")
+    await worker.deliver_pending()
+    assert sender.sent_to("dm-anna") == ["first"]  # "later" was not attempted
+    assert sender.sent_to("dm-boris") == ["other"]  # other chats are not affected
+    later_row = await row(database, later)
+    assert (later_row.status, later_row.last_error) == (OutboxStatus.BLOCKED, "recipient unreachable")
+    assert (await row(database, other)).status == OutboxStatus.SENT
+
+    await write_from_anna()  # she unblocked the bot and wrote: reachable again
+    assert (await identity()).unreachable_at is None
+    again = await enqueue(database, clock, "dm-anna", "again")
+    assert await worker.deliver_pending() == 1
+    assert sender.sent_to("dm-anna") == ["first", "again"]
+    assert (await row(database, again)).status == OutboxStatus.SENT
