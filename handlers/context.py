@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LOCALES, Config
 from handlers.events import Destination, Incoming, Outgoing, Reply
-from handlers.texts import Translator, translator
+from handlers.texts import Translator, localize_usage, translator
 from store import outbox, people
 from store.models import Identity, Person, Ticket
 from store.tickets import audit_denied
@@ -75,6 +75,8 @@ class Context:
         self._out.append((dest, reply, self.locale))
 
     def reply(self, key: str, **values: Any) -> None:
+        if key == "usage" and isinstance(values.get("usage"), str):
+            values["usage"] = localize_usage(values["usage"], self.locale)
         self.here(Reply(self.t(key, **values)))
 
     async def to_person(self, person_id: int, build: ReplyBuilder) -> None:

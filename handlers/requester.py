@@ -244,7 +244,7 @@ class RequesterFlow:
             "ticket_created", n=ticket.id, subject=ticket.subject,
             team=ctx.config.teams[ticket.team].title.get(ctx.locale),
             priority=ctx.config.priorities[priority_key].title.get(ctx.locale),
-            due=format_time(first_due, ctx.config),
+            due=format_time(first_due, ctx.config, ctx.locale, team=ticket.team),
         )
         await auto_assign(ctx, ticket)
         await agent.refresh_card(ctx, ticket)
