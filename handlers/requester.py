@@ -21,7 +21,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from handlers import agent
+from handlers import agent, richtext
 from handlers.assignment import choose_assignee
 from handlers.cards import format_time
 from handlers.context import Context
@@ -152,7 +152,8 @@ class RequesterFlow:
         data["slug"] = article.slug
         await feedback.record(ctx.s, slug=article.slug, query=data["query"], outcome="opened", now=ctx.now, person_id=ctx.person_id)
         buttons = ((Button(ctx.t("btn_solved"), "kb_solved"), Button(ctx.t("btn_still_need"), "kb_more")),)
-        ctx.here(Reply(f"{article.title}\n\n{article.body.strip()}", buttons))
+        rich = richtext.article(article.title, article.body)
+        ctx.here(Reply(richtext.to_plain(rich), buttons, rich=rich))
         await self._go(ctx, conv, ARTICLE, data)
 
     async def _solved(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
