@@ -95,3 +95,84 @@ def test_usage_lines_name_arguments_in_the_readers_language() -> None:
     assert localize_usage("/reply N text", "ru") == "/reply N текст"
     assert localize_usage("/stats [days 1..366]", "ru") == "/stats [дней 1..366]"
     assert localize_usage("/reply N text", "en") == "/reply N text"
+
+
+# --- whole sessions: no word of the other language --------------------------------------
+
+import re  # noqa: E402
+
+from handlers.texts import TEXTS  # noqa: E402
+
+_PLACEHOLDER = re.compile(r"\{[^}]*\}")
+_COMMAND = re.compile(r"/[a-z]+")
+_LATIN = re.compile(r"[A-Za-z]{3,}")
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]{3,}")
+# Names, acronyms and product words that are the same in both languages.
+ALLOWED = {"vpn", "csat", "sla", "kb", "anna", "ivanova", "boris", "petrov", "vera", "sokolova",
+           "gleb", "orlov", "msk", "mfa", "crm", "wifi", "wi", "fi"}
+
+
+def english_words() -> set[str]:
+    """Latin words of the English texts (commands, placeholders and shared words excepted)."""
+    words: set[str] = set()
+    for entry in TEXTS.values():
+        if "en" in entry:
+            bare = _COMMAND.sub(" ", _PLACEHOLDER.sub(" ", entry["en"]))
+            words |= {w.lower() for w in _LATIN.findall(bare)}
+    return words - ALLOWED
+
+
+def russian_words() -> set[str]:
+    words: set[str] = set()
+    for entry in TEXTS.values():
+        if "ru" in entry:
+            words |= {w.lower() for w in _CYRILLIC.findall(_PLACEHOLDER.sub(" ", entry["ru"]))}
+    return words
+
+
+def everyone(locale: str) -> Any:
+    def change(data: dict[str, Any]) -> None:
+        for person in data["people"].values():
+            person["locale"] = locale
+
+    return change
+
+
+async def play_session(desk: Desk, subject: str) -> list[str]:
+    """anna files, boris claims, replies, resolves; anna rates; then the read-only commands."""
+    number = await open_ticket(desk, "anna", subject)
+    claim = next(b for b in desk.last_with_buttons("boris").buttons if b.action == "claim")
+    await desk.click("boris", claim.action, claim.ticket_id)
+    await desk.say("boris", f"/reply {number} 1234")
+    await desk.say("anna", f"/reply {number} 5678")
+    await desk.say("boris", f"/note {number} 999")
+    await desk.click("boris", "resolve", number)
+    rate = [b for b in desk.last_with_buttons("anna").buttons if b.action == "rate"]
+    if rate:
+        await desk.click("anna", "rate", number, rate[-1].value)
+    for who, command in [("anna", "/my"), ("anna", f"/ticket {number}"), ("boris", "/queue"),
+                         ("boris", "/mine"), ("boris", f"/ticket {number}"), ("boris", "/stats"),
+                         ("boris", "/take"), ("boris", "/reply"), ("boris", "/stats x"), ("anna", "/help"),
+                         ("boris", "/help"), ("anna", "/lang")]:
+        await desk.say(who, command)
+    return [m.text + " " + " ".join(m.labels()) for who in ("anna", "boris") for m in desk.received(who)]
+
+
+async def test_a_russian_session_has_no_english_word(db_url: str, clock: FakeClock) -> None:
+    async with open_desk(make_config(everyone("ru")), db_url, clock) as desk:
+        seen = await play_session(desk, "принтер не печатает")
+    english = english_words()
+    leaks = {(w, text) for text in seen for w in _LATIN.findall(_COMMAND.sub(" ", text)) if w.lower() in english}
+    assert not leaks, sorted(leaks)
+    units = [text for text in seen if re.search(r"\d+[mhd]\b", text)]  # English duration units ("0m")
+    assert not units, units
+    assert any("Статистика за 7 дней" in text for text in seen)
+    assert any("(заметка)" in text for text in seen)
+
+
+async def test_an_english_session_has_no_russian_word(db_url: str, clock: FakeClock) -> None:
+    async with open_desk(make_config(everyone("en")), db_url, clock) as desk:
+        seen = await play_session(desk, "printer does not print")
+    russian = russian_words()
+    leaks = {(w, text) for text in seen for w in _CYRILLIC.findall(text) if w.lower() in russian}
+    assert not leaks, sorted(leaks)
