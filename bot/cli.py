@@ -74,11 +74,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_FAIL
     platforms = [p for p, on in (("telegram", config.telegram.enabled), ("slack", config.slack.enabled)) if on]
-    print(
-        f"config OK: {len(config.teams)} team(s), {len(config.categories)} categor(ies), "
-        f"{len(config.people)} people, database {redact_url(config.desk.database_url)}, "
-        f"platforms: {', '.join(platforms) or 'none (console only)'}"
-    )
+    from handlers.texts import translator
+
+    t = translator(config.desk.default_locale)
+    print(t(
+        "config_ok", teams=t.plural("n_teams", len(config.teams)),
+        categories=t.plural("n_categories", len(config.categories)),
+        people=t.plural("n_people", len(config.people)), database=redact_url(config.desk.database_url),
+        platforms=", ".join(platforms) or t("platforms_none"),
+    ))
     return EXIT_OK
 
 

@@ -35,7 +35,7 @@ class ConsoleSender:
 
     def _print(self, dest: Destination, reply: Reply, edited: bool) -> None:
         mark = "(updated) " if edited else ""
-        lines = reply.text.splitlines() or [""]
+        lines = reply.plain.splitlines() or [""]
         self.out.write(f"[{dest.chat_id}] {mark}{lines[0]}\n")
         for line in lines[1:]:
             self.out.write(f"{INDENT}{line}\n")

@@ -281,7 +281,7 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
         if msg.kind == MessageKind.NOTE and not staff:
             continue
         who = await display_name(ctx, msg.author_id) or msg.kind
-        mark = " (note)" if msg.kind == MessageKind.NOTE else ""
-        lines.append(f"{format_time(msg.created_at, ctx.config)} {who}{mark}: {msg.text}")
+        mark = f" ({ctx.t('note_mark')})" if msg.kind == MessageKind.NOTE else ""
+        lines.append(f"{format_time(msg.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}{mark}: {msg.text}")
     buttons = card.buttons if staff else ()
     ctx.here(Reply("\n".join(lines), buttons, ticket_id=ticket.id))

@@ -5,16 +5,40 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
+
 from bot.config import Config
 from handlers.events import Button, Reply
 from handlers.texts import Translator
 from store.models import Status, Ticket
 
 
-def format_time(value: datetime | None, config: Config) -> str:
+def format_time(
+    value: datetime | None, config: Config, locale: str | None = None, *, team: str | None = None
+) -> str:
+    """A moment for a reader: "2 дек. 13:00 MSK" / "Dec 2 1:00 PM MSK" (Babel, CLDR patterns).
+
+    Shown in ``team``'s calendar time zone (the desk time zone when the team has none) and
+    in ``locale`` (the desk default when not given).
+    """
     if value is None:
         return "—"
-    return value.astimezone(ZoneInfo(config.desk.timezone)).strftime("%Y-%m-%d %H:%M")
+    loc = locale or config.desk.default_locale
+    tz = ZoneInfo(team_timezone(config, team))
+    date = babel_dates.format_skeleton("MMMd", value, tzinfo=tz, locale=loc)
+    clock = babel_dates.format_time(value, "short", tzinfo=tz, locale=loc)
+    zone = value.astimezone(tz).tzname() or ""
+    if not zone.isalpha():  # "+03" style names: let Babel write the offset
+        zone = babel_dates.format_datetime(value, "z", tzinfo=tz, locale=loc)
+    return f"{date} {clock} {zone}".strip()
+
+
+def team_timezone(config: Config, team: str | None) -> str:
+    """The IANA zone of ``team``'s calendar, else the desk's."""
+    conf = config.teams.get(team) if team else None
+    if conf is not None and conf.calendar and conf.calendar in config.calendars:
+        return config.calendars[conf.calendar].timezone
+    return config.desk.timezone
 
 
 def status_text(t: Translator, ticket: Ticket, owner: str | None) -> str:
@@ -55,7 +79,7 @@ def ticket_card(
         requester=requester,
         category=category.title.get(locale) if category else ticket.category,
         tier=ticket.tier,
-        due=format_time(ticket.first_response_due, config),
+        due=format_time(ticket.first_response_due, config, locale, team=ticket.team),
         status=status_text(t, ticket, owner),
     )
     if unreachable_on is not None:  # the platform the requester blocked the bot on

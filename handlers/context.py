@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LOCALES, Config
 from handlers.events import Destination, Incoming, Outgoing, Reply
-from handlers.texts import Translator, translator
+from handlers.texts import Translator, localize_usage, translator
 from store import outbox, people
 from store.models import Identity, Person, Ticket
 from store.tickets import audit_denied
@@ -73,6 +75,8 @@ class Context:
         self._out.append((dest, reply, self.locale))
 
     def reply(self, key: str, **values: Any) -> None:
+        if key == "usage" and isinstance(values.get("usage"), str):
+            values["usage"] = localize_usage(values["usage"], self.locale)
         self.here(Reply(self.t(key, **values)))
 
     async def to_person(self, person_id: int, build: ReplyBuilder) -> None:
@@ -152,10 +156,7 @@ class Context:
         targets = await self.team_destinations(ticket.team, ticket.tier)
         for post in await outbox.posts_of(self.s, ticket.id, "queue"):  # type: ignore[arg-type]
             if post.platform in self.platforms:
-                targets.append(
-                    (Destination(post.platform, post.chat_id), self.config.teams[ticket.team].locale
-                     or self.config.desk.default_locale)
-                )
+                targets.append(await self._post_target(ticket.team, post.platform, post.chat_id))
         for dest, locale in targets:
             key = (dest.platform, dest.chat_id)
             if key in seen:
@@ -164,6 +165,26 @@ class Context:
             reply = build(translator(locale))
             reply = Reply(reply.text, reply.buttons, ticket_id=ticket.id, card="queue")
             self._out.append((dest, reply, locale))
+
+    async def _post_target(self, team: str, platform: str, chat_id: str) -> tuple[Destination, str]:
+        """Where an existing card lives and the locale of its reader.
+
+        A card in a person's direct chat is written in that person's language; a card in a
+        team chat in the team's configured locale (the desk default when it has none).
+        """
+        ident = (
+            await self.s.exec(
+                select(Identity).where(
+                    Identity.platform == platform,
+                    or_(Identity.dm_chat_id == chat_id, Identity.platform_user_id == chat_id),
+                )
+            )
+        ).first()
+        if ident is not None:
+            person = await people.get_person(self.s, ident.person_id)
+            if person is not None:
+                return Destination(platform, chat_id, person.id), pick_locale(person, self.config, ident.locale)
+        return Destination(platform, chat_id), self.config.teams[team].locale or self.config.desk.default_locale
 
     # --- refusals -------------------------------------------------------------
 

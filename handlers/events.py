@@ -88,14 +88,35 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     ticket_id: int | None = None
     card: str | None = None
+    # Optional formatted version of ``text`` (handlers.richtext); ``text`` stays its plain form.
+    rich: tuple[Any, ...] | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {"text": self.text, "buttons": [[b.to_dict() for b in row] for row in self.buttons]}
+        payload: dict[str, Any] = {"text": self.text, "buttons": [[b.to_dict() for b in row] for row in self.buttons]}
+        if self.rich is not None:
+            from handlers.richtext import to_data
+
+            payload["rich"] = to_data(self.rich)
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], *, ticket_id: int | None = None, card: str | None = None) -> Reply:
         rows = tuple(tuple(Button.from_dict(b) for b in row) for row in payload.get("buttons", []))
-        return cls(text=payload["text"], buttons=rows, ticket_id=ticket_id, card=card)
+        rich = None
+        if isinstance(payload.get("rich"), list):
+            from handlers.richtext import from_data
+
+            rich = from_data(payload["rich"])
+        return cls(text=payload["text"], buttons=rows, ticket_id=ticket_id, card=card, rich=rich)
+
+    @property
+    def plain(self) -> str:
+        """The text to show where there is no markup (the rich form rendered plain, else ``text``)."""
+        if self.rich is None:
+            return self.text
+        from handlers.richtext import to_plain
+
+        return to_plain(self.rich)
 
 
 @dataclass(frozen=True)

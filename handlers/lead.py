@@ -2,33 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from babel.dates import format_timedelta
+
 from handlers.context import Context
 from handlers.events import Reply
 from handlers.texts import Translator
 from store import metrics, people
 
 
-def human_duration(seconds: float | None) -> str:
+def human_duration(seconds: float | None, locale: str = "en") -> str:
+    """A duration in the reader's units, e.g. "2 ч 5 мин" / "2h 5m" (Babel's narrow units)."""
     if seconds is None:
         return "—"
     minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        parts = [(days, "day"), (hours, "hour")]
+    elif hours:
+        parts = [(hours, "hour"), (minutes, "minute")]
+    else:
+        parts = [(minutes, "minute")]
+    shown = [p for p in parts if p[0]] or parts[:1]
+    return " ".join(
+        format_timedelta(timedelta(**{f"{unit}s": amount}), threshold=1000, granularity=unit,
+                         format="narrow", locale=locale)
+        for amount, unit in shown
+    )
 
 
 def render_stats(t: Translator, st: metrics.Stats, days: int, team_title: str | None) -> str:
     return t(
         "stats",
         days=days,
+        period=t.plural("n_days", days),
         team=f" · {team_title}" if team_title else "",
         created=st.created, resolved=st.resolved, open=st.open_now, overdue=st.overdue,
-        frt_p50=human_duration(st.frt_p50), frt_p90=human_duration(st.frt_p90),
-        res_p50=human_duration(st.res_p50), res_p90=human_duration(st.res_p90),
+        frt_p50=human_duration(st.frt_p50, t.locale), frt_p90=human_duration(st.frt_p90, t.locale),
+        res_p50=human_duration(st.res_p50, t.locale), res_p90=human_duration(st.res_p90, t.locale),
         breach="—" if st.breach_share is None else f"{st.breach_share:.0%}",
         csat="—" if st.csat_avg is None else f"{st.csat_avg:.1f}",
         csat_n=st.csat_count, deflections=st.deflections,

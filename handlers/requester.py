@@ -21,7 +21,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from handlers import agent
+from handlers import agent, richtext
 from handlers import conversation_routing as routing_rule
 from handlers.assignment import choose_assignee
 from handlers.cards import format_time
@@ -301,7 +301,8 @@ class RequesterFlow:
         data["slug"] = article.slug
         await feedback.record(ctx.s, slug=article.slug, query=data["query"], outcome="opened", now=ctx.now, person_id=ctx.person_id)
         buttons = ((Button(ctx.t("btn_solved"), "kb_solved"), Button(ctx.t("btn_still_need"), "kb_more")),)
-        ctx.here(Reply(f"{article.title}\n\n{article.body.strip()}", buttons))
+        rich = richtext.article(article.title, article.body)
+        ctx.here(Reply(richtext.to_plain(rich), buttons, rich=rich))
         await self._go(ctx, conv, ARTICLE, data)
 
     async def _solved(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
@@ -393,7 +394,7 @@ class RequesterFlow:
             "ticket_created", n=ticket.id, subject=ticket.subject,
             team=ctx.config.teams[ticket.team].title.get(ctx.locale),
             priority=ctx.config.priorities[priority_key].title.get(ctx.locale),
-            due=format_time(first_due, ctx.config),
+            due=format_time(first_due, ctx.config, ctx.locale, team=ticket.team),
         )
         await auto_assign(ctx, ticket)
         await agent.refresh_card(ctx, ticket)

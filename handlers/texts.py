@@ -159,6 +159,35 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{agent} is working on #{n}.",
         "ru": "{agent} взял(а) в работу заявку #{n}.",
     },
+    # --- language -------------------------------------------------------------
+    # Plural forms: key_<CLDR form> (en: one/other; ru: one/few/many/other), see Translator.plural.
+    "n_days_one": {"en": "{n} day", "ru": "{n} день"},
+    "n_days_few": {"ru": "{n} дня"},
+    "n_days_many": {"ru": "{n} дней"},
+    "n_days_other": {"en": "{n} days", "ru": "{n} дня"},
+    "n_teams_one": {"en": "{n} team", "ru": "{n} команда"},
+    "n_teams_few": {"ru": "{n} команды"},
+    "n_teams_many": {"ru": "{n} команд"},
+    "n_teams_other": {"en": "{n} teams", "ru": "{n} команды"},
+    "n_categories_one": {"en": "{n} category", "ru": "{n} категория"},
+    "n_categories_few": {"ru": "{n} категории"},
+    "n_categories_many": {"ru": "{n} категорий"},
+    "n_categories_other": {"en": "{n} categories", "ru": "{n} категории"},
+    "n_people_one": {"en": "{n} person", "ru": "{n} человек"},
+    "n_people_few": {"ru": "{n} человека"},
+    "n_people_many": {"ru": "{n} человек"},
+    "n_people_other": {"en": "{n} people", "ru": "{n} человека"},
+    "note_mark": {"en": "note", "ru": "заметка"},
+    "config_ok": {
+        "en": "config OK: {teams}, {categories}, {people}, database {database}, platforms: {platforms}",
+        "ru": "конфигурация в порядке: {teams}, {categories}, {people}, база данных {database}, платформы: {platforms}",
+    },
+    "platforms_none": {"en": "none (console only)", "ru": "нет (только консоль)"},
+    # Argument words in usage lines ("/reply N text"), see localize_usage.
+    "arg_text": {"en": "text", "ru": "текст"},
+    "arg_who": {"en": "who", "ru": "кому"},
+    "arg_name": {"en": "name", "ru": "шаблон"},
+    "arg_days": {"en": "days", "ru": "дней"},
     # --- agent side -----------------------------------------------------------
     # --- reachability ---
     "card_unreachable": {"en": "{name} cannot be reached on {platform}", "ru": "{name}: нет связи в {platform}"},
@@ -216,12 +245,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "new_in_tier": {"en": "Escalated to {tier}:", "ru": "Эскалация на {tier}:"},
     "stats": {
         "en": (
-            "Stats for the last {days} day(s){team}:\ncreated {created} · resolved {resolved} · open now {open} · overdue {overdue}\n"
+            "Stats for the last {period}{team}:\ncreated {created} · resolved {resolved} · open now {open} · overdue {overdue}\n"
             "first response median {frt_p50} (p90 {frt_p90}) · resolution median {res_p50} (p90 {res_p90})\n"
             "SLA breached {breach} · CSAT {csat} ({csat_n}) · KB deflections {deflections}"
         ),
         "ru": (
-            "Статистика за {days} дн.{team}:\nсоздано {created} · решено {resolved} · открыто {open} · просрочено {overdue}\n"
+            "Статистика за {period}{team}:\nсоздано {created} · решено {resolved} · открыто {open} · просрочено {overdue}\n"
             "первый ответ: медиана {frt_p50} (p90 {frt_p90}) · решение: медиана {res_p50} (p90 {res_p90})\n"
             "нарушение SLA {breach} · CSAT {csat} ({csat_n}) · решено базой знаний {deflections}"
         ),
@@ -255,6 +284,37 @@ class Translator:
 
     def __call__(self, key: str, **values: Any) -> str:
         return t(key, self.locale, **values)
+
+    def plural(self, key: str, n: int, **values: Any) -> str:
+        """``key`` in the plural form CLDR (Babel) picks for ``n`` in this locale: ``key_one`` etc."""
+        return plural(key, n, self.locale, **values)
+
+
+def plural(key: str, n: int, locale: str, **values: Any) -> str:
+    """The text ``{key}_{form}`` for count ``n`` (placeholder ``{n}``), ``_other`` when absent."""
+    name = f"{key}_{_plural_form(locale, n)}"
+    if locale not in TEXTS.get(name, {}):
+        name = f"{key}_other"
+    return t(name, locale, n=n, **values)
+
+
+def localize_usage(usage: str, locale: str) -> str:
+    """A usage line like ``/reply N text`` with its argument words in ``locale``."""
+    words = []
+    for word in usage.split(" "):
+        bare = word.strip("[]")
+        key = f"arg_{bare}"
+        words.append(word.replace(bare, t(key, locale)) if key in TEXTS and not word.startswith("/") else word)
+    return " ".join(words)
+
+
+def _plural_form(locale: str, n: int) -> str:
+    from babel import Locale
+
+    try:
+        return str(Locale.parse(locale).plural_form(n))
+    except (ValueError, LookupError):
+        return "other"
 
 
 def translator(locale: str) -> Translator:

@@ -273,7 +273,7 @@ def test_check_config_accepts_the_sample(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["check-config", str(SAMPLE_CONFIG)]) == 0
 
     out, _ = capsys.readouterr()
-    assert out.startswith("config OK: 2 team(s), 6 categor(ies), 6 people")
+    assert out.startswith("config OK: 2 teams, 6 categories, 6 people")
     assert "platforms: none (console only)" in out
 
 

@@ -427,7 +427,7 @@ async def test_confirming_the_category_files_the_ticket(desk: Desk, clock: FakeC
     assert ticket.first_response_due == clock.now + timedelta(hours=4)
     assert texts(desk) == [
         ru("ticket_created", n=ticket.id, subject="не работает VPN", team="ИТ-поддержка",
-           priority="Обычный", due="2026-11-30 14:00")
+           priority="Обычный", due="30 нояб. 14:00 MSK")
     ]
     assert await conv_of(desk) == (rq.IDLE, {})
     card = desk.last_with_buttons("boris")
@@ -555,7 +555,7 @@ async def test_open_a_new_one_files_a_second_ticket(desk: Desk) -> None:
     first, second = await all_tickets(desk)
     assert (second.id, second.subject, second.category) == (2, "опять не работает VPN", "network")
     assert desk.last(ANNA).text == ru("ticket_created", n=2, subject="опять не работает VPN",
-                                      team="ИТ-поддержка", priority="Обычный", due="2026-11-30 14:00")
+                                      team="ИТ-поддержка", priority="Обычный", due="30 нояб. 14:00 MSK")
     assert await conv_of(desk) == (rq.IDLE, {})
 
 

@@ -31,8 +31,8 @@ async def test_stats_shows_the_numbers_of_the_history(config: Config, db_url: st
     # of 1h10m. Both within their SLA (normal: 4h / 2d). One rating of 4, one deflection.
     stats = [m.text for m in desk.new("vera") if "Stats for" in m.text]
     assert stats == [
-        "Stats for the last 7 day(s) · IT support:\n"
+        "Stats for the last 7 days · IT support:\n"
         "created 2 · resolved 1 · open now 1 · overdue 0\n"
-        "first response median 10m (p90 30m) · resolution median 1h10m (p90 1h10m)\n"
+        "first response median 10m (p90 30m) · resolution median 1h 10m (p90 1h 10m)\n"
         "SLA breached 0% · CSAT 4.0 (1) · KB deflections 1"
     ]

@@ -42,11 +42,11 @@ class RecordingSender:
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
 
     async def send(self, dest: Destination, reply: Reply) -> str | None:
-        self.messages.append(Received(dest.chat_id, reply.text, [b for r in reply.buttons for b in r], False, reply.ticket_id))
+        self.messages.append(Received(dest.chat_id, reply.plain, [b for r in reply.buttons for b in r], False, reply.ticket_id))
         return str(next(self._ids))
 
     async def edit(self, dest: Destination, message_id: str, reply: Reply) -> None:
-        self.messages.append(Received(dest.chat_id, reply.text, [b for r in reply.buttons for b in r], True, reply.ticket_id))
+        self.messages.append(Received(dest.chat_id, reply.plain, [b for r in reply.buttons for b in r], True, reply.ticket_id))
 
 
 class Desk:

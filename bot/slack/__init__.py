@@ -1,0 +1,1 @@
+"""Slack frontend (renderers first; the app itself comes in a later issue)."""

@@ -1,0 +1,1 @@
+"""Telegram frontend (renderers first; the bot itself comes in a later issue)."""
