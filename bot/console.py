@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import threading
 import uuid
+from collections.abc import AsyncIterator
 from typing import TextIO
 
 from bot.app import App
@@ -142,30 +144,78 @@ class Console:
         return True
 
 
+def _read_lines(stdin: TextIO, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str]:
+    """Read ``stdin`` line by line in a daemon thread (``""`` at end of input).
+
+    A daemon thread, not the loop's executor: a pending ``readline`` must not keep the
+    process alive after Ctrl-C / SIGINT (the executor joins its threads at exit).
+    """
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def put(line: str) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        except RuntimeError:  # the loop is gone: we are exiting
+            pass
+
+    def run() -> None:
+        while True:
+            try:
+                line = stdin.readline()
+            except (OSError, ValueError):
+                line = ""
+            put(line)
+            if line == "":
+                return
+
+    threading.Thread(target=run, name="console-stdin", daemon=True).start()
+    return queue
+
+
+async def _interactive_lines(console: Console) -> AsyncIterator[str]:
+    """Prompted lines with line editing and history (prompt_toolkit); ends on Ctrl-D or Ctrl-C."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import InMemoryHistory
+
+    session: PromptSession[str] = PromptSession(history=InMemoryHistory())
+    while True:
+        try:
+            yield await session.prompt_async(f"{console.current}> ")
+        except (EOFError, KeyboardInterrupt):
+            return
+
+
 async def run_console(app: App, stdin: TextIO, out: TextIO, *, start_as: str | None = None) -> int:
-    """Run the console over ``stdin`` until end of input or ``/quit``. Returns the exit status."""
+    """Run the console over ``stdin`` until end of input, ``/quit``, Ctrl-D or Ctrl-C.
+
+    Returns the exit status. A terminal gets line editing and history; piped input is
+    echoed after the prompt so a transcript reads like a session.
+    """
     sender = app.senders[PLATFORM]
     assert isinstance(sender, ConsoleSender)
     await app.start()
     await app.add_identities(PLATFORM)
     first = start_as or next(iter(app.config.people))
     console = Console(app, sender, start_as=first)
-    interactive = stdin.isatty()
-    if interactive:
+    if stdin.isatty() and out.isatty():
         loc = await console.locale()
         out.write(t("console_banner", loc, who=first, known=", ".join(app.config.people)) + "\n")
-    loop = asyncio.get_running_loop()
-    while True:
-        if interactive:
-            out.write(f"{console.current}> ")
+        out.flush()
+        async for raw in _interactive_lines(console):
+            if not await console.line(raw):
+                break
             out.flush()
-        raw = await loop.run_in_executor(None, stdin.readline)
+        out.flush()
+        return 0
+    queue = _read_lines(stdin, asyncio.get_running_loop())
+    while True:
+        raw = await queue.get()
         if raw == "":
             break
-        if not interactive:
-            out.write(f"{console.current}> {raw.rstrip()}\n")
+        out.write(f"{console.current}> {raw.rstrip()}\n")
         if not await console.line(raw):
             break
+        out.flush()
     out.flush()
     return 0
 
