@@ -153,3 +153,46 @@ def test_start_as_an_unknown_person_is_a_usage_error(
     assert code == 2
     assert "unknown person 'nobody'" in err
     assert not (tmp_path / "desk.db").exists()
+
+
+def test_as_is_case_insensitive_and_only_exact_console_commands_are_local(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_console(tmp_path, "/as Boris\n/whoami\n/AS vera\n/whoami\n/assign 1 vera\n", capsys, monkeypatch)
+
+    assert code == 0
+    assert "-- boris\n" in out and "-- vera\n" in out
+    assert "unknown person" not in out  # /assign is not "/as sign 1 vera"
+    assert "vera> /assign 1 vera\n[vera] " in out  # the engine answered it
+
+
+def test_help_shows_the_engine_help_and_the_console_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_console(tmp_path, "/as vera\n/help\n", capsys, monkeypatch)
+
+    assert code == 0
+    assert "/new — start a new request" in out  # the engine's help (vera reads English)
+    console_help = [line for line in out.splitlines() if line.startswith("Console:")]
+    assert console_help and all(cmd in console_help[0] for cmd in ("/as", "/whoami", "/quit", "/#"))
+
+
+def test_console_words_follow_the_acting_persons_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_console(tmp_path, "/as vera\n5\n/as nobody\n/as anna\n5\n", capsys, monkeypatch)
+
+    assert code == 0
+    assert "-- now acting as vera (Vera Sokolova)" in out
+    assert "! no button 5 for vera" in out
+    assert "! unknown person 'nobody'; known: anna" in out
+    assert "-- теперь вы — anna (Anna Ivanova)" in out and "! нет кнопки 5 у anna" in out
+
+
+def test_console_texts_exist_in_english_and_russian() -> None:
+    from handlers.texts import TEXTS
+
+    keys = [k for k in TEXTS if k.startswith("console_")]
+    assert {"console_updated", "console_no_button", "console_pressed", "console_now_acting",
+            "console_unknown_person", "console_banner", "console_help"} <= set(keys)
+    assert all(TEXTS[k].get("en") and TEXTS[k].get("ru") for k in keys)
