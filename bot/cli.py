@@ -83,7 +83,10 @@ def _is_db_error(exc: BaseException) -> bool:
         pg_errors: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
     except ImportError:  # pragma: no cover
         pg_errors = ()
-    return isinstance(exc, (sqlalchemy.exc.SQLAlchemyError, OSError, *pg_errors))
+    import socket
+
+    network = (ConnectionError, socket.gaierror, TimeoutError)  # the server cannot be reached
+    return isinstance(exc, (sqlalchemy.exc.SQLAlchemyError, *network, *pg_errors))
 
 
 def _db_problem(url: str, exc: BaseException) -> DatabaseProblem:
