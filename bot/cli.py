@@ -49,11 +49,86 @@ def _sqlite_url(path: str) -> str:
     return f"sqlite+aiosqlite:///{Path(path).expanduser().resolve()}"
 
 
-def _database_url(args: argparse.Namespace, config_url: str) -> str:
+DB_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+class DatabaseProblem(Exception):
+    """The database cannot be used; the message is one line with the redacted URL."""
+
+
+def _database_url(args: argparse.Namespace, config_url: str) -> str | None:
+    """``--db`` (a file or a URL) or the configured URL; None (after printing why) if unsupported.
+
+    ``--db`` is checked like ``desk.database_url`` in the config.
+    """
     db = getattr(args, "db", None)
     if not db:
         return config_url
-    return db if "://" in db else _sqlite_url(db)
+    url = db if "://" in db else _sqlite_url(db)
+    if not url.startswith(DB_SCHEMES):
+        print(
+            f"--db {redact_url(url)}: unsupported database URL; "
+            f"it must start with {' or '.join(DB_SCHEMES)} (or be a SQLite file path)",
+            file=sys.stderr,
+        )
+        return None
+    return url
+
+
+def _is_db_error(exc: BaseException) -> bool:
+    import sqlalchemy.exc
+
+    try:
+        import asyncpg
+        pg_errors: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
+    except ImportError:  # pragma: no cover
+        pg_errors = ()
+    import socket
+
+    network = (ConnectionError, socket.gaierror, TimeoutError)  # the server cannot be reached
+    return isinstance(exc, (sqlalchemy.exc.SQLAlchemyError, *network, *pg_errors))
+
+
+def _db_problem(url: str, exc: BaseException) -> DatabaseProblem:
+    """One line naming the (redacted) URL and the driver's reason."""
+    from bot.config import redact_secrets
+
+    cause = getattr(exc, "orig", None) or exc
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return DatabaseProblem(f"database {redact_url(url)}: cannot be used: {redact_secrets(reason)}")
+
+
+def _check_sqlite(url: str) -> None:
+    """Open a SQLite file for writing up front (synchronously): aiosqlite's failed connect
+    leaves a worker thread that prints a traceback after the event loop has closed."""
+    import sqlite3
+    from contextlib import closing
+
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path.startswith(":memory:") or "mode=memory" in path:
+        return
+    try:
+        with closing(sqlite3.connect(path.split("?", 1)[0], timeout=5)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise _db_problem(url, exc) from None
+
+
+def _run_db(url: str, coro: Any) -> Any:
+    """``asyncio.run(coro)``; a database failure becomes ``DatabaseProblem``."""
+    if url.startswith("sqlite"):
+        try:
+            _check_sqlite(url)
+        except DatabaseProblem:
+            coro.close()
+            raise
+    try:
+        return asyncio.run(coro)
+    except Exception as exc:
+        if _is_db_error(exc):
+            raise _db_problem(url, exc) from None
+        raise
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -97,6 +172,8 @@ def cmd_console(args: argparse.Namespace) -> int:
         print(f"unknown person {args.as_person!r}; known: {', '.join(config.people)}", file=sys.stderr)
         return EXIT_USAGE
     url = _database_url(args, config.desk.database_url)
+    if url is None:
+        return EXIT_USAGE
     sender = ConsoleSender(sys.stdout)
 
     async def main() -> int:
@@ -106,7 +183,14 @@ def cmd_console(args: argparse.Namespace) -> int:
         finally:
             await app.close()
 
-    return asyncio.run(main())
+    try:
+        return int(_run_db(url, main()))
+    except DatabaseProblem as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C / SIGINT while not at the prompt: leave quietly
+        sys.stdout.flush()
+        return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -136,6 +220,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_FAIL
     url = _database_url(args, config.desk.database_url)
+    if url is None:
+        return EXIT_USAGE
 
     async def main() -> tuple[str | None, str | None]:
         db = Database(url)
@@ -144,7 +230,11 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         finally:
             await db.dispose()
 
-    before, after = asyncio.run(main())
+    try:
+        before, after = _run_db(url, main())
+    except DatabaseProblem as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     print(f"database {redact_url(url)}: {before or 'empty'} -> {after}")
     return EXIT_OK
 
@@ -179,6 +269,8 @@ def cmd_kb_report(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_FAIL
     url = _database_url(args, config.desk.database_url)
+    if url is None:
+        return EXIT_USAGE
 
     async def main() -> list[FeedbackRow]:
         db = Database(url)
@@ -189,7 +281,12 @@ def cmd_kb_report(args: argparse.Namespace) -> int:
         finally:
             await db.dispose()
 
-    return report_command(asyncio.run(main()))
+    try:
+        rows = _run_db(url, main())
+    except DatabaseProblem as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    return report_command(rows)
 
 
 # --- parser --------------------------------------------------------------------------

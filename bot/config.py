@@ -326,9 +326,20 @@ def cross_check(data: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^/\s]*@(?=[^@/\s]*(?:[/?#\s]|$))")
+_BOT_TOKEN = re.compile(r"(/bot)\d+:[A-Za-z0-9_-]+")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
 def redact_url(url: str) -> str:
-    """Hide the password of a database URL."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """Hide the password of a database URL (also an empty user name or a password with ``@``)."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
+
+
+def redact_secrets(text: str) -> str:
+    """Hide passwords of URLs and Telegram bot tokens (``/bot123:ABC``) anywhere in ``text``."""
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    return _BOT_TOKEN.sub(r"\1***", text)
 
 
 def _substitute(node: Any, path: str, env: dict[str, str], problems: list[tuple[str, str]]) -> Any:

@@ -3,8 +3,10 @@
 Every configured person has a console identity. Messages are printed per
 recipient (``[anna] …``) with numbered buttons. Typing a number presses that
 button of the latest message with buttons the current identity received;
-``/as NAME`` switches identity; anything else is sent as a message. Input can
-be piped: the lines are run in order and the program exits at end of input.
+``/as NAME`` switches identity; ``/whoami``, ``/quit`` (``/exit``) and ``/# …``
+(a script comment) are the console's own commands; anything else, ``/assign …`` and
+``# …`` included, goes to the engine. Input can be piped: the lines are run in order
+and the program exits at end of input.
 Delivery goes through the outbox like every other platform.
 """
 
@@ -13,14 +15,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import threading
 import uuid
+from collections.abc import AsyncIterator
 from typing import TextIO
 
 from bot.app import App
+from handlers.context import pick_locale
 from handlers.events import Button, Destination, Incoming, Reply
+from handlers.texts import t
+from store import conversations, people
 
 PLATFORM = "console"
 INDENT = "    "
+COMMENT = "/#"
 
 
 class ConsoleSender:
@@ -32,9 +40,11 @@ class ConsoleSender:
         self.out = out
         self.buttons: dict[str, list[Button]] = {}
         self._ids = itertools.count(1)
+        # The console's own words follow the acting person's language (set by Console).
+        self.locale = "en"
 
     def _print(self, dest: Destination, reply: Reply, edited: bool) -> None:
-        mark = "(updated) " if edited else ""
+        mark = t("console_updated", self.locale) + " " if edited else ""
         lines = reply.plain.splitlines() or [""]
         self.out.write(f"[{dest.chat_id}] {mark}{lines[0]}\n")
         for line in lines[1:]:
@@ -66,35 +76,57 @@ class Console:
     def _event_key(self) -> str:
         return f"console:{self._session}:{next(self._seq)}"
 
+    async def locale(self) -> str:
+        """The acting person's language (their /lang choice, config, desk default)."""
+        async with self.app.db.transaction() as s:
+            person = await people.person_by_key(s, self.current)
+        if person is None:
+            conf = self.app.config.people.get(self.current)
+            return (conf.locale if conf is not None and conf.locale else None) or self.app.config.desk.default_locale
+        return pick_locale(person, self.app.config, None)
+
+    async def _composing(self) -> bool:
+        """Whether the acting person's conversation is in reply mode (the next text is a reply)."""
+        async with self.app.db.transaction() as s:
+            conv = await conversations.load(s, PLATFORM, self.current, self.current)
+            return conv.state == "compose"
+
     async def line(self, raw: str) -> bool:
         """Handle one input line; returns False when the user asked to quit."""
         text = raw.strip()
         out = self.sender.out
-        if not text or text.startswith("#"):
+        loc = await self.locale()
+        self.sender.locale = loc
+        if not text or text.startswith(COMMENT):
             return True
-        if text in ("/quit", "/exit"):
+        word, _, rest = text.partition(" ")
+        cmd = word.lower()
+        if cmd in ("/quit", "/exit"):
             return False
-        if text.startswith("/as"):
-            name = text[3:].strip()
+        if cmd == "/as":
+            name = rest.strip().lower()
             if name not in self.app.config.people:
                 known = ", ".join(self.app.config.people)
-                out.write(f"! unknown person {name!r}; known: {known}\n")
+                out.write("! " + t("console_unknown_person", loc, name=repr(rest.strip()), known=known) + "\n")
             else:
                 self.current = name
-                out.write(f"-- now acting as {name} ({self.app.config.people[name].name})\n")
+                loc = await self.locale()
+                self.sender.locale = loc
+                out.write("-- " + t("console_now_acting", loc, who=name, name=self.app.config.people[name].name) + "\n")
             return True
-        if text == "/whoami":
+        if cmd == "/whoami":
             out.write(f"-- {self.current}\n")
             return True
         inc: Incoming
-        if text.isdigit():
-            buttons = self.sender.buttons.get(self.current, [])
+        buttons = self.sender.buttons.get(self.current, [])
+        is_press = text.isdigit() and (1 <= int(text) <= len(buttons) or not await self._composing())
+        if is_press:
             index = int(text)
             if not 1 <= index <= len(buttons):
-                out.write(f"! no button {index} for {self.current}\n")
+                out.write("! " + t("console_no_button", loc, n=index, who=self.current) + "\n")
                 return True
             b = buttons[index - 1]
-            out.write(f"-- {self.current} pressed “{b.label}”\n")
+            out.write("-- " + t("console_pressed", loc, who=self.current, label=b.label) + "\n")
             inc = Incoming(
                 platform=PLATFORM, chat_id=self.current, user_id=self.current, event_key=self._event_key(),
                 action=b.action, ticket_id=b.ticket_id, value=b.value,
@@ -107,35 +139,83 @@ class Console:
         await self.app.engine.handle(inc)
         while await self.app.worker.deliver_pending():
             pass
+        if cmd == "/help":
+            out.write(t("console_help", loc) + "\n")
         return True
 
 
+def _read_lines(stdin: TextIO, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str]:
+    """Read ``stdin`` line by line in a daemon thread (``""`` at end of input).
+
+    A daemon thread, not the loop's executor: a pending ``readline`` must not keep the
+    process alive after Ctrl-C / SIGINT (the executor joins its threads at exit).
+    """
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def put(line: str) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        except RuntimeError:  # the loop is gone: we are exiting
+            pass
+
+    def run() -> None:
+        while True:
+            try:
+                line = stdin.readline()
+            except (OSError, ValueError):
+                line = ""
+            put(line)
+            if line == "":
+                return
+
+    threading.Thread(target=run, name="console-stdin", daemon=True).start()
+    return queue
+
+
+async def _interactive_lines(console: Console) -> AsyncIterator[str]:
+    """Prompted lines with line editing and history (prompt_toolkit); ends on Ctrl-D or Ctrl-C."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import InMemoryHistory
+
+    session: PromptSession[str] = PromptSession(history=InMemoryHistory())
+    while True:
+        try:
+            yield await session.prompt_async(f"{console.current}> ")
+        except (EOFError, KeyboardInterrupt):
+            return
+
+
 async def run_console(app: App, stdin: TextIO, out: TextIO, *, start_as: str | None = None) -> int:
-    """Run the console over ``stdin`` until end of input or ``/quit``. Returns the exit status."""
+    """Run the console over ``stdin`` until end of input, ``/quit``, Ctrl-D or Ctrl-C.
+
+    Returns the exit status. A terminal gets line editing and history; piped input is
+    echoed after the prompt so a transcript reads like a session.
+    """
     sender = app.senders[PLATFORM]
     assert isinstance(sender, ConsoleSender)
     await app.start()
     await app.add_identities(PLATFORM)
     first = start_as or next(iter(app.config.people))
     console = Console(app, sender, start_as=first)
-    interactive = stdin.isatty()
-    if interactive:
-        out.write(
-            f"deskbot console — acting as {first}. Type a message, a number to press a button,\n"
-            f"/as NAME to switch person ({', '.join(app.config.people)}), /help, /quit.\n"
-        )
-    loop = asyncio.get_running_loop()
-    while True:
-        if interactive:
-            out.write(f"{console.current}> ")
+    if stdin.isatty() and out.isatty():
+        loc = await console.locale()
+        out.write(t("console_banner", loc, who=first, known=", ".join(app.config.people)) + "\n")
+        out.flush()
+        async for raw in _interactive_lines(console):
+            if not await console.line(raw):
+                break
             out.flush()
-        raw = await loop.run_in_executor(None, stdin.readline)
+        out.flush()
+        return 0
+    queue = _read_lines(stdin, asyncio.get_running_loop())
+    while True:
+        raw = await queue.get()
         if raw == "":
             break
-        if not interactive:
-            out.write(f"{console.current}> {raw.rstrip()}\n")
+        out.write(f"{console.current}> {raw.rstrip()}\n")
         if not await console.line(raw):
             break
+        out.flush()
     out.flush()
     return 0
 

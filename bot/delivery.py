@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.config import redact_secrets
 from handlers.events import Destination, Reply
 from handlers.ports import Clock
 from store import outbox, people
@@ -119,19 +120,19 @@ class OutboxWorker:
                 message_id = await sender.send(dest, reply)
         except RetryAfter as exc:
             async with self.db.transaction() as s:
-                await outbox.mark_retry(s, row_id, str(exc), timedelta(seconds=exc.seconds), now)
+                await outbox.mark_retry(s, row_id, redact_secrets(str(exc)), timedelta(seconds=exc.seconds), now)
             log.warning("rate limited, retry in %ss", exc.seconds, extra=extra)
             return False
         except RecipientBlocked as exc:
             async with self.db.transaction() as s:
-                await outbox.mark_blocked(s, row_id, str(exc) or "blocked")
+                await outbox.mark_blocked(s, row_id, redact_secrets(str(exc)) or "blocked")
                 await people.mark_unreachable(s, dest.platform, dest.chat_id, now)
             log.warning("recipient blocked", extra=extra)
             return True
         except Exception as exc:  # noqa: BLE001 — any other failure is retried with backoff
             async with self.db.transaction() as s:
                 updated = await outbox.mark_retry(
-                    s, row_id, f"{type(exc).__name__}: {exc}", backoff(attempts + 1), now
+                    s, row_id, redact_secrets(f"{type(exc).__name__}: {exc}"), backoff(attempts + 1), now
                 )
             log.warning("send failed (attempt %d): %s", updated.attempts, type(exc).__name__, extra=extra)
             return False

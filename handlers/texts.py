@@ -266,6 +266,24 @@ TEXTS: dict[str, dict[str, str]] = {
     "reason_top_tier": {"en": "#{n} is already at L3.", "ru": "заявка #{n} уже на L3."},
     "reason_unknown_agent": {"en": "{who} is not an agent of {team}.", "ru": "{who} не агент команды {team}."},
     "reason_held": {"en": "#{n} is held by {name}.", "ru": "заявку #{n} ведёт {name}."},
+    # --- console ---
+    "console_updated": {"en": "(updated)", "ru": "(обновлено)"},
+    "console_no_button": {"en": "no button {n} for {who}", "ru": "нет кнопки {n} у {who}"},
+    "console_pressed": {"en": "{who} pressed “{label}”", "ru": "{who} нажал(а) «{label}»"},
+    "console_now_acting": {"en": "now acting as {who} ({name})", "ru": "теперь вы — {who} ({name})"},
+    "console_unknown_person": {"en": "unknown person {name}; known: {known}", "ru": "нет такого человека {name}; есть: {known}"},
+    "console_banner": {
+        "en": "deskbot console — acting as {who}. Type a message, a number to press a button,\n"
+        "/as NAME to switch person ({known}), /help, /quit.",
+        "ru": "консоль deskbot — вы {who}. Пишите сообщение, число нажимает кнопку,\n"
+        "/as ИМЯ — сменить человека ({known}), /help, /quit.",
+    },
+    "console_help": {
+        "en": "Console: /as NAME — act as another person; /whoami; /quit or /exit; "
+        "/# text — a comment (ignored; for scripts); a number presses a button.",
+        "ru": "Консоль: /as ИМЯ — действовать от имени другого человека; /whoami; /quit или /exit; "
+        "/# текст — комментарий (пропускается; для сценариев); число нажимает кнопку.",
+    },
 }
 
 

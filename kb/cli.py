@@ -67,13 +67,16 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def eval_command(kb_dir: Path, queries_csv: Path, as_json: bool, *, semantic: bool = False) -> int:
+def eval_command(
+    kb_dir: Path | None, queries_csv: Path, as_json: bool, *, semantic: bool = False
+) -> int:
     """Evaluate the matcher on a ``text,slug`` CSV; print n, top1, top3, oos_rejected, latency.
 
     ``semantic`` evaluates the optional semantic reranker instead of the lexical matcher.
+    ``kb_dir`` None means the bundled sample KB, as for ``kb search``.
     """
     try:
-        matcher = _matcher(kb_dir, semantic)
+        matcher = _matcher(kb_dir or default_kb_dir(), semantic)
         queries = load_queries(queries_csv, {a.slug for a in matcher.articles})
     except KbError as exc:
         return _fail(exc)
@@ -165,7 +168,13 @@ def add_arguments(subparsers: Any) -> Any:
     search.set_defaults(func=_run_search)
 
     ev = kb_sub.add_parser("eval", help="measure suggestion quality on a labelled CSV")
-    ev.add_argument("--kb", type=Path, required=True, metavar="DIR", help="KB directory")
+    ev.add_argument(
+        "--kb",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="KB directory (default: the bundled sample KB)",
+    )
     ev.add_argument(
         "--queries",
         type=Path,

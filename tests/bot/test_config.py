@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.config import ConfigError, load_config, parse_config, parse_duration, redact_url
+from bot.config import ConfigError, load_config, parse_config, parse_duration, redact_secrets, redact_url
 from tests.bot.conftest import SAMPLE_CONFIG, RunDeskbot
 
 TG_TOKEN = "123456789:AAH-tg-SECRET-token-value"
@@ -320,3 +320,18 @@ def test_redact_url_hides_only_the_password() -> None:
     assert redact_url("postgresql+asyncpg://u:p%40ss@h:5432/db") == "postgresql+asyncpg://u:***@h:5432/db"
     assert redact_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
     assert redact_url("sqlite+aiosqlite:///tmp/desk.db") == "sqlite+aiosqlite:///tmp/desk.db"
+
+
+def test_redact_url_hides_a_password_without_user_or_with_an_at_sign() -> None:
+    assert redact_url("postgresql+asyncpg://:PW@host/x") == "postgresql+asyncpg://:***@host/x"
+    assert redact_url("postgresql+asyncpg://u:p@ss@h:5432/db") == "postgresql+asyncpg://u:***@h:5432/db"
+    assert redact_url("postgresql+asyncpg://u:a@b@c@h/db?x=1") == "postgresql+asyncpg://u:***@h/db?x=1"
+
+
+def test_redact_secrets_hides_bot_tokens_and_url_passwords_in_any_text() -> None:
+    text = ("TelegramError: https://api.telegram.org/bot123456:ABC-DEF_x/sendMessage; "
+            "db postgresql+asyncpg://u:p@ss@h/db down")
+    assert redact_secrets(text) == (
+        "TelegramError: https://api.telegram.org/bot***/sendMessage; db postgresql+asyncpg://u:***@h/db down"
+    )
+    assert redact_secrets("connection reset") == "connection reset"

@@ -39,23 +39,23 @@ def test_scripted_vpn_session(tmp_path: Path, run_deskbot: RunDeskbot) -> None:
         f"update the button number in {SCRIPT.name}"
     )
     expected_in_order = [
-        "-- anna pressed “Создать заявку”",
+        "-- anna нажал(а) «Создать заявку»",
         "[anna] Оформим заявку. Это про «VPN и сеть»?",
-        "-- anna pressed “Да, VPN и сеть”",
+        "-- anna нажал(а) «Да, VPN и сеть»",
         "[anna] Заявка #1 создана: не работает VPN",
         "[boris] #1 [Обычный] не работает VPN",
         "    [1] Взять  [2] Назначить  [3] Эскалировать",
-        "-- boris pressed “Взять”",
+        "-- boris нажал(а) «Взять»",
         "[boris] Заявка #1 ваша.",
         "[anna] Boris Petrov взял(а) в работу заявку #1.",
-        "-- boris pressed “Ответить”",
+        "-- boris нажал(а) «Ответить»",
         "[boris] Отправлено: Anna Ivanova (#1).",
         "[anna] #1 · Boris Petrov: Переустановите VPN-клиент и войдите заново",
-        "-- boris pressed “Решено”",
+        "-- boris нажал(а) «Решено»",
         "[boris] Заявка #1 решена.",
         "[anna] Заявка #1 решена: не работает VPN",
         "    [1] 1  [2] 2  [3] 3  [4] 4  [5] 5  [6] Не решено — открыть снова",
-        "-- anna pressed “5”",
+        "-- anna нажал(а) «5»",
         "[anna] Спасибо за оценку заявки #1!",
         "[boris] Заявка #1: оценка 5/5 от Anna Ivanova.",
     ]
@@ -93,8 +93,8 @@ def test_unknown_as_name_is_refused_and_keeps_the_identity(
     code, out, _ = run_console(tmp_path, "/as boris\n/as nobody\n/whoami\n", capsys, monkeypatch)
 
     assert code == 0
-    assert "-- now acting as boris (Boris Petrov)" in out
-    assert "! unknown person 'nobody'; known: anna, boris, vera, gleb, dina, egor" in out
+    assert "-- теперь вы — boris (Boris Petrov)" in out
+    assert "! нет такого человека 'nobody'; есть: anna, boris, vera, gleb, dina, egor" in out
     assert out.splitlines()[-1] == "-- boris"
 
 
@@ -104,8 +104,8 @@ def test_a_number_without_buttons_presses_nothing(
     code, out, _ = run_console(tmp_path, "1\n/as boris\n/help\n3\n", capsys, monkeypatch)
 
     assert code == 0
-    assert "! no button 1 for anna" in out
-    assert "! no button 3 for boris" in out  # /help's answer has no buttons
+    assert "! нет кнопки 1 у anna" in out
+    assert "! нет кнопки 3 у boris" in out  # /help's answer has no buttons
     # Only /help reached the engine.
     assert query(tmp_path / "desk.db", "SELECT count(*) FROM inbox_event") == [(1,)]
 
@@ -116,7 +116,7 @@ def test_a_number_beyond_the_buttons_presses_nothing(
     code, out, _ = run_console(tmp_path, "не работает VPN\n0\n9\n", capsys, monkeypatch)
 
     assert code == 0
-    assert "! no button 0 for anna" in out and "! no button 9 for anna" in out
+    assert "! нет кнопки 0 у anna" in out and "! нет кнопки 9 у anna" in out
     assert query(tmp_path / "desk.db", "SELECT count(*) FROM inbox_event") == [(1,)]
 
 
@@ -153,3 +153,46 @@ def test_start_as_an_unknown_person_is_a_usage_error(
     assert code == 2
     assert "unknown person 'nobody'" in err
     assert not (tmp_path / "desk.db").exists()
+
+
+def test_as_is_case_insensitive_and_only_exact_console_commands_are_local(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_console(tmp_path, "/as Boris\n/whoami\n/AS vera\n/whoami\n/assign 1 vera\n", capsys, monkeypatch)
+
+    assert code == 0
+    assert "-- boris\n" in out and "-- vera\n" in out
+    assert "unknown person" not in out  # /assign is not "/as sign 1 vera"
+    assert "vera> /assign 1 vera\n[vera] " in out  # the engine answered it
+
+
+def test_help_shows_the_engine_help_and_the_console_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_console(tmp_path, "/as vera\n/help\n", capsys, monkeypatch)
+
+    assert code == 0
+    assert "/new — start a new request" in out  # the engine's help (vera reads English)
+    console_help = [line for line in out.splitlines() if line.startswith("Console:")]
+    assert console_help and all(cmd in console_help[0] for cmd in ("/as", "/whoami", "/quit", "/#"))
+
+
+def test_console_words_follow_the_acting_persons_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_console(tmp_path, "/as vera\n5\n/as nobody\n/as anna\n5\n", capsys, monkeypatch)
+
+    assert code == 0
+    assert "-- now acting as vera (Vera Sokolova)" in out
+    assert "! no button 5 for vera" in out
+    assert "! unknown person 'nobody'; known: anna" in out
+    assert "-- теперь вы — anna (Anna Ivanova)" in out and "! нет кнопки 5 у anna" in out
+
+
+def test_console_texts_exist_in_english_and_russian() -> None:
+    from handlers.texts import TEXTS
+
+    keys = [k for k in TEXTS if k.startswith("console_")]
+    assert {"console_updated", "console_no_button", "console_pressed", "console_now_acting",
+            "console_unknown_person", "console_banner", "console_help"} <= set(keys)
+    assert all(TEXTS[k].get("en") and TEXTS[k].get("ru") for k in keys)

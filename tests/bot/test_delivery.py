@@ -344,3 +344,23 @@ async def test_a_blocked_person_is_remembered_and_not_tried_again_until_they_wri
     assert await worker.deliver_pending() == 1
     assert sender.sent_to("dm-anna") == ["first", "again"]
     assert (await row(database, again)).status == OutboxStatus.SENT
+
+
+TOKEN_URL = "https://api.telegram.org/bot123456:ABC-DEF_secret/sendMessage"
+DB_URL = "postgresql+asyncpg://desk:p@ss@db.local/desk"
+
+
+async def test_last_error_never_keeps_a_bot_token_or_a_database_password(
+    database: Database, worker: OutboxWorker, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    a1 = await enqueue(database, clock, "A", "a1")
+    b1 = await enqueue(database, clock, "B", "b1")
+    sender.fail("a1", ConnectionError(f"cannot reach {TOKEN_URL}"))
+    sender.fail("b1", RecipientBlocked(f"blocked at {TOKEN_URL} ({DB_URL})"))
+
+    await worker.deliver_pending()
+
+    a, b = await row(database, a1), await row(database, b1)
+    assert a.last_error == "ConnectionError: cannot reach https://api.telegram.org/bot***/sendMessage"
+    assert b.last_error == "blocked at https://api.telegram.org/bot***/sendMessage (postgresql+asyncpg://desk:***@db.local/desk)"
+    assert "ABC-DEF" not in a.last_error + b.last_error and "p@ss" not in b.last_error

@@ -62,8 +62,16 @@ def test_argparse_wiring(capsys: pytest.CaptureFixture[str]) -> None:
         False,
     )
     with pytest.raises(SystemExit):
-        parser().parse_args(["kb", "eval", "--queries", "q.csv"])  # --kb is required
+        parser().parse_args(["kb", "eval"])  # --queries is required
     capsys.readouterr()
+
+
+def test_eval_defaults_to_the_bundled_kb_like_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path = _write_queries(tmp_path / "q.csv", [("не работает VPN", "vpn-connect-ru")])
+    args = parser().parse_args(["kb", "eval", "--queries", str(csv_path), "--json"])
+    assert args.kb is None
+    assert args.func(args) == 0
+    assert json.loads(capsys.readouterr().out)["top1"] == 1.0
 
 
 def _write_queries(path: Path, rows: list[tuple[str, str]]) -> Path:
