@@ -192,7 +192,9 @@ async def test_long_event_keys_sharing_a_prefix_do_not_collide(desk: Desk) -> No
         keys = list(await s.exec(select(InboxEvent.event_key)))
     assert all(len(k) <= 200 for k in keys)
     short = await desk.say("anna", "/my", key="readable:1")
-    assert not short.duplicate and "readable:1" in [*keys, "readable:1"]
+    async with desk.app.db.transaction() as s:
+        keys = list(await s.exec(select(InboxEvent.event_key)))
+    assert not short.duplicate and "readable:1" in keys  # short keys are stored as they are
 
 
 # --- refusals ------------------------------------------------------------------------------
