@@ -132,9 +132,9 @@ class Engine:
             ctx = Context(s=s, config=self.config, inc=inc, person=person, identity=identity,
                           now=now, platforms=self.platforms)
             conv = await conversations.load(s, inc.platform, inc.chat_id, inc.user_id)
-            await self._dispatch(ctx, conv)
-            if dropped:
+            if dropped:  # told first, so the flow's answer (with its buttons) stays the last word
                 ctx.reply("text_cut", limit=f"{MAX_TEXT:,}", rest=f"{dropped:,}")
+            await self._dispatch(ctx, conv)
             outgoing = await ctx.flush()
         for callback in ctx.after_commit:
             callback()
