@@ -119,7 +119,7 @@ class Console:
             return True
         inc: Incoming
         buttons = self.sender.buttons.get(self.current, [])
-        is_press = text.isdigit() and (1 <= int(text) <= len(buttons) or not await self._composing())
+        is_press = text.isascii() and text.isdigit() and (1 <= int(text) <= len(buttons) or not await self._composing())
         if is_press:
             index = int(text)
             if not 1 <= index <= len(buttons):
