@@ -40,6 +40,17 @@ def card_buttons(t: Translator, ticket: Ticket) -> tuple[tuple[Button, ...], ...
     return ()
 
 
+def fields_text(t: Translator, ticket: Ticket, config: Config) -> str:
+    """The request-form answers as card lines (question in the reader's language: answer)."""
+    answers = ticket.fields or {}
+    if not answers:
+        return ""
+    category = config.categories.get(ticket.category)
+    labels = {q.key: q.text.get(t.locale) for q in category.ask} if category else {}
+    lines = [f"{labels.get(key, key)}: {value}" for key, value in answers.items()]
+    return "\n" + t("card_fields") + "\n" + "\n".join(lines)
+
+
 def ticket_card(
     t: Translator, ticket: Ticket, config: Config, *, requester: str, owner: str | None
 ) -> Reply:
@@ -57,4 +68,5 @@ def ticket_card(
         due=format_time(ticket.first_response_due, config),
         status=status_text(t, ticket, owner),
     )
+    text += fields_text(t, ticket, config)
     return Reply(text, card_buttons(t, ticket), ticket_id=ticket.id, card="queue")
