@@ -95,8 +95,9 @@ class DeskConfig(_Model):
     kb_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     ask_priority: bool = False
     duplicate_window_days: int = Field(default=14, ge=0, le=365)
-    # The category a request that fits no other can always be filed under (listed last).
-    fallback_category: str | None = None
+    # The category a request that fits no other can always be filed under (listed last);
+    # it must exist in categories.
+    fallback_category: str = "other"
 
     @field_validator("timezone")
     @classmethod
@@ -336,13 +337,11 @@ def cross_check(data: dict[str, Any]) -> list[tuple[str, str]]:
         team_key = _d(cat).get("team")
         if team_key is not None and team_key not in teams:
             problems.append((f"categories.{key}.team", f"unknown team {team_key!r}"))
-    fallback = _d(data.get("desk")).get("fallback_category")
-    if fallback is None:
-        if categories:
-            problems.append(("desk.fallback_category",
-                             "name the category a request that fits no other is filed under (e.g. other)"))
-    elif fallback not in categories:
-        problems.append(("desk.fallback_category", f"unknown category {fallback!r}"))
+    fallback = _d(data.get("desk")).get("fallback_category", "other")
+    if isinstance(fallback, str) and categories and fallback not in categories:
+        problems.append(("desk.fallback_category",
+                         f"unknown category {fallback!r} (the category for requests that fit no other "
+                         "must exist; default: other)"))
     for platform in ("telegram", "slack"):
         seen: dict[Any, str] = {}
         for key, person in people.items():

@@ -41,7 +41,7 @@ CATEGORY_CHOOSE = "category_choose"
 PRIORITY = "priority"
 DUPLICATE = "duplicate"
 COMPOSE = "compose"
-FORM = "form"
+FORM = "form"  # the category's request form: data["form_i"] = question index, data["fields"] = answers
 STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, DUPLICATE, COMPOSE, FORM)
 FORM_ANSWER_MAX = 1000  # characters kept of one form answer
 
