@@ -96,6 +96,9 @@ class DeskConfig(_Model):
     ask_priority: bool = False
     duplicate_window_days: int = Field(default=14, ge=0, le=365)
     reopen_window_days: int = Field(default=14, ge=0, le=365)  # a resolved ticket's thread offers a reopen this long
+    # The category a request that fits no other can always be filed under (listed last);
+    # it must exist in categories.
+    fallback_category: str = "other"
 
     @field_validator("timezone")
     @classmethod
@@ -213,12 +216,32 @@ class TeamConfig(_Model):
         return [(p, tier) for tier in TIERS for p in self.tiers.get(tier, [])]
 
 
+class AskQuestion(_Model):
+    """One question of a category's request form, asked before the ticket is filed."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)
+    text: Localized
+    required: bool = False
+
+    _loc = field_validator("text", mode="before")(_localized)
+
+
 class CategoryConfig(_Model):
     team: str
     title: Localized
     keywords: list[str] = Field(default_factory=list)
+    ask: list[AskQuestion] = Field(default_factory=list, max_length=10)
 
     _loc = field_validator("title", mode="before")(_localized)
+
+    @field_validator("ask")
+    @classmethod
+    def _unique_keys(cls, v: list[AskQuestion]) -> list[AskQuestion]:
+        keys = [q.key for q in v]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ValueError(f"question key(s) {dup} used more than once")
+        return v
 
 
 class TelegramConfig(_Model):
@@ -310,10 +333,16 @@ def cross_check(data: dict[str, Any]) -> list[tuple[str, str]]:
             time.fromisoformat(str(digest))
         except ValueError:
             problems.append((f"teams.{key}.digest_time", f"expected HH:MM, got {digest!r}"))
-    for key, cat in _d(data.get("categories")).items():
+    categories = _d(data.get("categories"))
+    for key, cat in categories.items():
         team_key = _d(cat).get("team")
         if team_key is not None and team_key not in teams:
             problems.append((f"categories.{key}.team", f"unknown team {team_key!r}"))
+    fallback = _d(data.get("desk")).get("fallback_category", "other")
+    if isinstance(fallback, str) and categories and fallback not in categories:
+        problems.append(("desk.fallback_category",
+                         f"unknown category {fallback!r} (the category for requests that fit no other "
+                         "must exist; default: other)"))
     for platform in ("telegram", "slack"):
         seen: dict[Any, str] = {}
         for key, person in people.items():

@@ -64,6 +64,17 @@ def card_buttons(t: Translator, ticket: Ticket) -> tuple[tuple[Button, ...], ...
     return ()
 
 
+def fields_text(t: Translator, ticket: Ticket, config: Config) -> str:
+    """The request-form answers as card lines (question in the reader's language: answer)."""
+    answers = ticket.fields or {}
+    if not answers:
+        return ""
+    category = config.categories.get(ticket.category)
+    labels = {q.key: q.text.get(t.locale) for q in category.ask} if category else {}
+    lines = [f"{labels.get(key, key)}: {value}" for key, value in answers.items()]
+    return "\n" + t("card_fields") + "\n" + "\n".join(lines)
+
+
 def ticket_card(
     t: Translator, ticket: Ticket, config: Config, *, requester: str, owner: str | None,
     unreachable_on: str | None = None,
@@ -84,4 +95,5 @@ def ticket_card(
     )
     if unreachable_on is not None:  # the platform the requester blocked the bot on
         text += "\n" + t("card_unreachable", name=requester, platform=t(f"platform_{unreachable_on}"))
+    text += fields_text(t, ticket, config)
     return Reply(text, card_buttons(t, ticket), ticket_id=ticket.id, card="queue")

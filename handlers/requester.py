@@ -44,8 +44,10 @@ DUPLICATE = "duplicate"
 COMPOSE = "compose"
 WHICH = "which"  # "which request is this about?" — the text waits in data["pending"]
 REOPEN_OFFER = "reopen_offer"  # "reopen #N?" — the text waits in data["pending"]
+FORM = "form"  # the category's request form: data["form_i"] = question index, data["fields"] = answers
 STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, DUPLICATE, COMPOSE,
-          WHICH, REOPEN_OFFER)
+          WHICH, REOPEN_OFFER, FORM)
+FORM_ANSWER_MAX = 1000  # characters kept of one form answer
 
 # Which button actions each state accepts (anything else is a stale button).
 FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -57,6 +59,7 @@ FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
     DUPLICATE: ("dup_add", "dup_new"),
     WHICH: ("pending_to", "pending_new"),
     REOPEN_OFFER: ("reopen_confirm", "pending_new"),
+    FORM: ("form_skip",),
 }
 # "This is a new request" under an auto-added message: valid while the conversation still
 # remembers that message (checked against conv.data, not against a state).
@@ -78,6 +81,8 @@ class RequesterFlow:
         if state == COMPOSE:
             await post_message(ctx, data.get("ticket"), text)
             await self._go(ctx, conv, IDLE, {})
+        elif state == FORM:
+            await self._form_answer(ctx, conv, data, text)
         elif state == IDLE:
             await self.route(ctx, conv, text)
         elif state in (WHICH, REOPEN_OFFER):
@@ -123,7 +128,7 @@ class RequesterFlow:
                 ctx.reply("use_buttons")
                 return
             data["priority"] = value
-            await self._check_duplicate(ctx, conv, data)
+            await self._start_form(ctx, conv, data)
         elif action == "dup_add":
             await self._add_to_existing(ctx, conv, data)
         elif action == "dup_new":
@@ -134,6 +139,8 @@ class RequesterFlow:
             await self._start(ctx, conv, data.get("pending") or "")
         elif action == "reopen_confirm":
             await self._reopen_with_text(ctx, conv, data, ticket_id)
+        elif action == "form_skip":
+            await self._form_skip(ctx, conv, data)
 
     async def cancel(self, ctx: Context, conv: Conversation) -> None:
         if conv.state == IDLE:
@@ -326,7 +333,10 @@ class RequesterFlow:
         await self._go(ctx, conv, CATEGORY_CONFIRM, data)
 
     async def _choose_category(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
-        cats = [Button(c.title.get(ctx.locale), "cat", None, key) for key, c in ctx.config.categories.items()]
+        # The fallback category is always offered, last, so any request can be filed.
+        fallback = ctx.config.desk.fallback_category
+        keys = [k for k in ctx.config.categories if k != fallback] + ([fallback] if fallback in ctx.config.categories else [])
+        cats = [Button(ctx.config.categories[key].title.get(ctx.locale), "cat", None, key) for key in keys]
         rows = tuple(tuple(cats[i : i + 2]) for i in range(0, len(cats), 2))
         ctx.here(Reply(ctx.t("ask_category"), rows))
         await self._go(ctx, conv, CATEGORY_CHOOSE, data)
@@ -342,7 +352,56 @@ class RequesterFlow:
             await self._go(ctx, conv, PRIORITY, data)
             return
         data["priority"] = infer_priority(data["query"], ctx.config)
-        await self._check_duplicate(ctx, conv, data)
+        await self._start_form(ctx, conv, data)
+
+    # --- request form (categories.X.ask) ------------------------------------------------
+
+    async def _start_form(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+        """Ask the category's form questions one by one, then go on to the duplicate check."""
+        data["form_i"] = 0
+        data["fields"] = {}
+        await self._form_next(ctx, conv, data)
+
+    async def _form_next(self, ctx: Context, conv: Conversation, data: dict[str, Any], *, again: bool = False) -> None:
+        questions = ctx.config.categories[data["category"]].ask
+        i = int(data.get("form_i", 0))
+        if i >= len(questions):
+            data.pop("form_i", None)
+            await self._check_duplicate(ctx, conv, data)
+            return
+        q = questions[i]
+        question = q.text.get(ctx.locale)
+        text = (ctx.t("form_required", question=question) if again
+                else ctx.t("form_question", question=question, step=i + 1, total=len(questions)))
+        buttons = () if q.required else ((Button(ctx.t("btn_form_skip"), "form_skip"),),)
+        ctx.here(Reply(text, buttons))
+        await self._go(ctx, conv, FORM, data)
+
+    async def _form_answer(self, ctx: Context, conv: Conversation, data: dict[str, Any], text: str) -> None:
+        questions = ctx.config.categories[data["category"]].ask
+        i = int(data.get("form_i", 0))
+        answer = text.strip()[:FORM_ANSWER_MAX]
+        if i >= len(questions):  # the config changed under a running form
+            await self._form_next(ctx, conv, data)
+            return
+        if not answer:
+            if questions[i].required:
+                await self._form_next(ctx, conv, data, again=True)
+            else:
+                ctx.reply("form_use_text")
+            return
+        data.setdefault("fields", {})[questions[i].key] = answer
+        data["form_i"] = i + 1
+        await self._form_next(ctx, conv, data)
+
+    async def _form_skip(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+        questions = ctx.config.categories[data["category"]].ask
+        i = int(data.get("form_i", 0))
+        if i < len(questions) and questions[i].required:
+            ctx.reply("stale_button")
+            return
+        data["form_i"] = i + 1
+        await self._form_next(ctx, conv, data)
 
     async def _check_duplicate(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
         since = ctx.now - timedelta(days=ctx.config.desk.duplicate_window_days)
@@ -386,6 +445,7 @@ class RequesterFlow:
             ctx.s, team=category.team, category=data["category"], priority=priority_key,
             requester_id=ctx.person_id, text=data["query"], platform=ctx.inc.platform, now=ctx.now,
             first_response_due=first_due, resolution_due=resolution_due, kb_query=data["query"],
+            fields=dict(data.get("fields") or {}),
         )
         if data.get("gap"):
             await feedback.record(ctx.s, slug=None, query=data["query"], outcome="gap", now=ctx.now,

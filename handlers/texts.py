@@ -9,6 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 TEXTS: dict[str, dict[str, str]] = {
+    # --- intake forms ---
+    "form_question": {
+        "en": "{question}\n({step} of {total}; /cancel to stop)",
+        "ru": "{question}\n(вопрос {step} из {total}; /cancel — отменить)",
+    },
+    "form_required": {
+        "en": "This one is needed to file the request. {question}",
+        "ru": "Без этого ответа заявку не оформить. {question}",
+    },
+    "form_use_text": {
+        "en": "Please type your answer (or /cancel).",
+        "ru": "Напишите ответ текстом (или /cancel).",
+    },
+    "btn_form_skip": {"en": "Skip", "ru": "Пропустить"},
+    "card_fields": {"en": "Details:", "ru": "Подробности:"},
     # --- requester flow -------------------------------------------------------
     "suggest_intro": {
         "en": "These articles may answer your question:",

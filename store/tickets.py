@@ -98,9 +98,13 @@ async def create_ticket(
     resolution_due: datetime | None,
     kb_query: str | None = None,
     tier: str = "L1",
+    fields: dict[str, str] | None = None,
 ) -> Ticket:
-    """File a new ticket with its first message and a ``create`` audit event."""
+    """File a new ticket with its first message and a ``create`` audit event.
+
+    ``fields`` are the request-form answers (question key → answer)."""
     ticket = Ticket(
+        fields=dict(fields or {}),
         team=team,
         category=category,
         priority=priority,

@@ -55,7 +55,10 @@ def write_yaml(path: Path, data: dict[str, Any]) -> Path:
 def test_sample_config_loads() -> None:
     config = load_config(SAMPLE_CONFIG, env={})
 
-    assert list(config.teams) == ["it", "hr"]
+    # The services of the product brief: IT, HR, finance, procurement, legal, office.
+    assert list(config.teams) == ["it", "hr", "accounting", "procurement", "legal", "office"]
+    assert all(team.tiers.get("L1") and team.leads for team in config.teams.values())
+    assert config.desk.fallback_category == "other" and config.categories["other"].title.ru == "Другое"
     assert config.teams["it"].members() == [("boris", "L1"), ("vera", "L2")]
     assert config.teams["it"].leads == ["gleb"] and config.teams["hr"].leads == ["egor"]
     assert config.people["anna"].locale == "ru" and config.people["vera"].locale == "en"
@@ -273,7 +276,7 @@ def test_check_config_accepts_the_sample(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["check-config", str(SAMPLE_CONFIG)]) == 0
 
     out, _ = capsys.readouterr()
-    assert out.startswith("config OK: 2 teams, 6 categories, 6 people")
+    assert out.startswith("config OK: 6 teams, 14 categories, 14 people")
     assert "platforms: none (console only)" in out
 
 
@@ -335,3 +338,46 @@ def test_redact_secrets_hides_bot_tokens_and_url_passwords_in_any_text() -> None
         "TelegramError: https://api.telegram.org/bot***/sendMessage; db postgresql+asyncpg://u:***@h/db down"
     )
     assert redact_secrets("connection reset") == "connection reset"
+
+
+# --- request forms and the fallback category (issue 7) ------------------------------------
+
+
+def test_sample_forms_are_parsed() -> None:
+    config = load_config(SAMPLE_CONFIG, env={})
+
+    system = config.categories["business_apps"].ask[0]
+    assert (system.key, system.required) == ("system", True)
+    assert system.text.en.startswith("Which system?") and system.text.ru.startswith("Какая система?")
+    assert [q.required for q in config.categories["purchase"].ask] == [True, False]
+    assert config.categories["network"].ask == []
+
+
+def test_form_mistakes_are_reported_with_their_key_paths(sample: dict[str, Any]) -> None:
+    sample["categories"]["access"]["ask"] = [
+        {"key": "system", "text": {"en": "Which system?"}, "required": "maybe"},
+        {"key": "Bad Key", "text": "Why?", "colour": "red"},
+    ]
+    sample["categories"]["hardware"]["ask"] = [
+        {"key": "tag", "text": "Asset tag?"},
+        {"key": "tag", "text": "Asset tag again?"},
+    ]
+
+    problems = problems_of(sample)
+
+    assert "Field required" in problems["categories.access.ask[0].text.ru"]
+    assert "categories.access.ask[0].required" in problems
+    assert "categories.access.ask[1].key" in problems
+    assert problems["categories.access.ask[1].colour"] == "unknown key"
+    assert "'tag'" in problems["categories.hardware.ask"]
+
+
+def test_fallback_category_must_exist(sample: dict[str, Any]) -> None:
+    sample["desk"]["fallback_category"] = "misc"
+    assert list(problems_of(sample)) == ["desk.fallback_category"]
+    assert "unknown category 'misc'" in problems_of(sample)["desk.fallback_category"]
+
+    del sample["desk"]["fallback_category"]  # the default is "other" …
+    assert parse_config(sample, env={}).desk.fallback_category == "other"
+    del sample["categories"]["other"]  # … which must then exist
+    assert "unknown category 'other'" in problems_of(sample)["desk.fallback_category"]

@@ -175,7 +175,7 @@ async def test_a_forged_split_button_is_refused(fdesk: Desk) -> None:
 
 async def two_open(desk: Desk) -> tuple[int, int]:
     first = await open_ticket(desk, ANNA, "не печатает принтер")
-    second = await open_ticket(desk, ANNA, "нужен доступ к CRM")
+    second = await open_ticket(desk, ANNA, "не могу войти, забыл пароль")
     desk.new(ANNA)
     return first, second
 

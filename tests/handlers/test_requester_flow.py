@@ -102,7 +102,10 @@ REPORT = FakeArticle("report-export", "Как выгрузить отчёт", "�
 
 CATEGORY_TITLES_RU = [
     "Доступы и учётные записи", "VPN и сеть", "Оборудование и принтеры",
-    "Программы и почта", "Отпуск и больничный", "Зарплата и справки",
+    "Программы и почта", "Бизнес-системы (CRM, 1С)", "Отпуск и больничный", "Зарплата и справки",
+    "Приём и адаптация", "Расходы и оплаты", "Закупки", "Договоры и юридические вопросы",
+    "Расходные материалы и канцелярия", "Офис и хозяйственные вопросы",
+    "Другое",  # desk.fallback_category: always offered, last
 ]
 PRIORITY_TITLES_RU = ["Низкий", "Обычный", "Высокий", "Срочный"]
 
@@ -218,6 +221,11 @@ async def to_compose(desk: Desk) -> None:
     await desk.press(ANNA, "Ответить")
 
 
+async def to_form(desk: Desk) -> None:  # business_apps asks "Which system?" first
+    await desk.say(ANNA, "падает CRM")
+    await desk.press(ANNA, "Да")
+
+
 async def at_idle(desk: Desk) -> None:
     return None
 
@@ -247,6 +255,7 @@ REACH: dict[str, Callable[[Desk], Awaitable[None]]] = {
     rq.COMPOSE: to_compose,
     rq.WHICH: to_which,
     rq.REOPEN_OFFER: to_reopen_offer,
+    rq.FORM: to_form,
 }
 
 
@@ -711,11 +720,12 @@ async def test_cancel_when_idle_says_nothing_to_cancel(desk: Desk) -> None:
 # --- unexpected input ---------------------------------------------------------------------------------
 
 
-BUTTON_STATES = [s for s in rq.STATES if s in rq.FLOW_ACTIONS]
+# A form has a Skip button but expects text (tests/handlers/test_forms.py).
+BUTTON_STATES = [s for s in rq.STATES if s in rq.FLOW_ACTIONS and s != rq.FORM]
 
 
 def test_every_button_state_is_one_where_text_is_unexpected() -> None:
-    assert set(BUTTON_STATES) == set(rq.STATES) - {rq.IDLE, rq.COMPOSE}
+    assert set(BUTTON_STATES) == set(rq.STATES) - {rq.IDLE, rq.COMPOSE, rq.FORM}
 
 
 @pytest.mark.parametrize("state", BUTTON_STATES)
@@ -744,6 +754,7 @@ STALE_VALUES: dict[str, tuple[int | None, str | None]] = {
     "open_ticket": (None, None), "cat_ok": (None, None), "cat_list": (None, None),
     "cat": (None, "network"), "prio": (None, "urgent"), "dup_add": (1, None), "dup_new": (None, None),
     "pending_to": (1, None), "pending_new": (None, None), "reopen_confirm": (1, None), "split_new": (1, "1"),
+    "form_skip": (None, None),
 }
 
 
