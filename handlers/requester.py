@@ -29,6 +29,7 @@ from handlers.events import MAX_TEXT, Button, Reply
 from handlers.ports import KnowledgeBase
 from handlers.relay import post_message, relay_to_staff
 from handlers.routing import guess_category, infer_priority
+from scheduler.calendar import is_working_time
 from scheduler.sla import due_times
 from store import conversations, feedback, people, tickets
 from store.models import OPEN_STATUSES, Conversation, MessageKind, Status, Ticket
@@ -256,6 +257,8 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
     policy = ctx.config.teams[ticket.team].assignment
     if policy == "manual":
         return
+    if not on_shift(ctx, ticket.team):
+        return
     members = await people.team_members(ctx.s, ticket.team)
     candidates = [p.id for p, m in members if m.tier == ticket.tier and not p.away and p.id is not None]
     load = await tickets.open_load(ctx.s, candidates)
@@ -265,6 +268,13 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
         return
     await tickets.assign_ticket(ctx.s, ticket, chosen, None, ctx.now, detail="auto")
     await ctx.to_person(chosen, lambda t: agent.assignment_notice(t, ticket))
+
+
+def on_shift(ctx: Context, team: str) -> bool:
+    """Whether the team's agents are on shift now (a team without a calendar always is)."""
+    name = ctx.config.teams[team].calendar
+    calendar = ctx.config.calendars.get(name) if name else None
+    return calendar is None or is_working_time(calendar, ctx.now)
 
 
 async def load_own_ticket(ctx: Context, action: str, number: int | None) -> Ticket | None:

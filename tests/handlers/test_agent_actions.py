@@ -400,11 +400,6 @@ async def test_manual_assignment_leaves_new_tickets_in_the_queue(desk: Desk) -> 
     assert (row["status"], row["assignee_id"]) == (Status.NEW, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auto-assignment ignores the team calendar: DESIGN §3 assigns only among agents on shift "
-    "(working hours), handlers.requester.auto_assign only checks /away",
-)
 async def test_auto_assignment_skips_agents_off_shift(config: Config, db_url: str, clock: FakeClock) -> None:
     clock.advance(days=5)  # Saturday 10:00 in Moscow: HR's calendar has mon–fri only
     async with open_desk(config, db_url, clock) as desk:
