@@ -8,13 +8,15 @@ Refusals are answered and audited through :meth:`Context.deny`.
 
 from __future__ import annotations
 
-from handlers.cards import format_time, status_text, ticket_card
+from handlers.cards import escalation_target, format_time, status_text, ticket_card
 from handlers.context import Context
 from handlers.events import Button, Reply
 from handlers.texts import Translator
 from store import people, tickets
-from store.models import MessageKind, Status, Ticket
+from store.models import OPEN_STATUSES, MessageKind, Status, Ticket
 from store.tickets import TicketStateError
+
+MAX_REASON = 300  # a reason or resolution note is one line
 
 
 async def display_name(ctx: Context, person_id: int | None) -> str | None:
@@ -177,30 +179,57 @@ def csat_request(t: Translator, ticket: Ticket) -> Reply:
     )
 
 
-async def escalate(ctx: Context, number: int | None) -> None:
+async def check_escalate(ctx: Context, number: int | None) -> int | None:
+    """Whether the actor may escalate the ticket now (refusing if not); its number if so."""
+    checked = await _escalation(ctx, number)
+    return checked[0].id if checked else None
+
+
+async def _escalation(ctx: Context, number: int | None) -> tuple[Ticket, str] | None:
     ticket = await load_ticket(ctx, "escalate", number)
     if ticket is None or not await require_staff(ctx, "escalate", ticket):
-        return
+        return None
     if ticket.assignee_id is not None and not await require_owner_or_lead(ctx, "escalate", ticket):
+        return None
+    if ticket.status not in OPEN_STATUSES:
+        bad_state(ctx, ticket)
+        return None
+    target = escalation_target(ctx.config, ticket)
+    if target is None:
+        await ctx.deny("escalate", "reason_no_higher_tier", ticket.id, n=ticket.id, tier=ticket.tier)
+        return None
+    return ticket, target
+
+
+async def escalate(ctx: Context, number: int | None, reason: str | None = None) -> None:
+    """Move the ticket to the next staffed tier (skipping empty ones), keeping the reason."""
+    checked = await _escalation(ctx, number)
+    if checked is None:
         return
-    if tickets.next_tier(ticket.tier) is None:
-        await ctx.deny("escalate", "reason_top_tier", ticket.id, n=ticket.id)
-        return
+    ticket, target = checked
+    reason = " ".join(reason.split())[:MAX_REASON] if reason else None
     before = ticket.tier
     try:
-        await tickets.escalate_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+        await tickets.escalate_ticket(ctx.s, ticket, ctx.person_id, ctx.now, reason=reason, to_tier=target)
     except TicketStateError:
         bad_state(ctx, ticket)
         return
+    mark = f"{before} → {ticket.tier}" + (f": {reason}" if reason else "")
+    await tickets.add_message(
+        ctx.s, ticket, kind=MessageKind.SYSTEM, author_id=ctx.person_id, text=f"escalate {mark}",
+        platform=ctx.inc.platform, now=ctx.now,
+    )
     ctx.reply("escalated_ok", n=ticket.id, from_tier=before, to_tier=ticket.tier)
     await refresh_card(ctx, ticket)
     # In a shared team chat the card is edited in place, which pings nobody: tell the tier.
     tier, n, subject = ticket.tier, ticket.id, ticket.subject
     await ctx.to_team_chats(
         ticket.team, tier,
-        lambda t: Reply(f"{t('new_in_tier', tier=tier)} #{n} {subject}",
+        lambda t: Reply(f"{t('new_in_tier', tier=tier)} #{n} {subject}"
+                        + (f"\n{t('escalation_reason', reason=reason)}" if reason else ""),
                         ((Button(t("btn_claim"), "claim", n),),), ticket_id=n),
     )
+    await ctx.to_person(ticket.requester_id, lambda t: Reply(t("escalated_requester", n=n), ticket_id=n))
 
 
 async def release(ctx: Context, number: int | None) -> None:

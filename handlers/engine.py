@@ -82,7 +82,7 @@ class Engine:
             "/ticket": lambda ctx, conv, arg: agent.show_ticket(ctx, _ticket_number(arg)),
             "/take": lambda ctx, conv, arg: self._numbered(ctx, arg, "/take N", agent.claim),
             "/resolve": lambda ctx, conv, arg: self._numbered(ctx, arg, "/resolve N", agent.resolve),
-            "/escalate": lambda ctx, conv, arg: self._numbered(ctx, arg, "/escalate N", agent.escalate),
+            "/escalate": self._cmd_escalate,
             "/release": lambda ctx, conv, arg: self._numbered(ctx, arg, "/release N", agent.release),
             "/assign": self._cmd_assign,
             "/note": self._cmd_note,
@@ -185,7 +185,7 @@ class Engine:
         elif action == "resolve":
             await agent.resolve(ctx, ticket_id)
         elif action == "escalate":
-            await agent.escalate(ctx, ticket_id)
+            await self._ask_escalate(ctx, conv, ticket_id)
         elif action == "release":
             await agent.release(ctx, ticket_id)
         elif action == "rate":
@@ -306,3 +306,21 @@ class Engine:
     async def _cmd_back(self, ctx: Context, conv: Conversation, arg: str) -> None:
         await people.set_away(ctx.s, ctx.person, False)
         ctx.reply("away_off")
+
+    async def _ask_escalate(self, ctx: Context, conv: Conversation, number: int | None) -> None:
+        if not ctx.inc.is_private:  # text in a team chat is not read: no prompt, no reason
+            await agent.escalate(ctx, number)
+            return
+        checked = await agent.check_escalate(ctx, number)
+        if checked is not None:
+            await self.flow.ask_escalate_reason(ctx, conv, checked)
+
+    async def _cmd_escalate(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        num, _, reason = arg.partition(" ")
+        number = _ticket_number(num)
+        if number is None:
+            ctx.reply("usage", usage="/escalate N [reason]")
+        elif reason.strip():
+            await agent.escalate(ctx, number, reason)
+        else:
+            await self._ask_escalate(ctx, conv, number)

@@ -43,6 +43,9 @@ PRIORITY = "priority"
 DUPLICATE = "duplicate"
 COMPOSE = "compose"
 STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, DUPLICATE, COMPOSE)
+# An agent's one-line prompts (ticket number in conv.data["ticket"]); the next text answers.
+ESCALATE_REASON = "escalate_reason"
+AGENT_STATES = (ESCALATE_REASON,)
 
 # Which button actions each state accepts (anything else is a stale button).
 FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -52,6 +55,7 @@ FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
     CATEGORY_CHOOSE: ("cat",),
     PRIORITY: ("prio",),
     DUPLICATE: ("dup_add", "dup_new"),
+    ESCALATE_REASON: ("esc_skip",),
 }
 ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions)
 DUPLICATE_SIMILARITY = 80
@@ -70,6 +74,9 @@ class RequesterFlow:
         if state == COMPOSE:
             await post_message(ctx, data.get("ticket"), text)
             await self._go(ctx, conv, IDLE, {})
+        elif state == ESCALATE_REASON:
+            await self._go(ctx, conv, IDLE, {})
+            await agent.escalate(ctx, data.get("ticket"), text)
         elif state == IDLE:
             await self._start(ctx, conv, text)
         else:
@@ -109,6 +116,9 @@ class RequesterFlow:
             await self._add_to_existing(ctx, conv, data)
         elif action == "dup_new":
             await self._create(ctx, conv, data)
+        elif action == "esc_skip":
+            await self._go(ctx, conv, IDLE, {})
+            await agent.escalate(ctx, data.get("ticket"))
 
     async def cancel(self, ctx: Context, conv: Conversation) -> None:
         if conv.state == IDLE:
@@ -120,6 +130,11 @@ class RequesterFlow:
     async def compose(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
         await self._go(ctx, conv, COMPOSE, {"ticket": ticket_id})
         ctx.reply("reply_prompt", n=ticket_id)
+
+    async def ask_escalate_reason(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
+        """Ask the agent for an optional one-line reason; the next text (or Skip) escalates."""
+        await self._go(ctx, conv, ESCALATE_REASON, {"ticket": ticket_id})
+        ctx.here(Reply(ctx.t("ask_escalate_reason", n=ticket_id), ((Button(ctx.t("btn_skip"), "esc_skip", ticket_id),),)))
 
     # --- steps ----------------------------------------------------------------------
 
@@ -204,8 +219,9 @@ class RequesterFlow:
         dup = next(
             (
                 tk for tk in candidates
-                if tk.category == data["category"]
-                or fuzz.token_sort_ratio(tk.subject.lower(), subject) >= DUPLICATE_SIMILARITY
+                # Same category alone is not a duplicate ("printer out of toner" vs
+                # "laptop won't turn on"): the text must be similar.
+                if fuzz.token_sort_ratio(tk.subject.lower(), subject) >= DUPLICATE_SIMILARITY
             ),
             None,
         )

@@ -171,6 +171,25 @@ TEXTS: dict[str, dict[str, str]] = {
             "нарушение SLA {breach} · CSAT {csat} ({csat_n}) · решено базой знаний {deflections}"
         ),
     },
+    # --- agents ---
+    "reason_no_higher_tier": {
+        "en": "#{n} cannot be escalated: no tier above {tier} has agents.",
+        "ru": "заявку #{n} нельзя эскалировать: выше {tier} нет агентов.",
+    },
+    "escalation_reason": {"en": "Reason: {reason}", "ru": "Причина: {reason}"},
+    "escalated_requester": {
+        "en": "Your request #{n} has been passed to a specialist. We will get back to you.",
+        "ru": "Ваша заявка #{n} передана специалисту. Мы свяжемся с вами.",
+    },
+    "ask_escalate_reason": {
+        "en": "Reason for escalating #{n} (one line), or Skip",
+        "ru": "Причина эскалации #{n} (одной строкой) или «Пропустить»",
+    },
+    "ask_resolve_note": {
+        "en": "Resolution note for #{n} (one line), or Skip",
+        "ru": "Что сделано по заявке #{n} (одной строкой) или «Пропустить»",
+    },
+    "btn_skip": {"en": "Skip", "ru": "Пропустить"},
     # --- refusals -------------------------------------------------------------
     "denied": {"en": "Not allowed: {reason}", "ru": "Нельзя: {reason}"},
     "reason_no_ticket": {"en": "there is no ticket #{n}.", "ru": "заявки #{n} нет."},

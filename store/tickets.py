@@ -248,11 +248,15 @@ def next_tier(tier: str) -> str | None:
     return TIER_ORDER[i + 1] if i + 1 < len(TIER_ORDER) else None
 
 
-async def escalate_ticket(s: AsyncSession, ticket: Ticket, actor_id: int | None, now: datetime, *, reason: str | None = None) -> Ticket:
-    """Move to the next tier; the ticket goes back to that tier's queue unassigned."""
+async def escalate_ticket(
+    s: AsyncSession, ticket: Ticket, actor_id: int | None, now: datetime, *, reason: str | None = None,
+    to_tier: str | None = None,
+) -> Ticket:
+    """Move to ``to_tier`` (default: the next tier; it must be higher than the current one);
+    the ticket goes back to that tier's queue unassigned."""
     _require(ticket, "escalate", OPEN_STATUSES)
-    new_tier = next_tier(ticket.tier)
-    if new_tier is None:
+    new_tier = to_tier or next_tier(ticket.tier)
+    if new_tier is None or TIER_ORDER.index(new_tier) <= TIER_ORDER.index(ticket.tier):
         raise TicketStateError(ticket, "escalate beyond L3")
     before = ticket.tier
     ticket.tier = new_tier

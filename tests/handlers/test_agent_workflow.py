@@ -1,0 +1,142 @@
+"""Agents' workflow (issue 7 §2): escalation to staffed tiers with a reason, duplicate check by
+text, queue order, search and the full history. Runs on SQLite and PostgreSQL (``db_url``).
+
+People (sample config): anna — employee (ru); IT: boris L1 (ru), vera L2 (en), gleb lead (ru).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.config import Config
+from handlers import requester as rq
+from store import conversations
+from store.models import MessageKind, Status
+from tests.support.clock import FakeClock
+from tests.support.desk import Desk
+from tests.support.scenarios import make_config, open_desk, open_ticket, ticket_events, ticket_messages, ticket_row
+
+PRINTER = "принтер не печатает"
+
+
+@pytest.fixture
+async def desk(config: Config, db_url: str, clock: FakeClock) -> AsyncIterator[Desk]:
+    async with open_desk(config, db_url, clock) as desk:
+        yield desk
+
+
+def it_l2_empty_l3_vera(data: dict[str, Any]) -> None:
+    data["teams"]["it"]["tiers"]["L2"] = []
+    data["teams"]["it"]["tiers"]["L3"] = ["vera"]
+
+
+async def conv_state(desk: Desk, who: str) -> tuple[str, dict[str, Any]]:
+    async with desk.app.db.transaction() as s:
+        conv = await conversations.load(s, "console", who, who)
+        return conv.state, dict(conv.data)
+
+
+# --- duplicate check -----------------------------------------------------------------------------
+
+
+async def test_same_category_with_different_text_is_not_a_duplicate(desk: Desk) -> None:
+    first = await open_ticket(desk, "anna", "my laptop won't turn on")
+    await desk.say("anna", "printer out of toner, urgent")
+    await desk.click("anna", "cat_ok")  # same category (hardware) as the first ticket
+    labels = desk.last("anna").labels()
+    assert not any("#" in label for label in labels)  # no "Add to #1"
+    second = await ticket_row(desk, first + 1)
+    assert (second["category"], second["subject"]) == ("hardware", "printer out of toner, urgent")
+
+
+async def test_similar_text_is_still_offered_as_a_duplicate(desk: Desk) -> None:
+    first = await open_ticket(desk, "anna", "my laptop won't turn on")
+    await desk.say("anna", "my laptop won't turn on again")
+    await desk.click("anna", "cat_ok")
+    assert [b.action for b in desk.last("anna").buttons] == ["dup_add", "dup_new"]
+    assert desk.last("anna").buttons[0].ticket_id == first
+
+
+# --- escalation ----------------------------------------------------------------------------------
+
+
+async def test_escalate_with_a_reason_in_one_go_keeps_it_and_tells_the_requester(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", PRINTER)
+    await desk.say("boris", f"/take {number}")
+    desk.new("anna")
+    await desk.say("boris", f"/escalate {number} драйвер не ставится")
+    row = await ticket_row(desk, number)
+    assert (row["tier"], row["status"], row["assignee_id"]) == ("L2", Status.NEW, None)
+    [event] = [e for e in await ticket_events(desk, number) if e.action == "escalate"]
+    assert (event.from_value, event.to_value, event.detail) == ("L1", "L2", "драйвер не ставится")
+    system = [m.text for m in await ticket_messages(desk, number) if m.kind == MessageKind.SYSTEM]
+    assert system == ["escalate L1 → L2: драйвер не ставится"]
+    told = [m.text for m in desk.new("anna")]
+    assert told == [f"Ваша заявка #{number} передана специалисту. Мы свяжемся с вами."]
+    assert not any("L2" in text or "Vera" in text or "драйвер" in text for text in told)
+
+
+async def test_escalate_without_text_asks_for_a_reason_and_the_next_text_is_it(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", PRINTER)
+    await desk.say("boris", f"/take {number}")
+    await desk.say("boris", f"/escalate {number}")
+    prompt = desk.last("boris")
+    assert prompt.text == f"Причина эскалации #{number} (одной строкой) или «Пропустить»"
+    assert prompt.labels() == ["Пропустить"]
+    assert await conv_state(desk, "boris") == (rq.ESCALATE_REASON, {"ticket": number})
+    assert (await ticket_row(desk, number))["tier"] == "L1"
+
+    await desk.say("boris", "нужен админ")
+
+    assert (await ticket_row(desk, number))["tier"] == "L2"
+    [event] = [e for e in await ticket_events(desk, number) if e.action == "escalate"]
+    assert event.detail == "нужен админ"
+    assert (await conv_state(desk, "boris"))[0] == rq.IDLE
+
+
+async def test_escalate_skip_escalates_without_a_reason(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", PRINTER)
+    await desk.say("boris", f"/take {number}")
+    await desk.click("boris", "escalate", number)
+    await desk.press("boris", "Пропустить")
+    [event] = [e for e in await ticket_events(desk, number) if e.action == "escalate"]
+    assert (event.to_value, event.detail) == ("L2", None)
+
+
+async def test_escalation_skips_an_unstaffed_tier(db_url: str, clock: FakeClock) -> None:
+    async with open_desk(make_config(it_l2_empty_l3_vera), db_url, clock) as desk:
+        number = await open_ticket(desk, "anna", PRINTER)
+        await desk.say("boris", f"/take {number}")
+        await desk.say("boris", f"/escalate {number} срочно")
+        row = await ticket_row(desk, number)
+        assert (row["tier"], row["status"]) == ("L3", Status.NEW)
+        [event] = [e for e in await ticket_events(desk, number) if e.action == "escalate"]
+        assert (event.from_value, event.to_value) == ("L1", "L3")
+        cards = [m for m in desk.new("vera") if m.ticket_id == number and m.text.startswith(f"#{number} [")]
+        assert cards and "· L3" in cards[-1].text
+        assert "Escalate" not in cards[-1].labels()  # the top tier: nothing to escalate to
+
+
+async def test_escalation_with_no_staffed_tier_above_is_refused_and_changes_nothing(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", PRINTER)
+    await desk.say("boris", f"/escalate {number} x")  # L1 → L2
+    await desk.say("vera", f"/take {number}")
+    before = await ticket_row(desk, number)
+    await desk.say("vera", f"/escalate {number} need L3")  # IT has nobody at L3
+    assert desk.last("vera").text == f"Not allowed: #{number} cannot be escalated: no tier above L2 has agents."
+    assert await ticket_row(desk, number) == before
+    await desk.click("vera", "escalate", number)  # a stale button: refused the same, no prompt
+    assert (await conv_state(desk, "vera"))[0] == rq.IDLE
+    assert await ticket_row(desk, number) == before
+
+
+async def test_card_has_no_escalate_button_when_no_higher_tier_is_staffed(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", "my laptop screen is black")  # hardware → IT, L1
+    l1 = [m for m in desk.new("boris") if m.ticket_id == number and m.text.startswith(f"#{number} [")]
+    assert "Эскалировать" in l1[-1].labels()
+    await desk.say("boris", f"/escalate {number} x")
+    l2 = [m for m in desk.new("vera") if m.ticket_id == number and m.text.startswith(f"#{number} [")]
+    assert "Escalate" not in l2[-1].labels()
