@@ -155,15 +155,33 @@ async def note(ctx: Context, number: int | None, text: str) -> None:
     ctx.reply("note_added", n=ticket.id)
 
 
-async def resolve(ctx: Context, number: int | None) -> None:
+async def check_resolve(ctx: Context, number: int | None) -> int | None:
+    """Whether the actor may resolve the ticket now (refusing if not); its number if so."""
+    ticket = await load_ticket(ctx, "resolve", number)
+    if ticket is None or not await require_owner_or_lead(ctx, "resolve", ticket):
+        return None
+    if ticket.status not in (Status.NEW, Status.CLAIMED, Status.WAITING):
+        bad_state(ctx, ticket)
+        return None
+    return ticket.id
+
+
+async def resolve(ctx: Context, number: int | None, note: str | None = None) -> None:
+    """Resolve with an optional one-line note (stored, audited and in the history)."""
     ticket = await load_ticket(ctx, "resolve", number)
     if ticket is None or not await require_owner_or_lead(ctx, "resolve", ticket):
         return
+    note = " ".join(note.split())[:MAX_REASON] or None if note else None
     try:
-        await tickets.resolve_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+        await tickets.resolve_ticket(ctx.s, ticket, ctx.person_id, ctx.now, note=note)
     except TicketStateError:
         bad_state(ctx, ticket)
         return
+    if note:
+        await tickets.add_message(
+            ctx.s, ticket, kind=MessageKind.SYSTEM, author_id=ctx.person_id, text=f"resolve: {note}",
+            platform=ctx.inc.platform, now=ctx.now,
+        )
     ctx.reply("resolved_ok", n=ticket.id)
     await refresh_card(ctx, ticket)
     await ctx.to_person(ticket.requester_id, lambda t: csat_request(t, ticket))

@@ -81,7 +81,7 @@ class Engine:
             "/mine": lambda ctx, conv, arg: agent.list_mine(ctx),
             "/ticket": lambda ctx, conv, arg: agent.show_ticket(ctx, _ticket_number(arg)),
             "/take": lambda ctx, conv, arg: self._numbered(ctx, arg, "/take N", agent.claim),
-            "/resolve": lambda ctx, conv, arg: self._numbered(ctx, arg, "/resolve N", agent.resolve),
+            "/resolve": self._cmd_resolve,
             "/escalate": self._cmd_escalate,
             "/release": lambda ctx, conv, arg: self._numbered(ctx, arg, "/release N", agent.release),
             "/assign": self._cmd_assign,
@@ -183,7 +183,7 @@ class Engine:
             if number is not None:
                 await self.flow.compose(ctx, conv, number)
         elif action == "resolve":
-            await agent.resolve(ctx, ticket_id)
+            await self._ask_resolve(ctx, conv, ticket_id)
         elif action == "escalate":
             await self._ask_escalate(ctx, conv, ticket_id)
         elif action == "release":
@@ -324,3 +324,19 @@ class Engine:
             await agent.escalate(ctx, number, reason)
         else:
             await self._ask_escalate(ctx, conv, number)
+
+    async def _ask_resolve(self, ctx: Context, conv: Conversation, number: int | None) -> None:
+        if not ctx.inc.is_private:  # text in a team chat is not read: no prompt, no note
+            await agent.resolve(ctx, number)
+            return
+        checked = await agent.check_resolve(ctx, number)
+        if checked is not None:
+            await self.flow.ask_resolve_note(ctx, conv, checked)
+
+    async def _cmd_resolve(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        num, _, note = arg.partition(" ")
+        number = _ticket_number(num)
+        if number is None:
+            ctx.reply("usage", usage="/resolve N [note]")
+        else:  # typed: resolves at once (scripts and other flows rely on it); the button asks
+            await agent.resolve(ctx, number, note)

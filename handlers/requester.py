@@ -45,7 +45,8 @@ COMPOSE = "compose"
 STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, DUPLICATE, COMPOSE)
 # An agent's one-line prompts (ticket number in conv.data["ticket"]); the next text answers.
 ESCALATE_REASON = "escalate_reason"
-AGENT_STATES = (ESCALATE_REASON,)
+RESOLVE_NOTE = "resolve_note"
+AGENT_STATES = (ESCALATE_REASON, RESOLVE_NOTE)
 
 # Which button actions each state accepts (anything else is a stale button).
 FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -56,6 +57,7 @@ FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
     PRIORITY: ("prio",),
     DUPLICATE: ("dup_add", "dup_new"),
     ESCALATE_REASON: ("esc_skip",),
+    RESOLVE_NOTE: ("note_skip",),
 }
 ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions)
 DUPLICATE_SIMILARITY = 80
@@ -77,6 +79,9 @@ class RequesterFlow:
         elif state == ESCALATE_REASON:
             await self._go(ctx, conv, IDLE, {})
             await agent.escalate(ctx, data.get("ticket"), text)
+        elif state == RESOLVE_NOTE:
+            await self._go(ctx, conv, IDLE, {})
+            await agent.resolve(ctx, data.get("ticket"), text)
         elif state == IDLE:
             await self._start(ctx, conv, text)
         else:
@@ -119,6 +124,9 @@ class RequesterFlow:
         elif action == "esc_skip":
             await self._go(ctx, conv, IDLE, {})
             await agent.escalate(ctx, data.get("ticket"))
+        elif action == "note_skip":
+            await self._go(ctx, conv, IDLE, {})
+            await agent.resolve(ctx, data.get("ticket"))
 
     async def cancel(self, ctx: Context, conv: Conversation) -> None:
         if conv.state == IDLE:
@@ -135,6 +143,11 @@ class RequesterFlow:
         """Ask the agent for an optional one-line reason; the next text (or Skip) escalates."""
         await self._go(ctx, conv, ESCALATE_REASON, {"ticket": ticket_id})
         ctx.here(Reply(ctx.t("ask_escalate_reason", n=ticket_id), ((Button(ctx.t("btn_skip"), "esc_skip", ticket_id),),)))
+
+    async def ask_resolve_note(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
+        """Ask the agent for an optional one-line resolution note; the next text (or Skip) resolves."""
+        await self._go(ctx, conv, RESOLVE_NOTE, {"ticket": ticket_id})
+        ctx.here(Reply(ctx.t("ask_resolve_note", n=ticket_id), ((Button(ctx.t("btn_skip"), "note_skip", ticket_id),),)))
 
     # --- steps ----------------------------------------------------------------------
 

@@ -271,15 +271,16 @@ async def escalate_ticket(
     return ticket
 
 
-async def resolve_ticket(s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime) -> Ticket:
+async def resolve_ticket(s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime, *, note: str | None = None) -> Ticket:
     _require(ticket, "resolve", OPEN_STATUSES)
     before = ticket.status
     ticket.status = Status.RESOLVED
     ticket.resolved_at = now
+    ticket.resolution_note = note
     _touch(ticket, now)
     s.add(ticket)
     await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="resolve", now=now,
-                from_value=before, to_value=Status.RESOLVED)
+                from_value=before, to_value=Status.RESOLVED, detail=note)
     return ticket
 
 

@@ -140,3 +140,46 @@ async def test_card_has_no_escalate_button_when_no_higher_tier_is_staffed(desk: 
     await desk.say("boris", f"/escalate {number} x")
     l2 = [m for m in desk.new("vera") if m.ticket_id == number and m.text.startswith(f"#{number} [")]
     assert "Escalate" not in l2[-1].labels()
+
+
+# --- resolution note -----------------------------------------------------------------------------
+
+
+async def test_resolve_button_asks_for_a_note_and_the_next_text_is_kept(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", PRINTER)
+    await desk.say("boris", f"/take {number}")
+    await desk.click("boris", "resolve", number)
+    assert desk.last("boris").text == f"Что сделано по заявке #{number} (одной строкой) или «Пропустить»"
+    assert await conv_state(desk, "boris") == (rq.RESOLVE_NOTE, {"ticket": number})
+    assert (await ticket_row(desk, number))["status"] == Status.CLAIMED
+
+    await desk.say("boris", "заменил  картридж\n")
+
+    row = await ticket_row(desk, number)
+    assert (row["status"], row["resolution_note"]) == (Status.RESOLVED, "заменил картридж")
+    [event] = [e for e in await ticket_events(desk, number) if e.action == "resolve"]
+    assert event.detail == "заменил картридж"
+    assert [m.text for m in await ticket_messages(desk, number) if m.kind == MessageKind.SYSTEM] == [
+        "resolve: заменил картридж"
+    ]
+
+
+async def test_resolve_in_one_go_and_skip(desk: Desk) -> None:
+    one = await open_ticket(desk, "anna", PRINTER)
+    two = await open_ticket(desk, "anna", "my laptop won't turn on")
+    await desk.say("boris", f"/take {one}")
+    await desk.say("boris", f"/take {two}")
+    await desk.say("boris", f"/resolve {one} перезапустил спулер")
+    assert (await ticket_row(desk, one))["resolution_note"] == "перезапустил спулер"
+    await desk.click("boris", "resolve", two)
+    await desk.press("boris", "Пропустить")
+    row = await ticket_row(desk, two)
+    assert (row["status"], row["resolution_note"]) == (Status.RESOLVED, None)
+
+
+async def test_a_refused_resolve_asks_nothing(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", PRINTER)
+    await desk.say("boris", f"/take {number}")
+    await desk.click("vera", "resolve", number)  # not the owner
+    assert (await conv_state(desk, "vera"))[0] == rq.IDLE
+    assert (await ticket_row(desk, number))["status"] == Status.CLAIMED
