@@ -272,7 +272,8 @@ async def list_queue(ctx: Context) -> None:
     if not teams:
         await ctx.deny("queue", "reason_not_staff", None)
         return
-    rows = await tickets.team_queue(ctx.s, teams)
+    # The config lists priorities from least to most urgent (low … urgent): most urgent first.
+    rows = await tickets.team_queue(ctx.s, teams, priorities=list(reversed(ctx.config.priorities)))
     await _list(ctx, rows, "queue_title", "queue_empty")
 
 

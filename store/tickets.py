@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -345,11 +345,18 @@ async def tickets_of_requester(s: AsyncSession, requester_id: int, limit: int = 
     return list(await s.exec(stmt))
 
 
-async def team_queue(s: AsyncSession, teams: Sequence[str], limit: int = 20) -> list[Ticket]:
+async def team_queue(
+    s: AsyncSession, teams: Sequence[str], limit: int = 20, *, priorities: Sequence[str] = ()
+) -> list[Ticket]:
+    """Open tickets of ``teams``: by priority (``priorities`` lists keys most urgent first;
+    unknown keys last), then the SLA due time that matters now (first response while there
+    is none, else resolution), then number."""
+    rank = case({key: i for i, key in enumerate(priorities)}, value=col(Ticket.priority), else_=len(priorities))
+    due = case((col(Ticket.first_response_at).is_(None), col(Ticket.first_response_due)), else_=col(Ticket.resolution_due))
     stmt = (
         select(Ticket)
         .where(col(Ticket.team).in_(teams), col(Ticket.status).in_(OPEN_STATUSES))
-        .order_by(col(Ticket.assignee_id).is_not(None), col(Ticket.id))
+        .order_by(rank, due.is_(None), due, col(Ticket.id))
         .limit(limit)
     )
     return list(await s.exec(stmt))

@@ -183,3 +183,23 @@ async def test_a_refused_resolve_asks_nothing(desk: Desk) -> None:
     await desk.click("vera", "resolve", number)  # not the owner
     assert (await conv_state(desk, "vera"))[0] == rq.IDLE
     assert (await ticket_row(desk, number))["status"] == Status.CLAIMED
+
+
+# --- /queue order --------------------------------------------------------------------------------
+
+
+async def test_queue_lists_by_priority_then_sla_due(desk: Desk, clock: FakeClock) -> None:
+    normal_old = await open_ticket(desk, "anna", PRINTER)
+    clock.advance(minutes=5)
+    urgent = await open_ticket(desk, "anna", "ноутбук сломался, срочно")
+    clock.advance(minutes=5)
+    normal_new = await open_ticket(desk, "anna", "my laptop won't turn on")
+    rows = {n: await ticket_row(desk, n) for n in (normal_old, urgent, normal_new)}
+    priorities = list(desk.app.config.priorities)  # low … urgent
+    assert priorities.index(rows[urgent]["priority"]) > priorities.index(rows[normal_old]["priority"])
+    assert rows[normal_old]["priority"] == rows[normal_new]["priority"]
+
+    await desk.say("boris", "/queue")
+
+    numbers = [line.split()[0] for line in desk.last("boris").text.splitlines()[1:]]
+    assert numbers == [f"#{urgent}", f"#{normal_old}", f"#{normal_new}"]
