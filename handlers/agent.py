@@ -8,6 +8,8 @@ Refusals are answered and audited through :meth:`Context.deny`.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from handlers.cards import escalation_target, format_time, status_text, ticket_card
 from handlers.context import Context
 from handlers.events import Button, Reply
@@ -17,6 +19,9 @@ from store.models import OPEN_STATUSES, MessageKind, Status, Ticket
 from store.tickets import TicketStateError
 
 MAX_REASON = 300  # a reason or resolution note is one line
+# Audit events shown in /ticket N, and the system messages they make redundant there.
+HISTORY_EVENTS = ("claim", "assign", "release", "escalate", "resolve", "reopen", "rate")
+SYSTEM_MARKS = ("escalate ", "resolve: ")
 
 
 async def display_name(ctx: Context, person_id: int | None) -> str | None:
@@ -311,11 +316,26 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
     owner = await display_name(ctx, ticket.assignee_id)
     card = ticket_card(ctx.t, ticket, ctx.config, requester=requester, owner=owner)
     lines = [card.text, "", ctx.t("ticket_history")]
+    entries: list[tuple[datetime, int, int, str]] = []  # (time, messages before events, id, line)
     for msg in await tickets.history(ctx.s, ticket.id):  # type: ignore[arg-type]
         if msg.kind == MessageKind.NOTE and not staff:
             continue
+        if msg.kind == MessageKind.SYSTEM and msg.text.startswith(SYSTEM_MARKS):
+            continue  # the matching event below says the same, with its reason
         who = await display_name(ctx, msg.author_id) or msg.kind
         mark = " (note)" if msg.kind == MessageKind.NOTE else ""
-        lines.append(f"{format_time(msg.created_at, ctx.config)} {who}{mark}: {msg.text}")
+        entries.append((msg.created_at, 0, msg.id or 0, f"{format_time(msg.created_at, ctx.config)} {who}{mark}: {msg.text}"))
+    for event in await tickets.events(ctx.s, ticket.id):  # type: ignore[arg-type]
+        if event.action not in HISTORY_EVENTS:
+            continue
+        who = await display_name(ctx, event.actor_id) or ctx.t("hist_system")
+        values: dict[str, object] = {"from_tier": event.from_value, "to_tier": event.to_value, "score": event.to_value}
+        if event.action == "assign":
+            values["name"] = await display_name(ctx, int(event.to_value)) if event.to_value else "—"
+        text = ctx.t(f"hist_{event.action}", **values)
+        if event.detail and event.action in ("escalate", "resolve", "rate"):
+            text += f" — {event.detail}"
+        entries.append((event.created_at, 1, event.id or 0, f"{format_time(event.created_at, ctx.config)} {who}: {text}"))
+    lines.extend(line for *_, line in sorted(entries, key=lambda e: e[:3]))
     buttons = card.buttons if staff else ()
     ctx.here(Reply("\n".join(lines), buttons, ticket_id=ticket.id))

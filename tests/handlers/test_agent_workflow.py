@@ -203,3 +203,49 @@ async def test_queue_lists_by_priority_then_sla_due(desk: Desk, clock: FakeClock
 
     numbers = [line.split()[0] for line in desk.last("boris").text.splitlines()[1:]]
     assert numbers == [f"#{urgent}", f"#{normal_old}", f"#{normal_new}"]
+
+
+# --- /ticket N: the whole history ----------------------------------------------------------------
+
+
+async def test_ticket_shows_the_whole_history_in_order_with_times(desk: Desk, clock: FakeClock) -> None:
+    number = await open_ticket(desk, "anna", PRINTER)
+    steps = [
+        ("boris", f"/take {number}"),
+        ("boris", f"/reply {number} Какая модель?"),
+        ("anna", f"/reply {number} HP 1020"),
+        ("boris", f"/escalate {number} нужен драйвер"),
+        ("vera", f"/take {number}"),
+        ("gleb", f"/assign {number} boris"),
+        ("boris", f"/resolve {number} поставил драйвер"),
+    ]
+    for who, command in steps:
+        clock.advance(minutes=1)
+        await desk.say(who, command)
+    clock.advance(minutes=1)
+    await desk.click("anna", "reopen", number)
+    clock.advance(minutes=1)
+    await desk.say("boris", f"/resolve {number}")
+    clock.advance(minutes=1)
+    await desk.click("anna", "rate", number, "4")
+
+    await desk.say("vera", f"/ticket {number}")
+
+    text = desk.last("vera").text
+    history = text.split("History:\n", 1)[1].splitlines()
+    body = [line.split(" ", 2)[2] for line in history]  # drop "YYYY-MM-DD HH:MM"
+    assert body == [
+        "Anna Ivanova: принтер не печатает",
+        "Boris Petrov: took the ticket",
+        "Boris Petrov: Какая модель?",
+        "Anna Ivanova: HP 1020",
+        "Boris Petrov: escalated L1 → L2 — нужен драйвер",
+        "Vera Sokolova: took the ticket",
+        "Gleb Orlov: assigned to Boris Petrov",
+        "Boris Petrov: resolved — поставил драйвер",
+        "Anna Ivanova: reopened",
+        "Boris Petrov: resolved",
+        "Anna Ivanova: rated 4/5",
+    ]
+    times = [line[:16] for line in history]
+    assert times == sorted(times) and times[0] != times[-1]
