@@ -282,6 +282,16 @@ async def list_queue(ctx: Context) -> None:
     await _list(ctx, rows, "queue_title", "queue_empty")
 
 
+async def find(ctx: Context, text: str) -> None:
+    """``/find TEXT``: the agent's teams' tickets whose subject or messages contain the text."""
+    teams = await agent_teams(ctx)
+    if not teams:
+        await ctx.deny("find", "reason_not_staff", None)
+        return
+    rows = await tickets.search_tickets(ctx.s, teams, text.strip()[:200])
+    await _list(ctx, rows, "find_title", "find_empty")
+
+
 async def list_mine(ctx: Context) -> None:
     rows = await tickets.assigned_to(ctx.s, ctx.person_id)
     await _list(ctx, rows, "mine_title", "mine_empty")

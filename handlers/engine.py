@@ -83,6 +83,7 @@ class Engine:
             "/take": lambda ctx, conv, arg: self._numbered(ctx, arg, "/take N", agent.claim),
             "/resolve": self._cmd_resolve,
             "/escalate": self._cmd_escalate,
+            "/find": self._cmd_find,
             "/release": lambda ctx, conv, arg: self._numbered(ctx, arg, "/release N", agent.release),
             "/assign": self._cmd_assign,
             "/note": self._cmd_note,
@@ -340,3 +341,9 @@ class Engine:
             ctx.reply("usage", usage="/resolve N [note]")
         else:  # typed: resolves at once (scripts and other flows rely on it); the button asks
             await agent.resolve(ctx, number, note)
+
+    async def _cmd_find(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        if not arg.strip():
+            ctx.reply("usage", usage="/find TEXT")
+            return
+        await agent.find(ctx, arg)

@@ -190,6 +190,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Что сделано по заявке #{n} (одной строкой) или «Пропустить»",
     },
     "btn_skip": {"en": "Skip", "ru": "Пропустить"},
+    "find_title": {"en": "Found:", "ru": "Найдено:"},
+    "find_empty": {"en": "Nothing found.", "ru": "Ничего не найдено."},
     "hist_system": {"en": "desk", "ru": "система"},
     "hist_claim": {"en": "took the ticket", "ru": "взял(а) заявку"},
     "hist_assign": {"en": "assigned to {name}", "ru": "назначено: {name}"},

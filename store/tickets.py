@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, update
+from sqlalchemy import case, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -357,6 +358,28 @@ async def team_queue(
         select(Ticket)
         .where(col(Ticket.team).in_(teams), col(Ticket.status).in_(OPEN_STATUSES))
         .order_by(rank, due.is_(None), due, col(Ticket.id))
+        .limit(limit)
+    )
+    return list(await s.exec(stmt))
+
+
+async def search_tickets(s: AsyncSession, teams: Sequence[str], needle: str, limit: int = 20) -> list[Ticket]:
+    """Tickets of ``teams`` whose subject or any message contains ``needle``, newest first.
+
+    Case-insensitive in portable SQL: ``lower()`` on both sides, plus the needle's
+    capitalised and upper-case forms because SQLite's ``lower()`` folds ASCII only.
+    """
+    forms = {needle.lower(), needle, needle.capitalize(), needle.upper()}
+
+    def matches(column: Any) -> Any:
+        return or_(*(func.lower(column).contains(f.lower(), autoescape=True) for f in forms),
+                   *(column.contains(f, autoescape=True) for f in forms))
+
+    in_messages = select(TicketMessage.ticket_id).where(matches(col(TicketMessage.text)))
+    stmt = (
+        select(Ticket)
+        .where(col(Ticket.team).in_(teams), or_(matches(col(Ticket.subject)), col(Ticket.id).in_(in_messages)))
+        .order_by(col(Ticket.id).desc())
         .limit(limit)
     )
     return list(await s.exec(stmt))

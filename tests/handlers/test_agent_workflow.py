@@ -249,3 +249,34 @@ async def test_ticket_shows_the_whole_history_in_order_with_times(desk: Desk, cl
     ]
     times = [line[:16] for line in history]
     assert times == sorted(times) and times[0] != times[-1]
+
+
+# --- /find ---------------------------------------------------------------------------------------
+
+
+async def test_find_searches_subjects_and_messages_of_the_agents_teams(desk: Desk) -> None:
+    printer = await open_ticket(desk, "anna", PRINTER)
+    laptop = await open_ticket(desk, "anna", "my laptop won't turn on")
+    hr = await open_ticket(desk, "anna", "хочу в отпуск в декабре")  # HR
+    await desk.say("anna", f"/reply {laptop} модель Lenovo T14, 100% заряд")
+    await desk.say("anna", f"/reply {hr} Lenovo не нужен")
+
+    await desk.say("boris", "/find lenovo")
+    assert [line.split()[0] for line in desk.last("boris").text.splitlines()[1:]] == [f"#{laptop}"]
+    await desk.say("boris", "/find Принтер")
+    assert [line.split()[0] for line in desk.last("boris").text.splitlines()[1:]] == [f"#{printer}"]
+    await desk.say("boris", "/find 100%")
+    assert [line.split()[0] for line in desk.last("boris").text.splitlines()[1:]] == [f"#{laptop}"]
+    await desk.say("boris", "/find 10_%")  # LIKE wildcards are literal
+    assert desk.last("boris").text == "Ничего не найдено."
+    await desk.say("dina", "/find lenovo")  # HR sees only HR
+    assert [line.split()[0] for line in desk.last("dina").text.splitlines()[1:]] == [f"#{hr}"]
+
+
+async def test_find_is_for_agents_only(desk: Desk) -> None:
+    await open_ticket(desk, "anna", PRINTER)
+    await desk.say("anna", "/find принтер")
+    assert "#1" not in desk.last("anna").text
+    assert desk.last("anna").text.startswith("Нельзя")
+    await desk.say("boris", "/find")
+    assert "/find TEXT" in desk.last("boris").text
