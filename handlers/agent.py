@@ -21,7 +21,7 @@ from store.tickets import TicketStateError
 MAX_REASON = 300  # a reason or resolution note is one line
 # Audit events shown in /ticket N, and the system messages they make redundant there.
 HISTORY_EVENTS = ("claim", "assign", "release", "escalate", "resolve", "reopen", "rate")
-SYSTEM_MARKS = ("escalate ", "resolve: ")
+SYSTEM_MARKS = ("escalate ",)
 
 
 async def display_name(ctx: Context, person_id: int | None) -> str | None:
@@ -172,7 +172,8 @@ async def check_resolve(ctx: Context, number: int | None) -> int | None:
 
 
 async def resolve(ctx: Context, number: int | None, note: str | None = None) -> None:
-    """Resolve with an optional one-line note (stored, audited and in the history)."""
+    """Resolve with an optional one-line note (``resolution_note`` and the audit detail, which
+    ``/ticket N`` shows)."""
     ticket = await load_ticket(ctx, "resolve", number)
     if ticket is None or not await require_owner_or_lead(ctx, "resolve", ticket):
         return
@@ -182,11 +183,6 @@ async def resolve(ctx: Context, number: int | None, note: str | None = None) -> 
     except TicketStateError:
         bad_state(ctx, ticket)
         return
-    if note:
-        await tickets.add_message(
-            ctx.s, ticket, kind=MessageKind.SYSTEM, author_id=ctx.person_id, text=f"resolve: {note}",
-            platform=ctx.inc.platform, now=ctx.now,
-        )
     ctx.reply("resolved_ok", n=ticket.id)
     await refresh_card(ctx, ticket)
     await ctx.to_person(ticket.requester_id, lambda t: csat_request(t, ticket))

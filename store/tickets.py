@@ -351,13 +351,16 @@ async def team_queue(
 ) -> list[Ticket]:
     """Open tickets of ``teams``: by priority (``priorities`` lists keys most urgent first;
     unknown keys last), then the SLA due time that matters now (first response while there
-    is none, else resolution), then number."""
-    rank = case({key: i for i, key in enumerate(priorities)}, value=col(Ticket.priority), else_=len(priorities))
+    is none, else resolution), then unassigned before held, then number."""
+    by_priority = (
+        [case({key: i for i, key in enumerate(priorities)}, value=col(Ticket.priority), else_=len(priorities))]
+        if priorities else []
+    )
     due = case((col(Ticket.first_response_at).is_(None), col(Ticket.first_response_due)), else_=col(Ticket.resolution_due))
     stmt = (
         select(Ticket)
         .where(col(Ticket.team).in_(teams), col(Ticket.status).in_(OPEN_STATUSES))
-        .order_by(rank, due.is_(None), due, col(Ticket.id))
+        .order_by(*by_priority, due.is_(None), due, col(Ticket.assignee_id).is_not(None), col(Ticket.id))
         .limit(limit)
     )
     return list(await s.exec(stmt))
