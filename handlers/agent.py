@@ -20,7 +20,7 @@ from store.tickets import TicketStateError
 
 MAX_REASON = 300  # a reason or resolution note is one line
 # Audit events shown in /ticket N, and the system messages they make redundant there.
-HISTORY_EVENTS = ("claim", "assign", "release", "escalate", "resolve", "reopen", "rate")
+HISTORY_EVENTS = ("claim", "assign", "release", "escalate", "resolve", "reopen", "rate", "csat_comment")
 SYSTEM_MARKS = ("escalate ",)
 
 
@@ -339,7 +339,7 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
         if event.action == "assign":
             values["name"] = await display_name(ctx, int(event.to_value)) if event.to_value else "—"
         text = ctx.t(f"hist_{event.action}", **values)
-        if event.detail and event.action in ("escalate", "resolve", "rate"):
+        if event.detail and event.action in ("escalate", "resolve", "rate", "csat_comment"):
             text += f" — {event.detail}"
         entries.append((event.created_at, 1, event.id or 0, f"{format_time(event.created_at, ctx.config)} {who}: {text}"))
     lines.extend(line for *_, line in sorted(entries, key=lambda e: e[:3]))

@@ -190,7 +190,8 @@ class Engine:
         elif action == "release":
             await agent.release(ctx, ticket_id)
         elif action == "rate":
-            await requester.rate(ctx, ticket_id, value)
+            if await requester.rate(ctx, ticket_id, value) and ctx.inc.is_private and ticket_id is not None:
+                await self.flow.ask_csat_comment(ctx, conv, ticket_id)
         elif action == "reopen":
             await requester.reopen(ctx, ticket_id)
         else:

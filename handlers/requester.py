@@ -47,6 +47,7 @@ STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, D
 ESCALATE_REASON = "escalate_reason"
 RESOLVE_NOTE = "resolve_note"
 AGENT_STATES = (ESCALATE_REASON, RESOLVE_NOTE)
+CSAT_COMMENT = "csat_comment"  # the requester after a rating (conv.data["ticket"])
 
 # Which button actions each state accepts (anything else is a stale button).
 FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -58,6 +59,7 @@ FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
     DUPLICATE: ("dup_add", "dup_new"),
     ESCALATE_REASON: ("esc_skip",),
     RESOLVE_NOTE: ("note_skip",),
+    CSAT_COMMENT: ("csat_skip",),
 }
 ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions)
 DUPLICATE_SIMILARITY = 80
@@ -79,6 +81,9 @@ class RequesterFlow:
         elif state == ESCALATE_REASON:
             await self._go(ctx, conv, IDLE, {})
             await agent.escalate(ctx, data.get("ticket"), text)
+        elif state == CSAT_COMMENT:
+            await self._go(ctx, conv, IDLE, {})
+            await csat_comment(ctx, data.get("ticket"), text)
         elif state == RESOLVE_NOTE:
             await self._go(ctx, conv, IDLE, {})
             await agent.resolve(ctx, data.get("ticket"), text)
@@ -124,6 +129,9 @@ class RequesterFlow:
         elif action == "esc_skip":
             await self._go(ctx, conv, IDLE, {})
             await agent.escalate(ctx, data.get("ticket"))
+        elif action == "csat_skip":
+            await self._go(ctx, conv, IDLE, {})
+            ctx.reply("csat_comment_skipped")
         elif action == "note_skip":
             await self._go(ctx, conv, IDLE, {})
             await agent.resolve(ctx, data.get("ticket"))
@@ -148,6 +156,13 @@ class RequesterFlow:
         """Ask the agent for an optional one-line resolution note; the next text (or Skip) resolves."""
         await self._go(ctx, conv, RESOLVE_NOTE, {"ticket": ticket_id})
         ctx.here(Reply(ctx.t("ask_resolve_note", n=ticket_id), ((Button(ctx.t("btn_skip"), "note_skip", ticket_id),),)))
+
+    async def ask_csat_comment(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
+        """After a rating, ask for an optional comment, unless the requester is mid-flow."""
+        if conv.state != IDLE:
+            return
+        await self._go(ctx, conv, CSAT_COMMENT, {"ticket": ticket_id})
+        ctx.here(Reply(ctx.t("ask_csat_comment", n=ticket_id), ((Button(ctx.t("btn_skip"), "csat_skip", ticket_id),),)))
 
     # --- steps ----------------------------------------------------------------------
 
@@ -317,21 +332,42 @@ async def load_own_ticket(ctx: Context, action: str, number: int | None) -> Tick
     return ticket
 
 
-async def rate(ctx: Context, number: int | None, value: str | None) -> None:
-    """The requester's CSAT tap; a low score alerts the team's leads."""
+async def csat_comment(ctx: Context, number: int | None, text: str) -> None:
+    """Store the requester's comment on their rating and pass it to the agent and the leads."""
     ticket = await load_own_ticket(ctx, "rate", number)
     if ticket is None:
         return
+    comment = " ".join(text.split())[:agent.MAX_REASON]
+    if ticket.csat is None or not comment:
+        ctx.reply("empty_text")
+        return
+    ticket.csat_comment = comment
+    ctx.s.add(ticket)
+    await tickets.audit(ctx.s, ticket_id=ticket.id, actor_id=ctx.person_id, action="csat_comment",
+                        now=ctx.now, detail=comment)
+    ctx.reply("csat_comment_thanks")
+    n, score, name = ticket.id, ticket.csat, ctx.person.name
+    notice = lambda t: Reply(t("csat_comment_staff", n=n, score=score, name=name, comment=comment))  # noqa: E731
+    if ticket.assignee_id is not None:
+        await ctx.to_person(ticket.assignee_id, notice)
+    await ctx.to_leads(ticket.team, notice)
+
+
+async def rate(ctx: Context, number: int | None, value: str | None) -> bool:
+    """The requester's CSAT tap; a low score alerts the team's leads."""
+    ticket = await load_own_ticket(ctx, "rate", number)
+    if ticket is None:
+        return False
     try:
         score = int(value or "")
     except ValueError:
         score = 0
     if not 1 <= score <= 5:
         ctx.reply("rate_range")
-        return
+        return False
     if ticket.status != Status.RESOLVED:
         agent.bad_state(ctx, ticket)
-        return
+        return False
     await tickets.rate_ticket(ctx.s, ticket, score, ctx.person_id, ctx.now)
     ctx.reply("rated_thanks", n=ticket.id)
     name, n, subject = ctx.person.name, ticket.id, ticket.subject
@@ -341,6 +377,7 @@ async def rate(ctx: Context, number: int | None, value: str | None) -> None:
         owner = await agent.display_name(ctx, ticket.assignee_id) or "—"
         await ctx.to_leads(ticket.team, lambda t: Reply(t("low_csat_lead", n=n, score=score, subject=subject, agent=owner)))
     await agent.refresh_card(ctx, ticket)
+    return True
 
 
 async def reopen(ctx: Context, number: int | None) -> None:

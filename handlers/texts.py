@@ -190,6 +190,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Что сделано по заявке #{n} (одной строкой) или «Пропустить»",
     },
     "btn_skip": {"en": "Skip", "ru": "Пропустить"},
+    "ask_csat_comment": {
+        "en": "Anything to add about #{n}? One line, or Skip",
+        "ru": "Хотите что-то добавить о заявке #{n}? Одной строкой или «Пропустить»",
+    },
+    "csat_comment_thanks": {"en": "Thank you for the comment.", "ru": "Спасибо за комментарий."},
+    "csat_comment_skipped": {"en": "OK.", "ru": "Хорошо."},
+    "csat_comment_staff": {
+        "en": "#{n}: {name} rated {score}/5 and wrote: {comment}",
+        "ru": "#{n}: {name} поставил(а) {score}/5 и написал(а): {comment}",
+    },
     "find_title": {"en": "Found:", "ru": "Найдено:"},
     "find_empty": {"en": "Nothing found.", "ru": "Ничего не найдено."},
     "hist_system": {"en": "desk", "ru": "система"},
@@ -200,6 +210,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "hist_resolve": {"en": "resolved", "ru": "решено"},
     "hist_reopen": {"en": "reopened", "ru": "переоткрыто"},
     "hist_rate": {"en": "rated {score}/5", "ru": "оценка {score}/5"},
+    "hist_csat_comment": {"en": "commented on the rating", "ru": "комментарий к оценке"},
     # --- refusals -------------------------------------------------------------
     "denied": {"en": "Not allowed: {reason}", "ru": "Нельзя: {reason}"},
     "reason_no_ticket": {"en": "there is no ticket #{n}.", "ru": "заявки #{n} нет."},

@@ -277,3 +277,35 @@ async def test_find_is_for_agents_only(desk: Desk) -> None:
     assert desk.last("anna").text.startswith("Нельзя")
     await desk.say("boris", "/find")
     assert "/find TEXT" in desk.last("boris").text
+
+
+# --- CSAT comment --------------------------------------------------------------------------------
+
+
+async def test_after_rating_the_requester_may_comment_and_staff_hear_it(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", PRINTER)
+    await desk.say("boris", f"/take {number}")
+    await desk.say("boris", f"/resolve {number}")
+    await desk.click("anna", "rate", number, "2")
+    assert desk.last("anna").labels() == ["Пропустить"]
+    assert await conv_state(desk, "anna") == (rq.CSAT_COMMENT, {"ticket": number})
+    desk.new("boris")
+
+    await desk.say("anna", "долго ждала")
+
+    assert (await ticket_row(desk, number))["csat_comment"] == "долго ждала"
+    assert (await conv_state(desk, "anna"))[0] == rq.IDLE
+    assert any("долго ждала" in m.text for m in desk.new("boris"))
+    assert any("долго ждала" in m.text for m in desk.new("gleb"))
+    await desk.say("vera", f"/ticket {number}")
+    assert "Anna Ivanova: commented on the rating — долго ждала" in desk.last("vera").text
+
+
+async def test_csat_comment_can_be_skipped(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", PRINTER)
+    await desk.say("boris", f"/take {number}")
+    await desk.say("boris", f"/resolve {number}")
+    await desk.click("anna", "rate", number, "5")
+    await desk.press("anna", "Пропустить")
+    assert (await ticket_row(desk, number))["csat_comment"] is None
+    assert (await conv_state(desk, "anna"))[0] == rq.IDLE

@@ -704,7 +704,7 @@ STALE_VALUES: dict[str, tuple[int | None, str | None]] = {
     "kb_open": (None, "vpn-fix"), "kb_solved": (None, None), "kb_more": (None, None),
     "open_ticket": (None, None), "cat_ok": (None, None), "cat_list": (None, None),
     "cat": (None, "network"), "prio": (None, "urgent"), "dup_add": (1, None), "dup_new": (None, None),
-    "esc_skip": (1, None), "note_skip": (1, None),
+    "esc_skip": (1, None), "note_skip": (1, None), "csat_skip": (1, None),
 }
 
 
