@@ -8,13 +8,20 @@ Refusals are answered and audited through :meth:`Context.deny`.
 
 from __future__ import annotations
 
-from handlers.cards import format_time, status_text, ticket_card
+from datetime import datetime
+
+from handlers.cards import escalation_target, format_time, status_text, ticket_card
 from handlers.context import Context
 from handlers.events import Button, Reply
 from handlers.texts import Translator
 from store import people, tickets
-from store.models import MessageKind, Status, Ticket
+from store.models import OPEN_STATUSES, MessageKind, Status, Ticket
 from store.tickets import TicketStateError
+
+MAX_REASON = 300  # a reason or resolution note is one line
+# Audit events shown in /ticket N, and the system messages they make redundant there.
+HISTORY_EVENTS = ("claim", "assign", "release", "escalate", "resolve", "reopen", "rate", "csat_comment")
+SYSTEM_MARKS = ("escalate ",)
 
 
 async def display_name(ctx: Context, person_id: int | None) -> str | None:
@@ -167,12 +174,26 @@ async def note(ctx: Context, number: int | None, text: str) -> None:
     ctx.reply("note_added", n=ticket.id)
 
 
-async def resolve(ctx: Context, number: int | None) -> None:
+async def check_resolve(ctx: Context, number: int | None) -> int | None:
+    """Whether the actor may resolve the ticket now (refusing if not); its number if so."""
+    ticket = await load_ticket(ctx, "resolve", number)
+    if ticket is None or not await require_owner_or_lead(ctx, "resolve", ticket):
+        return None
+    if ticket.status not in (Status.NEW, Status.CLAIMED, Status.WAITING):
+        bad_state(ctx, ticket)
+        return None
+    return ticket.id
+
+
+async def resolve(ctx: Context, number: int | None, note: str | None = None) -> None:
+    """Resolve with an optional one-line note (``resolution_note`` and the audit detail, which
+    ``/ticket N`` shows)."""
     ticket = await load_ticket(ctx, "resolve", number)
     if ticket is None or not await require_owner_or_lead(ctx, "resolve", ticket):
         return
+    note = " ".join(note.split())[:MAX_REASON] or None if note else None
     try:
-        await tickets.resolve_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+        await tickets.resolve_ticket(ctx.s, ticket, ctx.person_id, ctx.now, note=note)
     except TicketStateError:
         bad_state(ctx, ticket)
         return
@@ -191,30 +212,57 @@ def csat_request(t: Translator, ticket: Ticket) -> Reply:
     )
 
 
-async def escalate(ctx: Context, number: int | None) -> None:
+async def check_escalate(ctx: Context, number: int | None) -> int | None:
+    """Whether the actor may escalate the ticket now (refusing if not); its number if so."""
+    checked = await _escalation(ctx, number)
+    return checked[0].id if checked else None
+
+
+async def _escalation(ctx: Context, number: int | None) -> tuple[Ticket, str] | None:
     ticket = await load_ticket(ctx, "escalate", number)
     if ticket is None or not await require_staff(ctx, "escalate", ticket):
-        return
+        return None
     if ticket.assignee_id is not None and not await require_owner_or_lead(ctx, "escalate", ticket):
+        return None
+    if ticket.status not in OPEN_STATUSES:
+        bad_state(ctx, ticket)
+        return None
+    target = escalation_target(ctx.config, ticket)
+    if target is None:
+        await ctx.deny("escalate", "reason_no_higher_tier", ticket.id, n=ticket.id, tier=ticket.tier)
+        return None
+    return ticket, target
+
+
+async def escalate(ctx: Context, number: int | None, reason: str | None = None) -> None:
+    """Move the ticket to the next staffed tier (skipping empty ones), keeping the reason."""
+    checked = await _escalation(ctx, number)
+    if checked is None:
         return
-    if tickets.next_tier(ticket.tier) is None:
-        await ctx.deny("escalate", "reason_top_tier", ticket.id, n=ticket.id)
-        return
+    ticket, target = checked
+    reason = " ".join(reason.split())[:MAX_REASON] if reason else None
     before = ticket.tier
     try:
-        await tickets.escalate_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+        await tickets.escalate_ticket(ctx.s, ticket, ctx.person_id, ctx.now, reason=reason, to_tier=target)
     except TicketStateError:
         bad_state(ctx, ticket)
         return
+    mark = f"{before} → {ticket.tier}" + (f": {reason}" if reason else "")
+    await tickets.add_message(
+        ctx.s, ticket, kind=MessageKind.SYSTEM, author_id=ctx.person_id, text=f"escalate {mark}",
+        platform=ctx.inc.platform, now=ctx.now,
+    )
     ctx.reply("escalated_ok", n=ticket.id, from_tier=before, to_tier=ticket.tier)
     await refresh_card(ctx, ticket)
     # In a shared team chat the card is edited in place, which pings nobody: tell the tier.
     tier, n, subject = ticket.tier, ticket.id, ticket.subject
     await ctx.to_team_chats(
         ticket.team, tier,
-        lambda t: Reply(f"{t('new_in_tier', tier=tier)} #{n} {subject}",
+        lambda t: Reply(f"{t('new_in_tier', tier=tier)} #{n} {subject}"
+                        + (f"\n{t('escalation_reason', reason=reason)}" if reason else ""),
                         ((Button(t("btn_claim"), "claim", n),),), ticket_id=n),
     )
+    await ctx.to_person(ticket.requester_id, lambda t: Reply(t("escalated_requester", n=n), ticket_id=n))
 
 
 async def release(ctx: Context, number: int | None) -> None:
@@ -239,8 +287,19 @@ async def list_queue(ctx: Context) -> None:
     if not teams:
         await ctx.deny("queue", "reason_not_staff", None)
         return
-    rows = await tickets.team_queue(ctx.s, teams)
+    # The config lists priorities from least to most urgent (low … urgent): most urgent first.
+    rows = await tickets.team_queue(ctx.s, teams, priorities=list(reversed(ctx.config.priorities)))
     await _list(ctx, rows, "queue_title", "queue_empty")
+
+
+async def find(ctx: Context, text: str) -> None:
+    """``/find TEXT``: the agent's teams' tickets whose subject or messages contain the text."""
+    teams = await agent_teams(ctx)
+    if not teams:
+        await ctx.deny("find", "reason_not_staff", None)
+        return
+    rows = await tickets.search_tickets(ctx.s, teams, text.strip()[:200])
+    await _list(ctx, rows, "find_title", "find_empty")
 
 
 async def list_mine(ctx: Context) -> None:
@@ -277,11 +336,26 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
     owner = await display_name(ctx, ticket.assignee_id)
     card = ticket_card(ctx.t, ticket, ctx.config, requester=requester, owner=owner)
     lines = [card.text, "", ctx.t("ticket_history")]
+    entries: list[tuple[datetime, int, int, str]] = []  # (time, messages before events, id, line)
     for msg in await tickets.history(ctx.s, ticket.id):  # type: ignore[arg-type]
         if msg.kind == MessageKind.NOTE and not staff:
             continue
+        if msg.kind == MessageKind.SYSTEM and msg.text.startswith(SYSTEM_MARKS):
+            continue  # the matching event below says the same, with its reason
         who = await display_name(ctx, msg.author_id) or msg.kind
         mark = f" ({ctx.t('note_mark')})" if msg.kind == MessageKind.NOTE else ""
-        lines.append(f"{format_time(msg.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}{mark}: {msg.text}")
+        entries.append((msg.created_at, 0, msg.id or 0, f"{format_time(msg.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}{mark}: {msg.text}"))
+    for event in await tickets.events(ctx.s, ticket.id):  # type: ignore[arg-type]
+        if event.action not in HISTORY_EVENTS:
+            continue
+        who = await display_name(ctx, event.actor_id) or ctx.t("hist_system")
+        values: dict[str, object] = {"from_tier": event.from_value, "to_tier": event.to_value, "score": event.to_value}
+        if event.action == "assign":
+            values["name"] = await display_name(ctx, int(event.to_value)) if event.to_value else "—"
+        text = ctx.t(f"hist_{event.action}", **values)
+        if event.detail and event.action in ("escalate", "resolve", "rate", "csat_comment"):
+            text += f" — {event.detail}"
+        entries.append((event.created_at, 1, event.id or 0, f"{format_time(event.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}: {text}"))
+    lines.extend(line for *_, line in sorted(entries, key=lambda e: e[:3]))
     buttons = card.buttons if staff else ()
     ctx.here(Reply("\n".join(lines), buttons, ticket_id=ticket.id))

@@ -11,6 +11,7 @@ from bot.config import Config
 from handlers.events import Button, Reply
 from handlers.texts import Translator
 from store.models import Status, Ticket
+from store.tickets import TIER_ORDER
 
 
 def format_time(
@@ -45,18 +46,29 @@ def status_text(t: Translator, ticket: Ticket, owner: str | None) -> str:
     return t(f"status_{ticket.status}", owner=owner or "—")
 
 
-def card_buttons(t: Translator, ticket: Ticket) -> tuple[tuple[Button, ...], ...]:
+def escalation_target(config: Config, ticket: Ticket) -> str | None:
+    """The next tier above the ticket's that has agents in its team's config, or ``None``."""
+    tiers = config.teams[ticket.team].tiers if ticket.team in config.teams else {}
+    above = TIER_ORDER[TIER_ORDER.index(ticket.tier) + 1 :] if ticket.tier in TIER_ORDER else ()
+    return next((tier for tier in above if tiers.get(tier)), None)
+
+
+def card_buttons(t: Translator, ticket: Ticket, config: Config | None = None) -> tuple[tuple[Button, ...], ...]:
+    """The card's buttons for the ticket's status; Escalate only when a higher tier is staffed
+    (checked when ``config`` is given)."""
     n = ticket.id
+    can_escalate = config is None or escalation_target(config, ticket) is not None
+    escalate = (Button(t("btn_escalate"), "escalate", n),) if can_escalate else ()
     if ticket.status == Status.NEW:
         return (
             (Button(t("btn_claim"), "claim", n), Button(t("btn_assign"), "assign", n)),
-            (Button(t("btn_escalate"), "escalate", n),),
+            *((escalate,) if escalate else ()),
         )
     if ticket.status in (Status.CLAIMED, Status.WAITING):
         return (
             (Button(t("btn_reply"), "reply", n), Button(t("btn_resolve"), "resolve", n)),
             (
-                Button(t("btn_escalate"), "escalate", n),
+                *escalate,
                 Button(t("btn_release"), "release", n),
                 Button(t("btn_reassign"), "assign", n),
             ),
@@ -96,4 +108,4 @@ def ticket_card(
     if unreachable_on is not None:  # the platform the requester blocked the bot on
         text += "\n" + t("card_unreachable", name=requester, platform=t(f"platform_{unreachable_on}"))
     text += fields_text(t, ticket, config)
-    return Reply(text, card_buttons(t, ticket), ticket_id=ticket.id, card="queue")
+    return Reply(text, card_buttons(t, ticket, config), ticket_id=ticket.id, card="queue")

@@ -83,8 +83,9 @@ class Engine:
             "/mine": lambda ctx, conv, arg: agent.list_mine(ctx),
             "/ticket": lambda ctx, conv, arg: agent.show_ticket(ctx, _ticket_number(arg)),
             "/take": lambda ctx, conv, arg: self._numbered(ctx, arg, "/take N", agent.claim),
-            "/resolve": lambda ctx, conv, arg: self._numbered(ctx, arg, "/resolve N", agent.resolve),
-            "/escalate": lambda ctx, conv, arg: self._numbered(ctx, arg, "/escalate N", agent.escalate),
+            "/resolve": self._cmd_resolve,
+            "/escalate": self._cmd_escalate,
+            "/find": self._cmd_find,
             "/release": lambda ctx, conv, arg: self._numbered(ctx, arg, "/release N", agent.release),
             "/assign": self._cmd_assign,
             "/note": self._cmd_note,
@@ -217,13 +218,14 @@ class Engine:
             if number is not None:
                 await self.flow.compose(ctx, conv, number)
         elif action == "resolve":
-            await agent.resolve(ctx, ticket_id)
+            await self._ask_resolve(ctx, conv, ticket_id)
         elif action == "escalate":
-            await agent.escalate(ctx, ticket_id)
+            await self._ask_escalate(ctx, conv, ticket_id)
         elif action == "release":
             await agent.release(ctx, ticket_id)
         elif action == "rate":
-            await requester.rate(ctx, ticket_id, value)
+            if await requester.rate(ctx, ticket_id, value) and ctx.inc.is_private and ticket_id is not None:
+                await self.flow.ask_csat_comment(ctx, conv, ticket_id)
         elif action == "reopen":
             await requester.reopen(ctx, ticket_id)
         else:
@@ -336,3 +338,43 @@ class Engine:
     async def _cmd_back(self, ctx: Context, conv: Conversation, arg: str) -> None:
         await people.set_away(ctx.s, ctx.person, False)
         ctx.reply("away_off")
+
+    async def _ask_escalate(self, ctx: Context, conv: Conversation, number: int | None) -> None:
+        if not ctx.inc.is_private:  # text in a team chat is not read: no prompt, no reason
+            await agent.escalate(ctx, number)
+            return
+        checked = await agent.check_escalate(ctx, number)
+        if checked is not None:
+            await self.flow.ask_escalate_reason(ctx, conv, checked)
+
+    async def _cmd_escalate(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        num, _, reason = arg.partition(" ")
+        number = _ticket_number(num)
+        if number is None:
+            ctx.reply("usage", usage="/escalate N [reason]")
+        elif reason.strip():
+            await agent.escalate(ctx, number, reason)
+        else:
+            await self._ask_escalate(ctx, conv, number)
+
+    async def _ask_resolve(self, ctx: Context, conv: Conversation, number: int | None) -> None:
+        if not ctx.inc.is_private:  # text in a team chat is not read: no prompt, no note
+            await agent.resolve(ctx, number)
+            return
+        checked = await agent.check_resolve(ctx, number)
+        if checked is not None:
+            await self.flow.ask_resolve_note(ctx, conv, checked)
+
+    async def _cmd_resolve(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        num, _, note = arg.partition(" ")
+        number = _ticket_number(num)
+        if number is None:
+            ctx.reply("usage", usage="/resolve N [note]")
+        else:  # typed: resolves at once (scripts and other flows rely on it); the button asks
+            await agent.resolve(ctx, number, note)
+
+    async def _cmd_find(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        if not arg.strip():
+            ctx.reply("usage", usage="/find TEXT")
+            return
+        await agent.find(ctx, arg)

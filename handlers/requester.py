@@ -30,6 +30,7 @@ from handlers.events import MAX_TEXT, Button, Reply
 from handlers.ports import KnowledgeBase
 from handlers.relay import post_message, relay_to_staff
 from handlers.routing import guess_category, infer_priority
+from scheduler.calendar import is_working_time
 from scheduler.sla import due_times
 from store import conversations, feedback, people, tickets
 from store.models import OPEN_STATUSES, Conversation, MessageKind, Status, Ticket
@@ -48,6 +49,11 @@ FORM = "form"  # the category's request form: data["form_i"] = question index, d
 STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, DUPLICATE, COMPOSE,
           WHICH, REOPEN_OFFER, FORM)
 FORM_ANSWER_MAX = 1000  # characters kept of one form answer
+# An agent's one-line prompts (ticket number in conv.data["ticket"]); the next text answers.
+ESCALATE_REASON = "escalate_reason"
+RESOLVE_NOTE = "resolve_note"
+AGENT_STATES = (ESCALATE_REASON, RESOLVE_NOTE)
+CSAT_COMMENT = "csat_comment"  # the requester after a rating (conv.data["ticket"])
 
 # Which button actions each state accepts (anything else is a stale button).
 FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -60,6 +66,9 @@ FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
     WHICH: ("pending_to", "pending_new"),
     REOPEN_OFFER: ("reopen_confirm", "pending_new"),
     FORM: ("form_skip",),
+    ESCALATE_REASON: ("esc_skip",),
+    RESOLVE_NOTE: ("note_skip",),
+    CSAT_COMMENT: ("csat_skip",),
 }
 # "This is a new request" under an auto-added message: valid while the conversation still
 # remembers that message (checked against conv.data, not against a state).
@@ -83,6 +92,15 @@ class RequesterFlow:
             await self._go(ctx, conv, IDLE, {})
         elif state == FORM:
             await self._form_answer(ctx, conv, data, text)
+        elif state == ESCALATE_REASON:
+            await self._go(ctx, conv, IDLE, {})
+            await agent.escalate(ctx, data.get("ticket"), text)
+        elif state == CSAT_COMMENT:
+            await self._go(ctx, conv, IDLE, {})
+            await csat_comment(ctx, data.get("ticket"), text)
+        elif state == RESOLVE_NOTE:
+            await self._go(ctx, conv, IDLE, {})
+            await agent.resolve(ctx, data.get("ticket"), text)
         elif state == IDLE:
             await self.route(ctx, conv, text)
         elif state in (WHICH, REOPEN_OFFER):
@@ -141,6 +159,15 @@ class RequesterFlow:
             await self._reopen_with_text(ctx, conv, data, ticket_id)
         elif action == "form_skip":
             await self._form_skip(ctx, conv, data)
+        elif action == "esc_skip":
+            await self._go(ctx, conv, IDLE, {})
+            await agent.escalate(ctx, data.get("ticket"))
+        elif action == "csat_skip":
+            await self._go(ctx, conv, IDLE, {})
+            ctx.reply("csat_comment_skipped")
+        elif action == "note_skip":
+            await self._go(ctx, conv, IDLE, {})
+            await agent.resolve(ctx, data.get("ticket"))
 
     async def cancel(self, ctx: Context, conv: Conversation) -> None:
         if conv.state == IDLE:
@@ -275,6 +302,23 @@ class RequesterFlow:
     async def compose(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
         await self._go(ctx, conv, COMPOSE, {"ticket": ticket_id})
         ctx.reply("reply_prompt", n=ticket_id)
+
+    async def ask_escalate_reason(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
+        """Ask the agent for an optional one-line reason; the next text (or Skip) escalates."""
+        await self._go(ctx, conv, ESCALATE_REASON, {"ticket": ticket_id})
+        ctx.here(Reply(ctx.t("ask_escalate_reason", n=ticket_id), ((Button(ctx.t("btn_skip"), "esc_skip", ticket_id),),)))
+
+    async def ask_resolve_note(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
+        """Ask the agent for an optional one-line resolution note; the next text (or Skip) resolves."""
+        await self._go(ctx, conv, RESOLVE_NOTE, {"ticket": ticket_id})
+        ctx.here(Reply(ctx.t("ask_resolve_note", n=ticket_id), ((Button(ctx.t("btn_skip"), "note_skip", ticket_id),),)))
+
+    async def ask_csat_comment(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
+        """After a rating, ask for an optional comment, unless the requester is mid-flow."""
+        if conv.state != IDLE:
+            return
+        await self._go(ctx, conv, CSAT_COMMENT, {"ticket": ticket_id})
+        ctx.here(Reply(ctx.t("ask_csat_comment", n=ticket_id), ((Button(ctx.t("btn_skip"), "csat_skip", ticket_id),),)))
 
     # --- steps ----------------------------------------------------------------------
 
@@ -412,8 +456,9 @@ class RequesterFlow:
         dup = next(
             (
                 tk for tk in candidates
-                if tk.category == data["category"]
-                or fuzz.token_sort_ratio(tk.subject.lower(), subject) >= DUPLICATE_SIMILARITY
+                # Same category alone is not a duplicate ("printer out of toner" vs
+                # "laptop won't turn on"): the text must be similar.
+                if fuzz.token_sort_ratio(tk.subject.lower(), subject) >= DUPLICATE_SIMILARITY
             ),
             None,
         )
@@ -470,6 +515,8 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
     policy = ctx.config.teams[ticket.team].assignment
     if policy == "manual":
         return
+    if not on_shift(ctx, ticket.team):
+        return
     members = await people.team_members(ctx.s, ticket.team)
     candidates = [p.id for p, m in members if m.tier == ticket.tier and not p.away and p.id is not None]
     load = await tickets.open_load(ctx.s, candidates)
@@ -479,6 +526,13 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
         return
     await tickets.assign_ticket(ctx.s, ticket, chosen, None, ctx.now, detail="auto")
     await ctx.to_person(chosen, lambda t: agent.assignment_notice(t, ticket))
+
+
+def on_shift(ctx: Context, team: str) -> bool:
+    """Whether the team's agents are on shift now (a team without a calendar always is)."""
+    name = ctx.config.teams[team].calendar
+    calendar = ctx.config.calendars.get(name) if name else None
+    return calendar is None or is_working_time(calendar, ctx.now)
 
 
 async def load_own_ticket(ctx: Context, action: str, number: int | None) -> Ticket | None:
@@ -493,21 +547,42 @@ async def load_own_ticket(ctx: Context, action: str, number: int | None) -> Tick
     return ticket
 
 
-async def rate(ctx: Context, number: int | None, value: str | None) -> None:
-    """The requester's CSAT tap; a low score alerts the team's leads."""
+async def csat_comment(ctx: Context, number: int | None, text: str) -> None:
+    """Store the requester's comment on their rating and pass it to the agent and the leads."""
     ticket = await load_own_ticket(ctx, "rate", number)
     if ticket is None:
         return
+    comment = " ".join(text.split())[:agent.MAX_REASON]
+    if ticket.csat is None or not comment:
+        ctx.reply("empty_text")
+        return
+    ticket.csat_comment = comment
+    ctx.s.add(ticket)
+    await tickets.audit(ctx.s, ticket_id=ticket.id, actor_id=ctx.person_id, action="csat_comment",
+                        now=ctx.now, detail=comment)
+    ctx.reply("csat_comment_thanks")
+    n, score, name = ticket.id, ticket.csat, ctx.person.name
+    notice = lambda t: Reply(t("csat_comment_staff", n=n, score=score, name=name, comment=comment))  # noqa: E731
+    if ticket.assignee_id is not None:
+        await ctx.to_person(ticket.assignee_id, notice)
+    await ctx.to_leads(ticket.team, notice)
+
+
+async def rate(ctx: Context, number: int | None, value: str | None) -> bool:
+    """The requester's CSAT tap; a low score alerts the team's leads."""
+    ticket = await load_own_ticket(ctx, "rate", number)
+    if ticket is None:
+        return False
     try:
         score = int(value or "")
     except ValueError:
         score = 0
     if not 1 <= score <= 5:
         ctx.reply("rate_range")
-        return
+        return False
     if ticket.status != Status.RESOLVED:
         agent.bad_state(ctx, ticket)
-        return
+        return False
     await tickets.rate_ticket(ctx.s, ticket, score, ctx.person_id, ctx.now)
     ctx.reply("rated_thanks", n=ticket.id)
     name, n, subject = ctx.person.name, ticket.id, ticket.subject
@@ -517,6 +592,7 @@ async def rate(ctx: Context, number: int | None, value: str | None) -> None:
         owner = await agent.display_name(ctx, ticket.assignee_id) or "—"
         await ctx.to_leads(ticket.team, lambda t: Reply(t("low_csat_lead", n=n, score=score, subject=subject, agent=owner)))
     await agent.refresh_card(ctx, ticket)
+    return True
 
 
 async def reopen(ctx: Context, number: int | None) -> None:

@@ -270,6 +270,46 @@ TEXTS: dict[str, dict[str, str]] = {
             "нарушение SLA {breach} · CSAT {csat} ({csat_n}) · решено базой знаний {deflections}"
         ),
     },
+    # --- agents ---
+    "reason_no_higher_tier": {
+        "en": "#{n} cannot be escalated: no tier above {tier} has agents.",
+        "ru": "заявку #{n} нельзя эскалировать: выше {tier} нет агентов.",
+    },
+    "escalation_reason": {"en": "Reason: {reason}", "ru": "Причина: {reason}"},
+    "escalated_requester": {
+        "en": "Your request #{n} has been passed to a specialist. We will get back to you.",
+        "ru": "Ваша заявка #{n} передана специалисту. Мы свяжемся с вами.",
+    },
+    "ask_escalate_reason": {
+        "en": "Reason for escalating #{n} (one line), or Skip",
+        "ru": "Причина эскалации #{n} (одной строкой) или «Пропустить»",
+    },
+    "ask_resolve_note": {
+        "en": "Resolution note for #{n} (one line), or Skip",
+        "ru": "Что сделано по заявке #{n} (одной строкой) или «Пропустить»",
+    },
+    "btn_skip": {"en": "Skip", "ru": "Пропустить"},
+    "ask_csat_comment": {
+        "en": "Anything to add about #{n}? One line, or Skip",
+        "ru": "Хотите что-то добавить о заявке #{n}? Одной строкой или «Пропустить»",
+    },
+    "csat_comment_thanks": {"en": "Thank you for the comment.", "ru": "Спасибо за комментарий."},
+    "csat_comment_skipped": {"en": "OK.", "ru": "Хорошо."},
+    "csat_comment_staff": {
+        "en": "#{n}: {name} rated {score}/5 and wrote: {comment}",
+        "ru": "#{n}: {name} поставил(а) {score}/5 и написал(а): {comment}",
+    },
+    "find_title": {"en": "Found:", "ru": "Найдено:"},
+    "find_empty": {"en": "Nothing found.", "ru": "Ничего не найдено."},
+    "hist_system": {"en": "desk", "ru": "система"},
+    "hist_claim": {"en": "took the ticket", "ru": "взял(а) заявку"},
+    "hist_assign": {"en": "assigned to {name}", "ru": "назначено: {name}"},
+    "hist_release": {"en": "returned to the queue", "ru": "вернул(а) в очередь"},
+    "hist_escalate": {"en": "escalated {from_tier} → {to_tier}", "ru": "эскалация {from_tier} → {to_tier}"},
+    "hist_resolve": {"en": "resolved", "ru": "решено"},
+    "hist_reopen": {"en": "reopened", "ru": "переоткрыто"},
+    "hist_rate": {"en": "rated {score}/5", "ru": "оценка {score}/5"},
+    "hist_csat_comment": {"en": "commented on the rating", "ru": "комментарий к оценке"},
     # --- refusals -------------------------------------------------------------
     "denied": {"en": "Not allowed: {reason}", "ru": "Нельзя: {reason}"},
     "reason_no_ticket": {"en": "there is no ticket #{n}.", "ru": "заявки #{n} нет."},

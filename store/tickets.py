@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -252,11 +253,15 @@ def next_tier(tier: str) -> str | None:
     return TIER_ORDER[i + 1] if i + 1 < len(TIER_ORDER) else None
 
 
-async def escalate_ticket(s: AsyncSession, ticket: Ticket, actor_id: int | None, now: datetime, *, reason: str | None = None) -> Ticket:
-    """Move to the next tier; the ticket goes back to that tier's queue unassigned."""
+async def escalate_ticket(
+    s: AsyncSession, ticket: Ticket, actor_id: int | None, now: datetime, *, reason: str | None = None,
+    to_tier: str | None = None,
+) -> Ticket:
+    """Move to ``to_tier`` (default: the next tier; it must be higher than the current one);
+    the ticket goes back to that tier's queue unassigned."""
     _require(ticket, "escalate", OPEN_STATUSES)
-    new_tier = next_tier(ticket.tier)
-    if new_tier is None:
+    new_tier = to_tier or next_tier(ticket.tier)
+    if new_tier is None or TIER_ORDER.index(new_tier) <= TIER_ORDER.index(ticket.tier):
         raise TicketStateError(ticket, "escalate beyond L3")
     before = ticket.tier
     ticket.tier = new_tier
@@ -271,15 +276,16 @@ async def escalate_ticket(s: AsyncSession, ticket: Ticket, actor_id: int | None,
     return ticket
 
 
-async def resolve_ticket(s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime) -> Ticket:
+async def resolve_ticket(s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime, *, note: str | None = None) -> Ticket:
     _require(ticket, "resolve", OPEN_STATUSES)
     before = ticket.status
     ticket.status = Status.RESOLVED
     ticket.resolved_at = now
+    ticket.resolution_note = note
     _touch(ticket, now)
     s.add(ticket)
     await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="resolve", now=now,
-                from_value=before, to_value=Status.RESOLVED)
+                from_value=before, to_value=Status.RESOLVED, detail=note)
     return ticket
 
 
@@ -344,11 +350,43 @@ async def tickets_of_requester(s: AsyncSession, requester_id: int, limit: int = 
     return list(await s.exec(stmt))
 
 
-async def team_queue(s: AsyncSession, teams: Sequence[str], limit: int = 20) -> list[Ticket]:
+async def team_queue(
+    s: AsyncSession, teams: Sequence[str], limit: int = 20, *, priorities: Sequence[str] = ()
+) -> list[Ticket]:
+    """Open tickets of ``teams``: by priority (``priorities`` lists keys most urgent first;
+    unknown keys last), then the SLA due time that matters now (first response while there
+    is none, else resolution), then unassigned before held, then number."""
+    by_priority = (
+        [case({key: i for i, key in enumerate(priorities)}, value=col(Ticket.priority), else_=len(priorities))]
+        if priorities else []
+    )
+    due = case((col(Ticket.first_response_at).is_(None), col(Ticket.first_response_due)), else_=col(Ticket.resolution_due))
     stmt = (
         select(Ticket)
         .where(col(Ticket.team).in_(teams), col(Ticket.status).in_(OPEN_STATUSES))
-        .order_by(col(Ticket.assignee_id).is_not(None), col(Ticket.id))
+        .order_by(*by_priority, due.is_(None), due, col(Ticket.assignee_id).is_not(None), col(Ticket.id))
+        .limit(limit)
+    )
+    return list(await s.exec(stmt))
+
+
+async def search_tickets(s: AsyncSession, teams: Sequence[str], needle: str, limit: int = 20) -> list[Ticket]:
+    """Tickets of ``teams`` whose subject or any message contains ``needle``, newest first.
+
+    Case-insensitive in portable SQL: ``lower()`` on both sides, plus the needle's
+    capitalised and upper-case forms because SQLite's ``lower()`` folds ASCII only.
+    """
+    forms = {needle.lower(), needle, needle.capitalize(), needle.upper()}
+
+    def matches(column: Any) -> Any:
+        return or_(*(func.lower(column).contains(f.lower(), autoescape=True) for f in forms),
+                   *(column.contains(f, autoescape=True) for f in forms))
+
+    in_messages = select(TicketMessage.ticket_id).where(matches(col(TicketMessage.text)))
+    stmt = (
+        select(Ticket)
+        .where(col(Ticket.team).in_(teams), or_(matches(col(Ticket.subject)), col(Ticket.id).in_(in_messages)))
+        .order_by(col(Ticket.id).desc())
         .limit(limit)
     )
     return list(await s.exec(stmt))

@@ -84,7 +84,8 @@ STEPS: list[tuple[str, Incoming, tuple[int, int, int, int]]] = [
     ("agent claims", press("boris", "tg:4", "claim", 1), (0, 0, 1, 0)),
     ("agent replies", text("boris", "tg:5", "/reply 1 Переустановите клиент VPN"), (0, 1, 1, 0)),
     ("requester answers in the thread", text("anna", "tg:6", "Не помогло", ticket_id=1), (0, 1, 1, 0)),
-    ("agent resolves", press("boris", "tg:7", "resolve", 1), (0, 0, 1, 0)),
+    ("agent presses resolve: asked for a note", press("boris", "tg:7", "resolve", 1), (0, 0, 0, 0)),
+    ("agent resolves with a note", text("boris", "tg:7b", "reinstalled the client"), (0, 0, 1, 0)),
     ("requester rates", press("anna", "tg:8", "rate", 1, "5"), (0, 0, 2, 0)),  # rate + close
 ]
 

@@ -41,6 +41,7 @@ async def test_card_edits_stay_in_the_agents_language(
         claimed = [m for m in cards(desk.new("boris"), number) if m.edited]
         assert claimed and all(word in m.text for m in claimed)
         await desk.press("boris", escalate)
+        await desk.click("boris", "esc_skip", number)  # no reason: escalate now
         edited = [m for m in cards(desk.new("boris"), number) if m.edited]
         assert edited, "boris's card was not edited after the escalation"
         assert all(word in m.text for m in edited), [m.text for m in edited]

@@ -755,6 +755,7 @@ STALE_VALUES: dict[str, tuple[int | None, str | None]] = {
     "cat": (None, "network"), "prio": (None, "urgent"), "dup_add": (1, None), "dup_new": (None, None),
     "pending_to": (1, None), "pending_new": (None, None), "reopen_confirm": (1, None), "split_new": (1, "1"),
     "form_skip": (None, None),
+    "esc_skip": (1, None), "note_skip": (1, None), "csat_skip": (1, None),
 }
 
 

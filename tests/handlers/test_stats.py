@@ -14,8 +14,9 @@ async def test_stats_shows_the_numbers_of_the_history(config: Config, db_url: st
         await desk.click("boris", "claim", first)
         await desk.say("boris", f"/reply {first} Проверьте бумагу")  # first response after 10 minutes
         clock.advance(minutes=60)
-        await desk.click("boris", "resolve", first)  # resolved after 1h10m
+        await desk.say("boris", f"/resolve {first}")  # resolved after 1h10m (the button asks for a note)
         await desk.click("anna", "rate", first, "4")
+        await desk.click("anna", "csat_skip", first)  # no comment
         second = await open_ticket(desk, "anna", "ноутбук не включается")
         clock.advance(minutes=30)
         await desk.click("boris", "claim", second)
