@@ -344,7 +344,7 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
             continue  # the matching event below says the same, with its reason
         who = await display_name(ctx, msg.author_id) or msg.kind
         mark = f" ({ctx.t('note_mark')})" if msg.kind == MessageKind.NOTE else ""
-        entries.append((msg.created_at, 0, msg.id or 0, f"{format_time(msg.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}{mark}: {msg.text}"))
+        entries.append((msg.created_at, 1, msg.id or 0, f"{format_time(msg.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}{mark}: {msg.text}"))
     for event in await tickets.events(ctx.s, ticket.id):  # type: ignore[arg-type]
         if event.action not in HISTORY_EVENTS:
             continue
@@ -355,7 +355,7 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
         text = ctx.t(f"hist_{event.action}", **values)
         if event.detail and event.action in ("escalate", "resolve", "rate", "csat_comment"):
             text += f" — {event.detail}"
-        entries.append((event.created_at, 1, event.id or 0, f"{format_time(event.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}: {text}"))
+        entries.append((event.created_at, 0, event.id or 0, f"{format_time(event.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}: {text}"))
     lines.extend(line for *_, line in sorted(entries, key=lambda e: e[:3]))
     buttons = card.buttons if staff else ()
     ctx.here(Reply("\n".join(lines), buttons, ticket_id=ticket.id))
