@@ -10,6 +10,7 @@ renders it to its own markup: :func:`to_plain` here (console, tests, fallback te
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,20 +138,34 @@ def _plain_spans(spans: tuple[Span, ...]) -> str:
     return "".join(parts)
 
 
-def to_plain(rich: RichText) -> str:
-    """Plain text with no markup characters (console, tests, platforms without formatting)."""
+def render(
+    rich: RichText,
+    *,
+    spans: Callable[[tuple[Span, ...]], str],
+    code: Callable[[str], str],
+    heading: Callable[[str], str] = lambda text: text,
+) -> str:
+    """The one walk over blocks every renderer shares: lists get "•" / "1." markers, blocks
+    are separated by a blank line; ``spans``, ``code`` and ``heading`` give the markup."""
     out: list[str] = []
     for block in rich:
         if block.kind in (BULLETS, NUMBERS):
             out.append("\n".join(
-                f"{'•' if block.kind == BULLETS else f'{block.start + n}.'} {_plain_spans(item)}"
+                f"{'•' if block.kind == BULLETS else f'{block.start + n}.'} {spans(item)}"
                 for n, item in enumerate(block.items)
             ))
         elif block.kind == CODE:
-            out.append(block.text)
+            out.append(code(block.text))
+        elif block.kind == HEADING:
+            out.append(heading(spans(block.spans)))
         else:
-            out.append(_plain_spans(block.spans))
+            out.append(spans(block.spans))
     return "\n\n".join(out)
+
+
+def to_plain(rich: RichText) -> str:
+    """Plain text with no markup characters (console, tests, platforms without formatting)."""
+    return render(rich, spans=_plain_spans, code=lambda text: text)
 
 
 def to_data(rich: RichText) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ mentions or markup; marks become *bold*, _italic_, `code`, <url|text> and ``` bl
 
 from __future__ import annotations
 
-from handlers.richtext import BULLETS, CODE, HEADING, NUMBERS, RichText, Span
+from handlers.richtext import RichText, Span, render
 
 
 def escape(text: str) -> str:
@@ -34,17 +34,4 @@ def _spans(spans: tuple[Span, ...]) -> str:
 
 def to_mrkdwn(rich: RichText) -> str:
     """Slack mrkdwn for ``rich``."""
-    out: list[str] = []
-    for block in rich:
-        if block.kind in (BULLETS, NUMBERS):
-            out.append("\n".join(
-                f"{'•' if block.kind == BULLETS else f'{block.start + n}.'} {_spans(item)}"
-                for n, item in enumerate(block.items)
-            ))
-        elif block.kind == CODE:
-            out.append(f"```{escape(block.text)}```")
-        elif block.kind == HEADING:
-            out.append(f"*{_spans(block.spans)}*")
-        else:
-            out.append(_spans(block.spans))
-    return "\n\n".join(out)
+    return render(rich, spans=_spans, code=lambda text: f"```{escape(text)}```", heading=lambda text: f"*{text}*")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from handlers.richtext import BULLETS, CODE, HEADING, NUMBERS, RichText, Span
+from handlers.richtext import RichText, Span, render
 
 ALLOWED_TAGS = ("b", "i", "a", "code", "pre")
 
@@ -34,20 +34,7 @@ def _spans(spans: tuple[Span, ...]) -> str:
 
 def to_html(rich: RichText) -> str:
     """Telegram HTML for ``rich``."""
-    out: list[str] = []
-    for block in rich:
-        if block.kind in (BULLETS, NUMBERS):
-            out.append("\n".join(
-                f"{'•' if block.kind == BULLETS else f'{block.start + n}.'} {_spans(item)}"
-                for n, item in enumerate(block.items)
-            ))
-        elif block.kind == CODE:
-            out.append(f"<pre>{escape(block.text, quote=False)}</pre>")
-        elif block.kind == HEADING:
-            out.append(f"<b>{_spans(block.spans)}</b>")
-        else:
-            out.append(_spans(block.spans))
-    return "\n\n".join(out)
+    return render(rich, spans=_spans, code=lambda text: f"<pre>{escape(text, quote=False)}</pre>", heading=lambda text: f"<b>{text}</b>")
 
 
 def plain_to_html(text: str) -> str:
