@@ -85,3 +85,28 @@ def test_console_story(tmp_path: Path, run_deskbot: RunDeskbot) -> None:
     assert "HP LaserJet 400, пишет «замятие бумаги»" in texts and "не помогло, опять замятие" in texts
     assert (status, tier) == ("new", "L2")
     assert note == "Убрали замятую бумагу, принтер печатает"
+
+
+def test_a_russian_console_session_has_no_english_word(tmp_path: Path, run_deskbot: RunDeskbot) -> None:
+    """Must-show 5 at the console: everyone reads Russian, so nothing the console prints
+    (its own words included) is English, apart from names, acronyms and what people typed."""
+    import yaml
+
+    from tests.handlers.test_locale import _COMMAND, _LATIN, english_words
+
+    data = yaml.safe_load(SAMPLE_CONFIG.read_text(encoding="utf-8"))
+    for person in data["people"].values():
+        person["locale"] = "ru"
+    config = tmp_path / "ru.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    script = SCRIPT.read_text(encoding="utf-8") + "\n/as boris\n/queue\n/mine\n/stats\n/take\n/help\n/as anna\n/my\n/help\n"
+
+    result = run_deskbot("--config", str(config), "console", "--db", str(tmp_path / "ru.db"), stdin=script)
+
+    assert result.returncode == 0, result.stderr
+    printed = [line for line in result.stdout.splitlines() if not re.match(r"^\w+> ", line)]  # not the echoed input
+    assert any(line.startswith("[vera] #1 [Обычный]") for line in printed)
+    english = english_words()
+    leaks = sorted({(w, line) for line in printed for w in _LATIN.findall(_COMMAND.sub(" ", line))
+                    if w.lower() in english})
+    assert not leaks, leaks

@@ -147,7 +147,7 @@ async def play_session(desk: Desk, subject: str) -> list[str]:
     await desk.say("boris", f"/reply {number} 1234")
     await desk.say("anna", f"/reply {number} 5678")
     await desk.say("boris", f"/note {number} 999")
-    await desk.click("boris", "resolve", number)
+    await desk.say("boris", f"/resolve {number} 42")
     rate = [b for b in desk.last_with_buttons("anna").buttons if b.action == "rate"]
     if rate:
         await desk.click("anna", "rate", number, rate[-1].value)
