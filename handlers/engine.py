@@ -177,7 +177,7 @@ class Engine:
             return
         if not inc.is_private:
             return  # chatter in a team chat that is not about a ticket
-        if not text:
+        if not text and conv.state != requester.FORM:  # the form re-asks its own question
             ctx.reply("empty_text")
             return
         await self.flow.on_text(ctx, conv, text)

@@ -53,10 +53,10 @@ async def test_required_question_is_reasked_and_optional_one_can_be_skipped(desk
     assert [m.text for m in desk.new("anna")] == [t("stale_button", "ru")]
     assert (await conv_of(desk, "anna"))[1]["form_i"] == 0
 
-    # Empty input is refused (today by the engine's generic empty-text reply, before the
-    # form sees it); the form stays on the required question and nothing is filed.
+    # Empty input re-asks the required question; the form stays on it and nothing is filed.
     await desk.say("anna", "   ")
     [refused] = desk.new("anna")
+    assert refused.text == t("form_required", "ru", question=SYSTEM_RU)
     assert refused.buttons == []
     state, data = await conv_of(desk, "anna")
     assert (state, data["form_i"], data["fields"]) == (rq.FORM, 0, {})
