@@ -290,8 +290,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "btn_skip": {"en": "Skip", "ru": "Пропустить"},
     "ask_csat_comment": {
-        "en": "Anything to add about #{n}? One line, or Skip",
-        "ru": "Хотите что-то добавить о заявке #{n}? Одной строкой или «Пропустить»",
+        "en": "Anything to add about #{n}? One line, or Skip. Something new? Send /new.",
+        "ru": "Хотите что-то добавить о заявке #{n}? Одной строкой или «Пропустить». Новый вопрос? Отправьте /new.",
     },
     "csat_comment_thanks": {"en": "Thank you for the comment.", "ru": "Спасибо за комментарий."},
     "csat_comment_skipped": {"en": "OK.", "ru": "Хорошо."},
