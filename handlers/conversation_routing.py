@@ -56,6 +56,10 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().replace("ё", "е").split())
 
 
+_CHATTER = frozenset(w.replace("ё", "е") for w in CHATTER_WORDS)
+_NOT_FIXED = tuple(_norm(p) for p in NOT_FIXED_PHRASES)
+
+
 def is_chatter(text: str) -> bool:
     """True for a short message made only of thanks / acknowledgement words (or only emoji)."""
     words = _WORDS.findall(text.lower().replace("ё", "е"))
@@ -65,14 +69,13 @@ def is_chatter(text: str) -> bool:
         stripped = "".join(ch for ch in text if not ch.isspace())
         # Only punctuation or emoji ("👍", "!!!"): an acknowledgement, not a request.
         return bool(stripped) and not any(ch.isalnum() for ch in stripped)
-    vocabulary = {w.replace("ё", "е") for w in CHATTER_WORDS}
-    return all(w in vocabulary for w in words)
+    return all(w in _CHATTER for w in words)
 
 
 def says_not_fixed(text: str) -> bool:
     """True when the text says a solved problem is not solved ("не помогло", "still broken")."""
     norm = _norm(text)
-    return any(_norm(p) in norm for p in NOT_FIXED_PHRASES)
+    return any(p in norm for p in _NOT_FIXED)
 
 
 class RouteKind(StrEnum):

@@ -217,10 +217,8 @@ class Engine:
             number = await agent.start_reply(ctx, ticket_id)
             if number is not None:
                 await self.flow.compose(ctx, conv, number)
-        elif action == "resolve":
-            await self._ask_resolve(ctx, conv, ticket_id)
-        elif action == "escalate":
-            await self._ask_escalate(ctx, conv, ticket_id)
+        elif action in ("resolve", "escalate"):
+            await self._ask_line(ctx, conv, action, ticket_id)
         elif action == "release":
             await agent.release(ctx, ticket_id)
         elif action == "rate":
@@ -339,13 +337,19 @@ class Engine:
         await people.set_away(ctx.s, ctx.person, False)
         ctx.reply("away_off")
 
-    async def _ask_escalate(self, ctx: Context, conv: Conversation, number: int | None) -> None:
-        if not ctx.inc.is_private:  # text in a team chat is not read: no prompt, no reason
-            await agent.escalate(ctx, number)
+    async def _ask_line(self, ctx: Context, conv: Conversation, action: str, number: int | None) -> None:
+        """Escalate / resolve from a button: ask for the optional reason or note first (the
+        next text, or Skip, does it). Text in a team chat is not read: act at once there."""
+        act, check, state = {
+            "escalate": (agent.escalate, agent.check_escalate, requester.ESCALATE_REASON),
+            "resolve": (agent.resolve, agent.check_resolve, requester.RESOLVE_NOTE),
+        }[action]
+        if not ctx.inc.is_private:
+            await act(ctx, number)
             return
-        checked = await agent.check_escalate(ctx, number)
+        checked = await check(ctx, number)
         if checked is not None:
-            await self.flow.ask_escalate_reason(ctx, conv, checked)
+            await self.flow.ask_line(ctx, conv, state, checked)
 
     async def _cmd_escalate(self, ctx: Context, conv: Conversation, arg: str) -> None:
         num, _, reason = arg.partition(" ")
@@ -355,15 +359,7 @@ class Engine:
         elif reason.strip():
             await agent.escalate(ctx, number, reason)
         else:
-            await self._ask_escalate(ctx, conv, number)
-
-    async def _ask_resolve(self, ctx: Context, conv: Conversation, number: int | None) -> None:
-        if not ctx.inc.is_private:  # text in a team chat is not read: no prompt, no note
-            await agent.resolve(ctx, number)
-            return
-        checked = await agent.check_resolve(ctx, number)
-        if checked is not None:
-            await self.flow.ask_resolve_note(ctx, conv, checked)
+            await self._ask_line(ctx, conv, "escalate", number)
 
     async def _cmd_resolve(self, ctx: Context, conv: Conversation, arg: str) -> None:
         num, _, note = arg.partition(" ")

@@ -303,15 +303,13 @@ class RequesterFlow:
         await self._go(ctx, conv, COMPOSE, {"ticket": ticket_id})
         ctx.reply("reply_prompt", n=ticket_id)
 
-    async def ask_escalate_reason(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
-        """Ask the agent for an optional one-line reason; the next text (or Skip) escalates."""
-        await self._go(ctx, conv, ESCALATE_REASON, {"ticket": ticket_id})
-        ctx.here(Reply(ctx.t("ask_escalate_reason", n=ticket_id), ((Button(ctx.t("btn_skip"), "esc_skip", ticket_id),),)))
-
-    async def ask_resolve_note(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
-        """Ask the agent for an optional one-line resolution note; the next text (or Skip) resolves."""
-        await self._go(ctx, conv, RESOLVE_NOTE, {"ticket": ticket_id})
-        ctx.here(Reply(ctx.t("ask_resolve_note", n=ticket_id), ((Button(ctx.t("btn_skip"), "note_skip", ticket_id),),)))
+    async def ask_line(self, ctx: Context, conv: Conversation, state: str, ticket_id: int) -> None:
+        """Ask the agent for an optional one line (``ESCALATE_REASON`` / ``RESOLVE_NOTE``);
+        the next text, or Skip, completes the action."""
+        prompt, skip = {ESCALATE_REASON: ("ask_escalate_reason", "esc_skip"),
+                        RESOLVE_NOTE: ("ask_resolve_note", "note_skip")}[state]
+        await self._go(ctx, conv, state, {"ticket": ticket_id})
+        ctx.here(Reply(ctx.t(prompt, n=ticket_id), ((Button(ctx.t("btn_skip"), skip, ticket_id),),)))
 
     async def ask_csat_comment(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
         """After a rating, ask for an optional comment, unless the requester is mid-flow."""
