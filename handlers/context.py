@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LOCALES, Config
@@ -172,14 +170,7 @@ class Context:
         A card in a person's direct chat is written in that person's language; a card in a
         team chat in the team's configured locale (the desk default when it has none).
         """
-        ident = (
-            await self.s.exec(
-                select(Identity).where(
-                    Identity.platform == platform,
-                    or_(Identity.dm_chat_id == chat_id, Identity.platform_user_id == chat_id),
-                )
-            )
-        ).first()
+        ident = await people.identity_at(self.s, platform, chat_id)
         if ident is not None:
             person = await people.get_person(self.s, ident.person_id)
             if person is not None:

@@ -141,6 +141,11 @@ def _identities_at(platform: str, chat_id: str) -> Any:
     )
 
 
+async def identity_at(s: AsyncSession, platform: str, chat_id: str) -> Identity | None:
+    """The identity whose direct chat is ``chat_id`` on ``platform`` (``None``: a shared chat)."""
+    return (await s.exec(_identities_at(platform, chat_id))).first()
+
+
 async def mark_unreachable(s: AsyncSession, platform: str, chat_id: str, now: datetime) -> None:
     """The platform refused delivery to this person's chat (they blocked the bot)."""
     for ident in await s.exec(_identities_at(platform, chat_id)):
