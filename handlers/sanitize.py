@@ -73,6 +73,7 @@ def clean_incoming(inc: Incoming) -> Incoming:
         display_name=display[:MAX_NAME] if display else display,
         locale=clean_locale(clean_text(inc.locale)),
         thread_id=fit_key(thread, MAX_ID) if thread else thread,
+        reply_to=clean_text(inc.reply_to),
         action=clean_text(inc.action),
         value=clean_text(inc.value),
     )

@@ -341,3 +341,12 @@ async def test_chatter_is_acknowledged_and_never_filed(fdesk: Desk) -> None:
     assert fdesk.last(ANNA).text == ru("chatter_ack")
     assert await ticket_count(fdesk) == 1
     assert await conv_of(fdesk) == (rq.IDLE, {})
+
+
+async def test_a_hostile_reply_reference_is_cleaned_not_raised(fdesk: Desk) -> None:
+    # Regression: reply_to reached the ticket_post lookup as is; a lone surrogate or NUL
+    # made PostgreSQL raise out of Engine.handle.
+    await fdesk.send(Incoming(platform=PLATFORM, chat_id=ANNA, user_id=ANNA, event_key=fdesk.key(),
+                              text="не работает VPN", reply_to="12\ud800\x003"))
+
+    assert (await conv_of(fdesk))[1]["query"] == "не работает VPN"  # no thread: a new request
