@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -28,11 +29,39 @@ MAX_BACKOFF = timedelta(minutes=10)
 
 
 class RetryAfter(Exception):
-    """The platform asked us to slow down (HTTP 429 / ``retry_after``)."""
+    """The platform asked us to slow down (HTTP 429 / ``retry_after``).
 
-    def __init__(self, seconds: float) -> None:
+    ``scope`` says what must wait: ``"chat"`` (only this chat) or ``"platform"`` (every
+    chat of this sender: Telegram's flood control does not say which limit was hit).
+    """
+
+    def __init__(self, seconds: float, scope: str = "chat") -> None:
         self.seconds = seconds
-        super().__init__(f"retry after {seconds}s")
+        self.scope = scope
+        super().__init__(f"retry after {seconds}s" + ("" if scope == "chat" else f" ({scope})"))
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``count`` sends per ``period`` seconds."""
+
+    count: float
+    period: float
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """The limits a sender declares and the worker enforces: one for the whole platform
+    and one per chat (which may depend on the chat: Telegram groups are slower than DMs)."""
+
+    overall: RateLimit | None = None
+    per_chat: Callable[[str], RateLimit | None] | None = None
+
+    def for_chat(self, chat_id: str) -> RateLimit | None:
+        return self.per_chat(chat_id) if self.per_chat is not None else None
+
+
+UNLIMITED = RatePolicy()
 
 
 class RecipientBlocked(Exception):
@@ -40,7 +69,12 @@ class RecipientBlocked(Exception):
 
 
 class Sender(Protocol):
-    """Delivers replies on one platform."""
+    """Delivers replies on one platform.
+
+    A sender may declare ``rate_policy: RatePolicy`` (the worker enforces it; none means
+    unlimited) and ``def cost(dest, reply) -> int`` (platform calls one reply takes, e.g.
+    the parts of a long text; 1 when absent).
+    """
 
     platform: str
 
@@ -109,7 +143,8 @@ class OutboxWorker:
             attempts = row.attempts
             payload = dict(row.payload)
             reply = Reply.from_payload(payload, ticket_id=row.ticket_id, card=row.card)
-            dest = Destination(row.platform, row.chat_id, row.person_id, payload.get("thread_id"))
+            dest = Destination(row.platform, row.chat_id, row.person_id, payload.get("thread_id"),
+                               payload.get("reply_to"))
         sender = self.senders[dest.platform]
         extra = {"platform": dest.platform, "outbox_id": row_id, "ticket": reply.ticket_id}
         try:

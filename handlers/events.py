@@ -15,12 +15,28 @@ MAX_TEXT = 16000  # user text longer than this is cut (stored up to the cut; the
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file that came with a message, kept as a reference."""
+    """A file that came with a message, kept as a reference (never downloaded by the engine).
+
+    ``kind`` is what the platform calls it (``photo``, ``document``, ``voice``, ``video``,
+    ``audio``, ``animation``, ``video_note``, ``file``); ``platform`` is where ``file_id``
+    is valid (a Telegram file id means nothing to Slack).
+    """
 
     name: str
     mime_type: str
     size: int
     file_id: str
+    kind: str = "document"
+    platform: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "mime_type": self.mime_type, "size": self.size,
+                "file_id": self.file_id, "kind": self.kind, "platform": self.platform}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Attachment:
+        return cls(name=d.get("name", ""), mime_type=d.get("mime_type", ""), size=int(d.get("size") or 0),
+                   file_id=d["file_id"], kind=d.get("kind", "document"), platform=d.get("platform", ""))
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,17 @@ class Incoming:
     value: str | None = None
     is_private: bool = True
     attachments: tuple[Attachment, ...] = ()
+    # A message the platform reports as changed: the platform id of the original message
+    # (``text`` is its new text). The engine records it on the ticket as an edit.
+    edit_of: str | None = None
+    # A forwarded message: who it was forwarded from (the engine says so, in the reader's language).
+    forwarded_from: str | None = None
+    # Something that is neither text nor a button: ``unsupported`` (a sticker, location,
+    # contact, poll…), ``blocked`` / ``unblocked`` (the person blocked / unblocked the bot).
+    signal: str | None = None
+    # A button press whose frontend can answer it in place (Telegram's answerCallbackQuery
+    # alert, Slack's ephemeral message): refusals go to ``Outcome.alert``, not to the chat.
+    alert: bool = False
 
     @property
     def is_button(self) -> bool:
@@ -90,9 +117,13 @@ class Reply:
     card: str | None = None
     # Optional formatted version of ``text`` (handlers.richtext); ``text`` stays its plain form.
     rich: tuple[Any, ...] | None = None
+    # Files sent with the text (by reference; a sender passes on those valid on its platform).
+    attachments: tuple[Attachment, ...] = ()
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"text": self.text, "buttons": [[b.to_dict() for b in row] for row in self.buttons]}
+        if self.attachments:
+            payload["attachments"] = [a.to_dict() for a in self.attachments]
         if self.rich is not None:
             from handlers.richtext import to_data
 
@@ -107,7 +138,8 @@ class Reply:
             from handlers.richtext import from_data
 
             rich = from_data(payload["rich"])
-        return cls(text=payload["text"], buttons=rows, ticket_id=ticket_id, card=card, rich=rich)
+        files = tuple(Attachment.from_dict(a) for a in payload.get("attachments") or ())
+        return cls(text=payload["text"], buttons=rows, ticket_id=ticket_id, card=card, rich=rich, attachments=files)
 
     @property
     def plain(self) -> str:
@@ -121,12 +153,18 @@ class Reply:
 
 @dataclass(frozen=True)
 class Destination:
-    """A concrete place to deliver to: platform + chat (+ thread)."""
+    """A concrete place to deliver to: platform + chat (+ thread).
+
+    ``thread_id`` is the platform's thread (a Telegram topic's ``message_thread_id``, a
+    Slack ``thread_ts``); ``reply_to`` is a message to answer as a reply (Telegram chats
+    without topics, where a reply is the thread).
+    """
 
     platform: str
     chat_id: str
     person_id: int | None = None
     thread_id: str | None = None
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,3 +179,5 @@ class Outcome:
 
     duplicate: bool = False
     outgoing: list[Outgoing] = field(default_factory=list)
+    # For ``Incoming.alert`` presses: a refusal to show in place (nothing else changed).
+    alert: str | None = None

@@ -74,6 +74,9 @@ def clean_incoming(inc: Incoming) -> Incoming:
         locale=clean_locale(clean_text(inc.locale)),
         thread_id=fit_key(thread, MAX_ID) if thread else thread,
         reply_to=clean_text(inc.reply_to),
+        edit_of=clean_text(inc.edit_of),
+        forwarded_from=(clean_text(inc.forwarded_from) or "")[:MAX_NAME] or None,
+        signal=clean_text(inc.signal),
         action=clean_text(inc.action),
         value=clean_text(inc.value),
     )

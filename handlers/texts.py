@@ -321,6 +321,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "reason_top_tier": {"en": "#{n} is already at L3.", "ru": "заявка #{n} уже на L3."},
     "reason_unknown_agent": {"en": "{who} is not an agent of {team}.", "ru": "{who} не агент команды {team}."},
     "reason_held": {"en": "#{n} is held by {name}.", "ru": "заявку #{n} ведёт {name}."},
+    # --- engine signals (attachments, edits, forwards, unsupported content) ---
+    # --- telegram frontend (command menus) ---
+    # --- run / check-config ---
     # --- console ---
     "console_updated": {"en": "(updated)", "ru": "(обновлено)"},
     "console_no_button": {"en": "no button {n} for {who}", "ru": "нет кнопки {n} у {who}"},

@@ -1,0 +1,44 @@
+"""What ``deskbot run`` needs from a platform frontend (Telegram now, Slack next).
+
+A frontend owns its platform connection: it turns platform events into
+:class:`~handlers.events.Incoming` for the engine and provides the
+:class:`~bot.delivery.Sender` the outbox worker delivers through. The run
+process builds each frontend, gives its sender to :func:`bot.app.build`, binds
+the built app, mounts the frontend's HTTP routes on the one server, then starts
+it; on SIGTERM it stops every frontend before the worker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.app import App
+    from bot.delivery import Sender
+
+
+class Frontend(Protocol):
+    platform: str
+    sender: Sender
+
+    def bind(self, app: App) -> None:
+        """Attach the built desk (engine, database, worker) before :meth:`start`."""
+        ...
+
+    def routes(self) -> list[web.RouteDef]:
+        """HTTP routes to mount on the run server (webhooks); may be empty."""
+        ...
+
+    async def start(self) -> None:
+        """Connect (e.g. getMe, command menus) and begin receiving (polling task or webhook)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop receiving and wait for the events already in hand to be handled."""
+        ...
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz: at least ``{"connected": bool}``."""
+        ...
