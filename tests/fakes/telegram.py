@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import BodyPartReader, ClientResponse, ClientSession, ClientTimeout, MultipartReader, web
 
 from tests.fakes.html import EntityParseError, parse_html
 
@@ -124,6 +124,23 @@ class Call:
     @property
     def error(self) -> str | None:
         return None if self.ok else self.response.get("description")
+
+    @property
+    def chat_id(self) -> int | None:
+        return _int_or_none(self.params.get("chat_id"))
+
+    @property
+    def text(self) -> str | None:
+        """The text or caption as sent (HTML source under parse_mode HTML)."""
+        value = self.params.get("text", self.params.get("caption"))
+        return None if value is None else str(value)
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        markup = self.params.get("reply_markup")
+        if not isinstance(markup, dict):
+            return []
+        return [b for row in markup.get("inline_keyboard", []) for b in row]
 
 
 @dataclass
@@ -225,6 +242,7 @@ class FakeTelegram:
         self.blocked: set[int] = set()
         self.callback_queries: dict[str, dict[str, Any]] = {}  # id -> {"update":..., "answer":...}
         self.updates: list[dict[str, Any]] = []  # pending (not yet confirmed) updates
+        self.pushed: dict[int, dict[str, Any]] = {}  # every update ever pushed, by update_id
         self.confirmed_ids: set[int] = set()
         self.webhook: dict[str, Any] | None = None
         self.webhook_posts: list[WebhookPost] = []
@@ -238,6 +256,8 @@ class FakeTelegram:
         self._callback_seq = itertools.count(1)
         self._cond = asyncio.Condition()
         self._poll_generation = 0
+        self._poll_end_reason = "terminated by other getUpdates request"
+        self.filtered_updates: list[dict[str, Any]] = []  # not of an allowed type: never delivered
         self._windows: dict[Any, deque[float]] = {}
         self._retry_until: dict[Any, float] = {}
         self._inject: list[list[Any]] = []  # [remaining, retry_after, chat_id or None]
@@ -277,7 +297,7 @@ class FakeTelegram:
                 await self._webhook_task
             self._webhook_task = None
         # Wake long polls so the server can shut down promptly.
-        self._poll_generation += 1
+        self._end_polls("terminated by server shutdown")
         await self._notify()
         if self._client is not None:
             await self._client.close()
@@ -384,7 +404,8 @@ class FakeTelegram:
         return Group(self, self.add_group(chat_id, title, forum=forum, supergroup=supergroup))
 
     def block(self, chat_id: int) -> None:
-        """The user of this private chat blocked the bot: sends to it answer 403."""
+        """The user of this private chat blocked the bot (for a group: the bot was
+        removed): sends to it answer 403."""
         self.blocked.add(chat_id)
 
     def unblock(self, chat_id: int) -> None:
@@ -407,6 +428,10 @@ class FakeTelegram:
             path=f"{kind}s/file_{n}",
         )
         self.files[rec.file_id] = rec
+        if kind == "photo":  # the small size Telegram lists first is a file too
+            small = FileRecord(rec.file_id + "-s", rec.unique_id + "s", "photo", max(1, size // 20),
+                               path=f"photos/file_{n}_s")
+            self.files[small.file_id] = small
         return rec
 
     def new_message_id(self, chat_id: int) -> int:
@@ -452,10 +477,17 @@ class FakeTelegram:
         if not (redeliver and "update_id" in update):
             update["update_id"] = self._next_update_id
             self._next_update_id += 1
+        self.pushed[update["update_id"]] = update
         self.updates.append(update)
         self._webhook_wakeup.set()
         await self._notify()
         return update
+
+    async def redeliver(self, update_id: int, times: int = 1) -> None:
+        """Queue an earlier update again with its own update_id (Telegram re-sends an
+        update whose confirmation it did not get)."""
+        for _ in range(times):
+            await self.push_update(self.pushed[update_id], redeliver=True)
 
     async def post_webhook(self, update: dict[str, Any], *, secret: str | None | bool = True,
                            assign_id: bool = True) -> int:
@@ -475,6 +507,20 @@ class FakeTelegram:
         status, _ = await self._post(update, header, attempt=1)
         await self._notify()
         return status or 0
+
+    def _end_polls(self, reason: str) -> None:
+        self._poll_generation += 1
+        self._poll_end_reason = reason
+
+    def _drop_filtered(self, allowed: list[str] | None) -> None:
+        """Telegram never delivers an update of a type the bot did not allow."""
+        keep = []
+        for u in self.updates:
+            if self._allowed(u, allowed):
+                keep.append(u)
+            else:
+                self.filtered_updates.append(u)
+        self.updates = keep
 
     def _confirm_below(self, offset: int) -> None:
         keep = []
@@ -518,34 +564,37 @@ class FakeTelegram:
             self.calls.append(call)
             await self._notify()
             return web.json_response(call.response, status=call.status)
-        handler = getattr(self, f"_m_{method.lower()}", None)
+        await self._execute(call)
+        return web.json_response(call.response, status=call.status,
+                                 dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+    async def _execute(self, call: Call) -> None:
+        """Run one API call, record it (response and status filled in), wake waiters."""
+        handler = getattr(self, f"_m_{call.method.lower()}", None)
+        recorded = False
         try:
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             self._check_rate(call)
-            if method.lower() == "getupdates":
+            if call.method.lower() == "getupdates":
                 # recorded up-front so a test can see the long poll is in progress
                 self.calls.append(call)
+                recorded = True
                 await self._notify()
-                result = await handler(params)
+                result = await handler(call.params)
             else:
-                result = handler(params)
+                result = handler(call.params)
                 if asyncio.iscoroutine(result):
                     result = await result
-                self.calls.append(call)
             call.response = {"ok": True, "result": result}
         except ApiError as e:
-            if call not in self.calls:
-                self.calls.append(call)
             call.response, call.status = e.body(), e.code
         except Exception as e:  # a malformed request the fake could not read: 400 like Telegram
-            if call not in self.calls:
-                self.calls.append(call)
             err = bad(f"{type(e).__name__}: {e}")
             call.response, call.status = err.body(), err.code
+        if not recorded:
+            self.calls.append(call)
         await self._notify()
-        return web.json_response(call.response, status=call.status,
-                                 dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
     async def _read_params(self, request: web.Request) -> dict[str, Any]:
         raw: dict[str, Any] = {}
@@ -639,7 +688,9 @@ class FakeTelegram:
 
     def _check_send_allowed(self, chat: dict[str, Any]) -> None:
         if chat["id"] in self.blocked:
-            raise ApiError(403, "Forbidden: bot was blocked by the user")
+            if chat["type"] == "private":
+                raise ApiError(403, "Forbidden: bot was blocked by the user")
+            raise ApiError(403, f"Forbidden: bot was kicked from the {chat['type']} chat")
 
     def _thread(self, chat: dict[str, Any], params: dict[str, Any]) -> int | None:
         thread = _int_or_none(params.get("message_thread_id"))
@@ -788,23 +839,24 @@ class FakeTelegram:
         allowed = self.poll_allowed_updates
         if offset is not None and offset > 0:
             self._confirm_below(offset)
-        self._poll_generation += 1  # an earlier long poll still waiting ends with 409
+        self._end_polls("terminated by other getUpdates request")  # an earlier long poll ends
         generation = self._poll_generation
         await self._notify()
 
         def ready() -> list[dict[str, Any]]:
+            self._drop_filtered(allowed)
             if offset is not None and offset < 0:
-                pool = self.updates[offset:]
-            else:
-                pool = self.updates
-            return [u for u in pool if self._allowed(u, allowed)][:limit]
+                return self.updates[offset:][:limit]
+            return self.updates[:limit]
 
         deadline = self.now() + timeout
         async with self._cond:
             while True:
                 if generation != self._poll_generation:
-                    raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                        "make sure that only one bot instance is running")
+                    reason = self._poll_end_reason
+                    if reason == "terminated by other getUpdates request":
+                        reason += "; make sure that only one bot instance is running"
+                    raise ApiError(409, f"Conflict: {reason}")
                 found = ready()
                 if found or self.webhook is not None:
                     return [dict(u) for u in found]
@@ -834,7 +886,7 @@ class FakeTelegram:
             "allowed_updates": params.get("allowed_updates"),
             "max_connections": _int_or_none(params.get("max_connections")) or 40,
         }
-        self._poll_generation += 1  # a running long poll ends
+        self._end_polls("terminated by setWebhook request")
         if self._webhook_task is None or self._webhook_task.done():
             self._webhook_task = asyncio.ensure_future(self._deliver_webhook())
         self._webhook_wakeup.set()
@@ -1201,9 +1253,14 @@ class FakeTelegram:
             async with session.post(self.webhook["url"], data=json.dumps(update, ensure_ascii=False),
                                     headers=headers) as resp:
                 status = resp.status
-                await resp.read()
+                reply_method = await _method_in_reply(resp) if status == 200 else None
         except Exception as e:  # connection refused, reset, timeout
             error = f"{type(e).__name__}: {e}"
+            reply_method = None
+        if reply_method is not None:
+            # Telegram executes a method given in the webhook's answer (its result is not sent anywhere).
+            name, params = reply_method
+            await self._execute(Call(method=name, params=params, time=self.now()))
         self.webhook_posts.append(WebhookPost(update["update_id"], status, secret, attempt, self.now(), error))
         if status is None:
             self.webhook_last_error = (self.now(), f"Connection failed: {error}")
@@ -1216,11 +1273,12 @@ class FakeTelegram:
         is retried ``webhook_retries`` times, then the update is dropped (recorded)."""
         while self.webhook is not None:
             self._webhook_wakeup.clear()
-            pending = [u for u in self.updates if self._allowed(u, self.webhook.get("allowed_updates"))]
-            if not pending:
+            self._drop_filtered(self.webhook.get("allowed_updates"))
+            if not self.updates:
+                await self._notify()
                 await self._webhook_wakeup.wait()
                 continue
-            update = pending[0]
+            update = self.updates[0]
             delivered = False
             for attempt in range(1, self.webhook_retries + 2):
                 if self.webhook is None:
@@ -1276,6 +1334,46 @@ def media_payload(rec: FileRecord, kind: str | None = None) -> dict[str, Any]:
         return {"sticker": {**base, "type": "regular", "width": 512, "height": 512,
                             "is_animated": False, "is_video": False, "emoji": "👍"}}
     raise ValueError(kind)
+
+
+async def _method_in_reply(resp: ClientResponse) -> tuple[str, dict[str, Any]] | None:
+    """A Bot API method the webhook answered with (aiogram's webhook handler replies with
+    multipart form-data when a handler returns a method)."""
+    params: dict[str, Any] = {}
+    try:
+        if resp.content_type.startswith("multipart/"):
+            reader = MultipartReader.from_response(resp)
+            while True:
+                part = await reader.next()
+                if part is None:
+                    break
+                assert isinstance(part, BodyPartReader)
+                if part.filename:
+                    params[part.name or ""] = {"_upload": part.filename, "_size": len(await part.read())}
+                else:
+                    params[part.name or ""] = await part.text()
+        else:
+            body = await resp.read()
+            if not body.strip():
+                return None
+            if resp.content_type == "application/json":
+                params = json.loads(body)
+            elif resp.content_type == "application/x-www-form-urlencoded":
+                from urllib.parse import parse_qsl
+
+                params = dict(parse_qsl(body.decode()))
+            else:
+                return None
+    except ValueError:
+        return None
+    if not isinstance(params, dict) or "method" not in params:
+        return None
+    name = str(params.pop("method"))
+    for key in JSON_FIELDS:
+        if isinstance(params.get(key), str):
+            with contextlib.suppress(ValueError):
+                params[key] = json.loads(params[key])
+    return name, params
 
 
 def _public(msg: dict[str, Any], *, nested: bool = False) -> dict[str, Any]:

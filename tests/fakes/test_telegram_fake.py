@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiogram import Bot, Dispatcher, F, Router
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
@@ -28,10 +26,7 @@ from aiogram.types import (
 from aiohttp import web
 
 from tests.fakes.telegram import FakeTelegram, RateLimits
-
-
-def make_bot(fake: FakeTelegram) -> Bot:
-    return Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
+from tests.support.telegram import bot_for as make_bot
 
 
 @pytest.fixture
@@ -427,3 +422,135 @@ async def test_commands_recorded_per_scope_and_language(fake: FakeTelegram, bot:
     assert fake.commands[("all_group_chats", "")][0]["command"] == "note"
     with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
         await bot.set_my_commands([BotCommand(command="Bad-Name", description="x")])
+
+
+async def test_every_story_action_is_an_update_aiogram_reads(fake: FakeTelegram, bot: Bot) -> None:
+    """The DSL's updates have the shapes Telegram sends: aiogram validates each one."""
+    anna = fake.user(101, "Anna", language_code="ru", username="anna")
+    boris = fake.user(202, "Boris")
+    it = fake.group(-1001, "IT", forum=True)
+    card = await bot.send_message(it.id, "card", reply_markup=keyboard(("Claim", "b1:c:1")))
+    first = await anna.says("hello")
+    await anna.starts("cat_network")
+    await anna.sends_photo("screen")
+    await anna.sends_document("log.txt", 1200)
+    await anna.sends_voice()
+    await anna.sends_video()
+    await anna.sends_sticker()
+    await anna.sends_location()
+    await anna.sends_contact()
+    await anna.sends_poll()
+    await anna.forwards("fwd text", origin=boris)
+    await anna.forwards("fwd hidden", origin="Secret Person")
+    await anna.forwards("fwd chat", origin=it)
+    await anna.edits(first, "hello, edited")
+    press = await boris.presses(card, "Claim", chat=it)
+    forged = await boris.presses_data(card, "garbage")
+    await anna.blocks_bot()
+    await anna.unblocks_bot()
+    updates = await bot.get_updates(timeout=0)
+    assert len(updates) == 18
+    m = [u.message for u in updates]
+    assert m[0].text == "hello" and m[0].from_user.language_code == "ru"  # type: ignore[union-attr]
+    assert m[1].text == "/start cat_network"  # type: ignore[union-attr]
+    assert m[2].photo and m[2].caption == "screen"  # type: ignore[union-attr]
+    assert m[3].document.file_name == "log.txt"  # type: ignore[union-attr]
+    assert m[3].document.mime_type == "text/plain"  # type: ignore[union-attr]
+    assert m[4].voice and m[5].video and m[6].sticker  # type: ignore[union-attr]
+    assert m[7].location and m[8].contact and m[9].poll  # type: ignore[union-attr]
+    assert m[10].forward_origin.sender_user.id == boris.id  # type: ignore[union-attr]
+    assert m[11].forward_origin.sender_user_name == "Secret Person"  # type: ignore[union-attr]
+    assert m[12].forward_origin.sender_chat.id == it.id  # type: ignore[union-attr]
+    edited = updates[13].edited_message
+    assert edited is not None and edited.text == "hello, edited" and edited.edit_date
+    assert edited.message_id == first["message_id"]
+    query = updates[14].callback_query
+    assert query is not None and query.data == "b1:c:1" and query.id == press.query_id
+    assert query.message.message_id == card.message_id  # type: ignore[union-attr]
+    assert updates[15].callback_query.data == "garbage"  # type: ignore[union-attr]
+    assert updates[15].callback_query.id == forged.query_id  # type: ignore[union-attr]
+    blocked = updates[16].my_chat_member
+    assert blocked is not None and blocked.new_chat_member.status == "kicked"
+    assert updates[17].my_chat_member.new_chat_member.status == "member"  # type: ignore[union-attr]
+
+
+async def test_user_created_private_topic() -> None:
+    async with FakeTelegram(rate_limits=False, has_topics_enabled=True) as fake:
+        bot = make_bot(fake)
+        try:
+            anna = fake.user(101, "Anna")
+            topic = await anna.creates_topic("Printer")
+            msg = await anna.says("it jams", thread=topic.thread_id)
+            updates = await bot.get_updates(timeout=0)
+            assert updates[0].message.forum_topic_created.name == "Printer"  # type: ignore[union-attr]
+            assert updates[1].message.message_thread_id == topic.thread_id  # type: ignore[union-attr]
+            assert msg["is_topic_message"] is True
+            await bot.send_message(anna.id, "noted", message_thread_id=topic.thread_id)
+            assert [m.text for m in anna.messages(thread=topic.thread_id)] == ["noted"]
+        finally:
+            await bot.session.close()
+
+
+async def test_updates_of_types_not_allowed_are_never_delivered(fake: FakeTelegram, bot: Bot) -> None:
+    anna = fake.user(101, "Anna")
+    await anna.blocks_bot()
+    msg = await anna.says("text")
+    updates = await bot.get_updates(timeout=0, allowed_updates=["message"])
+    assert [u.update_id for u in updates] == [msg["_update_id"]]
+    await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
+    assert fake.updates == [] and len(fake.filtered_updates) == 1
+
+
+async def test_redelivered_update_keeps_its_id(fake: FakeTelegram, bot: Bot) -> None:
+    anna = fake.user(101, "Anna")
+    msg = await anna.says("once")
+    first = await bot.get_updates(timeout=0)
+    await bot.get_updates(offset=first[0].update_id + 1, timeout=0)
+    assert fake.updates == []
+    await fake.redeliver(msg["_update_id"], times=5)
+    again = await bot.get_updates(timeout=0)
+    assert [u.update_id for u in again] == [msg["_update_id"]] * 5
+    assert {u.message.text for u in again} == {"once"}  # type: ignore[union-attr]
+
+
+async def test_aiogram_webhook_handler_end_to_end(fake: FakeTelegram, bot: Bot) -> None:
+    """aiogram's SimpleRequestHandler behind the fake's pushes: the secret is checked, a
+    reply sent by API call and one returned in the webhook answer both reach the chat."""
+    from aiogram.methods import SendMessage
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+
+    router = Router()
+
+    @router.message(F.text == "call")
+    async def by_call(message: Message) -> None:
+        await message.answer("answered by call")
+
+    @router.message(F.text == "return")
+    async def by_return(message: Message) -> SendMessage:
+        return message.answer("answered in the webhook reply")
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    app = web.Application()
+    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token="topsecret").register(
+        app, path="/telegram/webhook")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        anna = fake.user(101, "Anna")
+        await bot.set_webhook(f"http://127.0.0.1:{port}/telegram/webhook", secret_token="topsecret")
+        await anna.says("call")
+        await anna.receives("answered by call")
+        await anna.says("return")
+        await anna.receives("answered in the webhook reply")
+        assert [p.status for p in fake.webhook_posts] == [200, 200]
+        fake.webhook_secret_mode = "wrong"
+        await anna.says("call")
+        await fake.wait_for(lambda: fake.dropped_updates)
+        assert {p.status for p in fake.webhook_posts[2:]} == {401}
+        assert len(anna.messages()) == 2
+    finally:
+        await runner.cleanup()

@@ -23,13 +23,23 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
 from tests.fakes.telegram import FakeTelegram, Topic, buttons_of, media_payload
 
 if TYPE_CHECKING:
     ChatRef = Union["Group", "Person", int, dict[str, Any], None]
-    MessageRef = Union["BotMessage", dict[str, Any], int]
+    MessageRef = Union["BotMessage", dict[str, Any], int, Any]  # Any: an aiogram Message
 
-__all__ = ["BotMessage", "Group", "Person", "Press", "FakeTelegram"]
+__all__ = ["BotMessage", "FakeTelegram", "Group", "Person", "Press", "bot_for"]
+
+
+def bot_for(fake: FakeTelegram, **kwargs: Any) -> Bot:
+    """A real aiogram Bot talking to the fake (close it with ``await bot.session.close()``)."""
+    api = TelegramAPIServer.from_base(fake.base_url)
+    return Bot(fake.token, session=AiohttpSession(api=api), **kwargs)
 
 
 @dataclass
@@ -330,12 +340,15 @@ class Person(_Chatty):
         poll = {
             "id": f"poll{self.fake.new_message_id(0)}",
             "question": question,
-            "options": [{"text": o, "voter_count": 0} for o in options],
+            "options": [{"persistent_id": f"o{i}", "text": o, "voter_count": 0}
+                        for i, o in enumerate(options)],
             "total_voter_count": 0,
             "is_closed": False,
             "is_anonymous": True,
             "type": "regular",
             "allows_multiple_answers": False,
+            "allows_revoting": False,
+            "members_only": False,
         }
         return await self._send(where.get("chat"), where.get("thread"), where.get("reply_to"),
                                 {"poll": poll})
@@ -356,7 +369,12 @@ class Person(_Chatty):
 
     async def edits(self, message: MessageRef, new_text: str) -> dict[str, Any]:
         """The user edits their own message: an ``edited_message`` update."""
-        chat_id = message["chat"]["id"] if isinstance(message, dict) else self.chat_id
+        if isinstance(message, dict):
+            chat_id = message["chat"]["id"]
+        elif hasattr(message, "chat"):
+            chat_id = message.chat.id if hasattr(message.chat, "id") else message.chat_id
+        else:
+            chat_id = self.chat_id
         stored = self.fake.message(chat_id, _message_id(message))
         assert stored is not None and stored["from"]["id"] == self.id, "can only edit own messages"
         stored["text"] = new_text
@@ -393,6 +411,24 @@ class Person(_Chatty):
         self.fake.callback_queries[query_id]["update"] = update
         return Press(self.fake, query_id, update)
 
+    async def creates_topic(self, name: str) -> Topic:
+        """The user opens a topic in their private chat with the bot (topics enabled)."""
+        assert self.fake.has_topics_enabled, "the bot has no topics in private chats"
+        thread_id = self.fake.new_message_id(self.chat_id)
+        topic = Topic(self.chat_id, thread_id, name)
+        self.fake.topics_by_chat.setdefault(self.chat_id, {})[thread_id] = topic
+        msg = self.fake.store_message({
+            "message_id": thread_id,
+            "message_thread_id": thread_id,
+            "from": dict(self.user),
+            "chat": dict(self.chat),
+            "date": int(time.time()),
+            "forum_topic_created": {"name": name, "icon_color": topic.icon_color},
+            "is_topic_message": True,
+        })
+        await self.fake.push_update({"message": _public(msg)})
+        return topic
+
     async def blocks_bot(self) -> dict[str, Any]:
         """Blocks the bot: sends to this chat answer 403; a my_chat_member update."""
         self.fake.block(self.id)
@@ -422,6 +458,8 @@ class Person(_Chatty):
             return message
         if isinstance(message, dict):
             return BotMessage(self.fake, message["chat"]["id"], message["message_id"])
+        if hasattr(message, "message_id") and hasattr(message, "chat"):  # an aiogram Message
+            return BotMessage(self.fake, message.chat.id, message.message_id)
         return BotMessage(self.fake, self._chat_of(chat)["id"], int(message))
 
 
@@ -430,6 +468,8 @@ def _message_id(message: MessageRef) -> int:
         return message.message_id
     if isinstance(message, dict):
         return int(message["message_id"])
+    if hasattr(message, "message_id"):  # an aiogram Message
+        return int(message.message_id)
     return int(message)
 
 
