@@ -17,6 +17,19 @@ rate limits with 429 + retry_after, blocked chats) and records every call.
 
 Users act through ``tests/support/telegram.py`` (``fake.user(...)``, ``fake.group(...)``),
 which builds updates and hands them to ``push_update``.
+
+Rate limits (``RateLimits``; ``FakeTelegram(rate_limits=False)`` turns the windows off,
+``inject_429`` still works): sliding windows over the send methods (sendMessage,
+copyMessage, send<Media>; edits and answers are not counted) — overall 30 per second,
+1 per second per private chat (positive id), 20 per minute per group (negative id), each
+window shortened by ``tolerance`` (10%). A sliding window is stricter than a leaky bucket
+with the same numbers: ``AsyncLimiter(30, 1)`` lets 30 go at once and 30 more within the
+second, which is 429 here; pace with ``AsyncLimiter(1, 1/30)`` and ``AsyncLimiter(1, 3)``
+for groups. A 429 bans its scope (the chat for a chat window, everything for the overall
+window and for ``inject_429`` without ``chat_id``) for ``retry_after`` seconds; a call in
+a banned scope is answered 429 again and counted in ``early_retries`` if the bot could
+have known — it came on the connection that received the 429, or more than
+``early_grace`` (50 ms) after it; otherwise it was in flight (``in_flight_during_ban``).
 """
 
 from __future__ import annotations
@@ -112,6 +125,7 @@ class Call:
     time: float
     response: dict[str, Any] = field(default_factory=dict)
     status: int = 200
+    connection: int | None = None  # which keep-alive connection carried it
 
     @property
     def ok(self) -> bool:
@@ -211,6 +225,7 @@ class FakeTelegram:
         webhook_retries: int = 3,
         webhook_retry_delay: float = 0.05,
         first_update_id: int = 100_000,
+        early_grace: float = 0.05,
     ) -> None:
         self.token = token
         self.bot_id = bot_id if bot_id is not None else int(token.split(":", 1)[0])
@@ -227,6 +242,10 @@ class FakeTelegram:
         self.webhook_secret_mode = webhook_secret_mode
         self.webhook_retries = webhook_retries
         self.webhook_retry_delay = webhook_retry_delay
+        # A request on another connection that arrives within early_grace of a 429 was in
+        # flight before the bot could read that 429: answered 429 but not an early retry.
+        self.early_grace = early_grace
+        self.in_flight_during_ban = 0
 
         self.calls: list[Call] = []
         self.html_errors: list[tuple[str, str]] = []  # (text, description)
@@ -240,6 +259,7 @@ class FakeTelegram:
         self.topics_by_chat: dict[int, dict[int, Topic]] = {}
         self.files: dict[str, FileRecord] = {}
         self.blocked: set[int] = set()
+        self.bot_admin_in: set[int] = set()
         self.callback_queries: dict[str, dict[str, Any]] = {}  # id -> {"update":..., "answer":...}
         self.updates: list[dict[str, Any]] = []  # pending (not yet confirmed) updates
         self.pushed: dict[int, dict[str, Any]] = {}  # every update ever pushed, by update_id
@@ -259,7 +279,7 @@ class FakeTelegram:
         self._poll_end_reason = "terminated by other getUpdates request"
         self.filtered_updates: list[dict[str, Any]] = []  # not of an allowed type: never delivered
         self._windows: dict[Any, deque[float]] = {}
-        self._retry_until: dict[Any, float] = {}
+        self._bans: dict[Any, tuple[float, float, int | None]] = {}  # key -> (until, issued, connection)
         self._inject: list[list[Any]] = []  # [remaining, retry_after, chat_id or None]
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -384,12 +404,17 @@ class FakeTelegram:
         return user
 
     def add_group(self, chat_id: int, title: str, *, forum: bool = False,
-                  supergroup: bool = True) -> dict[str, Any]:
+                  supergroup: bool = True, bot_admin: bool = True) -> dict[str, Any]:
+        """A group the bot is in; ``bot_admin``: the bot is an admin that may manage topics."""
         chat: dict[str, Any] = {"id": chat_id, "type": "supergroup" if supergroup or forum else "group",
                                 "title": title}
         if forum:
             chat["is_forum"] = True
         self.chats[chat_id] = chat
+        if bot_admin:
+            self.bot_admin_in.add(chat_id)
+        else:
+            self.bot_admin_in.discard(chat_id)
         return chat
 
     def user(self, user_id: int, first_name: str, **kwargs: Any) -> Person:
@@ -398,10 +423,12 @@ class FakeTelegram:
 
         return Person(self, self.add_user(user_id, first_name, **kwargs))
 
-    def group(self, chat_id: int, title: str, *, forum: bool = False, supergroup: bool = True) -> Group:
+    def group(self, chat_id: int, title: str, *, forum: bool = False, supergroup: bool = True,
+              bot_admin: bool = True) -> Group:
         from tests.support.telegram import Group
 
-        return Group(self, self.add_group(chat_id, title, forum=forum, supergroup=supergroup))
+        return Group(self, self.add_group(chat_id, title, forum=forum, supergroup=supergroup,
+                                          bot_admin=bot_admin))
 
     def block(self, chat_id: int) -> None:
         """The user of this private chat blocked the bot (for a group: the bot was
@@ -478,6 +505,10 @@ class FakeTelegram:
             update["update_id"] = self._next_update_id
             self._next_update_id += 1
         self.pushed[update["update_id"]] = update
+        query = update.get("callback_query")
+        if query is not None and query["id"] not in self.callback_queries:
+            self.callback_queries[query["id"]] = {"answer": None, "data": query.get("data"),
+                                                  "user": query["from"]["id"]}
         self.updates.append(update)
         self._webhook_wakeup.set()
         await self._notify()
@@ -557,7 +588,7 @@ class FakeTelegram:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         params = await self._read_params(request)
-        call = Call(method=method, params=params, time=self.now())
+        call = Call(method=method, params=params, time=self.now(), connection=id(request.transport))
         if request.match_info["token"] != self.token:
             err = ApiError(401, "Unauthorized")
             call.response, call.status = err.body(), err.code
@@ -632,21 +663,25 @@ class FakeTelegram:
         chat_id = _int_or_none(call.params.get("chat_id"))
         now = call.time
         eps = 0.001
-        # A call made while a retry_after given earlier still runs is an early retry.
-        early = self._retry_until.get("overall", 0.0) - now > eps
-        if chat_id is not None and self._retry_until.get(("chat", chat_id), 0.0) - now > eps:
-            early = True
-        if early:
-            self.early_retries += 1
-            self.early_retry_calls.append(call)
-            remaining = max(self._retry_until.get("overall", 0.0),
-                            self._retry_until.get(("chat", chat_id), 0.0)) - now
-            raise self._too_many(math.ceil(remaining), None)
+        # A call made while a retry_after given earlier still runs is an early retry
+        # (unless it was already in flight when that 429 was answered).
+        bans = [self._bans[k] for k in ("overall", ("chat", chat_id)) if k in self._bans]
+        running = [b for b in bans if b[0] - now > eps]
+        if running:
+            knew = any(conn == call.connection or now - issued > self.early_grace
+                       for _, issued, conn in running)
+            if knew:
+                self.early_retries += 1
+                self.early_retry_calls.append(call)
+            else:
+                self.in_flight_during_ban += 1
+            remaining = max(until for until, _, _ in running) - now
+            raise self._too_many(math.ceil(remaining), None, call)
         for inj in self._inject:
             if inj[0] > 0 and (inj[2] is None or inj[2] == chat_id):
                 inj[0] -= 1
                 self._inject = [i for i in self._inject if i[0] > 0]
-                raise self._too_many(inj[1], "overall" if inj[2] is None else ("chat", chat_id))
+                raise self._too_many(inj[1], "overall" if inj[2] is None else ("chat", chat_id), call)
         if self.rate_limits is None:
             return
         limits: list[tuple[Any, tuple[int, float]]] = [("overall", self.rate_limits.overall)]
@@ -661,15 +696,17 @@ class FakeTelegram:
                 window.popleft()
             if len(window) >= count:
                 wait = window[0] + span - now
-                raise self._too_many(max(1, math.ceil(wait)), key)
+                raise self._too_many(max(1, math.ceil(wait)), key, call)
         for key, _ in limits:
             self._windows[key].append(now)
 
-    def _too_many(self, retry_after: int, key: Any) -> ApiError:
+    def _too_many(self, retry_after: int, key: Any, call: Call) -> ApiError:
         retry_after = max(1, retry_after)
         if key is not None:
-            until = self.now() + retry_after
-            self._retry_until[key] = max(self._retry_until.get(key, 0.0), until)
+            now = self.now()
+            until = now + retry_after
+            if until > self._bans.get(key, (0.0, 0.0, None))[0]:
+                self._bans[key] = (until, now, call.connection)
         self.too_many_requests += 1
         return ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
 
@@ -966,6 +1003,39 @@ class FakeTelegram:
             },
         }
 
+    def _m_getchatmember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params)
+        user_id = _int_or_none(params.get("user_id"))
+        if user_id == self.bot_id:
+            user = self.bot_user
+        elif user_id in self.users:
+            user = self.users[user_id]
+        else:
+            raise bad("PARTICIPANT_ID_INVALID")
+        if user_id == self.bot_id and chat["id"] in self.bot_admin_in:
+            return {
+                "status": "administrator",
+                "user": user,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": False,
+                "can_restrict_members": False,
+                "can_promote_members": False,
+                "can_change_info": False,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+                "can_send_welcome_messages": False,
+                "can_pin_messages": True,
+                "can_manage_topics": True,
+            }
+        if chat["id"] in self.blocked and user_id == self.bot_id:
+            return {"status": "kicked", "user": user, "until_date": 0}
+        return {"status": "member", "user": user}
+
     def _m_sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
         text, entities = self._formatted(params, "text", MAX_TEXT, required=True)
@@ -1076,6 +1146,8 @@ class FakeTelegram:
             self._check_send_allowed(chat)
         elif not chat.get("is_forum"):
             raise bad("the chat is not a forum")
+        elif chat["id"] not in self.bot_admin_in:
+            raise bad("not enough rights to create a topic")
         name = str(params.get("name") or "")
         if not (1 <= len(name) <= 128):
             raise bad("TOPIC_TITLE_EMPTY" if not name else "TOPIC_TITLE_INVALID")
@@ -1106,6 +1178,8 @@ class FakeTelegram:
 
     def _m_closeforumtopic(self, params: dict[str, Any]) -> bool:
         topic = self._topic_of(params)
+        if topic.chat_id < 0 and topic.chat_id not in self.bot_admin_in:
+            raise bad("not enough rights to manage topics")
         if topic.closed:
             raise bad("TOPIC_NOT_MODIFIED")
         topic.closed = True
@@ -1113,6 +1187,8 @@ class FakeTelegram:
 
     def _m_reopenforumtopic(self, params: dict[str, Any]) -> bool:
         topic = self._topic_of(params)
+        if topic.chat_id < 0 and topic.chat_id not in self.bot_admin_in:
+            raise bad("not enough rights to manage topics")
         if not topic.closed:
             raise bad("TOPIC_NOT_MODIFIED")
         topic.closed = False
@@ -1270,7 +1346,8 @@ class FakeTelegram:
 
     async def _deliver_webhook(self) -> None:
         """Deliver queued updates to the webhook one by one, in order; a non-2xx answer
-        is retried ``webhook_retries`` times, then the update is dropped (recorded)."""
+        is retried ``webhook_retries`` times, then the update is dropped (recorded in
+        ``dropped_updates``); a refused connection is retried until the bot listens."""
         while self.webhook is not None:
             self._webhook_wakeup.clear()
             self._drop_filtered(self.webhook.get("allowed_updates"))
@@ -1280,14 +1357,23 @@ class FakeTelegram:
                 continue
             update = self.updates[0]
             delivered = False
-            for attempt in range(1, self.webhook_retries + 2):
+            attempt = 0
+            refused = 0
+            while attempt <= self.webhook_retries:
                 if self.webhook is None:
                     return
-                status, _ = await self._post(update, self._secret_header(), attempt)
+                status, _ = await self._post(update, self._secret_header(), attempt + refused + 1)
                 await self._notify()
                 if status is not None and 200 <= status < 300:
                     delivered = True
                     break
+                if status is None:
+                    # Nobody listening (the bot is restarting): keep the update and try again,
+                    # as Telegram does; only HTTP error answers use up the retries.
+                    refused += 1
+                    await asyncio.sleep(min(self.webhook_retry_delay * refused, 0.5))
+                    continue
+                attempt += 1
                 if attempt <= self.webhook_retries:
                     await asyncio.sleep(self.webhook_retry_delay * attempt)
             self.updates = [u for u in self.updates if u["update_id"] != update["update_id"]]

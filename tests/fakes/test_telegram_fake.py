@@ -554,3 +554,119 @@ async def test_aiogram_webhook_handler_end_to_end(fake: FakeTelegram, bot: Bot) 
         assert len(anna.messages()) == 2
     finally:
         await runner.cleanup()
+
+
+async def test_pacing_at_the_limit_passes_and_a_burst_does_not() -> None:
+    """A sender spacing its sends 1/30 s apart across private chats never sees a 429;
+    the same messages as one burst do."""
+    async with FakeTelegram() as fake:
+        for uid in range(1, 61):
+            fake.add_user(uid, f"u{uid}")
+        bot = make_bot(fake)
+        try:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for uid in range(1, 46):
+                delay = start + uid / 30 - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # pacing, the behaviour under test
+                await bot.send_message(uid, "paced")
+            assert fake.too_many_requests == 0
+            await asyncio.sleep(1)  # let the window empty
+            results = await asyncio.gather(
+                *(bot.send_message(uid, "burst") for uid in range(1, 41)), return_exceptions=True
+            )
+            limited = [r for r in results if isinstance(r, TelegramRetryAfter)]
+            assert len(limited) == 40 - 30
+            # The 31st got the 429; the other nine were in flight already: not early retries.
+            assert fake.early_retries == 0 and fake.in_flight_during_ban == 9
+        finally:
+            await bot.session.close()
+
+
+async def test_wrong_token_is_unauthorized(fake: FakeTelegram) -> None:
+    from aiogram.exceptions import TelegramUnauthorizedError
+
+    other = Bot("999:wrong", session=make_bot(fake).session)
+    try:
+        with pytest.raises(TelegramUnauthorizedError):
+            await other.get_me()
+    finally:
+        await other.session.close()
+
+
+async def test_forum_topics_need_an_admin_bot(fake: FakeTelegram, bot: Bot) -> None:
+    it = fake.group(-1001, "IT", forum=True, bot_admin=False)
+    with pytest.raises(TelegramBadRequest, match="not enough rights"):
+        await bot.create_forum_topic(it.id, "#1")
+    member = await bot.get_chat_member(it.id, fake.bot_id)
+    assert member.status == "member"
+    ops = fake.group(-1002, "Ops", forum=True)
+    admin = await bot.get_chat_member(ops.id, fake.bot_id)
+    assert admin.status == "administrator" and admin.can_manage_topics
+    chat = await bot.get_chat(ops.id)
+    assert chat.is_forum is True and chat.type == "supergroup"
+
+
+async def test_webhook_waits_for_a_bot_that_is_not_listening_yet(fake: FakeTelegram, bot: Bot) -> None:
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    anna = fake.user(101, "Anna")
+    await bot.set_webhook(f"http://127.0.0.1:{port}/telegram/webhook", secret_token="s")
+    msg = await anna.says("while down")
+    await fake.wait_for(lambda: len(fake.webhook_posts) >= 2)
+    assert all(p.status is None for p in fake.webhook_posts)
+    got: list[dict] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        got.append(await request.json())
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/telegram/webhook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await fake.wait_confirmed(msg["_update_id"])
+        assert [u["update_id"] for u in got] == [msg["_update_id"]]
+        assert fake.dropped_updates == []
+    finally:
+        await runner.cleanup()
+
+
+async def test_receives_follows_each_topic_separately() -> None:
+    async with FakeTelegram(rate_limits=False, has_topics_enabled=True) as fake:
+        bot = make_bot(fake)
+        try:
+            anna = fake.user(101, "Anna")
+            t1 = await bot.create_forum_topic(anna.id, "#1")
+            t2 = await bot.create_forum_topic(anna.id, "#2")
+            await bot.send_message(anna.id, "one", message_thread_id=t1.message_thread_id)
+            await bot.send_message(anna.id, "two", message_thread_id=t2.message_thread_id)
+            assert (await anna.receives(thread=t2.message_thread_id)).text == "two"
+            assert (await anna.receives(thread=t1.message_thread_id)).text == "one"
+            assert (await anna.receives()).text == "one"
+            assert (await anna.receives()).text == "two"
+            with pytest.raises(AssertionError, match="no bot message"):
+                await anna.receives(timeout=0.2)
+            assert [t.name for t in fake.topics(anna.id)] == ["#1", "#2"]
+        finally:
+            await bot.session.close()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["<b>bold?</b>", "</a>", "&amp; &lt;", "a\u200f\u202eRTL", "emoji 😀👩‍💻", "tab\tnl\n", "x" * 4000],
+)
+async def test_escaped_hostile_text_shows_literally(fake: FakeTelegram, bot: Bot, hostile: str) -> None:
+    import html
+
+    fake.user(101, "Anna")
+    sent = await bot.send_message(101, f"<b>Anna:</b> {html.escape(hostile)}", parse_mode="HTML")
+    assert sent.text == f"Anna: {hostile}"
+    assert fake.html_errors == []

@@ -134,7 +134,7 @@ class _Chatty:
 
     fake: FakeTelegram
     chat_id: int
-    _seen: int
+    _seen: dict[int | None, int]  # per topic (None: the whole chat): last message received
 
     def messages(self, thread: int | None = None) -> list[BotMessage]:
         """The bot's messages here (in topic ``thread`` when given), oldest first."""
@@ -158,7 +158,7 @@ class _Chatty:
         helper) whose text contains ``contains``; later calls continue after it."""
         def check() -> BotMessage | None:
             for m in self.messages(thread):
-                if m.message_id > self._seen and (contains is None or contains in m.text):
+                if m.message_id > self._seen.get(thread, 0) and (contains is None or contains in m.text):
                     return m
             return None
 
@@ -170,7 +170,7 @@ class _Chatty:
                 f"no bot message containing {contains!r} in chat {self.chat_id}"
                 f"{f' thread {thread}' if thread else ''}; bot messages: {texts}"
             ) from None
-        self._seen = found.message_id
+        self._seen[thread] = found.message_id
         return found
 
     async def sees(self, contains: str, *, thread: int | None = None, timeout: float = 5.0) -> BotMessage:
@@ -200,7 +200,7 @@ class Group(_Chatty):
         self.fake = fake
         self.chat = chat
         self.chat_id = chat["id"]
-        self._seen = 0
+        self._seen = {}
 
     @property
     def id(self) -> int:
@@ -222,7 +222,7 @@ class Person(_Chatty):
         self.user = user
         self.id: int = user["id"]
         self.chat_id = self.id
-        self._seen = 0
+        self._seen = {}
 
     def __repr__(self) -> str:
         return f"Person({self.id}, {self.user.get('first_name')!r})"
@@ -398,6 +398,7 @@ class Person(_Chatty):
     async def presses_data(self, message: MessageRef, data: str, *, chat: ChatRef = None) -> Press:
         """A callback query with arbitrary data on a message (a forged or old button)."""
         view = self._view(message, chat)
+        assert not view.deleted, f"{view!r} was deleted"
         query_id = self.fake.new_callback_id()
         query = {
             "id": query_id,
