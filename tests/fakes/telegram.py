@@ -127,6 +127,12 @@ class Call:
     status: int = 200
     connection: int | None = None  # which keep-alive connection carried it
 
+    def __repr__(self) -> str:
+        outcome = "ok" if self.ok else f"{self.status} {self.error}"
+        shown = {k: (v[:60] + "…" if isinstance(v, str) and len(v) > 60 else v)
+                 for k, v in self.params.items()}
+        return f"Call({self.method} {shown} -> {outcome})"
+
     @property
     def ok(self) -> bool:
         return bool(self.response.get("ok"))
@@ -375,9 +381,18 @@ class FakeTelegram:
         """Wait until every pushed update was confirmed."""
         await self.wait_for(lambda: not self.updates, timeout)
 
-    def calls_of(self, method: str) -> list[Call]:
+    def calls_of(self, method: str, since: int = 0) -> list[Call]:
+        """Calls of one method (case-insensitive), from index ``since`` of ``calls``."""
         m = method.lower()
-        return [c for c in self.calls if c.method.lower() == m]
+        return [c for c in self.calls[since:] if c.method.lower() == m]
+
+    def mark(self) -> int:
+        """A position in ``calls``: pass it as ``since`` to look only at later calls."""
+        return len(self.calls)
+
+    def texts(self, chat_id: int, thread: int | None = None) -> list[str]:
+        """Current texts (or captions) of the bot's messages in a chat, in send order."""
+        return [m.get("text") or m.get("caption") or "" for m in self.bot_messages(chat_id, thread)]
 
     def sent(self, chat_id: int | None = None) -> list[Call]:
         """Successful send-like calls (to ``chat_id`` when given)."""

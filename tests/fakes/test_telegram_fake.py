@@ -670,3 +670,32 @@ async def test_escaped_hostile_text_shows_literally(fake: FakeTelegram, bot: Bot
     sent = await bot.send_message(101, f"<b>Anna:</b> {html.escape(hostile)}", parse_mode="HTML")
     assert sent.text == f"Anna: {hostile}"
     assert fake.html_errors == []
+
+
+async def test_the_same_update_posted_five_times_to_the_webhook(fake: FakeTelegram, bot: Bot) -> None:
+    from tests.support.telegram import as_update
+
+    anna = fake.user(101, "Anna")
+    async with WebhookReceiver("sec") as hook:
+        await bot.set_webhook(hook.url, secret_token="sec")
+        msg = await anna.says("once only", push=False)
+        update = as_update(msg, update_id=777)
+        statuses = await asyncio.gather(*(fake.post_webhook(update) for _ in range(5)))
+        assert statuses == [200] * 5
+        assert [u["update_id"] for u in hook.received] == [777] * 5
+        assert hook.received[0]["message"]["text"] == "once only"
+        assert fake.updates == []  # posted directly, nothing queued
+
+
+async def test_download_texts_and_marks(fake: FakeTelegram, bot: Bot) -> None:
+    anna = fake.user(101, "Anna")
+    doc = await anna.sends_document("notes.txt", 300)
+    f = await bot.get_file(doc["document"]["file_id"])
+    data = await bot.download_file(f.file_path)  # type: ignore[arg-type]
+    assert data is not None and len(data.read()) == 300
+    mark = fake.mark()
+    await bot.send_message(anna.id, "first")
+    await bot.send_message(anna.id, "second")
+    assert [c.params["text"] for c in fake.calls_of("sendmessage", since=mark)] == ["first", "second"]
+    assert fake.texts(anna.id) == ["first", "second"]
+    assert "sendMessage" in repr(fake.calls[-1]) and "ok" in repr(fake.calls[-1])

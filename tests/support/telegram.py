@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     ChatRef = Union["Group", "Person", int, dict[str, Any], None]
     MessageRef = Union["BotMessage", dict[str, Any], int, Any]  # Any: an aiogram Message
 
-__all__ = ["BotMessage", "FakeTelegram", "Group", "Person", "Press", "bot_for"]
+__all__ = ["BotMessage", "FakeTelegram", "Group", "Person", "Press", "as_update", "bot_for"]
 
 
 def bot_for(fake: FakeTelegram, **kwargs: Any) -> Bot:
@@ -272,21 +272,25 @@ class Person(_Chatty):
         return self.fake.store_message(msg)
 
     async def _send(self, chat: ChatRef, thread: int | None, reply_to: MessageRef | None,
-                    content: dict[str, Any]) -> dict[str, Any]:
+                    content: dict[str, Any], push: bool = True) -> dict[str, Any]:
         msg = self._message(chat, thread, reply_to, content)
+        if not push:
+            return msg
         update = await self.fake.push_update({"message": _public(msg)})
         msg["_update_id"] = update["update_id"]
         return msg
 
     # -------------------------------------------------------------- actions
     async def says(self, text: str, *, chat: ChatRef = None, thread: int | None = None,
-                   reply_to: MessageRef | None = None) -> dict[str, Any]:
-        """A text message (commands get their bot_command entity, as Telegram sets it)."""
+                   reply_to: MessageRef | None = None, push: bool = True) -> dict[str, Any]:
+        """A text message (commands get their bot_command entity, as Telegram sets it).
+        ``push=False`` only builds and stores the message (for ``fake.post_webhook``
+        with ``as_update(message)``)."""
         content: dict[str, Any] = {"text": text}
-        if text.startswith("/"):
+        if text.startswith("/") and len(text) > 1:
             command = text.split()[0]
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return await self._send(chat, thread, reply_to, content)
+        return await self._send(chat, thread, reply_to, content, push)
 
     async def starts(self, payload: str | None = None) -> dict[str, Any]:
         """/start in the private chat, with a deep-link payload (t.me/<bot>?start=payload)."""
@@ -369,7 +373,9 @@ class Person(_Chatty):
 
     async def edits(self, message: MessageRef, new_text: str) -> dict[str, Any]:
         """The user edits their own message: an ``edited_message`` update."""
-        if isinstance(message, dict):
+        if isinstance(message, BotMessage):
+            chat_id = message.chat_id
+        elif isinstance(message, dict):
             chat_id = message["chat"]["id"]
         elif hasattr(message, "chat"):
             chat_id = message.chat.id if hasattr(message.chat, "id") else message.chat_id
@@ -462,6 +468,14 @@ class Person(_Chatty):
         if hasattr(message, "message_id") and hasattr(message, "chat"):  # an aiogram Message
             return BotMessage(self.fake, message.chat.id, message.message_id)
         return BotMessage(self.fake, self._chat_of(chat)["id"], int(message))
+
+
+def as_update(message: dict[str, Any], update_id: int | None = None) -> dict[str, Any]:
+    """A message update built from a message dict (e.g. ``says(..., push=False)``)."""
+    update: dict[str, Any] = {"message": _public(message)}
+    if update_id is not None:
+        update["update_id"] = update_id
+    return update
 
 
 def _message_id(message: MessageRef) -> int:
