@@ -843,6 +843,8 @@ class FakeTelegram:
     def _new_bot_message(self, chat: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         thread = self._thread(chat, params)
         reply_to = self._reply_to(chat, params)
+        if thread is None and reply_to is not None and reply_to.get("is_topic_message"):
+            thread = reply_to.get("message_thread_id")  # a reply goes into the replied message's topic
         msg: dict[str, Any] = {
             "message_id": self.new_message_id(chat["id"]),
             "from": self.bot_user,

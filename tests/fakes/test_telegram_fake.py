@@ -363,6 +363,10 @@ async def test_topics_private_and_forum(bot: Bot) -> None:
             with pytest.raises(TelegramBadRequest, match="TOPIC_NOT_MODIFIED"):
                 await bot.close_forum_topic(it.id, card_topic.message_thread_id)
             await bot.reopen_forum_topic(it.id, card_topic.message_thread_id)
+            inherited = await bot.send_message(
+                it.id, "re", reply_parameters=ReplyParameters(message_id=card.message_id))
+            assert inherited.message_thread_id == card_topic.message_thread_id
+            assert it.messages(thread=card_topic.message_thread_id)[-1].reply_to == card.message_id
 
             reply = await boris.says("on it", chat=it, thread=card_topic.message_thread_id)
             assert reply["reply_to_message"]["forum_topic_created"]["name"] == "#12 VPN"
