@@ -40,6 +40,7 @@ import itertools
 import json
 import math
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -255,6 +256,7 @@ class FakeTelegram:
 
         self.calls: list[Call] = []
         self.html_errors: list[tuple[str, str]] = []  # (text, description)
+        self.internal_errors: list[tuple[Call, str]] = []  # (call, traceback): a fake bug or odd input
         self.early_retries = 0
         self.early_retry_calls: list[Call] = []
         self.too_many_requests = 0
@@ -266,6 +268,8 @@ class FakeTelegram:
         self.files: dict[str, FileRecord] = {}
         self.blocked: set[int] = set()
         self.bot_admin_in: set[int] = set()
+        self.privacy_in: set[int] = set()
+        self.withheld: list[dict[str, Any]] = []  # group messages privacy mode kept from the bot
         self.callback_queries: dict[str, dict[str, Any]] = {}  # id -> {"update":..., "answer":...}
         self.updates: list[dict[str, Any]] = []  # pending (not yet confirmed) updates
         self.pushed: dict[int, dict[str, Any]] = {}  # every update ever pushed, by update_id
@@ -419,8 +423,11 @@ class FakeTelegram:
         return user
 
     def add_group(self, chat_id: int, title: str, *, forum: bool = False,
-                  supergroup: bool = True, bot_admin: bool = True) -> dict[str, Any]:
-        """A group the bot is in; ``bot_admin``: the bot is an admin that may manage topics."""
+                  supergroup: bool = True, bot_admin: bool = True,
+                  privacy: bool = False) -> dict[str, Any]:
+        """A group the bot is in; ``bot_admin``: the bot is an admin that may manage topics;
+        ``privacy``: BotFather's privacy mode is on, so a bot that is not an admin gets only
+        commands, replies to its messages and mentions (the rest lands in ``withheld``)."""
         chat: dict[str, Any] = {"id": chat_id, "type": "supergroup" if supergroup or forum else "group",
                                 "title": title}
         if forum:
@@ -430,7 +437,23 @@ class FakeTelegram:
             self.bot_admin_in.add(chat_id)
         else:
             self.bot_admin_in.discard(chat_id)
+        if privacy:
+            self.privacy_in.add(chat_id)
+        else:
+            self.privacy_in.discard(chat_id)
         return chat
+
+    def bot_sees(self, message: dict[str, Any]) -> bool:
+        """Whether Telegram gives this group message to the bot (privacy mode)."""
+        chat_id = message["chat"]["id"]
+        if chat_id not in self.privacy_in or chat_id in self.bot_admin_in:
+            return True
+        text = message.get("text") or message.get("caption") or ""
+        if text.startswith("/") or f"@{self.username}" in text:
+            return True
+        reply = message.get("reply_to_message")
+        return bool(reply and reply.get("from", {}).get("id") == self.bot_id
+                    and "forum_topic_created" not in reply)
 
     def user(self, user_id: int, first_name: str, **kwargs: Any) -> Person:
         """A user who acts through the story DSL (tests/support/telegram.py)."""
@@ -439,11 +462,11 @@ class FakeTelegram:
         return Person(self, self.add_user(user_id, first_name, **kwargs))
 
     def group(self, chat_id: int, title: str, *, forum: bool = False, supergroup: bool = True,
-              bot_admin: bool = True) -> Group:
+              bot_admin: bool = True, privacy: bool = False) -> Group:
         from tests.support.telegram import Group
 
         return Group(self, self.add_group(chat_id, title, forum=forum, supergroup=supergroup,
-                                          bot_admin=bot_admin))
+                                          bot_admin=bot_admin, privacy=privacy))
 
     def block(self, chat_id: int) -> None:
         """The user of this private chat blocked the bot (for a group: the bot was
@@ -635,8 +658,9 @@ class FakeTelegram:
             call.response = {"ok": True, "result": result}
         except ApiError as e:
             call.response, call.status = e.body(), e.code
-        except Exception as e:  # a malformed request the fake could not read: 400 like Telegram
-            err = bad(f"{type(e).__name__}: {e}")
+        except Exception as e:  # a request the fake could not handle: 400, and kept for the test
+            self.internal_errors.append((call, traceback.format_exc()))
+            err = bad(f"(fake could not handle this request) {type(e).__name__}: {e}")
             call.response, call.status = err.body(), err.code
         if not recorded:
             self.calls.append(call)

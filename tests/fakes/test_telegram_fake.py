@@ -35,6 +35,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     await f.start()
     yield f
     await f.close()
+    assert f.internal_errors == []
 
 
 @pytest.fixture
@@ -703,3 +704,15 @@ async def test_download_texts_and_marks(fake: FakeTelegram, bot: Bot) -> None:
     assert [c.params["text"] for c in fake.calls_of("sendmessage", since=mark)] == ["first", "second"]
     assert fake.texts(anna.id) == ["first", "second"]
     assert "sendMessage" in repr(fake.calls[-1]) and "ok" in repr(fake.calls[-1])
+
+
+async def test_privacy_mode_withholds_group_chatter(fake: FakeTelegram, bot: Bot) -> None:
+    boris = fake.user(202, "Boris")
+    ops = fake.group(-1002, "Ops", bot_admin=False, privacy=True)
+    card = await bot.send_message(ops.id, "card #3")
+    await boris.says("lunch anyone?", chat=ops)
+    await boris.says("on it", chat=ops, reply_to=card.message_id)
+    await boris.says("/note@deskbot_test_bot internal", chat=ops)
+    got = await bot.get_updates(timeout=0)
+    assert [u.message.text for u in got] == ["on it", "/note@deskbot_test_bot internal"]  # type: ignore[union-attr]
+    assert [m["text"] for m in fake.withheld] == ["lunch anyone?"]

@@ -276,6 +276,9 @@ class Person(_Chatty):
         msg = self._message(chat, thread, reply_to, content)
         if not push:
             return msg
+        if not self.fake.bot_sees(msg):
+            self.fake.withheld.append(msg)
+            return msg
         update = await self.fake.push_update({"message": _public(msg)})
         msg["_update_id"] = update["update_id"]
         return msg
