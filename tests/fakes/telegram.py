@@ -39,6 +39,7 @@ import contextlib
 import itertools
 import json
 import math
+import re
 import time
 import traceback
 from collections import deque
@@ -212,12 +213,26 @@ class FileRecord:
     path: str | None = None
 
 
-def _message_key(chat_id: int, message_id: int) -> tuple[int, int]:
-    return (chat_id, message_id)
-
-
 class FakeTelegram:
-    """The fake Bot API. See the module docstring."""
+    """The fake Bot API (see the module docstring).
+
+    Options: ``token`` (its numeric part is the bot id), ``username``,
+    ``has_topics_enabled`` / ``allows_users_to_create_topics`` (getMe; topics in private
+    chats), ``rate_limits`` (True, False or a ``RateLimits``), ``webhook_secret_mode``
+    ("right", "none", "wrong": the header the webhook POSTs carry), ``webhook_retries`` /
+    ``webhook_retry_delay``, ``early_grace``.
+
+    What a test reads: ``calls`` / ``calls_of(method)`` / ``sent(chat)`` (every request:
+    method, params decoded, time, response, status), ``messages`` (chat -> id -> message,
+    current state; ``bot_messages``, ``texts``), ``topics(chat)``, ``files``,
+    ``commands[(scope, language_code)]``, ``callback_queries`` (with the bot's answer),
+    ``html_errors``, ``too_many_requests``, ``early_retries``, ``in_flight_during_ban``,
+    ``updates`` (pending), ``confirmed_ids``, ``webhook`` / ``webhook_posts`` /
+    ``dropped_updates``, ``withheld`` (privacy mode), ``internal_errors`` (should stay empty).
+    What a test does: ``user``, ``group``, ``add_user``, ``add_group``, ``block``,
+    ``inject_429``, ``push_update``, ``redeliver``, ``post_webhook``, ``wait_for``,
+    ``wait_call``, ``wait_confirmed``, ``wait_idle``.
+    """
 
     def __init__(
         self,
@@ -227,6 +242,7 @@ class FakeTelegram:
         username: str = "deskbot_test_bot",
         first_name: str = "Desk Bot",
         has_topics_enabled: bool = False,
+        allows_users_to_create_topics: bool = False,
         rate_limits: RateLimits | bool = True,
         webhook_secret_mode: str = "right",
         webhook_retries: int = 3,
@@ -239,6 +255,7 @@ class FakeTelegram:
         self.username = username
         self.first_name = first_name
         self.has_topics_enabled = has_topics_enabled
+        self.allows_users_to_create_topics = allows_users_to_create_topics
         if rate_limits is True:
             self.rate_limits: RateLimits | None = RateLimits()
         elif rate_limits is False:
@@ -775,9 +792,7 @@ class FakeTelegram:
         topic = self.topic(chat["id"], thread)
         if topic is None or topic.deleted:
             raise bad("message thread not found")
-        if topic.closed and chat["type"] != "private":
-            # bots that are admins may still post; the fake lets them (like Telegram does for admins)
-            pass
+        # A closed topic still takes the bot's messages: the bot is an admin there.
         return thread
 
     def _reply_to(self, chat: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] | None:
@@ -896,6 +911,7 @@ class FakeTelegram:
             "can_connect_to_business": False,
             "has_main_web_app": False,
             "has_topics_enabled": self.has_topics_enabled,
+            "allows_users_to_create_topics": self.allows_users_to_create_topics,
         }
 
     def _m_logout(self, params: dict[str, Any]) -> bool:
@@ -952,8 +968,6 @@ class FakeTelegram:
             raise bad("bad webhook: An HTTPS URL must be provided for webhook")
         secret = params.get("secret_token")
         if secret is not None:
-            import re
-
             if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
                 raise bad("bad webhook: secret token contains unallowed characters")
         if _bool(params.get("drop_pending_updates")):
@@ -1010,8 +1024,6 @@ class FakeTelegram:
             raise bad("can't parse commands JSON object")
         if len(commands) > 100:
             raise bad("too many commands")
-        import re
-
         for c in commands:
             if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))):
                 raise bad("BOT_COMMAND_INVALID")
