@@ -716,3 +716,26 @@ async def test_privacy_mode_withholds_group_chatter(fake: FakeTelegram, bot: Bot
     got = await bot.get_updates(timeout=0)
     assert [u.message.text for u in got] == ["on it", "/note@deskbot_test_bot internal"]  # type: ignore[union-attr]
     assert [m["text"] for m in fake.withheld] == ["lunch anyone?"]
+
+
+async def test_negative_offset_and_limit(fake: FakeTelegram, bot: Bot) -> None:
+    anna = fake.user(101, "Anna")
+    for i in range(5):
+        await anna.says(f"m{i}")
+    assert [u.message.text for u in await bot.get_updates(offset=-2, timeout=0)] == ["m3", "m4"]  # type: ignore[union-attr]
+    assert [u.message.text for u in await bot.get_updates(limit=2, timeout=0)] == ["m0", "m1"]  # type: ignore[union-attr]
+
+
+async def test_inject_429_works_with_the_windows_off(fake: FakeTelegram, bot: Bot) -> None:
+    fake.user(101, "Anna")
+    fake.user(102, "Boris")
+    for _ in range(5):
+        await bot.send_message(101, "no limits in story tests")
+    fake.inject_429(1, retry_after=2, chat_id=101)
+    with pytest.raises(TelegramRetryAfter) as caught:
+        await bot.send_message(101, "x")
+    assert caught.value.retry_after == 2
+    await bot.send_message(102, "another chat is not banned by a chat 429")
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(101, "early")
+    assert fake.early_retries == 1 and fake.too_many_requests == 2
