@@ -739,3 +739,18 @@ async def test_inject_429_works_with_the_windows_off(fake: FakeTelegram, bot: Bo
     with pytest.raises(TelegramRetryAfter):
         await bot.send_message(101, "early")
     assert fake.early_retries == 1 and fake.too_many_requests == 2
+
+
+async def test_bot_removed_from_and_added_to_a_group(fake: FakeTelegram, bot: Bot) -> None:
+    boris = fake.user(202, "Boris")
+    it = fake.group(-1001, "IT")
+    await it.removes_bot(boris)
+    with pytest.raises(TelegramForbiddenError, match="bot was kicked from the supergroup chat"):
+        await bot.send_message(it.id, "card")
+    await it.adds_bot(boris)
+    await bot.send_message(it.id, "card")
+    updates = await bot.get_updates(timeout=0)
+    statuses = [(u.my_chat_member.old_chat_member.status, u.my_chat_member.new_chat_member.status)  # type: ignore[union-attr]
+                for u in updates]
+    assert statuses == [("administrator", "kicked"), ("left", "administrator")]
+    assert updates[1].my_chat_member.from_user.id == boris.id  # type: ignore[union-attr]

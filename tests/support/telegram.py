@@ -210,6 +210,27 @@ class Group(_Chatty):
     def forum(self) -> bool:
         return bool(self.chat.get("is_forum"))
 
+    async def removes_bot(self, by: Person) -> dict[str, Any]:
+        """``by`` removes the bot from the group: sends answer 403; a my_chat_member update."""
+        self.fake.block(self.chat_id)
+        return await self._member_update(by, "administrator" if self.chat_id in self.fake.bot_admin_in
+                                         else "member", "kicked")
+
+    async def adds_bot(self, by: Person, *, admin: bool = True) -> dict[str, Any]:
+        self.fake.unblock(self.chat_id)
+        if admin:
+            self.fake.bot_admin_in.add(self.chat_id)
+        return await self._member_update(by, "left", "administrator" if admin else "member")
+
+    async def _member_update(self, by: Person, old: str, new: str) -> dict[str, Any]:
+        return await self.fake.push_update({"my_chat_member": {
+            "chat": dict(self.chat),
+            "from": dict(by.user),
+            "date": int(time.time()),
+            "old_chat_member": _member(self.fake, old),
+            "new_chat_member": _member(self.fake, new),
+        }})
+
     def __repr__(self) -> str:
         return f"Group({self.chat_id}, {self.chat.get('title')!r})"
 
@@ -449,18 +470,12 @@ class Person(_Chatty):
         return await self._member_update("kicked", "member")
 
     async def _member_update(self, old: str, new: str) -> dict[str, Any]:
-        def member(status: str) -> dict[str, Any]:
-            out: dict[str, Any] = {"status": status, "user": self.fake.bot_user}
-            if status == "kicked":
-                out["until_date"] = 0
-            return out
-
         return await self.fake.push_update({"my_chat_member": {
             "chat": dict(self.chat),
             "from": dict(self.user),
             "date": int(time.time()),
-            "old_chat_member": member(old),
-            "new_chat_member": member(new),
+            "old_chat_member": _member(self.fake, old),
+            "new_chat_member": _member(self.fake, new),
         }})
 
     def _view(self, message: MessageRef, chat: ChatRef) -> BotMessage:
@@ -471,6 +486,24 @@ class Person(_Chatty):
         if hasattr(message, "message_id") and hasattr(message, "chat"):  # an aiogram Message
             return BotMessage(self.fake, message.chat.id, message.message_id)
         return BotMessage(self.fake, self._chat_of(chat)["id"], int(message))
+
+
+def _member(fake: FakeTelegram, status: str) -> dict[str, Any]:
+    """The bot as a ChatMember with this status (the shapes aiogram reads)."""
+    out: dict[str, Any] = {"status": status, "user": fake.bot_user}
+    if status == "kicked":
+        out["until_date"] = 0
+    if status == "administrator":
+        out.update({
+            "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+            "can_delete_messages": True, "can_manage_video_chats": False,
+            "can_restrict_members": False, "can_promote_members": False,
+            "can_change_info": False, "can_invite_users": True, "can_post_stories": False,
+            "can_edit_stories": False, "can_delete_stories": False,
+            "can_send_welcome_messages": False, "can_pin_messages": True,
+            "can_manage_topics": True,
+        })
+    return out
 
 
 def as_update(message: dict[str, Any], update_id: int | None = None) -> dict[str, Any]:
