@@ -754,3 +754,25 @@ async def test_bot_removed_from_and_added_to_a_group(fake: FakeTelegram, bot: Bo
                 for u in updates]
     assert statuses == [("administrator", "kicked"), ("left", "administrator")]
     assert updates[1].my_chat_member.from_user.id == boris.id  # type: ignore[union-attr]
+
+
+async def test_media_by_file_id_of_each_kind(fake: FakeTelegram, bot: Bot) -> None:
+    from aiogram.types import BufferedInputFile
+
+    anna = fake.user(101, "Anna")
+    it = fake.group(-1001, "IT")
+    voice = (await anna.sends_voice())["voice"]["file_id"]
+    video = (await anna.sends_video())["video"]["file_id"]
+    audio = fake.add_file("audio", 4_000_000, name="call.mp3").file_id
+    gif = fake.add_file("animation", 300_000).file_id
+    assert (await bot.send_voice(it.id, voice)).voice.file_id == voice  # type: ignore[union-attr]
+    assert (await bot.send_video(it.id, video, caption="clip")).video.file_id == video  # type: ignore[union-attr]
+    assert (await bot.send_audio(it.id, audio)).audio.file_id == audio  # type: ignore[union-attr]
+    assert (await bot.send_animation(it.id, gif)).animation.file_id == gif  # type: ignore[union-attr]
+    assert (await bot.send_document(it.id, voice)).document.file_id == voice  # type: ignore[union-attr]
+    with pytest.raises(TelegramBadRequest, match="can't use file of type Voice as Video"):
+        await bot.send_video(it.id, voice)
+    uploaded = await bot.send_document(it.id, BufferedInputFile(b"x" * 1234, filename="log.txt"))
+    assert uploaded.document.file_name == "log.txt" and uploaded.document.file_size == 1234  # type: ignore[union-attr]
+    assert [m.media["kind"] for m in it.messages()] == [  # type: ignore[index]
+        "voice", "video", "audio", "animation", "document", "document"]
