@@ -216,12 +216,17 @@ class Engine:
     async def _signal(self, ctx: Context, signal: str) -> None:
         """Something that is neither text nor a button (recorded in the inbox like any event)."""
         inc = ctx.inc
-        if signal == "blocked":  # they blocked the bot: stop writing there until they come back
-            await people.mark_unreachable(ctx.s, inc.platform, inc.chat_id, ctx.now)
-            ctx.identity.unreachable_at = ctx.now
-            ctx.s.add(ctx.identity)
-        elif signal == "unblocked":
-            await people.mark_reachable(ctx.s, inc.platform, inc.chat_id)
+        if signal in ("blocked", "unblocked"):
+            # Blocked: stop writing there until they come back; the cards of their open
+            # tickets say so (nothing is sent to them either way).
+            if signal == "blocked":
+                await people.mark_unreachable(ctx.s, inc.platform, inc.chat_id, ctx.now)
+                ctx.identity.unreachable_at = ctx.now
+                ctx.s.add(ctx.identity)
+            else:
+                await people.mark_reachable(ctx.s, inc.platform, inc.chat_id)
+            for ticket in await tickets.open_tickets_of_requester(ctx.s, ctx.person_id):
+                await agent.refresh_card(ctx, ticket)
         elif signal == "unsupported":
             if inc.is_private or await self._thread_ticket(ctx) is not None:
                 ctx.reply("unsupported_content")

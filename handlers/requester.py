@@ -666,7 +666,7 @@ async def csat_comment(ctx: Context, number: int | None, text: str) -> None:
                         now=ctx.now, detail=comment)
     ctx.reply("csat_comment_thanks")
     n, score, name = ticket.id, ticket.csat, ctx.person.name
-    notice = lambda t: Reply(t("csat_comment_staff", n=n, score=score, name=name, comment=comment))  # noqa: E731
+    notice = lambda t: Reply(t("csat_comment_staff", n=n, score=score, name=name, comment=comment), ticket_id=n)  # noqa: E731
     if ticket.assignee_id is not None:
         await ctx.to_person(ticket.assignee_id, notice)
     await ctx.to_leads(ticket.team, notice)
@@ -691,10 +691,10 @@ async def rate(ctx: Context, number: int | None, value: str | None) -> bool:
     ctx.reply("rated_thanks", n=ticket.id)
     name, n, subject = ctx.person.name, ticket.id, ticket.subject
     if ticket.assignee_id is not None:
-        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("rated_agent", n=n, score=score, name=name)))
+        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("rated_agent", n=n, score=score, name=name), ticket_id=n))
     if score <= 2:
         owner = await agent.display_name(ctx, ticket.assignee_id) or "—"
-        await ctx.to_leads(ticket.team, lambda t: Reply(t("low_csat_lead", n=n, score=score, subject=subject, agent=owner)))
+        await ctx.to_leads(ticket.team, lambda t: Reply(t("low_csat_lead", n=n, score=score, subject=subject, agent=owner), ticket_id=n))
     await agent.refresh_card(ctx, ticket)
     return True
 
@@ -711,5 +711,5 @@ async def reopen(ctx: Context, number: int | None) -> None:
     ctx.reply("reopened_requester", n=ticket.id)
     name, n = ctx.person.name, ticket.id
     if ticket.assignee_id is not None:
-        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("reopened_agent", n=n, name=name)))
+        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("reopened_agent", n=n, name=name), ticket_id=n))
     await agent.refresh_card(ctx, ticket)

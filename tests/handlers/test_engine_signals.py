@@ -40,6 +40,10 @@ class FileSender(RecordingSender):
         self.delivered.append((dest, reply))
         return await super().send(dest, reply)
 
+    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> None:
+        self.delivered.append((dest, reply))
+        await super().edit(dest, message_id, reply)
+
 
 @pytest.fixture
 async def tg(config: Config, db_url: str, clock: FakeClock) -> AsyncIterator[App]:
@@ -409,3 +413,50 @@ async def test_requester_messages_reach_the_team_chat_and_a_dm_only_where_there_
         assert len(direct) == 1 and "есть новости?" in direct[0].text
     finally:
         await app.close()
+
+
+async def test_blocking_shows_on_the_cards_of_open_tickets_and_unblocking_clears_it(tg: App) -> None:
+    number = await file_ticket(tg)
+    note = t("card_unreachable", "en", name="Anna Ivanova", platform=t("platform_telegram", "en"))
+    start = mark(tg)
+    out = await send(tg, ANNA, signal="blocked")
+    assert all(o.destination.chat_id != ANNA for o in out.outgoing)
+    [card] = [r for r in since(tg, start, IT_QUEUE) if r.card == "queue" and r.ticket_id == number]
+    assert note in card.text
+    start = mark(tg)
+    await send(tg, ANNA, signal="unblocked")
+    [card] = [r for r in since(tg, start, IT_QUEUE) if r.card == "queue" and r.ticket_id == number]
+    assert note not in card.text
+
+
+async def test_hostile_values_in_the_new_fields_are_cleaned(tg: App) -> None:
+    bad = Attachment(name="a\x00b\ud800.png", mime_type="image/png", size=10, file_id="F\x00X", kind="photo")
+    await send(tg, ANNA, text="принтер не печатает", attachments=(bad,), message_id="m\x00" + "9" * 100)
+    await send(tg, ANNA, action="cat_ok")
+    [msg] = await rows(tg, TicketMessage)
+    assert msg.attachments[0]["name"] == "ab\ufffd.png" and msg.attachments[0]["file_id"] == "FX"
+    assert msg.attachments[0]["platform"] == "telegram"  # filled in from the event
+    assert msg.message_id is not None and len(msg.message_id) <= 64
+    # an edit naming the same (long) id finds the message
+    await send(tg, ANNA, text="принтер не печатает совсем", edit_of="m\x00" + "9" * 100)
+    assert [m.kind for m in await rows(tg, TicketMessage)] == ["requester", "edit"]
+
+
+async def test_files_stay_with_the_request_through_kb_suggestions_and_the_duplicate_question(tg: App) -> None:
+    await send(tg, ANNA, text="VPN не подключается", attachments=(photo("vpn.png"),), message_id="61")
+    assert sender(tg).delivered[-1][1].buttons[-1][0].action == "open_ticket"  # suggestions first
+    await send(tg, ANNA, action="open_ticket")
+    await send(tg, ANNA, action="cat_ok")
+    [first] = await rows(tg, Ticket)
+    # the same problem again, with another file: "add to #1?" → yes
+    await send(tg, ANNA, text="VPN не подключается", attachments=(photo("again.png"),), message_id="62")
+    await send(tg, ANNA, action="open_ticket")
+    await send(tg, ANNA, action="cat_ok")
+    start = mark(tg)
+    await send(tg, ANNA, action="dup_add")
+    assert len(await rows(tg, Ticket)) == 1
+    msgs = await rows(tg, TicketMessage, TicketMessage.ticket_id == first.id)
+    assert [(m.message_id, [a["name"] for a in m.attachments]) for m in msgs] == [
+        ("61", ["vpn.png"]), ("62", ["again.png"])]
+    [relayed] = since(tg, start, IT_QUEUE)
+    assert [a.name for a in relayed.attachments] == ["again.png"]
