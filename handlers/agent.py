@@ -13,6 +13,7 @@ from datetime import datetime
 from handlers.cards import escalation_target, format_time, status_text, ticket_card
 from handlers.context import Context
 from handlers.events import Button, Reply
+from handlers.files import as_attachments, file_line
 from handlers.texts import Translator
 from store import people, tickets
 from store.models import OPEN_STATUSES, MessageKind, Status, Ticket
@@ -56,6 +57,8 @@ async def load_ticket(ctx: Context, action: str, number: int | None) -> Ticket |
     ticket = await tickets.get_ticket(ctx.s, number, for_update=True) if number is not None else None
     if ticket is None:
         await ctx.deny(action, "reason_no_ticket", number, shown="no_ticket", n=number if number is not None else "?")
+    else:
+        ctx.subject_ticket = ticket.id
     return ticket
 
 
@@ -98,7 +101,7 @@ async def claim(ctx: Context, number: int | None) -> None:
         ctx.reply("claimed_ok", n=ticket.id)
         await refresh_card(ctx, ticket)
         agent = ctx.person.name
-        await ctx.to_person(ticket.requester_id, lambda t: Reply(t("claimed_requester", agent=agent, n=ticket.id)))
+        await ctx.to_person(ticket.requester_id, lambda t: Reply(t("claimed_requester", agent=agent, n=ticket.id), ticket_id=ticket.id))
     elif result.holder_id == ctx.person_id:
         ctx.reply("claimed_already_yours", n=ticket.id)
     elif result.holder_id is not None:
@@ -169,7 +172,8 @@ async def note(ctx: Context, number: int | None, text: str) -> None:
         return
     await tickets.add_message(
         ctx.s, ticket, kind=MessageKind.NOTE, author_id=ctx.person_id, text=text,
-        platform=ctx.inc.platform, now=ctx.now,
+        platform=ctx.inc.platform, now=ctx.now, attachments=[f.to_dict() for f in ctx.inc.attachments],
+        chat_id=ctx.inc.chat_id, message_id=ctx.inc.message_id,
     )
     ctx.reply("note_added", n=ticket.id)
 
@@ -337,14 +341,20 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
     card = ticket_card(ctx.t, ticket, ctx.config, requester=requester, owner=owner)
     lines = [card.text, "", ctx.t("ticket_history")]
     entries: list[tuple[datetime, int, int, str]] = []  # (time, messages before events, id, line)
+    hidden: set[int | None] = set()  # notes a requester does not see
     for msg in await tickets.history(ctx.s, ticket.id):  # type: ignore[arg-type]
         if msg.kind == MessageKind.NOTE and not staff:
+            hidden.add(msg.id)
             continue
         if msg.kind == MessageKind.SYSTEM and msg.text.startswith(SYSTEM_MARKS):
             continue  # the matching event below says the same, with its reason
+        if msg.kind == MessageKind.EDIT and msg.edit_of in hidden:
+            continue  # an edit of a note, for a requester
         who = await display_name(ctx, msg.author_id) or msg.kind
-        mark = f" ({ctx.t('note_mark')})" if msg.kind == MessageKind.NOTE else ""
-        entries.append((msg.created_at, 1, msg.id or 0, f"{format_time(msg.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}{mark}: {msg.text}"))
+        mark = {MessageKind.NOTE: f" ({ctx.t('note_mark')})",
+                MessageKind.EDIT: f" ({ctx.t('hist_edited')})"}.get(msg.kind, "")  # type: ignore[call-overload]
+        body = "\n".join([msg.text] * bool(msg.text) + [file_line(ctx.t, f) for f in as_attachments(msg.attachments)])
+        entries.append((msg.created_at, 1, msg.id or 0, f"{format_time(msg.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}{mark}: {body}"))
     for event in await tickets.events(ctx.s, ticket.id):  # type: ignore[arg-type]
         if event.action not in HISTORY_EVENTS:
             continue

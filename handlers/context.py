@@ -9,6 +9,7 @@ platform has no team chat (the terminal).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,13 @@ from store.models import Identity, Person, Ticket
 from store.tickets import audit_denied
 
 ReplyBuilder = Callable[[Translator], Reply]
+
+# Answers that refuse a button press (nothing was done): for a press the frontend answers in
+# place (``Incoming.alert``) they become ``Outcome.alert`` instead of a message in the chat.
+REFUSAL_KEYS = frozenset({
+    "stale_button", "button_outdated", "reason_bad_state", "no_ticket", "denied", "claimed_by_other",
+    "claimed_already_yours", "rate_range", "unknown_category", "unknown_article", "use_buttons",
+})
 
 
 def pick_locale(person: Person, config: Config, platform_locale: str | None) -> str:
@@ -52,6 +60,10 @@ class Context:
     locale: str = "en"
     _out: list[tuple[Destination, Reply, str]] = field(default_factory=list)
     after_commit: list[Callable[[], Any]] = field(default_factory=list)
+    alert: str | None = None  # a refusal shown in place (alert presses only)
+    # The ticket this event acts on (set when an action loads it): answers in a shared chat
+    # carry it, so the platform's sender puts them in the ticket's thread.
+    subject_ticket: int | None = None
 
     def __post_init__(self) -> None:
         self.locale = pick_locale(self.person, self.config, self.identity.locale)
@@ -68,14 +80,37 @@ class Context:
     # --- addressing -----------------------------------------------------------
 
     def here(self, reply: Reply) -> None:
-        """Answer in the chat the event came from."""
-        dest = Destination(self.inc.platform, self.inc.chat_id, self.person_id, self.inc.thread_id)
+        """Answer in the chat the event came from: in its topic / thread, or, in a group chat
+        outside a topic, as a reply to the message that asked (so the answer stays in the
+        reply chain of the ticket's card)."""
+        inc = self.inc
+        reply_to = inc.message_id if not inc.is_private and inc.thread_id is None else None
+        if not inc.is_private and reply.ticket_id is None and self.subject_ticket is not None:
+            reply = dataclasses.replace(reply, ticket_id=self.subject_ticket)
+        dest = Destination(inc.platform, inc.chat_id, self.person_id, inc.thread_id, reply_to)
         self._out.append((dest, reply, self.locale))
 
     def reply(self, key: str, **values: Any) -> None:
         if key == "usage" and isinstance(values.get("usage"), str):
             values["usage"] = localize_usage(values["usage"], self.locale)
-        self.here(Reply(self.t(key, **values)))
+        text = self.t(key, **values)
+        if key in REFUSAL_KEYS:
+            self.refuse(text)
+        else:
+            self.here(Reply(text))
+
+    @property
+    def answers_in_place(self) -> bool:
+        """A button press whose frontend shows refusals in place (an alert)."""
+        return self.inc.alert and self.inc.is_button
+
+    def refuse(self, text: str) -> None:
+        """A refusal: shown in place for an alert press (the first one counts), else said here."""
+        if self.answers_in_place:
+            if self.alert is None:
+                self.alert = text
+            return
+        self.here(Reply(text))
 
     async def to_person(self, person_id: int, build: ReplyBuilder) -> None:
         """Reach a person on the platform they last used (that this desk serves)."""
@@ -97,6 +132,16 @@ class Context:
         )
         chat = best.dm_chat_id or best.platform_user_id
         return Destination(best.platform, chat, person_id), pick_locale(person, self.config, best.locale)
+
+    async def reached_on(self, person_id: int) -> str | None:
+        """The platform a message to this person would be delivered on (None: nowhere)."""
+        dest, _ = await self._person_destination(person_id)
+        return dest.platform if dest is not None else None
+
+    def team_chat_platforms(self, team: str) -> set[str]:
+        """The platforms (that this desk serves) where ``team`` has a shared queue chat."""
+        chats = self.config.teams[team].chats
+        return {p for p in self.platforms if getattr(chats, p, None) is not None}
 
     async def team_destinations(self, team: str, tier: str) -> list[tuple[Destination, str]]:
         """Where ``team``'s queue for ``tier`` is seen, with the locale to write in."""
@@ -188,9 +233,9 @@ class Context:
         stranger cannot tell a missing ticket from someone else's); the audit keeps the real one.
         """
         if shown is not None:
-            self.here(Reply(self.t(shown, **values)))
+            self.refuse(self.t(shown, **values))
         else:
-            self.here(Reply(self.t("denied", reason=self.t(reason_key, **values))))
+            self.refuse(self.t("denied", reason=self.t(reason_key, **values)))
         await audit_denied(
             self.s, ticket_id=ticket_id, actor_id=self.person_id, action=action,
             reason=reason_key.removeprefix("reason_"), now=self.now,
@@ -206,7 +251,7 @@ class Context:
                 self.s,
                 platform=dest.platform,
                 chat_id=dest.chat_id,
-                payload={**reply.to_payload(), "thread_id": dest.thread_id},
+                payload={**reply.to_payload(), "thread_id": dest.thread_id, "reply_to": dest.reply_to},
                 now=self.now,
                 person_id=dest.person_id,
                 ticket_id=reply.ticket_id,

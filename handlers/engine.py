@@ -8,6 +8,7 @@ the transaction rolls back, and nothing changes: one ticket, one set of replies.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,13 +21,13 @@ from handlers import agent, lead, requester
 from handlers.context import Context, pick_locale
 from handlers.events import MAX_TEXT, Incoming, Outcome, Reply
 from handlers.ports import Clock, KnowledgeBase
-from handlers.relay import post_message
+from handlers.relay import post_message, relay_to_requester, relay_to_staff
 from handlers.requester import ALL_FLOW_ACTIONS, RequesterFlow
 from handlers.sanitize import clean_incoming, cut_text
 from store import conversations, outbox, people, tickets
 from store.db import Database
 from store.inbox import record_event, stored_key
-from store.models import Conversation, InboxEvent
+from store.models import OPEN_STATUSES, Conversation, InboxEvent, MessageKind
 
 log = logging.getLogger("deskbot.engine")
 
@@ -45,6 +46,23 @@ def _retryable(exc: DBAPIError) -> bool:
     if isinstance(exc, OperationalError) and "locked" in str(exc.orig):
         return True
     return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+# Commands that, typed in a ticket's thread without a number, act on that ticket.
+THREAD_COMMANDS = frozenset({"/note", "/resolve", "/escalate", "/take", "/release", "/ticket"})
+TEXT_COMMANDS = frozenset({"/note", "/resolve", "/escalate"})  # the rest of the line is text
+
+
+def _in_thread(name: str, thread: int, arg: str) -> str:
+    """The argument of a thread command with the thread's ticket number put first.
+
+    A text command's words are all text ("/note 5 users affected" is a note on the thread's
+    ticket), except a leading number that is the thread's own; the others take the number
+    given, if any."""
+    first, _, rest = arg.partition(" ")
+    if name in TEXT_COMMANDS:
+        return f"{thread} {rest if _ticket_number(first) == thread else arg}".strip()
+    return arg if _ticket_number(first) is not None else str(thread)
 
 
 def _ticket_number(arg: str) -> int | None:
@@ -72,7 +90,7 @@ class Engine:
         self.clock: Clock = clock or utc_clock
         self.flow = RequesterFlow(kb)
         self._commands: dict[str, Callable[[Context, Conversation, str], Awaitable[None]]] = {
-            "/start": self._cmd_help,
+            "/start": self._cmd_start,
             "/help": self._cmd_help,
             "/new": self._cmd_new,
             "/cancel": self._cmd_cancel,
@@ -129,9 +147,14 @@ class Engine:
             person, identity = await people.resolve_sender(
                 s, inc.platform, inc.user_id, display_name=inc.display_name, locale=inc.locale,
                 chat_id=inc.chat_id, private=inc.is_private, now=now,
+                seen=inc.signal not in ("blocked", "unblocked"),
             )
             ctx = Context(s=s, config=self.config, inc=inc, person=person, identity=identity,
                           now=now, platforms=self.platforms)
+            if inc.forwarded_from and not inc.is_button:
+                # Kept as text (never a command), with who wrote it, in the sender's language.
+                line = ctx.t("forwarded_from", name=inc.forwarded_from)
+                ctx.inc = dataclasses.replace(inc, text=f"{inc.text}\n{line}" if inc.text.strip() else line)
             conv = await conversations.load(s, inc.platform, inc.chat_id, inc.user_id)
             if dropped:  # told first, so the flow's answer (with its buttons) stays the last word
                 ctx.reply("text_cut", limit=f"{MAX_TEXT:,}", rest=f"{dropped:,}")
@@ -150,12 +173,18 @@ class Engine:
                 "replies": len(outgoing),
             },
         )
-        return Outcome(outgoing=outgoing)
+        return Outcome(outgoing=outgoing, alert=ctx.alert)
 
     # --- dispatch -----------------------------------------------------------------
 
     async def _dispatch(self, ctx: Context, conv: Conversation) -> None:
         inc = ctx.inc
+        if inc.signal is not None:
+            await self._signal(ctx, inc.signal)
+            return
+        if inc.edit_of is not None:
+            await self._edit(ctx, conv, inc.edit_of)
+            return
         if inc.is_button:
             await self._button(ctx, conv, inc.action or "", inc.ticket_id, inc.value)
             return
@@ -166,6 +195,8 @@ class Engine:
             name = name.split("@", 1)[0].lower()  # Telegram's /cmd@botname
             command = self._commands.get(name)
             if command is not None:
+                if thread is not None and name in THREAD_COMMANDS:
+                    arg = _in_thread(name, thread, arg.strip())
                 await command(ctx, conv, arg.strip())
                 return
             if thread is None:
@@ -177,10 +208,54 @@ class Engine:
             return
         if not inc.is_private:
             return  # chatter in a team chat that is not about a ticket
-        if not text and conv.state != requester.FORM:  # the form re-asks its own question
+        if not text and not inc.attachments and conv.state != requester.FORM:  # the form re-asks its own question
             ctx.reply("empty_text")
             return
         await self.flow.on_text(ctx, conv, text)
+
+    async def _signal(self, ctx: Context, signal: str) -> None:
+        """Something that is neither text nor a button (recorded in the inbox like any event)."""
+        inc = ctx.inc
+        if signal in ("blocked", "unblocked"):
+            # Blocked: stop writing there until they come back; the cards of their open
+            # tickets say so (nothing is sent to them either way).
+            if signal == "blocked":
+                await people.mark_unreachable(ctx.s, inc.platform, inc.chat_id, ctx.now)
+                ctx.identity.unreachable_at = ctx.now
+                ctx.s.add(ctx.identity)
+            else:
+                await people.mark_reachable(ctx.s, inc.platform, inc.chat_id)
+            for ticket in await tickets.open_tickets_of_requester(ctx.s, ctx.person_id):
+                await agent.refresh_card(ctx, ticket)
+        elif signal == "unsupported":
+            if inc.is_private or await self._thread_ticket(ctx) is not None:
+                ctx.reply("unsupported_content")
+        else:
+            log.warning("unknown signal %r ignored", signal)
+
+    async def _edit(self, ctx: Context, conv: Conversation, message_id: str) -> None:
+        """The author changed an earlier message: recorded on its ticket (the original kept)
+        and shown to the other side; a message still in a draft changes the draft; any other
+        edit changes nothing and is not answered."""
+        inc = ctx.inc
+        original = await tickets.find_message(ctx.s, inc.platform, inc.chat_id, message_id)
+        if original is None:
+            await self.flow.edit_draft(ctx, conv, message_id, inc.text)
+            return
+        if original.author_id != ctx.person_id or not inc.text.strip():
+            return
+        ticket = await tickets.get_ticket(ctx.s, original.ticket_id, for_update=True)
+        if ticket is None:
+            return
+        text = inc.text.strip()[:MAX_TEXT]
+        await tickets.record_edit(ctx.s, original, author_id=ctx.person_id, text=text, now=ctx.now,
+                                  attachments=[f.to_dict() for f in inc.attachments])
+        if ticket.status not in OPEN_STATUSES:
+            return
+        if original.kind == MessageKind.REQUESTER:
+            await relay_to_staff(ctx, ticket, text, key="relay_edited")
+        elif original.kind == MessageKind.AGENT:
+            await relay_to_requester(ctx, ticket, text, key="relay_edited")
 
     async def _thread_ticket(self, ctx: Context) -> int | None:
         """Conversation routing, rule 1: the ticket whose thread this message is in.
@@ -201,7 +276,7 @@ class Engine:
         """Text addressed to ticket ``number`` (its thread, ``/reply N``): a requester's own
         resolved ticket offers a reopen with the text kept; everything else is a message."""
         ticket = await tickets.get_ticket(ctx.s, number)
-        if ticket is not None and ticket.requester_id == ctx.person_id and text:
+        if ticket is not None and ticket.requester_id == ctx.person_id and (text or ctx.inc.attachments):
             await self.flow.in_thread(ctx, conv, ticket, text)
             return
         await post_message(ctx, number, text)
@@ -226,6 +301,8 @@ class Engine:
                 await self.flow.ask_csat_comment(ctx, conv, ticket_id)
         elif action == "reopen":
             await requester.reopen(ctx, ticket_id)
+        elif action == "stale":  # the frontend could not read the button (garbage, an old version)
+            ctx.reply("button_outdated")
         else:
             log.warning("unknown button action %r", action)
             ctx.reply("stale_button")
@@ -240,6 +317,17 @@ class Engine:
             ctx.reply("usage", usage=usage)
             return
         await action(ctx, number)
+
+    async def _cmd_start(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        """``/start [payload]``: a deep link ``cat_<key>`` starts a request in that category
+        (the next message describes it); anything else is the usual help."""
+        key = arg.strip().removeprefix("cat_") if arg.strip().startswith("cat_") else None
+        category = self.config.categories.get(key) if key else None
+        if category is None or not ctx.inc.is_private:
+            await self._cmd_help(ctx, conv, "")
+            return
+        await conversations.save(ctx.s, conv, requester.IDLE, {"prefill": key}, ctx.now)
+        ctx.reply("start_category", category=category.title.get(ctx.locale))
 
     async def _cmd_help(self, ctx: Context, conv: Conversation, arg: str) -> None:
         text = ctx.t("help_requester")

@@ -76,6 +76,9 @@ class Incoming:
     # A button press whose frontend can answer it in place (Telegram's answerCallbackQuery
     # alert, Slack's ephemeral message): refusals go to ``Outcome.alert``, not to the chat.
     alert: bool = False
+    # The platform's id of this message in its chat (Telegram message_id, Slack ts): recorded
+    # on the ticket message so a later edit (``edit_of``) finds it.
+    message_id: str | None = None
 
     @property
     def is_button(self) -> bool:
@@ -83,7 +86,8 @@ class Incoming:
 
     @property
     def is_command(self) -> bool:
-        return not self.is_button and self.text.startswith("/")
+        # A forwarded message is someone else's words: text, never a command.
+        return not self.is_button and self.forwarded_from is None and self.text.startswith("/")
 
 
 @dataclass(frozen=True)

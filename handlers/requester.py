@@ -22,13 +22,14 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from handlers import agent, richtext
+from handlers import files as filing
 from handlers import conversation_routing as routing_rule
 from handlers.assignment import choose_assignee
 from handlers.cards import format_time
 from handlers.context import Context
 from handlers.events import MAX_TEXT, Button, Reply
 from handlers.ports import KnowledgeBase
-from handlers.relay import post_message, relay_to_staff
+from handlers.relay import add_own_message, post_message, relay_to_staff
 from handlers.routing import guess_category, infer_priority
 from scheduler.calendar import is_working_time
 from scheduler.sla import due_times
@@ -91,6 +92,12 @@ class RequesterFlow:
             await post_message(ctx, data.get("ticket"), text)
             await self._go(ctx, conv, IDLE, {})
         elif state == FORM:
+            if ctx.inc.attachments:  # files sent while answering the form belong to the request
+                _add_files(ctx, data)
+                if not text.strip():
+                    await self._go(ctx, conv, state, data)
+                    ctx.reply("draft_file_added")
+                    return
             await self._form_answer(ctx, conv, data, text)
         elif state == ESCALATE_REASON:
             await self._go(ctx, conv, IDLE, {})
@@ -102,17 +109,36 @@ class RequesterFlow:
             await self._go(ctx, conv, IDLE, {})
             await agent.resolve(ctx, data.get("ticket"), text)
         elif state == IDLE:
-            await self.route(ctx, conv, text)
+            if data.get("prefill"):  # /start cat_X: a new request in that category
+                await self._start(ctx, conv, text, category=data["prefill"])
+            else:
+                await self.route(ctx, conv, text)
         elif state in (WHICH, REOPEN_OFFER):
             # Typed text is never dropped: it joins the text waiting for the choice.
-            data["pending"] = _joined(data.get("pending"), text)
+            _add_part(ctx, data, "pending", text)
             await self._go(ctx, conv, state, data)
             ctx.reply("pending_extended")
         else:
-            # In the middle of a new request: the text adds to its description.
-            data["query"] = _joined(data.get("query"), text)
+            # In the middle of a new request: the text (and files) add to its description.
+            _add_part(ctx, data, "query", text)
             await self._go(ctx, conv, state, data)
-            ctx.reply("draft_extended")
+            ctx.reply("draft_extended" if text.strip() else "draft_file_added")
+
+    async def edit_draft(self, ctx: Context, conv: Conversation, message_id: str, text: str) -> bool:
+        """The person edited a message that is still part of a request in progress (or a kept
+        draft): its text in the draft becomes the new text. Returns whether it was one."""
+        data = dict(conv.data)
+        parts = dict(data.get("parts") or {})
+        key = {IDLE: "draft", WHICH: "pending", REOPEN_OFFER: "pending"}.get(conv.state, "query")
+        if message_id not in parts or not isinstance(data.get(key), str):
+            return False
+        old, new = parts[message_id], text.strip()[:MAX_TEXT]
+        current = data[key]
+        data[key] = (current.replace(old, new, 1) if old and old in current else _joined(current, new))[:MAX_TEXT]
+        parts[message_id] = new
+        data["parts"] = parts
+        await self._go(ctx, conv, conv.state, data)
+        return True
 
     async def on_button(self, ctx: Context, conv: Conversation, action: str, value: str | None, ticket_id: int | None) -> None:
         state, data = conv.state, dict(conv.data)
@@ -154,7 +180,7 @@ class RequesterFlow:
         elif action == "pending_to":
             await self._pending_to(ctx, conv, data, ticket_id)
         elif action == "pending_new":
-            await self._start(ctx, conv, data.get("pending") or "")
+            await self._start(ctx, conv, data.get("pending") or "", carry=_bits(data))
         elif action == "reopen_confirm":
             await self._reopen_with_text(ctx, conv, data, ticket_id)
         elif action == "form_skip":
@@ -175,17 +201,24 @@ class RequesterFlow:
             return
         # Nothing typed is lost: what was waiting is kept as a draft that /new files.
         draft = conv.data.get("pending") or conv.data.get("query")
-        await self._go(ctx, conv, IDLE, {"draft": draft} if draft else {})
-        ctx.reply("cancelled_draft_kept" if draft else "cancelled")
+        files = conv.data.get("files") or []
+        kept = {"draft": draft or "", **_bits(conv.data)} if draft or files else {}
+        await self._go(ctx, conv, IDLE, kept)
+        ctx.reply("cancelled_draft_kept" if kept else "cancelled")
 
     async def new_request(self, ctx: Context, conv: Conversation, text: str) -> None:
         """``/new [text]``: start a request from ``text``, or from the kept draft."""
-        draft = conv.data.get("draft") if conv.state == IDLE else None
+        kept = dict(conv.data) if conv.state == IDLE else {}
+        draft = kept.get("draft")
+        prefill = kept.get("prefill")
         await self._go(ctx, conv, IDLE, {})
-        text = text or draft or ""
-        if text:
-            await self._start(ctx, conv, text)
+        if text or ctx.inc.attachments:
+            await self._start(ctx, conv, text, category=prefill)
+        elif draft or kept.get("files"):
+            await self._start(ctx, conv, draft or "", carry=_bits(kept), category=prefill)
         else:
+            if prefill:
+                await self._go(ctx, conv, IDLE, {"prefill": prefill})
             ctx.reply("new_prompt")
 
     # --- conversation routing (handlers/conversation_routing.py decides) ---------------
@@ -196,6 +229,8 @@ class RequesterFlow:
         decision = routing_rule.decide(
             text, thread=None, own_tickets=own, now=ctx.now, reopen_window=self._reopen_window(ctx),
         )
+        if decision.kind == routing_rule.RouteKind.CHATTER and ctx.inc.attachments:
+            decision = routing_rule.Route(routing_rule.RouteKind.NEW)  # a file is never chatter
         await self._apply_route(ctx, conv, decision, text)
 
     async def in_thread(self, ctx: Context, conv: Conversation, ticket: Ticket, text: str) -> None:
@@ -209,37 +244,43 @@ class RequesterFlow:
     def _reopen_window(ctx: Context) -> timedelta:
         return timedelta(days=ctx.config.desk.reopen_window_days)
 
-    async def _apply_route(self, ctx: Context, conv: Conversation, decision: routing_rule.Route, text: str) -> None:
+    async def _apply_route(self, ctx: Context, conv: Conversation, decision: routing_rule.Route, text: str,
+                           carry: dict[str, Any] | None = None) -> None:
+        """``carry``: the files and message ids of a text that waited (None: the event's own)."""
         kind, ticket = decision.kind, decision.ticket
+        bits = carry if carry is not None else _incoming_bits(ctx, text)
         if kind == routing_rule.RouteKind.TICKET and ticket is not None:
-            await self._add_followup(ctx, conv, ticket, text, auto=decision.auto)
+            await self._add_followup(ctx, conv, ticket, text, auto=decision.auto, carry=carry)
         elif kind == routing_rule.RouteKind.REOPEN and ticket is not None:
             buttons = ((Button(ctx.t("btn_reopen_n", n=ticket.id), "reopen_confirm", ticket.id),
                         Button(ctx.t("btn_new_request"), "pending_new")),)
             ctx.here(Reply(ctx.t("offer_reopen", n=ticket.id, subject=ticket.subject), buttons, ticket_id=ticket.id))
-            await self._go(ctx, conv, REOPEN_OFFER, {"pending": text, "ticket": ticket.id})
+            await self._go(ctx, conv, REOPEN_OFFER, {"pending": text, "ticket": ticket.id, **bits})
         elif kind == routing_rule.RouteKind.WHICH:
             rows = [(Button(f"#{t.id} {t.subject}", "pending_to", t.id),) for t in decision.candidates[:8]]
             rows.append((Button(ctx.t("btn_new_request"), "pending_new"),))
             ctx.here(Reply(ctx.t("ask_which_ticket"), tuple(rows)))
-            await self._go(ctx, conv, WHICH, {"pending": text, "choices": [t.id for t in decision.candidates]})
+            await self._go(ctx, conv, WHICH, {"pending": text, "choices": [t.id for t in decision.candidates], **bits})
         elif kind == routing_rule.RouteKind.CHATTER:
             ctx.reply("chatter_ack")
         elif kind == routing_rule.RouteKind.CLOSED and ticket is not None:
             ctx.reply("thread_closed_new", n=ticket.id)
-            await self._start(ctx, conv, text)
+            await self._start(ctx, conv, text, carry=carry)
         else:
-            await self._start(ctx, conv, text)
+            await self._start(ctx, conv, text, carry=carry)
 
-    async def _add_followup(self, ctx: Context, conv: Conversation, ticket: Ticket, text: str, *, auto: bool) -> None:
+    async def _add_followup(self, ctx: Context, conv: Conversation, ticket: Ticket, text: str, *, auto: bool,
+                            carry: dict[str, Any] | None = None) -> None:
         locked = await tickets.get_ticket(ctx.s, ticket.id, for_update=True)  # type: ignore[arg-type]
         if locked is None or locked.status not in OPEN_STATUSES:
-            await self._start(ctx, conv, text)  # closed meanwhile: the text becomes a new request
+            await self._start(ctx, conv, text, carry=carry)  # closed meanwhile: the text becomes a new request
             return
         before = locked.status
-        msg = await tickets.add_message(ctx.s, locked, kind=MessageKind.REQUESTER, author_id=ctx.person_id,
-                                        text=text, platform=ctx.inc.platform, now=ctx.now)
-        await relay_to_staff(ctx, locked, text)
+        bits = carry if carry is not None else _incoming_bits(ctx, text)
+        files = filing.as_attachments(bits.get("files"))
+        msg = await add_own_message(ctx, locked, MessageKind.REQUESTER, text, files, message_id=bits.get("msg"))
+        filing.tell_sender_too_big(ctx, files)
+        await relay_to_staff(ctx, locked, text, files)
         if not auto:
             ctx.reply("followup_sent", n=locked.id)
             await self._go(ctx, conv, IDLE, {})
@@ -259,9 +300,9 @@ class RequesterFlow:
             # Resolved meanwhile: offer the reopen; the text keeps waiting.
             await self._apply_route(ctx, conv, routing_rule.decide(
                 data.get("pending", ""), thread=ticket, own_tickets=(), now=ctx.now,
-                reopen_window=self._reopen_window(ctx)), data.get("pending", ""))
+                reopen_window=self._reopen_window(ctx)), data.get("pending", ""), carry=_bits(data))
             return
-        await self._add_followup(ctx, conv, ticket, data.get("pending", ""), auto=False)
+        await self._add_followup(ctx, conv, ticket, data.get("pending", ""), auto=False, carry=_bits(data))
 
     async def _reopen_with_text(self, ctx: Context, conv: Conversation, data: dict[str, Any], ticket_id: int | None) -> None:
         if ticket_id != data.get("ticket"):
@@ -274,10 +315,10 @@ class RequesterFlow:
         if ticket.status == Status.RESOLVED:
             await reopen(ctx, ticket.id)
         if ticket.status in OPEN_STATUSES:
-            await self._add_followup(ctx, conv, ticket, text, auto=False)
+            await self._add_followup(ctx, conv, ticket, text, auto=False, carry=_bits(data))
         else:
             ctx.reply("thread_closed_new", n=ticket.id)
-            await self._start(ctx, conv, text)
+            await self._start(ctx, conv, text, carry=_bits(data))
 
     async def _split_new(self, ctx: Context, conv: Conversation, data: dict[str, Any],
                          ticket_id: int | None, value: str | None) -> None:
@@ -297,7 +338,7 @@ class RequesterFlow:
         name, n = ctx.person.name, ticket.id
         if ticket.assignee_id is not None:
             await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("message_moved_out", n=n, name=name), ticket_id=n))
-        await self._start(ctx, conv, text)
+        await self._start(ctx, conv, text, carry={})
 
     async def compose(self, ctx: Context, conv: Conversation, ticket_id: int) -> None:
         await self._go(ctx, conv, COMPOSE, {"ticket": ticket_id})
@@ -323,12 +364,22 @@ class RequesterFlow:
     async def _go(self, ctx: Context, conv: Conversation, state: str, data: dict[str, Any]) -> None:
         await conversations.save(ctx.s, conv, state, data, ctx.now)
 
-    async def _start(self, ctx: Context, conv: Conversation, text: str) -> None:
+    async def _start(self, ctx: Context, conv: Conversation, text: str, *, carry: dict[str, Any] | None = None,
+                     category: str | None = None) -> None:
+        """Begin a new request from ``text``. ``carry``: the files and message ids of a text that
+        waited (None: the event's own); ``category``: chosen already (a /start deep link)."""
         query = text.strip()[:MAX_TEXT]
-        if not query:
+        bits = carry if carry is not None else _incoming_bits(ctx, query)
+        if not query and not bits.get("files"):
             ctx.reply("empty_text")
             return
-        data: dict[str, Any] = {"query": query}
+        data: dict[str, Any] = {"query": query, **bits}
+        if category in ctx.config.categories:
+            data["category"] = category
+            data["fixed_category"] = True
+        if not query:  # only files: nothing to look up in the knowledge base
+            await self._ask_category(ctx, conv, data)
+            return
         found = list(self.kb.search(query, ctx.config.desk.kb_suggestions, lang=ctx.locale))
         if not found:
             data["gap"] = True
@@ -363,6 +414,9 @@ class RequesterFlow:
         await self._go(ctx, conv, IDLE, {})
 
     async def _ask_category(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+        if data.get("fixed_category") and data.get("category") in ctx.config.categories:
+            await self._after_category(ctx, conv, data, data["category"])
+            return
         guess = guess_category(data["query"], ctx.config)
         if guess is None:
             await self._choose_category(ctx, conv, data)
@@ -450,7 +504,7 @@ class RequesterFlow:
         candidates = await tickets.open_tickets_of_requester(ctx.s, ctx.person_id, since=since)
         # Compare like with like (a subject is the trimmed first line). token_sort, not
         # token_set: token_set scores a shared phrase ("не работает …") as a near match.
-        subject = tickets.make_subject(data["query"]).lower()
+        subject = tickets.make_subject(_subject(ctx, data)).lower()
         dup = next(
             (
                 tk for tk in candidates
@@ -474,10 +528,11 @@ class RequesterFlow:
             # Closed meanwhile (or not theirs): file a new one rather than lose the request.
             await self._create(ctx, conv, data)
             return
-        await tickets.add_message(ctx.s, ticket, kind=MessageKind.REQUESTER, author_id=ctx.person_id,
-                                  text=data["query"], platform=ctx.inc.platform, now=ctx.now)
+        files = filing.as_attachments(data.get("files"))
+        await add_own_message(ctx, ticket, MessageKind.REQUESTER, data["query"], files, message_id=data.get("msg"))
         ctx.reply("added_to_ticket", n=ticket.id)
-        await relay_to_staff(ctx, ticket, data["query"])
+        filing.tell_sender_too_big(ctx, files)
+        await relay_to_staff(ctx, ticket, data["query"], files)
         await self._go(ctx, conv, IDLE, {})
 
     async def _create(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
@@ -488,7 +543,8 @@ class RequesterFlow:
             ctx.s, team=category.team, category=data["category"], priority=priority_key,
             requester_id=ctx.person_id, text=data["query"], platform=ctx.inc.platform, now=ctx.now,
             first_response_due=first_due, resolution_due=resolution_due, kb_query=data["query"],
-            fields=dict(data.get("fields") or {}),
+            fields=dict(data.get("fields") or {}), subject=_subject(ctx, data),
+            attachments=list(data.get("files") or []), chat_id=ctx.inc.chat_id, message_id=data.get("msg"),
         )
         if data.get("gap"):
             await feedback.record(ctx.s, slug=None, query=data["query"], outcome="gap", now=ctx.now,
@@ -499,13 +555,63 @@ class RequesterFlow:
             priority=ctx.config.priorities[priority_key].title.get(ctx.locale),
             due=format_time(first_due, ctx.config, ctx.locale, team=ticket.team),
         )
+        files = filing.as_attachments(data.get("files"))
+        filing.tell_sender_too_big(ctx, files)
         await auto_assign(ctx, ticket)
         await agent.refresh_card(ctx, ticket)
+        if files:  # the card shows the text; the files follow it into the ticket's thread
+            await relay_to_staff(ctx, ticket, "", files)
         await self._go(ctx, conv, IDLE, {})
 
 
 def _joined(before: str | None, text: str) -> str:
+    if not text:
+        return before or ""
     return f"{before}\n{text}"[:MAX_TEXT] if before else text
+
+
+# A request in progress keeps, next to its text, the files sent with it ("files", as
+# Attachment dicts), the platform id of its first message ("msg", recorded on the ticket's
+# message so a later edit finds it) and the text of each message by id ("parts", so an edit
+# before filing changes the draft).
+
+def _compact(bits: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in bits.items() if v}
+
+
+def _incoming_bits(ctx: Context, text: str) -> dict[str, Any]:
+    mid = ctx.inc.message_id
+    return _compact({"files": filing.as_data(ctx.inc.attachments), "msg": mid,
+                     "parts": {mid: text.strip()} if mid else {}})
+
+
+def _bits(data: dict[str, Any]) -> dict[str, Any]:
+    return _compact({"files": list(data.get("files") or []), "msg": data.get("msg"),
+                     "parts": dict(data.get("parts") or {})})
+
+
+def _add_files(ctx: Context, data: dict[str, Any]) -> None:
+    data["files"] = list(data.get("files") or []) + filing.as_data(ctx.inc.attachments)
+
+
+def _add_part(ctx: Context, data: dict[str, Any], key: str, text: str) -> None:
+    """Add the event's text and files to the draft text ``data[key]``."""
+    data[key] = _joined(data.get(key), text.strip())
+    if ctx.inc.attachments:
+        _add_files(ctx, data)
+    mid = ctx.inc.message_id
+    if mid:
+        data.setdefault("msg", mid)
+        data["msg"] = data["msg"] or mid
+        data["parts"] = {**(data.get("parts") or {}), mid: text.strip()}
+
+
+def _subject(ctx: Context, data: dict[str, Any]) -> str:
+    """The request's text, or the names of its files when it is only files."""
+    query = data.get("query") or ""
+    if query.strip():
+        return query
+    return filing.file_names(filing.as_attachments(data.get("files")), ctx.t) or "—"
 
 
 async def auto_assign(ctx: Context, ticket: Ticket) -> None:
@@ -560,7 +666,7 @@ async def csat_comment(ctx: Context, number: int | None, text: str) -> None:
                         now=ctx.now, detail=comment)
     ctx.reply("csat_comment_thanks")
     n, score, name = ticket.id, ticket.csat, ctx.person.name
-    notice = lambda t: Reply(t("csat_comment_staff", n=n, score=score, name=name, comment=comment))  # noqa: E731
+    notice = lambda t: Reply(t("csat_comment_staff", n=n, score=score, name=name, comment=comment), ticket_id=n)  # noqa: E731
     if ticket.assignee_id is not None:
         await ctx.to_person(ticket.assignee_id, notice)
     await ctx.to_leads(ticket.team, notice)
@@ -585,10 +691,10 @@ async def rate(ctx: Context, number: int | None, value: str | None) -> bool:
     ctx.reply("rated_thanks", n=ticket.id)
     name, n, subject = ctx.person.name, ticket.id, ticket.subject
     if ticket.assignee_id is not None:
-        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("rated_agent", n=n, score=score, name=name)))
+        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("rated_agent", n=n, score=score, name=name), ticket_id=n))
     if score <= 2:
         owner = await agent.display_name(ctx, ticket.assignee_id) or "—"
-        await ctx.to_leads(ticket.team, lambda t: Reply(t("low_csat_lead", n=n, score=score, subject=subject, agent=owner)))
+        await ctx.to_leads(ticket.team, lambda t: Reply(t("low_csat_lead", n=n, score=score, subject=subject, agent=owner), ticket_id=n))
     await agent.refresh_card(ctx, ticket)
     return True
 
@@ -605,5 +711,5 @@ async def reopen(ctx: Context, number: int | None) -> None:
     ctx.reply("reopened_requester", n=ticket.id)
     name, n = ctx.person.name, ticket.id
     if ticket.assignee_id is not None:
-        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("reopened_agent", n=n, name=name)))
+        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("reopened_agent", n=n, name=name), ticket_id=n))
     await agent.refresh_card(ctx, ticket)

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import re
 
-from handlers.events import Incoming
+from handlers.events import Attachment, Incoming
 
 MAX_ID = 64  # platform user / chat id columns (VARCHAR(64))
 MAX_NAME = 200  # display names
@@ -59,13 +59,35 @@ def cut_text(inc: Incoming, limit: int) -> tuple[Incoming, int]:
     return dataclasses.replace(inc, text=inc.text[:limit]), len(inc.text) - limit
 
 
+def _fit_id(value: str | None) -> str | None:
+    value = clean_text(value)
+    return fit_key(value, MAX_ID) if value else None
+
+
+def clean_attachment(file: Attachment, platform: str) -> Attachment:
+    """Strings cleaned like text, the name cut to a display name; ``platform`` filled in."""
+    try:
+        size = max(0, int(file.size or 0))
+    except (TypeError, ValueError):
+        size = 0
+    return Attachment(
+        name=(clean_text(file.name) or "")[:MAX_NAME], mime_type=(clean_text(file.mime_type) or "")[:MAX_NAME],
+        size=size, file_id=clean_text(file.file_id) or "", kind=(clean_text(file.kind) or "document")[:32],
+        platform=(clean_text(file.platform) or platform)[:16],
+    )
+
+
 def clean_incoming(inc: Incoming) -> Incoming:
     """Return ``inc`` with every string field normalised and fitted to the store."""
     display = clean_text(inc.display_name)
     thread = clean_text(inc.thread_id)
+    platform = clean_text(inc.platform) or ""
+    files = tuple(
+        f for f in (clean_attachment(a, platform) for a in inc.attachments if isinstance(a, Attachment)) if f.file_id
+    )
     return dataclasses.replace(
         inc,
-        platform=clean_text(inc.platform) or "",
+        platform=platform,
         chat_id=fit_key(clean_text(inc.chat_id) or "", MAX_ID),
         user_id=fit_key(clean_text(inc.user_id) or "", MAX_ID),
         event_key=clean_text(inc.event_key) or "",
@@ -74,7 +96,9 @@ def clean_incoming(inc: Incoming) -> Incoming:
         locale=clean_locale(clean_text(inc.locale)),
         thread_id=fit_key(thread, MAX_ID) if thread else thread,
         reply_to=clean_text(inc.reply_to),
-        edit_of=clean_text(inc.edit_of),
+        edit_of=_fit_id(inc.edit_of),
+        message_id=_fit_id(inc.message_id),
+        attachments=files,
         forwarded_from=(clean_text(inc.forwarded_from) or "")[:MAX_NAME] or None,
         signal=clean_text(inc.signal),
         action=clean_text(inc.action),

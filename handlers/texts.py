@@ -322,6 +322,45 @@ TEXTS: dict[str, dict[str, str]] = {
     "reason_unknown_agent": {"en": "{who} is not an agent of {team}.", "ru": "{who} не агент команды {team}."},
     "reason_held": {"en": "#{n} is held by {name}.", "ru": "заявку #{n} ведёт {name}."},
     # --- engine signals (attachments, edits, forwards, unsupported content) ---
+    "file_too_big_relay": {
+        "en": "📎 {name} ({size}) was not passed on: files over {limit} cannot be forwarded by the bot. "
+        "Please ask for it another way (a link, a smaller file).",
+        "ru": "📎 {name} ({size}) не передан: бот не может переслать файл больше {limit}. "
+        "Попросите прислать его иначе (ссылкой или файлом поменьше).",
+    },
+    "file_too_big_sender": {
+        "en": "Your file {name} ({size}) is over {limit} and could not be passed on. "
+        "Please send a link or a smaller file.",
+        "ru": "Файл {name} ({size}) больше {limit}, передать его не получилось. "
+        "Пришлите ссылку или файл поменьше.",
+    },
+    "draft_file_added": {
+        "en": "File added to your request.",
+        "ru": "Файл добавлен к запросу.",
+    },
+    "file_kind_photo": {"en": "photo", "ru": "фото"},
+    "file_kind_voice": {"en": "voice message", "ru": "голосовое сообщение"},
+    "file_kind_video": {"en": "video", "ru": "видео"},
+    "file_kind_video_note": {"en": "video message", "ru": "видеосообщение"},
+    "file_kind_audio": {"en": "audio", "ru": "аудио"},
+    "file_kind_animation": {"en": "animation", "ru": "анимация"},
+    "file_kind_document": {"en": "file", "ru": "файл"},
+    "file_kind_file": {"en": "file", "ru": "файл"},
+    "forwarded_from": {"en": "↪ Forwarded from {name}:", "ru": "↪ Переслано от {name}:"},
+    "relay_edited": {"en": "✏️ #{n} {name} edited: {text}", "ru": "✏️ #{n} {name} исправил(а): {text}"},
+    "hist_edited": {"en": "✏️ edited", "ru": "✏️ исправлено"},
+    "unsupported_content": {
+        "en": "I can't read that kind of message. Please send text or a file.",
+        "ru": "Такое сообщение я не прочитаю. Пришлите текст или файл.",
+    },
+    "button_outdated": {
+        "en": "This button is out of date. Please use a newer message or type your request.",
+        "ru": "Эта кнопка устарела. Воспользуйтесь более новым сообщением или напишите запрос.",
+    },
+    "start_category": {
+        "en": "New request: {category}. Describe the problem in one message (/cancel to stop).",
+        "ru": "Новый запрос: {category}. Опишите проблему одним сообщением (/cancel — отменить).",
+    },
     # --- telegram frontend (command menus) ---
     # --- run / check-config ---
     # --- console ---

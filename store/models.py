@@ -59,6 +59,7 @@ class MessageKind(StrEnum):
     AGENT = "agent"
     NOTE = "note"
     SYSTEM = "system"
+    EDIT = "edit"  # the author changed an earlier message (``edit_of``); the original stays
 
 
 class Person(SQLModel, table=True):
@@ -130,6 +131,7 @@ class TicketMessage(SQLModel, table=True):
     """The ticket's conversation history (requester, agent, internal note, system)."""
 
     __tablename__ = "ticket_message"
+    __table_args__ = (sa.Index("ix_ticket_message_platform_message", "platform", "chat_id", "message_id"),)
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     kind: str = Field(max_length=16)
@@ -137,6 +139,12 @@ class TicketMessage(SQLModel, table=True):
     text: str = Field(sa_type=sa.Text)
     platform: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Files that came with the message, as references (handlers.events.Attachment.to_dict()).
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # Where the message was written: the platform's message id in that chat (for edits).
+    chat_id: str | None = Field(default=None, max_length=64)
+    message_id: str | None = Field(default=None, max_length=64)
+    edit_of: int | None = None  # kind "edit": the ticket_message id of the message edited
 
 
 class TicketEvent(SQLModel, table=True):

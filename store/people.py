@@ -100,8 +100,10 @@ async def resolve_sender(
     chat_id: str | None,
     private: bool,
     now: datetime,
+    seen: bool = True,
 ) -> tuple[Person, Identity]:
-    """Find (or create) the person behind an incoming event and mark the identity as last used."""
+    """Find (or create) the person behind an incoming event and mark the identity as last used
+    (``seen=False``: an event that is not the person writing, e.g. blocking the bot)."""
     ident = (
         await s.exec(
             select(Identity).where(
@@ -126,8 +128,9 @@ async def resolve_sender(
         ident.locale = locale[:8]
     if private and chat_id:
         ident.dm_chat_id = chat_id
-    ident.last_seen_at = now
-    ident.unreachable_at = None  # they wrote again: messages to them are attempted again
+    if seen:
+        ident.last_seen_at = now
+        ident.unreachable_at = None  # they wrote again: messages to them are attempted again
     await s.flush()
     return person, ident
 
@@ -151,6 +154,15 @@ async def mark_unreachable(s: AsyncSession, platform: str, chat_id: str, now: da
     for ident in await s.exec(_identities_at(platform, chat_id)):
         if ident.unreachable_at is None:
             ident.unreachable_at = now
+            s.add(ident)
+    await s.flush()
+
+
+async def mark_reachable(s: AsyncSession, platform: str, chat_id: str) -> None:
+    """The person unblocked the bot in this chat: deliver to them again."""
+    for ident in await s.exec(_identities_at(platform, chat_id)):
+        if ident.unreachable_at is not None:
+            ident.unreachable_at = None
             s.add(ident)
     await s.flush()
 

@@ -100,10 +100,16 @@ async def create_ticket(
     kb_query: str | None = None,
     tier: str = "L1",
     fields: dict[str, str] | None = None,
+    subject: str | None = None,
+    attachments: Sequence[dict[str, Any]] = (),
+    chat_id: str | None = None,
+    message_id: str | None = None,
 ) -> Ticket:
     """File a new ticket with its first message and a ``create`` audit event.
 
-    ``fields`` are the request-form answers (question key → answer)."""
+    ``fields`` are the request-form answers (question key → answer); ``subject`` replaces
+    the one made from ``text`` (a file sent without a caption is named by its file name);
+    ``attachments``, ``chat_id`` and ``message_id`` go on the first message."""
     ticket = Ticket(
         fields=dict(fields or {}),
         team=team,
@@ -111,7 +117,7 @@ async def create_ticket(
         priority=priority,
         tier=tier,
         requester_id=requester_id,
-        subject=make_subject(text),
+        subject=make_subject(subject or text) or "—",
         platform=platform,
         kb_query=kb_query[:4000] if kb_query else kb_query,  # VARCHAR(4000)
         created_at=now,
@@ -125,7 +131,8 @@ async def create_ticket(
     s.add(
         TicketMessage(
             ticket_id=ticket.id, kind=MessageKind.REQUESTER, author_id=requester_id,
-            text=text, platform=platform, created_at=now,
+            text=text, platform=platform, created_at=now, attachments=list(attachments),
+            chat_id=chat_id, message_id=message_id,
         )
     )
     await audit(
@@ -216,13 +223,18 @@ async def add_message(
     text: str,
     platform: str | None,
     now: datetime,
+    attachments: Sequence[dict[str, Any]] = (),
+    chat_id: str | None = None,
+    message_id: str | None = None,
 ) -> TicketMessage:
     """Append to the history. Agent replies count as first response and wait on the requester;
-    a requester's follow-up puts a waiting ticket back to work."""
+    a requester's follow-up puts a waiting ticket back to work. ``attachments`` are file
+    references; ``chat_id`` / ``message_id`` say where the platform shows the message."""
     if kind in (MessageKind.AGENT, MessageKind.REQUESTER):
         _require(ticket, "add a message", OPEN_STATUSES)
     msg = TicketMessage(
-        ticket_id=ticket.id, kind=kind, author_id=author_id, text=text, platform=platform, created_at=now  # type: ignore[arg-type]
+        ticket_id=ticket.id, kind=kind, author_id=author_id, text=text, platform=platform,  # type: ignore[arg-type]
+        created_at=now, attachments=list(attachments), chat_id=chat_id, message_id=message_id,
     )
     s.add(msg)
     before = ticket.status
@@ -239,6 +251,7 @@ async def add_message(
         MessageKind.NOTE: "note",
         MessageKind.REQUESTER: "followup",
         MessageKind.SYSTEM: "system",
+        MessageKind.EDIT: "edit",
     }[kind]
     await audit(
         s, ticket_id=ticket.id, actor_id=author_id, action=action, now=now,
@@ -479,3 +492,34 @@ async def move_message_out(
         detail=f"message {message_id} moved to a new request",
     )
     return text
+
+
+async def find_message(s: AsyncSession, platform: str, chat_id: str, message_id: str) -> TicketMessage | None:
+    """The ticket message written as platform message ``message_id`` in ``chat_id`` (not an edit)."""
+    return (
+        await s.exec(
+            select(TicketMessage)
+            .where(
+                TicketMessage.platform == platform, TicketMessage.chat_id == chat_id,
+                TicketMessage.message_id == message_id, TicketMessage.kind != MessageKind.EDIT,
+            )
+            .order_by(col(TicketMessage.id))
+        )
+    ).first()
+
+
+async def record_edit(
+    s: AsyncSession, original: TicketMessage, *, author_id: int | None, text: str, now: datetime,
+    attachments: Sequence[dict[str, Any]] = (),
+) -> TicketMessage:
+    """Keep the original and add its new text as an ``edit`` message (audited; no status change)."""
+    edit = TicketMessage(
+        ticket_id=original.ticket_id, kind=MessageKind.EDIT, author_id=author_id, text=text,
+        platform=original.platform, chat_id=original.chat_id, message_id=original.message_id,
+        created_at=now, attachments=list(attachments), edit_of=original.id,
+    )
+    s.add(edit)
+    await s.flush()
+    await audit(s, ticket_id=original.ticket_id, actor_id=author_id, action="edit", now=now,
+                detail=f"message {original.id}")
+    return edit

@@ -72,9 +72,11 @@ async def test_escalation_edits_the_card_and_pings_the_next_tier(tg: App) -> Non
     await send(tg, BORIS, chat=IT_QUEUE, action="escalate", ticket=1)
     new = inbox(tg, IT_QUEUE)[before:]
     edited = [m for m in new if m.edited]
-    notices = [m for m in new if not m.edited and m.ticket_id == 1 and "L2" in m.text]
+    notices = [m for m in new if not m.edited and m.ticket_id == 1 and "L2" in m.text and m.buttons]
     assert edited and "L2" in edited[-1].text
     assert len(notices) == 1 and notices[0].buttons[0].action == "claim"
+    # The confirmation in the team chat names the ticket too (the sender threads it there).
+    assert all(m.ticket_id == 1 for m in new)
 
 
 async def test_team_chat_chatter_is_ignored(tg: App) -> None:
