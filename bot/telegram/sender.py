@@ -22,6 +22,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from aiolimiter import AsyncLimiter
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
@@ -46,6 +47,7 @@ TOPIC_CARD = "topic"
 QUEUE_CARD = "queue"
 MAX_TOPIC_NAME = 128
 PARSE_MODE = "HTML"
+MAX_PACERS = 10_000
 
 # Attachment kind → (Bot method, its file parameter). Unknown kinds go as documents.
 SEND_FILE = {
@@ -178,6 +180,9 @@ class TelegramSender:
         # A reply cut short by a failure (429 after part 1 of 3): the steps already sent
         # and the last text's id, so the retry continues instead of repeating them.
         self._progress: dict[tuple[Any, ...], tuple[int, str | None]] = {}
+        # The calls of one reply (parts, files) are spaced by the chat's limit: the worker
+        # paid for all of them before ``send``, but a burst would still be answered 429.
+        self._pacers: dict[str, AsyncLimiter] = {}
 
     def bind(self, db: Database) -> None:
         self._db = db
@@ -210,20 +215,31 @@ class TelegramSender:
 
     # --- sending ----------------------------------------------------------------------
 
-    async def _send(self, dest: Destination, reply: Reply, route: _Route | None = None) -> str | None:
-        route = route or await self._route(dest, reply)
+    async def _send(self, dest: Destination, reply: Reply) -> str | None:
+        route = await self._route(dest, reply, create_topic=True)
         await self._before_card(route, reply)
+        parts, markup, files = render_parts(reply), keyboard(reply), telegram_files(reply)
         try:
-            message_id = await self._deliver(route, render_parts(reply), keyboard(reply), telegram_files(reply))
+            message_id = await self._deliver(route, parts, markup, files)
         except TelegramBadRequest as exc:
-            if not (route.in_ticket_topic and _says(exc, *THREAD_GONE)):
+            if route.thread is not None and _says(exc, *THREAD_GONE):
+                if route.in_ticket_topic:
+                    # Someone deleted the ticket's topic: open a new one (once) and send there.
+                    assert route.ticket is not None
+                    log.info("topic of ticket #%s is gone; creating it again", route.ticket.ticket_id,
+                             extra={"platform": PLATFORM, "ticket": route.ticket.ticket_id})
+                    route.thread = await self._create_topic(dest.chat_id, route.ticket)
+                else:
+                    route.thread = None  # a thread that is not ours: the main chat rather than nowhere
+                message_id = await self._deliver(route, parts, markup, files)
+            elif route.forum_group and route.in_ticket_topic and _says(exc, TOPIC_CLOSED):
+                # A message after the ticket was closed (a rating, a late note): open, send, close.
+                await self._set_topic_closed(route, False, force=True)
+                message_id = await self._deliver(route, parts, markup, files)
+                if route.ticket is not None and route.ticket.finished:
+                    await self._set_topic_closed(route, True)
+            else:
                 raise
-            # Someone deleted the ticket's topic: open a new one (once) and send there.
-            assert route.ticket is not None
-            log.info("topic of ticket #%s was deleted; creating it again", route.ticket.ticket_id,
-                     extra={"platform": PLATFORM, "ticket": route.ticket.ticket_id})
-            route.thread = await self._create_topic(dest.chat_id, route.ticket)
-            message_id = await self._deliver(route, render_parts(reply), keyboard(reply), telegram_files(reply))
         await self._after_card(route, reply)
         return message_id
 
@@ -244,6 +260,7 @@ class TelegramSender:
             # Buttons ride on the last text part, or on the last file when there is no text.
             buttons = markup if index == (last_text if texts else len(steps) - 1) else None
             try:
+                await self._pace(str(route.chat))
                 message = await self._call(self._send_step(route, kind, item, buttons))
             except BaseException:
                 if index:
@@ -262,15 +279,27 @@ class TelegramSender:
         method, param = SEND_FILE.get(item.kind, SEND_FILE["document"])
         return getattr(self.bot, method)(**{param: item.file_id}, **kwargs)
 
+    async def _pace(self, chat_id: str) -> None:
+        """Wait for this chat's turn (evenly spaced at its limit, like the worker's limiter)."""
+        pacer = self._pacers.get(chat_id)
+        if pacer is None:
+            limit = self.rate_policy.for_chat(chat_id)
+            if limit is None:
+                return
+            if len(self._pacers) >= MAX_PACERS:  # forget chats whose turn has long come
+                self._pacers = {k: p for k, p in self._pacers.items() if not p.has_capacity(p.max_rate)}
+            pacer = self._pacers[chat_id] = AsyncLimiter(1, limit.period / limit.count)
+        await pacer.acquire()
+
     # --- editing ----------------------------------------------------------------------
 
     async def _edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
-        route = await self._route(dest, reply)
+        route = await self._route(dest, reply, create_topic=False)
         await self._before_card(route, reply)
         texts = render_parts(reply)
         markup = keyboard(reply)
         if not texts:
-            return await self._send(dest, reply, route)
+            return await self._send(dest, reply)
         try:
             await self._call(self.bot.edit_message_text(
                 chat_id=route.chat, message_id=int(message_id), text=texts[0], parse_mode=PARSE_MODE,
@@ -281,7 +310,7 @@ class TelegramSender:
                 pass  # the message already says this: done
             elif _says(exc, *EDIT_GONE):
                 log.info("message to edit is gone; sending a new one", extra={"platform": PLATFORM})
-                return await self._send(dest, reply, route)
+                return await self._send(dest, reply)
             else:
                 raise
         new_id: str | None = None
@@ -293,7 +322,9 @@ class TelegramSender:
 
     # --- where a reply goes -----------------------------------------------------------
 
-    async def _route(self, dest: Destination, reply: Reply) -> _Route:
+    async def _route(self, dest: Destination, reply: Reply, *, create_topic: bool) -> _Route:
+        """The thread or message a reply goes under; ``create_topic``: open the ticket's
+        topic here if it has none yet (sending does, an edit in place does not)."""
         route = _Route(chat=_chat(dest.chat_id))
         route.thread = int(dest.thread_id) if dest.thread_id else None
         route.reply_to = int(dest.reply_to) if dest.reply_to else None
@@ -306,8 +337,10 @@ class TelegramSender:
             return route
         if has_topics:
             if route.thread is None:
-                route.thread = route.ticket.topic or await self._create_topic(dest.chat_id, route.ticket)
-            route.in_ticket_topic = route.thread == route.ticket.topic
+                route.thread = route.ticket.topic
+                if route.thread is None and create_topic:
+                    route.thread = await self._create_topic(dest.chat_id, route.ticket)
+            route.in_ticket_topic = route.thread is not None and route.thread == route.ticket.topic
         elif (not _is_private(dest.chat_id) and reply.card is None and route.reply_to is None
               and route.ticket.queue_card is not None):
             route.reply_to = route.ticket.queue_card  # in a plain group, the card's replies are the thread
@@ -378,10 +411,10 @@ class TelegramSender:
         if self._follows_ticket(route, reply) and route.ticket.finished:  # type: ignore[union-attr]
             await self._set_topic_closed(route, True)
 
-    async def _set_topic_closed(self, route: _Route, closed: bool) -> None:
+    async def _set_topic_closed(self, route: _Route, closed: bool, *, force: bool = False) -> None:
         assert route.thread is not None
         key = (str(route.chat), route.thread)
-        if self._topic_closed.get(key) == closed:
+        if not force and self._topic_closed.get(key) == closed:
             return
         method = self.bot.close_forum_topic if closed else self.bot.reopen_forum_topic
         try:
