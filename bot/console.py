@@ -59,8 +59,9 @@ class ConsoleSender:
         self._print(dest, reply, edited=False)
         return str(next(self._ids))
 
-    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> None:
+    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
         self._print(dest, reply, edited=True)
+        return None  # printed lines are never gone: always "edited in place"
 
 
 class Console:

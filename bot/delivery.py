@@ -3,8 +3,21 @@
 A sender turns a neutral :class:`~handlers.events.Reply` into platform calls. It
 reports failures by raising :class:`RetryAfter` (rate limited: try again after
 the given delay), :class:`RecipientBlocked` (stop trying this recipient) or any
-other exception (transient: retry with exponential backoff). Rows of one chat
-go out in order; a row that waits holds back the later rows of its chat.
+other exception (transient: retry with exponential backoff).
+
+Delivery is concurrent across chats and ordered within a chat: each chat with due
+rows gets a *lane* (a task) that sends its rows one at a time, so a chat never has
+more than one message in flight and a row that waits for a retry holds back the
+later rows of its chat. The sender's :class:`RatePolicy` is enforced with
+aiolimiter's ``AsyncLimiter``: one for the platform overall and one per chat
+(created when the chat is first served, dropped again once its bucket is empty).
+A ``RetryAfter`` scoped to the platform pauses every send of that platform until it
+expires; one scoped to the chat holds that chat. Rate limiting is not a failure: it
+never uses up a row's attempts.
+
+Delivery is at least once: the platform is called outside any transaction and the
+outcome recorded afterwards, so a crash in between sends the message again on the
+next start, and never loses it.
 """
 
 from __future__ import annotations
@@ -14,7 +27,10 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Protocol
+
+from aiolimiter import AsyncLimiter
 
 from bot.config import redact_secrets
 from handlers.events import Destination, Reply
@@ -26,6 +42,7 @@ log = logging.getLogger("deskbot.delivery")
 
 BASE_BACKOFF = timedelta(seconds=2)
 MAX_BACKOFF = timedelta(minutes=10)
+SWEEP_SECONDS = 30.0  # how often idle per-chat limiters are forgotten
 
 
 class RetryAfter(Exception):
@@ -82,8 +99,13 @@ class Sender(Protocol):
         """Send a new message; return its platform message id (for later edits)."""
         ...
 
-    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> None:
-        """Replace an earlier message's text and buttons."""
+    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
+        """Replace an earlier message's text and buttons.
+
+        Returns ``None`` when the message was edited in place, or the id of a new message
+        when the old one no longer exists and the sender sent the reply anew (the worker
+        then remembers the new message as the card's post, so later edits go there).
+        """
         ...
 
 
@@ -91,99 +113,374 @@ def backoff(attempts: int) -> timedelta:
     return min(BASE_BACKOFF * (2 ** max(0, attempts - 1)), MAX_BACKOFF)
 
 
-class OutboxWorker:
-    """Moves pending outbox rows to their platforms and records the outcome of each."""
+def make_limiter(limit: RateLimit) -> AsyncLimiter:
+    """An ``AsyncLimiter`` that lets ``limit.count`` sends through per ``limit.period``,
+    evenly spaced (a bucket of one): a full bucket of ``count`` would allow a burst of
+    ``count`` on top of the steady rate, i.e. twice the limit in the first period, which
+    platforms that count in a sliding window answer with a 429."""
+    return AsyncLimiter(1, limit.period / limit.count)
 
-    def __init__(self, db: Database, senders: Mapping[str, Sender], clock: Clock) -> None:
+
+async def take(limiter: AsyncLimiter, amount: float) -> None:
+    """Take ``amount`` tokens, in steps no larger than the bucket (aiolimiter refuses more)."""
+    while amount > 0:
+        step = min(amount, limiter.max_rate)
+        await limiter.acquire(step)
+        amount -= step
+
+
+SendHook = Callable[[str, str], None]
+"""Called with ``(platform, outcome)`` after every platform call, outcome one of
+``"sent"``, ``"edited"``, ``"retry_after"``, ``"blocked"``, ``"error"``."""
+
+
+class _End(Enum):
+    """Why a lane stopped working on its chat."""
+
+    DRAINED = "drained"  # no more due rows in the chat
+    HELD = "held"  # the head row waits for a retry (backoff or the chat's retry_after)
+    PAUSED = "paused"  # the platform is paused; the row was not tried
+    STOPPING = "stopping"  # shutdown
+
+
+@dataclass
+class _Lane:
+    key: tuple[str, str]
+    task: asyncio.Task[None] | None = None
+    busy: bool = False  # a send (or the recording of its outcome) is under way
+
+
+class OutboxWorker:
+    """Moves pending outbox rows to their platforms and records the outcome of each.
+
+    ``concurrency`` bounds the platform calls in flight at once (over all chats);
+    ``max_chats`` bounds the chats being worked on (lanes, each holding one row);
+    ``shutdown_timeout`` is how long :meth:`run` lets in-flight sends finish once
+    stopped. ``on_send`` is the metrics hook (see :data:`SendHook`).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        senders: Mapping[str, Sender],
+        clock: Clock,
+        *,
+        concurrency: int = 64,
+        max_chats: int = 1000,
+        shutdown_timeout: float = 5.0,
+        on_send: SendHook | None = None,
+    ) -> None:
+        if concurrency < 1 or max_chats < 1:
+            raise ValueError("concurrency and max_chats must be at least 1")
         self.db = db
         self.senders = dict(senders)
         self.clock = clock
+        self.concurrency = concurrency
+        self.max_chats = max_chats
+        self.shutdown_timeout = shutdown_timeout
+        self.on_send = on_send
         self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._overall: dict[str, AsyncLimiter | None] = {}
+        self._per_chat: dict[tuple[str, str], AsyncLimiter] = {}
+        self._paused_until: dict[str, datetime] = {}
+        self._cooldown: dict[tuple[str, str], float] = {}  # chats whose lane crashed, until (loop time)
+        self._stopping = False
+        self._saturated = False
+        self._settled = 0
+        self._last_sweep = 0.0
+
+    # --- public ---------------------------------------------------------------------------------
 
     def wake(self) -> None:
         """Tell a running :meth:`run` loop there is new work."""
         self._wake.set()
 
     async def deliver_pending(self) -> int:
-        """One pass over the pending rows; returns how many were delivered."""
-        async with self.db.transaction() as s:
-            rows = await outbox.pending(s, list(self.senders))
-        now = self.clock()
-        held: set[tuple[str, str]] = set()
-        delivered = 0
-        for row in rows:
-            chat = (row.platform, row.chat_id)
-            if chat in held:
-                continue
-            if row.next_attempt_at > now:
-                held.add(chat)
-                continue
-            if await self._deliver(row.id, now):  # type: ignore[arg-type]
-                delivered += 1
-            else:
-                held.add(chat)
-        return delivered
+        """One pass: deliver every row that is due now, concurrently across chats, and wait
+        for it; returns how many rows were settled (sent, edited or blocked).
 
-    async def _deliver(self, row_id: int, now: datetime) -> bool:
-        # Read in one short transaction, call the platform outside any transaction (a slow
-        # API must not hold the SQLite write lock), record the outcome in another. A crash
-        # between sending and recording means the message is sent again: at least once.
+        Each chat is worked on at most once per pass, so a chat that got new rows meanwhile
+        waits for the next pass (``while await worker.deliver_pending(): pass`` drains all).
+        """
+        before = self._settled
+        seen: set[tuple[str, str]] = set()
+        try:
+            while True:
+                await self._fill(seen)
+                tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
+                if not tasks:
+                    break
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            rest = [lane.task for lane in self._lanes.values() if lane.task is not None]
+            if rest:
+                await asyncio.wait(rest)
+        return self._settled - before
+
+    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0, shutdown_timeout: float | None = None) -> None:
+        """Deliver until ``stop`` is set, waking early when :meth:`wake` is called.
+
+        Once stopped no new row is taken; sends in flight get ``shutdown_timeout`` seconds to
+        finish and be recorded (lanes only waiting for their turn stop at once); everything
+        else stays pending for the next start. Returns when that is done.
+        """
+        timeout = self.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
+        try:
+            while not stop.is_set():
+                self._wake.clear()  # before the pass: a wake during the pass is not lost
+                delay = idle_seconds
+                try:
+                    await self._fill(None)
+                    delay = await self._idle_delay(idle_seconds)
+                except Exception:  # noqa: BLE001 — the worker must outlive one bad pass
+                    log.exception("outbox pass failed")
+                if stop.is_set():
+                    break
+                waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+                _, pending = await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+        finally:
+            await self._shut_down(timeout)
+
+    async def backlog(self) -> tuple[int, float | None]:
+        """Pending rows, and the age in seconds of the oldest one (``None`` when there is none)."""
         async with self.db.transaction() as s:
-            row = await s.get_one(outbox.OutboxMessage, row_id)
-            if row.status != outbox.OutboxStatus.PENDING:
-                return True
-            if await people.is_unreachable(s, row.platform, row.chat_id):
-                # They blocked the bot earlier and have not written since: do not try.
+            count, oldest = await outbox.backlog_age(s)
+        age = None if oldest is None else max(0.0, (self.clock() - oldest).total_seconds())
+        return count, age
+
+    @property
+    def active_chats(self) -> int:
+        """Chats being worked on now (each has at most one message in flight)."""
+        return len(self._lanes)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`run` is shutting down (waiting for the sends in flight)."""
+        return self._stopping
+
+    def paused_until(self, platform: str) -> datetime | None:
+        """Until when every send of ``platform`` waits (a platform-wide ``retry_after``)."""
+        until = self._paused_until.get(platform)
+        return until if until is not None and until > self.clock() else None
+
+    # --- scheduling -----------------------------------------------------------------------------
+
+    async def _fill(self, seen: set[tuple[str, str]] | None) -> int:
+        """Start lanes for chats whose first pending row is due (one query for the batch)."""
+        if self._stopping:
+            return 0
+        self._sweep()
+        free = self.max_chats - len(self._lanes)
+        platforms = [p for p in self.senders if self.paused_until(p) is None]
+        if free <= 0 or not platforms:
+            self._saturated = free <= 0
+            return 0
+        now = self.clock()
+        async with self.db.transaction() as s:
+            heads = await outbox.due_heads(s, platforms, now, limit=self.max_chats)
+        loop_now = asyncio.get_running_loop().time()
+        started = 0
+        self._saturated = False
+        for due in heads:
+            key = (due.row.platform, due.row.chat_id)
+            if key in self._lanes or (seen is not None and key in seen) or self._cooldown.get(key, 0.0) > loop_now:
+                continue
+            if started >= free:
+                self._saturated = True
+                break
+            if seen is not None:
+                seen.add(key)
+            lane = _Lane(key)
+            self._lanes[key] = lane
+            lane.task = asyncio.create_task(self._lane(lane, due), name=f"outbox {key[0]}:{key[1]}")
+            lane.task.add_done_callback(lambda _t, lane=lane: self._lane_done(lane))
+            started += 1
+        return started
+
+    def _lane_done(self, lane: _Lane) -> None:
+        if self._lanes.get(lane.key) is lane:
+            del self._lanes[lane.key]
+        if self._saturated and self.max_chats - len(self._lanes) >= max(1, self.max_chats // 10):
+            self._wake.set()  # chats were left out for want of room: take them now
+
+    async def _idle_delay(self, idle_seconds: float) -> float:
+        """How long the run loop may sleep: until the next held chat or paused platform is due."""
+        now = self.clock()
+        wake_at = [until for p in self.senders if (until := self.paused_until(p)) is not None]
+        active = [p for p in self.senders if self.paused_until(p) is None]
+        async with self.db.transaction() as s:
+            due = await outbox.next_due_at(s, active, now)
+        if due is not None:
+            wake_at.append(due)
+        if not wake_at:
+            return idle_seconds
+        return max(0.0, min(idle_seconds, (min(wake_at) - now).total_seconds()))
+
+    def _sweep(self) -> None:
+        """Forget per-chat limiters of idle chats whose bucket has emptied (an empty bucket
+        is exactly what a new limiter starts with), so a desk with 100k chats does not keep
+        100k limiters; and cooldowns that ran out."""
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._last_sweep < SWEEP_SECONDS:
+            return
+        self._last_sweep = loop_now
+        self.prune_limiters()
+        self._cooldown = {k: t for k, t in self._cooldown.items() if t > loop_now}
+
+    def prune_limiters(self) -> int:
+        """Drop the per-chat limiters no lane is using whose bucket is empty; returns how many."""
+        idle = [k for k, lim in self._per_chat.items() if k not in self._lanes and lim.has_capacity(lim.max_rate)]
+        for key in idle:
+            del self._per_chat[key]
+        return len(idle)
+
+    async def _shut_down(self, timeout: float) -> None:
+        self._stopping = True
+        try:
+            for lane in list(self._lanes.values()):
+                if not lane.busy and lane.task is not None:
+                    lane.task.cancel()  # only waiting for a token or a slot: nothing sent yet
+            tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
+            if tasks:
+                _, late = await asyncio.wait(tasks, timeout=timeout)
+                for task in late:  # sent, maybe, but not recorded: sent again next time (at least once)
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if late:
+                    log.warning("%d sends did not finish within %ss of shutdown; they stay pending", len(late), timeout)
+        finally:
+            self._stopping = False
+
+    # --- one chat -------------------------------------------------------------------------------
+
+    def _policy(self, platform: str) -> RatePolicy:
+        policy = getattr(self.senders[platform], "rate_policy", None)
+        return policy if isinstance(policy, RatePolicy) else UNLIMITED
+
+    def _overall_limiter(self, platform: str) -> AsyncLimiter | None:
+        if platform not in self._overall:
+            limit = self._policy(platform).overall
+            self._overall[platform] = make_limiter(limit) if limit is not None else None
+        return self._overall[platform]
+
+    def _chat_limiter(self, platform: str, chat_id: str) -> AsyncLimiter | None:
+        key = (platform, chat_id)
+        limiter = self._per_chat.get(key)
+        if limiter is None:
+            limit = self._policy(platform).for_chat(chat_id)
+            if limit is None:
+                return None
+            limiter = self._per_chat[key] = make_limiter(limit)
+        return limiter
+
+    async def _lane(self, lane: _Lane, first: outbox.Due) -> None:
+        due: outbox.Due | None = first
+        try:
+            while due is not None and not self._stopping:
+                end, due = await self._deliver(lane, due)
+                if end is not _End.DRAINED:
+                    break
+        except Exception:  # noqa: BLE001 — e.g. the database went away while recording
+            log.exception("outbox lane failed", extra={"platform": lane.key[0]})
+            self._cooldown[lane.key] = asyncio.get_running_loop().time() + BASE_BACKOFF.total_seconds()
+
+    async def _deliver(self, lane: _Lane, due: outbox.Due) -> tuple[_End, outbox.Due | None]:
+        """Deliver one row; returns why to stop, or DRAINED and the chat's next due row."""
+        row = due.row
+        row_id: int = row.id  # type: ignore[assignment]
+        platform, chat_id = lane.key
+        if due.unreachable:
+            # They blocked the bot earlier and have not written since: do not try.
+            async with self.db.transaction() as s:
                 await outbox.mark_blocked(s, row_id, "recipient unreachable")
-                return True
-            post = None
-            if row.ticket_id is not None and row.card:
-                post = await outbox.find_post(s, row.ticket_id, row.platform, row.chat_id, row.card)
-            edit_id = post.message_id if post is not None else None
-            attempts = row.attempts
-            payload = dict(row.payload)
-            reply = Reply.from_payload(payload, ticket_id=row.ticket_id, card=row.card)
-            dest = Destination(row.platform, row.chat_id, row.person_id, payload.get("thread_id"),
-                               payload.get("reply_to"))
-        sender = self.senders[dest.platform]
-        extra = {"platform": dest.platform, "outbox_id": row_id, "ticket": reply.ticket_id}
+                following = await outbox.next_in_chat(s, platform, chat_id, row_id, self.clock())
+            self._settled += 1
+            return _End.DRAINED, following
+        payload = dict(row.payload)
+        reply = Reply.from_payload(payload, ticket_id=row.ticket_id, card=row.card)
+        dest = Destination(platform, chat_id, row.person_id, payload.get("thread_id"), payload.get("reply_to"))
+        sender = self.senders[platform]
+        cost_of = getattr(sender, "cost", None)
+        cost = max(1, int(cost_of(dest, reply))) if callable(cost_of) else 1
+
+        chat_limiter = self._chat_limiter(platform, chat_id)
+        if chat_limiter is not None:
+            await take(chat_limiter, cost)
+        async with self._slots:
+            overall = self._overall_limiter(platform)
+            if overall is not None:
+                await take(overall, cost)
+            if self._stopping:
+                return _End.STOPPING, None
+            if self.paused_until(platform) is not None:
+                return _End.PAUSED, None  # not tried: the row keeps its place and its attempts
+            lane.busy = True  # from here on, shutdown lets this send finish
+            outcome, message_id, error = await self._call(sender, dest, reply, due.post_id)
+        try:
+            return await self._record(row, outcome, message_id, error)
+        finally:
+            lane.busy = False
+
+    async def _call(
+        self, sender: Sender, dest: Destination, reply: Reply, edit_id: str | None
+    ) -> tuple[str, str | None, Exception | None]:
         try:
             if edit_id is not None:
-                await sender.edit(dest, edit_id, reply)
-                message_id: str | None = edit_id
-            else:
-                message_id = await sender.send(dest, reply)
+                new_id = await sender.edit(dest, edit_id, reply)
+                if new_id is None:
+                    return "edited", edit_id, None
+                return "sent", new_id, None  # the old message was gone: a new one went out
+            return "sent", await sender.send(dest, reply), None
         except RetryAfter as exc:
-            async with self.db.transaction() as s:
-                await outbox.mark_retry(s, row_id, redact_secrets(str(exc)), timedelta(seconds=exc.seconds), now)
-            log.warning("rate limited, retry in %ss", exc.seconds, extra=extra)
-            return False
+            if exc.scope == "platform":
+                until = self.clock() + timedelta(seconds=exc.seconds)
+                current = self._paused_until.get(dest.platform)
+                if current is None or until > current:
+                    self._paused_until[dest.platform] = until
+                self._wake.set()  # the run loop recomputes when to look again
+            return "retry_after", None, exc
         except RecipientBlocked as exc:
-            async with self.db.transaction() as s:
-                await outbox.mark_blocked(s, row_id, redact_secrets(str(exc)) or "blocked")
-                await people.mark_unreachable(s, dest.platform, dest.chat_id, now)
-            log.warning("recipient blocked", extra=extra)
-            return True
+            return "blocked", None, exc
         except Exception as exc:  # noqa: BLE001 — any other failure is retried with backoff
-            async with self.db.transaction() as s:
-                updated = await outbox.mark_retry(
-                    s, row_id, redact_secrets(f"{type(exc).__name__}: {exc}"), backoff(attempts + 1), now
-                )
-            log.warning("send failed (attempt %d): %s", updated.attempts, type(exc).__name__, extra=extra)
-            return False
-        async with self.db.transaction() as s:
-            await outbox.mark_sent(s, row_id, message_id, now)
-        return True
+            return "error", None, exc
 
-    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
-        """Deliver until ``stop`` is set, waking early when :meth:`wake` is called."""
-        while not stop.is_set():
-            self._wake.clear()  # before the pass: a wake during the pass is not lost
+    async def _record(
+        self, row: outbox.OutboxMessage, outcome: str, message_id: str | None, error: Exception | None
+    ) -> tuple[_End, outbox.Due | None]:
+        row_id: int = row.id  # type: ignore[assignment]
+        platform, chat_id = row.platform, row.chat_id
+        extra = {"platform": platform, "outbox_id": row_id, "ticket": row.ticket_id}
+        if self.on_send is not None:
             try:
-                await self.deliver_pending()
-            except Exception:  # noqa: BLE001 — the worker must outlive one bad pass
-                log.exception("outbox pass failed")
-            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
-            _, pending = await asyncio.wait(waiters, timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
+                self.on_send(platform, outcome)
+            except Exception:  # noqa: BLE001 — metrics must not break delivery
+                log.exception("on_send hook failed")
+        now = self.clock()
+        async with self.db.transaction() as s:
+            if outcome in ("sent", "edited"):
+                await outbox.mark_sent(s, row_id, message_id, now)
+                self._settled += 1
+                return _End.DRAINED, await outbox.next_in_chat(s, platform, chat_id, row_id, now)
+            if isinstance(error, RetryAfter):
+                await outbox.mark_rate_limited(s, row_id, redact_secrets(str(error)),
+                                               timedelta(seconds=error.seconds), now)
+                log.warning("rate limited, retry in %ss (%s)", error.seconds, error.scope, extra=extra)
+                return _End.HELD, None
+            if isinstance(error, RecipientBlocked):
+                await outbox.mark_blocked(s, row_id, redact_secrets(str(error)) or "blocked")
+                await people.mark_unreachable(s, platform, chat_id, now)
+                log.warning("recipient blocked", extra=extra)
+                self._settled += 1
+                return _End.DRAINED, await outbox.next_in_chat(s, platform, chat_id, row_id, now)
+            assert error is not None
+            updated = await outbox.mark_retry(
+                s, row_id, redact_secrets(f"{type(error).__name__}: {error}"), backoff(row.attempts + 1), now
+            )
+            log.warning("send failed (attempt %d): %s", updated.attempts, type(error).__name__, extra=extra)
+            if updated.status == outbox.OutboxStatus.FAILED:  # given up: the chat moves on
+                return _End.DRAINED, await outbox.next_in_chat(s, platform, chat_id, row_id, now)
+            return _End.HELD, None

@@ -8,14 +8,16 @@ same chat.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.models import OutboxMessage, OutboxStatus, TicketPost
+from store.models import Identity, OutboxMessage, OutboxStatus, TicketPost
 
 MAX_ATTEMPTS = 8
 
@@ -51,6 +53,115 @@ async def pending(s: AsyncSession, platforms: list[str], limit: int = 200) -> li
     return list(await s.exec(stmt))
 
 
+@dataclass(frozen=True)
+class Due:
+    """A pending row ready to go, with what the worker needs to deliver it."""
+
+    row: OutboxMessage
+    post_id: str | None  # the platform message a card row edits (None: send a new one)
+    unreachable: bool  # the chat is a person's who blocked the bot and has not written since
+
+
+def _with_post() -> Any:
+    """``OutboxMessage`` rows with the message id of the card they edit, in one query."""
+    return select(OutboxMessage, TicketPost.message_id).outerjoin(
+        TicketPost,
+        and_(
+            col(TicketPost.ticket_id) == col(OutboxMessage.ticket_id),
+            col(TicketPost.platform) == col(OutboxMessage.platform),
+            col(TicketPost.chat_id) == col(OutboxMessage.chat_id),
+            col(TicketPost.card) == col(OutboxMessage.card),
+        ),
+    )
+
+
+async def due_heads(s: AsyncSession, platforms: Sequence[str], now: datetime, limit: int = 1000) -> list[Due]:
+    """The first pending row of every chat, where it is due, oldest first, with its card's
+    post and whether the chat is unreachable: one read for a whole batch of chats.
+
+    Only a chat's first pending row is ever a candidate, so a row waiting for a retry holds
+    back the later rows of its chat (order within a chat), and a held chat with a long
+    backlog does not crowd the other chats out of the batch.
+    """
+    if not platforms:
+        return []
+    heads = (
+        select(func.min(OutboxMessage.id).label("id"))
+        .where(OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.platform).in_(platforms))
+        .group_by(col(OutboxMessage.platform), col(OutboxMessage.chat_id))
+        .subquery()
+    )
+    stmt = (
+        _with_post()
+        .join(heads, col(OutboxMessage.id) == heads.c.id)
+        .where(col(OutboxMessage.next_attempt_at) <= now)
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+    )
+    found = [(row, post_id) for row, post_id in await s.exec(stmt)]
+    blocked = await unreachable_chats(s, {(row.platform, row.chat_id) for row, _ in found})
+    return [Due(row, post_id, (row.platform, row.chat_id) in blocked) for row, post_id in found]
+
+
+async def next_in_chat(s: AsyncSession, platform: str, chat_id: str, after_id: int, now: datetime) -> Due | None:
+    """The chat's next pending row after ``after_id`` if it is due (its card's post included)."""
+    stmt = (
+        _with_post()
+        .where(
+            OutboxMessage.platform == platform, OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.id) > after_id,
+        )
+        .order_by(col(OutboxMessage.id))
+        .limit(1)
+    )
+    found = (await s.exec(stmt)).first()
+    if found is None:
+        return None
+    row, post_id = found
+    if row.next_attempt_at > now:
+        return None
+    return Due(row, post_id, bool(await unreachable_chats(s, {(platform, chat_id)})))
+
+
+async def unreachable_chats(s: AsyncSession, chats: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these ``(platform, chat_id)`` are a person's direct chat that blocked the bot
+    (the batch form of ``people.is_unreachable``: same rule, one query)."""
+    by_platform: dict[str, set[str]] = {}
+    for platform, chat_id in chats:
+        by_platform.setdefault(platform, set()).add(chat_id)
+    found: set[tuple[str, str]] = set()
+    for platform, ids in by_platform.items():
+        stmt = select(Identity.dm_chat_id, Identity.platform_user_id).where(
+            Identity.platform == platform,
+            col(Identity.unreachable_at).is_not(None),
+            or_(
+                col(Identity.dm_chat_id).in_(ids),
+                col(Identity.dm_chat_id).is_(None) & col(Identity.platform_user_id).in_(ids),
+            ),
+        )
+        for dm_chat_id, user_id in await s.exec(stmt):
+            found.add((platform, dm_chat_id if dm_chat_id is not None else user_id))
+    return found
+
+
+async def next_due_at(s: AsyncSession, platforms: Sequence[str], now: datetime) -> datetime | None:
+    """When the next held chat becomes due (the earliest retry time still in the future).
+
+    Only rows that were tried have a future ``next_attempt_at``, and those are their chat's
+    first pending row, so this is exactly when some chat can move again.
+    """
+    if not platforms:
+        return None
+    return (
+        await s.exec(
+            select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.platform).in_(platforms),
+                col(OutboxMessage.next_attempt_at) > now,
+            )
+        )
+    ).one()
+
+
 async def mark_sent(s: AsyncSession, row_id: int, message_id: str | None, now: datetime) -> None:
     row = await s.get_one(OutboxMessage, row_id)
     row.status = OutboxStatus.SENT
@@ -74,6 +185,16 @@ async def mark_retry(s: AsyncSession, row_id: int, error: str, delay: timedelta,
     s.add(row)
     await s.flush()
     return row
+
+
+async def mark_rate_limited(s: AsyncSession, row_id: int, error: str, delay: timedelta, now: datetime) -> None:
+    """The platform asked us to wait (429): try again after ``delay``. Not a failed attempt:
+    being rate limited says nothing about the message, so it never uses up ``MAX_ATTEMPTS``."""
+    row = await s.get_one(OutboxMessage, row_id)
+    row.last_error = error[:500]
+    row.next_attempt_at = now + delay
+    s.add(row)
+    await s.flush()
 
 
 async def mark_blocked(s: AsyncSession, row_id: int, error: str) -> None:
@@ -134,6 +255,16 @@ async def ticket_for_message(s: AsyncSession, platform: str, chat_id: str, messa
 
 async def backlog(s: AsyncSession) -> int:
     return (await s.exec(select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING))).one()
+
+
+async def backlog_age(s: AsyncSession) -> tuple[int, datetime | None]:
+    """How many rows are pending and when the oldest of them was written."""
+    count, oldest = (
+        await s.exec(
+            select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.status == OutboxStatus.PENDING)
+        )
+    ).one()
+    return count, oldest
 
 
 async def posts_of(s: AsyncSession, ticket_id: int, card: str) -> list[TicketPost]:

@@ -5,7 +5,7 @@ nothing lost across a restart."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from bot.app import build
 from bot.config import Config
-from bot.delivery import OutboxWorker, RecipientBlocked, RetryAfter, backoff
+from bot.delivery import OutboxWorker, RateLimit, RatePolicy, RecipientBlocked, RetryAfter, backoff
 from handlers.events import Destination, Incoming, Reply
 from store import outbox, tickets
 from store.db import Database
@@ -27,34 +27,76 @@ PLATFORM = "fake"
 
 @dataclass
 class ScriptedSender:
-    """Records every call; raises the exceptions set up for a message text."""
+    """Records every call; raises the exceptions set up for a message text; can hold a send
+    open (``hold``) until the test releases it, and declare a rate policy and costs."""
 
     platform: str = PLATFORM
     calls: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # kind, chat, text, edited id
     failures: dict[str, list[Exception]] = field(default_factory=dict)
     always: dict[str, Exception] = field(default_factory=dict)
+    rate_policy: RatePolicy | None = None
+    costs: dict[str, int] = field(default_factory=dict)  # text -> platform calls it takes
+    gone: set[str] = field(default_factory=set)  # message ids that no longer exist (edit sends anew)
+    holds: dict[str, asyncio.Event] = field(default_factory=dict)  # text -> released when set
+    costed: list[str] = field(default_factory=list)  # texts whose cost the worker asked for
+    times: dict[str, float] = field(default_factory=dict)  # text -> loop time of its (last) call
+    in_flight: int = 0
+    max_in_flight: int = 0
+    finished: int = 0
     _next_id: int = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def fail(self, text: str, *errors: Exception) -> None:
         """The next calls for ``text`` raise ``errors``, one each."""
         self.failures.setdefault(text, []).extend(errors)
 
-    def _maybe_fail(self, text: str) -> None:
-        if text in self.always:
-            raise self.always[text]
-        queued = self.failures.get(text)
-        if queued:
-            raise queued.pop(0)
+    def hold(self, text: str) -> asyncio.Event:
+        """The call for ``text`` stays in flight until the returned event is set."""
+        return self.holds.setdefault(text, asyncio.Event())
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds (re-checked after every call the sender sees)."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+    def cost(self, dest: Destination, reply: Reply) -> int:
+        self.costed.append(reply.text)
+        self._changed.set()
+        return self.costs.get(reply.text, 1)
+
+    async def _call(self, kind: str, dest: Destination, reply: Reply, edited: str | None) -> None:
+        self.calls.append((kind, dest.chat_id, reply.text, edited))
+        self.times[reply.text] = asyncio.get_running_loop().time()
+        self._changed.set()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            gate = self.holds.get(reply.text)
+            if gate is not None:
+                await gate.wait()
+            if reply.text in self.always:
+                raise self.always[reply.text]
+            queued = self.failures.get(reply.text)
+            if queued:
+                raise queued.pop(0)
+        finally:
+            self.in_flight -= 1
+            self.finished += 1
+            self._changed.set()
 
     async def send(self, dest: Destination, reply: Reply) -> str | None:
-        self.calls.append(("send", dest.chat_id, reply.text, None))
-        self._maybe_fail(reply.text)
+        await self._call("send", dest, reply, None)
         self._next_id += 1
         return f"m{self._next_id}"
 
-    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> None:
-        self.calls.append(("edit", dest.chat_id, reply.text, message_id))
-        self._maybe_fail(reply.text)
+    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
+        await self._call("edit", dest, reply, message_id)
+        if message_id in self.gone:
+            self._next_id += 1
+            return f"m{self._next_id}"
+        return None
 
     def sent_to(self, chat: str) -> list[str]:
         return [text for kind, c, text, _ in self.calls if c == chat]
@@ -117,7 +159,8 @@ async def test_retry_after_holds_the_chat_while_other_chats_proceed(
 
     assert sender.calls == [("send", "A", "a1", None), ("send", "B", "b1", None)]
     r1 = await row(database, a1)
-    assert (r1.status, r1.attempts, r1.next_attempt_at) == (OutboxStatus.PENDING, 1, start + timedelta(seconds=5))
+    # a 429 is not a failed attempt: it never uses up MAX_ATTEMPTS
+    assert (r1.status, r1.attempts, r1.next_attempt_at) == (OutboxStatus.PENDING, 0, start + timedelta(seconds=5))
     assert r1.last_error == "retry after 5s"
     assert (await row(database, a2)).status == OutboxStatus.PENDING  # waits behind a1
     assert (await row(database, b1)).status == OutboxStatus.SENT
@@ -364,3 +407,367 @@ async def test_last_error_never_keeps_a_bot_token_or_a_database_password(
     assert a.last_error == "ConnectionError: cannot reach https://api.telegram.org/bot***/sendMessage"
     assert b.last_error == "blocked at https://api.telegram.org/bot***/sendMessage (postgresql+asyncpg://desk:***@db.local/desk)"
     assert "ABC-DEF" not in a.last_error + b.last_error and "p@ss" not in b.last_error
+
+
+# --- concurrency, rate limits and shutdown ------------------------------------------------------------
+
+
+class LoopClock:
+    """Moves the running event loop's clock forward by hand. aiolimiter and asyncio's timers
+    read ``loop.time()``, so a test can let "a minute" pass without waiting for it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._real = loop.time
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return self._real() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+async def loop_clock(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LoopClock]:
+    loop = asyncio.get_running_loop()
+    lc = LoopClock(loop)
+    monkeypatch.setattr(loop, "time", lc.time)
+    yield lc
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for a state the worker reaches on its own (checked each turn of the loop)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.001)
+
+
+async def drive(loop_clock: LoopClock, task: asyncio.Task[int], step: float = 0.25) -> int:
+    """Let loop time run fast until ``task`` is done (the test then asserts on loop times)."""
+    while not task.done():
+        loop_clock.advance(step)
+        await asyncio.sleep(0.001)
+    return task.result()
+
+
+async def statuses(db: Database, *row_ids: int) -> list[str]:
+    return [(await row(db, i)).status for i in row_ids]
+
+
+async def test_chats_are_served_concurrently_with_one_message_in_flight_per_chat(
+    database: Database, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock, concurrency=64)
+    ids = [await enqueue(database, clock, chat, text)
+           for chat, text in [("A", "a1"), ("A", "a2"), ("B", "b1"), ("C", "c1"), ("C", "c2")]]
+    gates = [sender.hold(text) for text in ("a1", "b1", "c1")]
+
+    passing = asyncio.create_task(worker.deliver_pending())
+    await sender.wait_for(lambda: sender.in_flight == 3)
+
+    assert sorted(c[2] for c in sender.calls) == ["a1", "b1", "c1"]  # all three chats at once...
+    assert "a2" not in sender.costed and "c2" not in sender.costed  # ...but never two of one chat
+    for gate in gates:
+        gate.set()
+    assert await asyncio.wait_for(passing, 10) == 5
+    assert sender.sent_to("A") == ["a1", "a2"] and sender.sent_to("C") == ["c1", "c2"]
+    assert await statuses(database, *ids) == [OutboxStatus.SENT] * 5
+
+
+async def test_concurrency_bounds_the_sends_in_flight(
+    database: Database, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock, concurrency=2)
+    for n in range(6):
+        await enqueue(database, clock, f"chat{n}", f"t{n}")
+    gates = {f"t{n}": sender.hold(f"t{n}") for n in range(6)}
+
+    passing = asyncio.create_task(worker.deliver_pending())
+    for n in range(6):  # release one at a time: the next chat starts only then
+        await sender.wait_for(lambda: sender.finished == n and sender.in_flight == min(2, 6 - n))
+        assert len(sender.calls) == n + sender.in_flight
+        gates[sender.calls[n][2]].set()
+    assert await asyncio.wait_for(passing, 10) == 6
+    assert sender.max_in_flight == 2
+
+
+async def test_the_sequential_worker_sends_one_at_a_time(
+    database: Database, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock, concurrency=1)
+    for chat, text in [("A", "a1"), ("B", "b1"), ("A", "a2"), ("C", "c1")]:
+        await enqueue(database, clock, chat, text)
+    assert await worker.deliver_pending() == 4
+    assert sender.max_in_flight == 1
+    assert sender.sent_to("A") == ["a1", "a2"]
+
+
+async def test_a_platform_wide_retry_after_pauses_every_chat_until_it_expires(
+    database: Database, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    seen: list[tuple[str, str]] = []
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock, concurrency=1,
+                          on_send=lambda platform, outcome: seen.append((platform, outcome)))
+    a1 = await enqueue(database, clock, "A", "a1")
+    b1 = await enqueue(database, clock, "B", "b1")
+    sender.fail("a1", RetryAfter(3, scope="platform"))
+    start = clock.now
+
+    assert await worker.deliver_pending() == 0
+
+    assert [c[2] for c in sender.calls] == ["a1"]  # b1 was not tried during the pause
+    assert worker.paused_until(PLATFORM) == start + timedelta(seconds=3)
+    r = await row(database, a1)
+    assert (r.status, r.attempts, r.next_attempt_at) == (OutboxStatus.PENDING, 0, start + timedelta(seconds=3))
+    assert r.last_error == "retry after 3s (platform)"
+    assert (await row(database, b1)).attempts == 0  # untouched: it keeps its place
+    assert seen == [(PLATFORM, "retry_after")]
+
+    clock.advance(seconds=2.9)
+    assert await worker.deliver_pending() == 0
+    assert len(sender.calls) == 1
+
+    clock.advance(seconds=0.1)
+    assert worker.paused_until(PLATFORM) is None
+    assert await worker.deliver_pending() == 2
+    assert [c[2] for c in sender.calls] == ["a1", "a1", "b1"]
+    assert await statuses(database, a1, b1) == [OutboxStatus.SENT, OutboxStatus.SENT]
+    assert seen[1:] == [(PLATFORM, "sent"), (PLATFORM, "sent")]
+
+
+async def test_a_platform_pause_stops_chats_waiting_for_their_turn(
+    database: Database, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    """With sends in flight at once, the 429 of one stops the others that have not gone out yet."""
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock, concurrency=1)
+    a1 = await enqueue(database, clock, "A", "a1")
+    others = [await enqueue(database, clock, f"chat{n}", f"t{n}") for n in range(5)]
+    gate = sender.hold("a1")
+    sender.fail("a1", RetryAfter(1, scope="platform"))
+
+    passing = asyncio.create_task(worker.deliver_pending())
+    await sender.wait_for(lambda: sender.in_flight == 1)
+    await sender.wait_for(lambda: len(sender.costed) == 6)  # the others queue for the one slot
+    gate.set()
+    assert await asyncio.wait_for(passing, 10) == 0
+
+    assert [c[2] for c in sender.calls] == ["a1"]
+    assert await statuses(database, a1, *others) == [OutboxStatus.PENDING] * 6
+    clock.advance(seconds=1)
+    assert await worker.deliver_pending() == 6
+
+
+async def test_rate_limiting_never_uses_up_the_attempts(
+    database: Database, worker: OutboxWorker, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    a1 = await enqueue(database, clock, "A", "a1")
+    sender.fail("a1", *[RetryAfter(1) for _ in range(2 * outbox.MAX_ATTEMPTS)])
+    for _ in range(2 * outbox.MAX_ATTEMPTS):
+        assert await worker.deliver_pending() == 0
+        assert (await row(database, a1)).status == OutboxStatus.PENDING
+        clock.advance(seconds=1)
+    assert await worker.deliver_pending() == 1
+    r = await row(database, a1)
+    assert (r.status, r.attempts) == (OutboxStatus.SENT, 1)
+    assert len(sender.calls) == 2 * outbox.MAX_ATTEMPTS + 1
+
+
+async def test_a_chat_limit_spaces_the_messages_of_one_chat_not_of_others(
+    database: Database, sender: ScriptedSender, clock: FakeClock, loop_clock: LoopClock
+) -> None:
+    sender.rate_policy = RatePolicy(per_chat=lambda chat: RateLimit(20, 60) if chat.startswith("-") else None)
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock)
+    for chat, text in [("-1", "g1"), ("-1", "g2"), ("7", "p1"), ("7", "p2"), ("7", "p3")]:
+        await enqueue(database, clock, chat, text)
+
+    passing = asyncio.create_task(worker.deliver_pending())
+    await sender.wait_for(lambda: "g2" in sender.costed and sender.sent_to("7") == ["p1", "p2", "p3"])
+    assert sender.sent_to("-1") == ["g1"]  # the group's second message waits for its turn
+    loop_clock.advance(3)  # 20 per minute: one every 3 s
+    assert await asyncio.wait_for(passing, 10) == 5
+
+    assert sender.sent_to("-1") == ["g1", "g2"]
+    assert sender.times["g2"] - sender.times["g1"] >= 3
+    assert sender.times["p3"] - sender.times["p1"] < 3  # the private chat had no limit
+
+
+async def test_the_overall_limit_is_taken_per_platform_call_a_reply_costs(
+    database: Database, sender: ScriptedSender, clock: FakeClock, loop_clock: LoopClock
+) -> None:
+    sender.rate_policy = RatePolicy(overall=RateLimit(2, 1))
+    sender.costs["long"] = 3  # e.g. a text split into three messages
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock)
+    for chat, text in [("A", "long"), ("A", "after"), ("B", "b1"), ("C", "c1"), ("D", "d1")]:
+        await enqueue(database, clock, chat, text)
+
+    started = loop_clock.time()
+    assert await drive(loop_clock, asyncio.create_task(worker.deliver_pending())) == 5
+
+    times = sorted(sender.times.values())
+    # 7 tokens at 2 a second, evenly spaced (a bucket of one: no burst on top of the rate)
+    assert times[-1] - started >= 3
+    assert all(b - a >= 0.5 for a, b in zip(times, times[1:], strict=False))
+    assert sender.sent_to("A") == ["long", "after"]
+    assert sender.times["long"] - started >= 1  # its three tokens took at least two intervals
+
+
+async def test_idle_chat_limiters_are_forgotten(
+    database: Database, sender: ScriptedSender, clock: FakeClock, loop_clock: LoopClock
+) -> None:
+    sender.rate_policy = RatePolicy(per_chat=lambda chat: RateLimit(1, 3600))
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock)
+    for n in range(200):
+        await enqueue(database, clock, str(n), f"t{n}")
+    assert await worker.deliver_pending() == 200
+    assert worker.prune_limiters() == 0  # every chat just used its hour
+
+    loop_clock.advance(3600)
+    assert worker.prune_limiters() == 200
+    assert worker.prune_limiters() == 0
+    await enqueue(database, clock, "5", "again")  # a forgotten chat starts with a fresh bucket
+    assert await worker.deliver_pending() == 1
+    assert sender.sent_to("5") == ["t5", "again"]
+
+
+async def test_an_edit_of_a_message_that_is_gone_becomes_the_cards_new_post(
+    database: Database, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    seen: list[str] = []
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock, on_send=lambda _p, outcome: seen.append(outcome))
+    number = await new_ticket(database, clock)
+    await enqueue(database, clock, "Q", "card v1", ticket_id=number, card="queue")
+    await worker.deliver_pending()
+    sender.gone.add("m1")  # someone deleted the card
+    v2 = await enqueue(database, clock, "Q", "card v2", ticket_id=number, card="queue")
+    v3 = await enqueue(database, clock, "Q", "card v3", ticket_id=number, card="queue")
+
+    assert await worker.deliver_pending() == 2
+
+    assert sender.calls == [("send", "Q", "card v1", None), ("edit", "Q", "card v2", "m1"),
+                            ("edit", "Q", "card v3", "m2")]  # the next edit goes to the new message
+    assert [(await row(database, i)).message_id for i in (v2, v3)] == ["m2", "m2"]
+    async with database.transaction() as s:
+        post = await outbox.find_post(s, number, PLATFORM, "Q", "queue")
+    assert post is not None and post.message_id == "m2"
+    assert seen == ["sent", "sent", "edited"]
+
+
+async def new_ticket(db: Database, clock: FakeClock) -> int:
+    async with db.transaction() as s:
+        person = Person(key="anna", name="Anna")
+        s.add(person)
+        await s.flush()
+        assert person.id is not None
+        ticket = await tickets.create_ticket(
+            s, team="it", category="network", priority="normal", requester_id=person.id, text="VPN",
+            platform=PLATFORM, now=clock(), first_response_due=None, resolution_due=None,
+        )
+        assert ticket.id is not None
+        return ticket.id
+
+
+async def test_the_send_hook_sees_every_outcome(database: Database, sender: ScriptedSender, clock: FakeClock) -> None:
+    seen: list[tuple[str, str]] = []
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock, on_send=lambda p, o: seen.append((p, o)))
+    for chat, text in [("A", "ok"), ("B", "slow down"), ("C", "blocked"), ("D", "broken")]:
+        await enqueue(database, clock, chat, text)
+    sender.fail("slow down", RetryAfter(1))
+    sender.fail("blocked", RecipientBlocked("Forbidden"))
+    sender.fail("broken", TimeoutError())
+
+    assert await worker.deliver_pending() == 2
+    assert sorted(seen) == [(PLATFORM, "blocked"), (PLATFORM, "error"), (PLATFORM, "retry_after"), (PLATFORM, "sent")]
+
+
+async def test_backlog_counts_pending_rows_and_the_age_of_the_oldest(
+    database: Database, worker: OutboxWorker, sender: ScriptedSender, clock: FakeClock
+) -> None:
+    assert await worker.backlog() == (0, None)
+    await enqueue(database, clock, "A", "a1")
+    clock.advance(seconds=30)
+    await enqueue(database, clock, "B", "b1")
+    sender.always["a1"] = ConnectionError("down")
+    clock.advance(seconds=15)
+    assert await worker.backlog() == (2, 45.0)
+    await worker.deliver_pending()
+    assert await worker.backlog() == (1, 45.0)  # a1 waits for its retry
+
+
+async def test_a_crash_between_sending_and_recording_sends_again_and_loses_nothing(
+    database: Database, worker: OutboxWorker, sender: ScriptedSender, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a1 = await enqueue(database, clock, "A", "a1")
+    real = outbox.mark_sent
+
+    async def crash(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(outbox, "mark_sent", crash)
+    assert await worker.deliver_pending() == 0
+    assert (await row(database, a1)).status == OutboxStatus.PENDING  # sent, but not recorded
+
+    monkeypatch.setattr(outbox, "mark_sent", real)
+    restarted = OutboxWorker(database, {PLATFORM: sender}, clock)
+    assert await restarted.deliver_pending() == 1
+    assert sender.sent_to("A") == ["a1", "a1"]  # at least once: twice, never zero times
+    assert (await row(database, a1)).status == OutboxStatus.SENT
+
+
+async def test_shutdown_lets_sends_in_flight_finish_and_leaves_the_rest_pending(
+    database: Database, sender: ScriptedSender, clock: FakeClock, loop_clock: LoopClock
+) -> None:
+    sender.rate_policy = RatePolicy(per_chat=lambda chat: RateLimit(1, 60))
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock)
+    a1 = await enqueue(database, clock, "A", "a1")
+    a2 = await enqueue(database, clock, "A", "a2")  # waits a minute behind a1
+    b1 = await enqueue(database, clock, "B", "b1")
+    gate = sender.hold("b1")
+    stop = asyncio.Event()
+
+    running = asyncio.create_task(worker.run(stop, idle_seconds=3600))
+    await sender.wait_for(lambda: "a2" in sender.costed and sender.in_flight == 1)
+    assert worker.active_chats == 2
+    stop.set()
+    await eventually(lambda: worker.stopping and worker.active_chats == 1)  # A stopped waiting
+    assert not running.done()  # b1 is still in flight: run waits for it
+    gate.set()
+    await asyncio.wait_for(running, 10)
+
+    assert await statuses(database, a1, a2, b1) == [OutboxStatus.SENT, OutboxStatus.PENDING, OutboxStatus.SENT]
+    assert [c[2] for c in sender.calls] == ["a1", "b1"]
+    later = OutboxWorker(database, {PLATFORM: sender}, clock)  # the next start sends what was left
+    assert await later.deliver_pending() == 1
+    assert sender.sent_to("A") == ["a1", "a2"]
+
+
+async def test_shutdown_gives_up_on_a_send_that_does_not_finish_in_time(
+    database: Database, sender: ScriptedSender, clock: FakeClock, loop_clock: LoopClock
+) -> None:
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock, shutdown_timeout=5)
+    a1 = await enqueue(database, clock, "A", "a1")
+    sender.hold("a1")  # never released: the platform hangs
+    stop = asyncio.Event()
+
+    running = asyncio.create_task(worker.run(stop, idle_seconds=3600))
+    await sender.wait_for(lambda: sender.in_flight == 1)
+    stop.set()
+    await eventually(lambda: worker.stopping)
+    assert not running.done()
+    loop_clock.advance(5)  # the shutdown timeout passes
+    await asyncio.wait_for(running, 10)
+
+    assert sender.in_flight == 0  # the hanging call was cancelled
+    assert (await row(database, a1)).status == OutboxStatus.PENDING  # and will be sent again
+
+
+async def test_run_takes_new_rows_when_woken(database: Database, sender: ScriptedSender, clock: FakeClock) -> None:
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, idle_seconds=3600))
+    await enqueue(database, clock, "A", "a1")
+    worker.wake()
+    await sender.wait_for(lambda: sender.sent_to("A") == ["a1"])
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert await worker.backlog() == (0, None)

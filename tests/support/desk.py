@@ -45,8 +45,9 @@ class RecordingSender:
         self.messages.append(Received(dest.chat_id, reply.plain, [b for r in reply.buttons for b in r], False, reply.ticket_id))
         return str(next(self._ids))
 
-    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> None:
+    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
         self.messages.append(Received(dest.chat_id, reply.plain, [b for r in reply.buttons for b in r], True, reply.ticket_id))
+        return None
 
 
 class Desk:
