@@ -8,6 +8,8 @@ what to say and to whom:
   private chat when the bot has topics enabled, a forum group), created on first need
   and recorded as the ticket's ``"topic"`` post so messages written in it map back to
   the ticket; in a group without topics it is sent as a reply to the ticket's queue card;
+- an explicit ``Destination.thread_id`` / ``reply_to`` wins (an answer to a command typed
+  in a forum's general chat stays there, as a reply);
 - a forum group's topic follows its ticket: closed when the ticket is resolved or closed,
   reopened when it is open again (looked up whenever the ticket's card is sent or edited).
 
@@ -336,7 +338,10 @@ class TelegramSender:
         if route.ticket is None:
             return route
         if has_topics:
-            if route.thread is None:
+            # An answer to a message written outside any topic (a command in a forum's
+            # general chat) stays there, as a reply; everything else about the ticket goes
+            # into its topic.
+            if route.thread is None and route.reply_to is None:
                 route.thread = route.ticket.topic
                 if route.thread is None and create_topic:
                     route.thread = await self._create_topic(dest.chat_id, route.ticket)

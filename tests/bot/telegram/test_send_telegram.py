@@ -179,6 +179,28 @@ async def test_edit_of_a_deleted_message_sends_a_new_one(make_sender: MakeSender
     assert [m["text"] for m in fake.bot_messages(IT)] == ["#1 claimed"]
 
 
+async def test_an_edit_grown_past_one_message_sends_the_rest_with_the_buttons(make_sender: MakeSender) -> None:
+    fake, sender = await make_sender()
+    first = await sender.send(to(IT), Reply("#1 short", buttons=((Button("Claim", "claim", 1),),)))
+    long_text = "\n".join(f"history line {i} " + "z" * 80 for i in range(60))
+    new_id = await sender.edit(to(IT), str(first), Reply(long_text, buttons=((Button("Claim", "claim", 1),),)))
+    edited, rest = fake.bot_messages(IT)
+    assert "reply_markup" not in edited and "reply_markup" in rest
+    assert new_id == str(rest["message_id"])
+    assert edited["text"] + "\n" + rest["text"] == long_text
+
+
+async def test_an_edited_card_whose_message_is_gone_is_sent_again_in_its_topic(make_sender: MakeSender, database: Database) -> None:
+    fake, sender = await make_sender(forum=True)
+    ticket = await new_ticket(database)
+    card_id = await sender.send(to(IT), Reply("new", ticket_id=ticket, card="queue"))
+    await sender.bot.delete_message(chat_id=IT, message_id=int(str(card_id)))
+    new_id = await sender.edit(to(IT), str(card_id), Reply("claimed", ticket_id=ticket, card="queue"))
+    [topic] = fake.topics(IT)
+    assert msg(fake, IT, new_id)["message_thread_id"] == topic.thread_id
+    assert msg(fake, IT, new_id)["text"] == "claimed"
+
+
 # --- topics ----------------------------------------------------------------------------
 
 
@@ -219,6 +241,11 @@ async def test_an_explicit_thread_wins(make_sender: MakeSender, database: Databa
     again = await sender.send(to(IT, thread_id=str(topic)), Reply("note", ticket_id=ticket))
     assert msg(fake, IT, again)["message_thread_id"] == topic
     assert len(fake.calls_of("createForumTopic")) == 1
+    # An answer to a command asked in the group's general chat stays there, as a reply.
+    asked = await sender.send(to(IT), Reply("someone asks"))
+    answer = await sender.send(to(IT, reply_to=str(asked)), Reply("#1 is claimed", ticket_id=ticket))
+    assert "message_thread_id" not in msg(fake, IT, answer)
+    assert msg(fake, IT, answer)["reply_to_message"]["message_id"] == int(str(asked))
 
 
 async def test_forum_group_topic_follows_the_ticket(make_sender: MakeSender, database: Database) -> None:
@@ -286,6 +313,13 @@ async def test_a_deleted_topic_is_created_again(make_sender: MakeSender, databas
     assert msg(fake, ANNA, sent)["message_thread_id"] == new.thread_id
     post = await topic_post(database, ticket, ANNA)
     assert post is not None and post.thread_id == post.message_id == str(new.thread_id)
+
+
+async def test_a_thread_that_is_gone_and_not_the_tickets_falls_back_to_the_main_chat(make_sender: MakeSender) -> None:
+    fake, sender = await make_sender(forum=True)
+    sent = await sender.send(to(IT, thread_id="999"), Reply("lead digest"))
+    assert "message_thread_id" not in msg(fake, IT, sent)
+    assert fake.calls_of("createForumTopic") == []
 
 
 async def test_a_plain_group_threads_by_replying_to_the_card(make_sender: MakeSender, database: Database) -> None:
