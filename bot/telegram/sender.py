@@ -50,6 +50,7 @@ QUEUE_CARD = "queue"
 MAX_TOPIC_NAME = 128
 PARSE_MODE = "HTML"
 MAX_PACERS = 10_000
+MAX_PROGRESS = 1_000
 
 # Attachment kind → (Bot method, its file parameter). Unknown kinds go as documents.
 SEND_FILE = {
@@ -266,6 +267,8 @@ class TelegramSender:
                 message = await self._call(self._send_step(route, kind, item, buttons))
             except BaseException:
                 if index:
+                    if len(self._progress) >= MAX_PROGRESS:  # replies never retried (given up on)
+                        self._progress.pop(next(iter(self._progress)))
                     self._progress[key] = (index, last_id)
                 raise
             if kind == "text" or not texts:
@@ -282,7 +285,10 @@ class TelegramSender:
         return getattr(self.bot, method)(**{param: item.file_id}, **kwargs)
 
     async def _pace(self, chat_id: str) -> None:
-        """Wait for this chat's turn (evenly spaced at its limit, like the worker's limiter)."""
+        """Wait until this chat's limit allows one more call. The worker paces replies; this
+        keeps the calls of one reply (its parts and files) from arriving as a burst where
+        the chat allows none (1/s in a private chat), while a group's 20/min still lets a
+        few parts go out together."""
         pacer = self._pacers.get(chat_id)
         if pacer is None:
             limit = self.rate_policy.for_chat(chat_id)
@@ -290,7 +296,7 @@ class TelegramSender:
                 return
             if len(self._pacers) >= MAX_PACERS:  # forget chats whose turn has long come
                 self._pacers = {k: p for k, p in self._pacers.items() if not p.has_capacity(p.max_rate)}
-            pacer = self._pacers[chat_id] = AsyncLimiter(1, limit.period / limit.count)
+            pacer = self._pacers[chat_id] = AsyncLimiter(limit.count, limit.period)
         await pacer.acquire()
 
     # --- editing ----------------------------------------------------------------------

@@ -484,3 +484,12 @@ async def test_a_network_failure_is_raised_for_backoff_without_the_token(databas
         await bot.session.close()
     assert not isinstance(caught.value, (RetryAfter, RecipientBlocked))
     assert token not in str(caught.value)
+
+
+async def test_parts_to_a_group_go_together_within_its_limit(make_sender: MakeSender) -> None:
+    fake, sender = await make_sender(rate_limits=True, rate_policy=None)  # the fake enforces 20/min per group
+    text = "\n".join("g" * 100 for _ in range(90))  # three parts
+    await sender.send(to(IT), Reply(text))
+    calls = fake.sent(IT)
+    assert len(calls) == 3 and fake.too_many_requests == 0
+    assert calls[-1].time - calls[0].time < 1.0  # no needless wait between them
