@@ -19,7 +19,7 @@ from handlers.richtext import parse_markdown
 from store import outbox, tickets
 from store.db import Database
 from store.models import Person, Status, TicketPost
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import FakeTelegram, bad
 
 ANNA = 101  # a private chat
 IT = -1001  # a team group (forum or not, per test)
@@ -299,6 +299,29 @@ async def test_a_restarted_sender_reopens_the_topic_of_a_reopened_ticket(make_se
     await set_status(database, ticket, Status.WAITING)
     await fresh.edit(to(IT), str(card_id), Reply("waiting", ticket_id=ticket, card="queue"))
     assert not topic.closed
+
+
+async def test_a_late_message_to_a_closed_topic_opens_it_for_the_message(make_sender: MakeSender, database: Database) -> None:
+    fake, sender = await make_sender(forum=True)
+    ticket = await new_ticket(database)
+    card_id = await sender.send(to(IT), Reply("new", ticket_id=ticket, card="queue"))
+    await set_status(database, ticket, Status.CLOSED)
+    await sender.edit(to(IT), str(card_id), Reply("closed", ticket_id=ticket, card="queue"))
+    [topic] = fake.topics(IT)
+    assert topic.closed
+    strict = fake._thread  # a bot that is not an admin cannot post in a closed topic
+
+    def closed_refuses(chat: dict[str, Any], params: dict[str, Any]) -> int | None:
+        thread = strict(chat, params)
+        if thread is not None and topic.closed:
+            raise bad("TOPIC_CLOSED")
+        return thread
+
+    fake._thread = closed_refuses  # type: ignore[method-assign]
+    late = await sender.send(to(IT), Reply("Anna rated 5", ticket_id=ticket))
+    assert msg(fake, IT, late)["message_thread_id"] == topic.thread_id
+    assert topic.closed  # closed again after the message
+    assert [c.method for c in fake.calls if "Topic" in c.method][-2:] == ["reopenForumTopic", "closeForumTopic"]
 
 
 async def test_a_deleted_topic_is_created_again(make_sender: MakeSender, database: Database) -> None:
