@@ -363,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and logging.getLogger().level > logging.DEBUG:
         # One line per event is the engine's "event handled"; aiogram's own per-update line
         # and aiohttp's access log would repeat it.
-        for name in ("aiogram.event", "aiohttp.access"):
+        # Alembic's per-step chatter is summed up by deskbot.app's "database migrated" line.
+        for name in ("aiogram.event", "aiohttp.access", "alembic.runtime.migration"):
             logging.getLogger(name).setLevel(logging.WARNING)
     return int(args.func(args))
 

@@ -104,6 +104,7 @@ class Runner:
         self._worker_stop = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self.address: tuple[str, int] | None = None
+        self.stopping = asyncio.Event()  # set as soon as stop() begins
 
     # --- hooks ---------------------------------------------------------------------
 
@@ -133,7 +134,7 @@ class Runner:
             self._http = web.AppRunner(make_app(self.status, routes), access_log=None,
                                        shutdown_timeout=HTTP_DRAIN)
             await self._http.setup()
-            site = web.TCPSite(self._http, self.host, self.port, shutdown_timeout=HTTP_DRAIN)
+            site = web.TCPSite(self._http, self.host, self.port)
             try:
                 await site.start()
             except OSError as exc:
@@ -155,6 +156,7 @@ class Runner:
     async def stop(self) -> None:
         """Stop receiving, finish the events in hand, stop the worker, close the database."""
         self.status.stopping = True
+        self.stopping.set()
         if self._http is not None:
             http, self._http = self._http, None
             await _bounded("http server", http.cleanup(), HTTP_DRAIN + 0.5)

@@ -97,7 +97,8 @@ def make_app(status: Status, routes: Sequence[web.RouteDef] = ()) -> web.Applica
             async with asyncio.timeout(DB_TIMEOUT):
                 await status.metrics.refresh(status.db, status.clock())
         except Exception as exc:  # noqa: BLE001 — serve the process counters anyway
-            log.warning("metrics: database numbers not refreshed: %s", type(exc).__name__)
+            log.warning("metrics: database numbers not refreshed: %s",
+                        redact_secrets(f"{type(exc).__name__}: {exc}").splitlines()[0])
         return web.Response(body=status.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     app = web.Application()

@@ -57,6 +57,7 @@ async def ticket_counts(s: AsyncSession) -> TicketCounts:
     async def by_team_events(action: str) -> dict[str, int]:
         rows = await s.exec(
             select(col(Ticket.team), func.count())
+            .select_from(TicketEvent)
             .join(Ticket, col(Ticket.id) == col(TicketEvent.ticket_id))
             .where(col(TicketEvent.action) == action)
             .group_by(col(Ticket.team))
