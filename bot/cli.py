@@ -225,6 +225,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StartError as exc:
         print(f"deskbot run: {exc}", file=sys.stderr)
         return EXIT_FAIL
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
+        return EXIT_FAIL
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -20,11 +20,12 @@ database is closed.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -33,6 +34,7 @@ from aiohttp import web
 from bot.app import App, build
 from bot.config import Config, redact_secrets, split_listen
 from bot.frontend import Frontend
+from bot.logs import SecretFilter, secrets_of
 from bot.metrics import Metrics
 from bot.server import Status, make_app
 from handlers.engine import utc_clock
@@ -43,8 +45,8 @@ log = logging.getLogger("deskbot.run")
 
 # Seconds each shutdown step may take; together well inside the 10 s a supervisor
 # (systemd's default is 90 s, Kubernetes' 30 s, ours is 10) waits before SIGKILL.
-HTTP_DRAIN = 2.5
-FRONTEND_STOP = 4.0
+HTTP_DRAIN = 2.0
+FRONTEND_STOP = 3.5
 WORKER_STOP = 2.0
 STOP_BUDGET = HTTP_DRAIN + FRONTEND_STOP + WORKER_STOP + 0.5
 
@@ -113,6 +115,11 @@ class Runner:
         if outcome.outgoing:
             self.app.worker.wake()
 
+    def _reason(self, exc: BaseException) -> str:
+        """One line about ``exc`` with every configured secret masked."""
+        text = SecretFilter(secrets_of(self.config)).redact(f"{type(exc).__name__}: {exc}")
+        return (text.strip().splitlines() or [type(exc).__name__])[0]
+
     def _worker_running(self) -> bool:
         return self._worker is not None and not self._worker.done()
 
@@ -143,11 +150,17 @@ class Runner:
             self.address = (str(host), int(port))
             log.info("listening on %s", self.url, extra={"listen": self.url})
             for frontend in self.frontends:
-                await frontend.start()
+                try:
+                    await frontend.start()
+                except Exception as exc:  # noqa: BLE001 — e.g. a revoked token: say so in one line
+                    raise StartError(f"{frontend.platform}: cannot start: {self._reason(exc)}") from exc
                 self._started.append(frontend)
                 log.info("%s frontend started", frontend.platform, extra={"platform": frontend.platform})
+            run_kwargs: dict[str, float] = {"idle_seconds": self.idle_seconds}
+            if "shutdown_timeout" in inspect.signature(self.app.worker.run).parameters:
+                run_kwargs["shutdown_timeout"] = WORKER_STOP - 0.5  # sends in flight may finish
             self._worker = asyncio.create_task(
-                self.app.worker.run(self._worker_stop, idle_seconds=self.idle_seconds), name="outbox-worker"
+                self.app.worker.run(self._worker_stop, **run_kwargs), name="outbox-worker"
             )
         except BaseException:
             await self.stop()
@@ -178,10 +191,10 @@ class Runner:
         log.info("stopped")
 
 
-async def _bounded(what: str, step: object, seconds: float) -> None:
+async def _bounded(what: str, step: Awaitable[None], seconds: float) -> None:
     try:
         async with asyncio.timeout(seconds):
-            await step  # type: ignore[misc]
+            await step
     except TimeoutError:
         log.warning("%s did not stop within %ss", what, seconds)
     except Exception as exc:  # noqa: BLE001 — keep stopping the rest

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 import pytest
 
 from bot.config import Config
@@ -319,3 +320,43 @@ def test_sends_and_429s_are_counted_per_platform_and_outcome() -> None:
     # A registry of its own: another Metrics starts from zero.
     assert sample(Metrics(["telegram"]).render().decode(), "deskbot_sends_total",
                   platform="telegram", outcome="sent") == 0.0
+
+
+async def test_a_frontend_that_cannot_start_is_one_clear_line_without_the_token(
+    config: Config, sqlite_url: str
+) -> None:
+    token = "7311122233:AAH4xQ1rFz9Vb2lK8sTtY0pWmNcDe3fGhIj"
+    configured = config.model_copy(update={"telegram": config.telegram.model_copy(
+        update={"token": SecretStr(token)})})
+
+    class Unauthorized(LoopFrontend):
+        async def start(self) -> None:
+            raise RuntimeError(f"Telegram server says - Unauthorized (token {token})\nmore detail")
+
+    runner = Runner(configured, [Unauthorized()], listen="127.0.0.1:0", database_url=sqlite_url)
+    with pytest.raises(StartError) as info:
+        await runner.start()
+
+    assert str(info.value) == "loop: cannot start: RuntimeError: Telegram server says - Unauthorized (token ***)"
+    assert runner.address is not None
+    # Everything started was undone: the port is free again.
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", runner.address[1])
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("argv", "fmt", "level", "listen"),
+    [
+        (["run"], "text", None, None),
+        (["--log-format", "json", "run"], "json", None, None),
+        (["run", "--log-format", "json", "--listen", "127.0.0.1:0"], "json", None, "127.0.0.1:0"),
+        (["--log-level", "DEBUG", "run", "--log-format", "text"], "text", "DEBUG", None),
+    ],
+)
+def test_run_options_before_or_after_the_command(argv: list[str], fmt: str, level: str | None,
+                                                 listen: str | None) -> None:
+    from bot.cli import make_parser
+
+    args = make_parser().parse_args(argv)
+    assert (args.log_format, args.log_level, args.listen) == (fmt, level, listen)
