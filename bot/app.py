@@ -6,14 +6,16 @@ clock, database URL and platforms, exactly as the CLI does with the real ones.
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import Config, redact_url
 from bot.delivery import OutboxWorker, Sender
 from handlers.engine import Engine, utc_clock
+from handlers.events import Incoming, Outcome
 from handlers.ports import Clock, KnowledgeBase
 from kb.articles import default_kb_dir
 from kb.matcher import Matcher
@@ -96,14 +98,21 @@ def build(
     clock: Clock | None = None,
     kb: KnowledgeBase | None = None,
     kb_dir: Path | None = None,
+    on_handled: Callable[[Incoming, Outcome, float], None] | None = None,
+    on_send: Callable[[str, str], None] | None = None,
 ) -> App:
     """Wire a desk. ``senders`` decides which platforms are served (their order is the
-    preference when a person has never written from any of them)."""
+    preference when a person has never written from any of them). ``on_handled`` is told
+    of every handled event and ``on_send(platform, outcome)`` of every delivery attempt
+    (``deskbot run`` feeds its metrics from them)."""
     clock = clock or utc_clock
     db = Database(database_url or config.desk.database_url)
     knowledge = kb if kb is not None else load_kb(config, kb_dir)
     platforms = tuple(senders)
-    engine = Engine(db, config, knowledge, platforms=platforms, clock=clock)
-    worker = OutboxWorker(db, senders, clock)
+    engine = Engine(db, config, knowledge, platforms=platforms, clock=clock, on_handled=on_handled)
+    worker_kwargs = {}
+    if on_send is not None and "on_send" in inspect.signature(OutboxWorker).parameters:
+        worker_kwargs["on_send"] = on_send
+    worker = OutboxWorker(db, senders, clock, **worker_kwargs)
     return App(config=config, db=db, kb=knowledge, engine=engine, worker=worker,
                platforms=platforms, senders=dict(senders))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -12,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, load_config, redact_url
+from bot.logs import LOG_FORMATS, JsonFormatter, add_secrets, secrets_of
+
+__all__ = ["JsonFormatter", "main", "make_parser"]
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -19,30 +21,10 @@ EXIT_USAGE = 2
 DB_ENV_HINT = "DESKBOT_DATABASE_URL"
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line; ``extra`` fields (ticket, platform, …) are kept."""
+def setup_logging(level: str, fmt: str = "text") -> None:
+    from bot.logs import setup_logging as install
 
-    _skip = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        data.update({k: v for k, v in vars(record).items() if k not in self._skip})
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False, default=str)
-
-
-def setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    install(level, fmt)
 
 
 def _sqlite_url(path: str) -> str:
@@ -133,10 +115,12 @@ def _run_db(url: str, coro: Any) -> Any:
 
 def _load(args: argparse.Namespace) -> Any:
     try:
-        return load_config(args.config)
+        config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return None
+    add_secrets(secrets_of(config))  # from here on no log line can show them
+    return config
 
 
 # --- commands ------------------------------------------------------------------------
@@ -158,6 +142,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         people=t.plural("n_people", len(config.people)), database=redact_url(config.desk.database_url),
         platforms=", ".join(platforms) or t("platforms_none"),
     ))
+    from bot.logs import SecretFilter
+
+    hide = SecretFilter(secrets_of(config)).redact  # a webhook URL may carry a secret in its path
+    if config.telegram.enabled:
+        tg = config.telegram
+        if tg.mode == "webhook":
+            print(hide(t("config_telegram_webhook", url=tg.webhook.url or "", api_base=tg.api_base)))
+        else:
+            print(hide(t("config_telegram_polling", api_base=tg.api_base)))
+    print(t("config_server", listen=config.server.listen))
     return EXIT_OK
 
 
@@ -194,6 +188,9 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot.config import split_listen
+    from bot.run import StartError, serve
+
     config = _load(args)
     if config is None:
         return EXIT_FAIL
@@ -204,12 +201,32 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAIL
-    print(
-        "The Telegram and Slack frontends are not built yet (roadmap: next issues). "
-        "Use `deskbot console` meanwhile.",
-        file=sys.stderr,
-    )
-    return EXIT_FAIL
+    if not config.telegram.enabled:
+        print(
+            "Only Slack is configured, and the Slack frontend is not built yet (next issue). "
+            "Set TELEGRAM_BOT_TOKEN, or use `deskbot console` meanwhile.",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+    if args.listen is not None:
+        try:
+            split_listen(args.listen)
+        except ValueError as exc:
+            print(f"--listen: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    url = _database_url(args, config.desk.database_url)
+    if url is None:
+        return EXIT_USAGE
+    try:
+        return int(_run_db(url, serve(config, listen=args.listen, database_url=url)))
+    except DatabaseProblem as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAIL
+    except StartError as exc:
+        print(f"deskbot run: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
+        return EXIT_FAIL
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -297,7 +314,10 @@ def make_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="deskbot", description="Chat-first help desk.")
     parser.add_argument("--config", default=None, help="config file (default: $DESKBOT_CONFIG or ./config.yaml)")
-    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
+    parser.add_argument("--log-level", default=None,
+                        help="DEBUG, INFO, WARNING, ERROR (default: INFO for run, WARNING otherwise)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                        help="log lines on stderr as text (default) or one JSON object per line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -306,7 +326,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_person", default=None, help="start as this person (config key)")
     p.set_defaults(func=cmd_console)
 
-    p = sub.add_parser("run", help="serve Telegram and/or Slack")
+    p = sub.add_parser("run", help="serve Telegram and/or Slack, /healthz and /metrics, until SIGTERM")
+    p.add_argument("--listen", default=None, help="host:port of the HTTP server (default: config server.listen)")
+    p.add_argument("--db", default=None, help=f"SQLite file or database URL (default: config / ${DB_ENV_HINT})")
+    p.add_argument("--log-format", choices=LOG_FORMATS, default=argparse.SUPPRESS, help="as the global option")
+    p.add_argument("--log-level", default=argparse.SUPPRESS, help="as the global option (default for run: INFO)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check-config", help="validate a config file and report every problem")
@@ -333,7 +357,17 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level)
+    level = args.log_level or ("INFO" if args.command == "run" else "WARNING")
+    try:
+        setup_logging(level, args.log_format)
+    except ValueError:
+        parser.error(f"--log-level: unknown level {args.log_level!r}")
+    if args.command == "run" and logging.getLogger().level > logging.DEBUG:
+        # One line per event is the engine's "event handled"; aiogram's own per-update line
+        # and aiohttp's access log would repeat it.
+        # Alembic's per-step chatter is summed up by deskbot.app's "database migrated" line.
+        for name in ("aiogram.event", "aiohttp.access", "alembic.runtime.migration"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return int(args.func(args))
 
 

@@ -17,6 +17,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from urllib.parse import urlsplit
+
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,6 +26,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 Locale = Literal["en", "ru"]
@@ -177,6 +180,18 @@ class PriorityConfig(_Model):
         return parse_duration(v)
 
 
+def _telegram_id(value: Any) -> Any:
+    """Telegram user and chat ids are integers (groups and supergroups are negative:
+    -1001234567890). A quoted number is accepted; anything else is refused plainly."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,20}", value.strip()):
+        return int(value.strip())
+    raise ValueError(
+        f"a Telegram id must be an integer like 100001 (a person) or -1001234567890 (a group), got {value!r}"
+    )
+
+
 class PersonConfig(_Model):
     name: str
     locale: Locale | None = None
@@ -184,10 +199,14 @@ class PersonConfig(_Model):
     slack: str | None = None
     email: str | None = None
 
+    _tg = field_validator("telegram", mode="before")(_telegram_id)
+
 
 class TeamChats(_Model):
     telegram: int | None = None
     slack: str | None = None
+
+    _tg = field_validator("telegram", mode="before")(_telegram_id)
 
 
 class TeamConfig(_Model):
@@ -244,16 +263,143 @@ class CategoryConfig(_Model):
         return v
 
 
+_TOKEN_SHAPE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def _check_listen(value: str) -> str:
+    host, port = split_listen(value)
+    del host, port
+    return value
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8080`` for IPv6; port 0 = any free port) as ``(host, port)``."""
+    text = value.strip()
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isascii() or not port.isdigit() or int(port) > 65535 or " " in host:
+        raise ValueError(f"expected host:port like 127.0.0.1:8080 (port 0 = any free port), got {value!r}")
+    return host, int(port)
+
+
+def _http_url(value: str, *, https_only: bool = False) -> str:
+    parts = urlsplit(value)
+    schemes = ("https",) if https_only else ("http", "https")
+    if parts.scheme not in schemes or not parts.netloc:
+        need = "an https:// URL" if https_only else "an http:// or https:// URL"
+        raise ValueError(f"must be {need}, got {redact_url(value)!r}")
+    return value
+
+
+class ServerConfig(_Model):
+    """The one HTTP server of ``deskbot run``: webhooks, /healthz, /metrics."""
+
+    listen: str = "127.0.0.1:8080"
+
+    _listen = field_validator("listen")(_check_listen)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return split_listen(self.listen)
+
+
+class TelegramWebhookConfig(_Model):
+    url: str | None = None  # the public https URL Telegram posts to (ends in /telegram/webhook)
+    secret: SecretStr = SecretStr("")  # sent back by Telegram in X-Telegram-Bot-Api-Secret-Token
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        return _http_url(v, https_only=True)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, v: SecretStr) -> SecretStr:
+        value = v.get_secret_value()
+        if value and not _WEBHOOK_SECRET.match(value):
+            # The value itself is never shown: it is a secret.
+            raise ValueError(
+                f"must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule); "
+                f"the given value has {len(value)} character(s)"
+            )
+        return v
+
+
+_LEGACY_WEBHOOK = {"webhook_url": "url", "webhook_secret": "secret"}
+
+
 class TelegramConfig(_Model):
     token: SecretStr = SecretStr("")
     mode: Literal["polling", "webhook"] = "polling"
     api_base: str = "https://api.telegram.org"
-    webhook_secret: SecretStr = SecretStr("")
-    webhook_url: str | None = None
+    webhook: TelegramWebhookConfig = TelegramWebhookConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_flat_webhook(cls, data: Any) -> Any:
+        """``webhook_url`` / ``webhook_secret`` (the flat names of earlier versions) still work
+        and mean ``webhook.url`` / ``webhook.secret``; giving both spellings is a mistake."""
+        if not isinstance(data, dict) or not any(k in data for k in _LEGACY_WEBHOOK):
+            return data
+        data = dict(data)
+        nested = data.get("webhook")
+        nested = dict(nested) if isinstance(nested, dict) else ({} if nested is None else nested)
+        if not isinstance(nested, dict):
+            return data
+        for old, new in _LEGACY_WEBHOOK.items():
+            if old not in data:
+                continue
+            value = data.pop(old)
+            if new in nested:
+                raise ValueError(f"{old} and webhook.{new} both given: keep only webhook.{new}")
+            nested[new] = value
+        data["webhook"] = nested
+        return data
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: SecretStr) -> SecretStr:
+        value = v.get_secret_value()
+        if value and not _TOKEN_SHAPE.match(value):
+            raise ValueError(
+                "does not look like a bot token from @BotFather (expected <digits>:<about 35 letters, "
+                "digits, _ or ->, like 123456789:AAH...); the value is not shown"
+            )
+        return v
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, v: str) -> str:
+        return _http_url(v)
+
+    @model_validator(mode="after")
+    def _webhook_mode(self) -> TelegramConfig:
+        if self.mode == "webhook" and self.enabled:
+            missing = []
+            if not self.webhook.url:
+                missing.append("webhook.url (the public https:// URL Telegram posts updates to)")
+            if not self.webhook.secret.get_secret_value():
+                missing.append("webhook.secret (1-256 characters of A-Z, a-z, 0-9, _ and -)")
+            if missing:
+                raise ValueError("mode: webhook needs " + " and ".join(missing))
+        return self
 
     @property
     def enabled(self) -> bool:
         return bool(self.token.get_secret_value())
+
+    # The flat names of earlier versions, read-only.
+    @property
+    def webhook_url(self) -> str | None:
+        return self.webhook.url
+
+    @property
+    def webhook_secret(self) -> SecretStr:
+        return self.webhook.secret
 
 
 class SlackConfig(_Model):
@@ -277,6 +423,7 @@ class Config(_Model):
     teams: dict[str, TeamConfig]
     categories: dict[str, CategoryConfig]
     canned: dict[str, Localized] = Field(default_factory=dict)
+    server: ServerConfig = ServerConfig()
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
 

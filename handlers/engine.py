@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -82,8 +83,12 @@ class Engine:
         *,
         platforms: tuple[str, ...],
         clock: Clock | None = None,
+        on_handled: Callable[[Incoming, Outcome, float], None] | None = None,
     ) -> None:
         self.db = db
+        # Told after every handled event (duplicates too) with the seconds it took: metrics,
+        # waking the outbox worker. It must not raise; if it does, the event still counts.
+        self.on_handled = on_handled
         self.config = config
         self.kb = kb
         self.platforms = platforms
@@ -117,16 +122,17 @@ class Engine:
 
     async def handle(self, inc: Incoming) -> Outcome:
         """Handle one event exactly once. Safe to call again with the same event key."""
+        started = time.perf_counter()
         inc, dropped = cut_text(clean_incoming(inc), MAX_TEXT)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return await self._handle_once(inc, dropped)
+                return self._handled(inc, await self._handle_once(inc, dropped), started)
             except IntegrityError:
                 # Only a repeated event key is a duplicate; any other unique violation (two
                 # first messages of a new person racing to create them) is retried.
                 if await self._seen(inc.event_key):
                     log.info("duplicate event ignored", extra={"event_key": inc.event_key, "platform": inc.platform})
-                    return Outcome(duplicate=True)
+                    return self._handled(inc, Outcome(duplicate=True), started)
                 if attempt == MAX_ATTEMPTS:
                     raise
             except DBAPIError as exc:
@@ -134,6 +140,14 @@ class Engine:
                     raise
                 log.warning("retrying event after database error: %s", type(exc.orig).__name__)
         raise AssertionError("unreachable")
+
+    def _handled(self, inc: Incoming, outcome: Outcome, started: float) -> Outcome:
+        if self.on_handled is not None:
+            try:
+                self.on_handled(inc, outcome, time.perf_counter() - started)
+            except Exception:  # noqa: BLE001 — an observer's bug must not undo a committed event
+                log.exception("on_handled hook failed")
+        return outcome
 
     async def _seen(self, event_key: str) -> bool:
         async with self.db.transaction() as s:

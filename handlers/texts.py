@@ -363,6 +363,15 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # --- telegram frontend (command menus) ---
     # --- run / check-config ---
+    "config_server": {"en": "HTTP server of deskbot run: {listen}", "ru": "HTTP-сервер deskbot run: {listen}"},
+    "config_telegram_polling": {
+        "en": "telegram: polling (getUpdates), Bot API {api_base}",
+        "ru": "telegram: опрос (getUpdates), Bot API {api_base}",
+    },
+    "config_telegram_webhook": {
+        "en": "telegram: webhook {url}, Bot API {api_base}",
+        "ru": "telegram: вебхук {url}, Bot API {api_base}",
+    },
     # --- console ---
     "console_updated": {"en": "(updated)", "ru": "(обновлено)"},
     "console_no_button": {"en": "no button {n} for {who}", "ru": "нет кнопки {n} у {who}"},

@@ -15,7 +15,7 @@ from bot.cli import main
 from bot.config import ConfigError, load_config, parse_config, parse_duration, redact_secrets, redact_url
 from tests.bot.conftest import SAMPLE_CONFIG, RunDeskbot
 
-TG_TOKEN = "123456789:AAH-tg-SECRET-token-value"
+TG_TOKEN = "7311122233:AAH4xQ1rFz9Vb2lK8sTtY0pWmNcDe3fGhIj"
 SLACK_TOKEN = "xoxb-SLACK-SECRET-bot-token"
 SIGNING = "slack-SIGNING-SECRET-0123"
 DB_PASSWORD = "Pg-SECRET-pw"

@@ -1,0 +1,247 @@
+"""``deskbot run``: every configured platform, one store, one outbox worker, one HTTP server.
+
+:class:`Runner` is the long-running program without the process around it: a test
+builds one with its own frontends (anything implementing
+:class:`bot.frontend.Frontend`) and drives it in its own event loop; :func:`serve`
+adds the signal handling of the real process.
+
+Start order: build the desk with every frontend's sender → migrate and sync people
+(:meth:`bot.app.App.start`) → bind each frontend → open the HTTP server (a webhook
+frontend needs it up before it calls ``setWebhook``) → start each frontend → start the
+outbox worker.
+
+Stop order (SIGTERM / SIGINT), within :data:`STOP_BUDGET` seconds: /healthz turns 503;
+the HTTP server stops accepting and lets requests in flight (webhook updates being
+handled) finish; each frontend stops receiving and finishes the events in hand; the
+worker ends its pass (rows not yet delivered stay pending for the next start); the
+database is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from aiohttp import web
+
+from bot.app import App, build
+from bot.config import Config, redact_secrets, split_listen
+from bot.frontend import Frontend
+from bot.logs import SecretFilter, secrets_of
+from bot.metrics import Metrics
+from bot.server import Status, make_app
+from handlers.engine import utc_clock
+from handlers.events import Incoming, Outcome
+from handlers.ports import Clock, KnowledgeBase
+
+log = logging.getLogger("deskbot.run")
+
+# Seconds each shutdown step may take; together well inside the 10 s a supervisor
+# (systemd's default is 90 s, Kubernetes' 30 s, ours is 10) waits before SIGKILL.
+HTTP_DRAIN = 2.0
+FRONTEND_STOP = 3.5
+WORKER_STOP = 2.0
+STOP_BUDGET = HTTP_DRAIN + FRONTEND_STOP + WORKER_STOP + 0.5
+
+
+class StartError(Exception):
+    """``deskbot run`` cannot start; the message says why in one line (no secrets)."""
+
+
+def build_frontends(config: Config) -> list[Frontend]:
+    """One frontend per configured platform (imported only when configured)."""
+    frontends: list[Frontend] = []
+    if config.telegram.enabled:
+        from bot.telegram.frontend import TelegramFrontend
+
+        frontends.append(TelegramFrontend(config))
+    if config.slack.enabled:
+        log.warning("slack is configured, but its frontend is not built yet (next issue): not served")
+    return frontends
+
+
+class Runner:
+    """The desk serving ``frontends`` until :meth:`stop`."""
+
+    def __init__(
+        self,
+        config: Config,
+        frontends: Sequence[Frontend],
+        *,
+        listen: str | None = None,
+        database_url: str | None = None,
+        clock: Clock | None = None,
+        kb: KnowledgeBase | None = None,
+        kb_dir: Path | None = None,
+        idle_seconds: float = 1.0,
+    ) -> None:
+        if not frontends:
+            raise StartError("no platform to serve")
+        platforms = [f.platform for f in frontends]
+        if len(set(platforms)) != len(platforms):
+            raise StartError(f"two frontends for one platform: {platforms}")
+        self.config = config
+        self.frontends = list(frontends)
+        self.listen = listen or config.server.listen
+        self.host, self.port = split_listen(self.listen)
+        self.clock: Clock = clock or utc_clock
+        self.metrics = Metrics(platforms)
+        self.idle_seconds = idle_seconds
+        self.app: App = build(
+            config, senders={f.platform: f.sender for f in self.frontends}, database_url=database_url,
+            clock=self.clock, kb=kb, kb_dir=kb_dir, on_handled=self._on_handled,
+            on_send=self.metrics.record_send,
+        )
+        self.status = Status(db=self.app.db, frontends=self.frontends, metrics=self.metrics, clock=self.clock,
+                             worker_running=self._worker_running)
+        self._http: web.AppRunner | None = None
+        self._started: list[Frontend] = []
+        self._worker_stop = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self.address: tuple[str, int] | None = None
+        self.stopping = asyncio.Event()  # set as soon as stop() begins
+
+    # --- hooks ---------------------------------------------------------------------
+
+    def _on_handled(self, inc: Incoming, outcome: Outcome, seconds: float) -> None:
+        self.metrics.record_event(inc, outcome, seconds)
+        if outcome.outgoing:
+            self.app.worker.wake()
+
+    def _reason(self, exc: BaseException) -> str:
+        """One line about ``exc`` with every configured secret masked."""
+        text = SecretFilter(secrets_of(self.config)).redact(f"{type(exc).__name__}: {exc}")
+        return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+    def _worker_running(self) -> bool:
+        return self._worker is not None and not self._worker.done()
+
+    @property
+    def url(self) -> str:
+        assert self.address is not None, "not started"
+        host, port = self.address
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    # --- start / stop ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start everything; on failure undo what was started and raise."""
+        try:
+            await self.app.start()
+            for frontend in self.frontends:
+                frontend.bind(self.app)
+            routes = [route for f in self.frontends for route in f.routes()]
+            self._http = web.AppRunner(make_app(self.status, routes), access_log=None,
+                                       shutdown_timeout=HTTP_DRAIN)
+            await self._http.setup()
+            site = web.TCPSite(self._http, self.host, self.port)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise StartError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
+            host, port = self._http.addresses[0][:2]
+            self.address = (str(host), int(port))
+            log.info("listening on %s", self.url, extra={"listen": self.url})
+            for frontend in self.frontends:
+                try:
+                    await frontend.start()
+                except Exception as exc:  # noqa: BLE001 — e.g. a revoked token: say so in one line
+                    raise StartError(f"{frontend.platform}: cannot start: {self._reason(exc)}") from exc
+                self._started.append(frontend)
+                log.info("%s frontend started", frontend.platform, extra={"platform": frontend.platform})
+            run_kwargs: dict[str, float] = {"idle_seconds": self.idle_seconds}
+            if "shutdown_timeout" in inspect.signature(self.app.worker.run).parameters:
+                run_kwargs["shutdown_timeout"] = WORKER_STOP - 0.5  # sends in flight may finish
+            self._worker = asyncio.create_task(
+                self.app.worker.run(self._worker_stop, **run_kwargs), name="outbox-worker"
+            )
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop receiving, finish the events in hand, stop the worker, close the database."""
+        self.status.stopping = True
+        self.stopping.set()
+        if self._http is not None:
+            http, self._http = self._http, None
+            await _bounded("http server", http.cleanup(), HTTP_DRAIN + 0.5)
+        started, self._started = self._started, []
+        if started:
+            await asyncio.gather(*(
+                _bounded(f"{f.platform} frontend", f.stop(), FRONTEND_STOP) for f in reversed(started)
+            ))
+        if self._worker is not None:
+            worker, self._worker = self._worker, None
+            self._worker_stop.set()
+            self.app.worker.wake()
+            done, _ = await asyncio.wait({worker}, timeout=WORKER_STOP)
+            if not done:
+                log.warning("outbox worker still busy after %ss: cancelled (pending rows stay queued)", WORKER_STOP)
+                worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+        await self.app.close()
+        log.info("stopped")
+
+
+async def _bounded(what: str, step: Awaitable[None], seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await step
+    except TimeoutError:
+        log.warning("%s did not stop within %ss", what, seconds)
+    except Exception as exc:  # noqa: BLE001 — keep stopping the rest
+        log.warning("%s failed to stop: %s", what, redact_secrets(f"{type(exc).__name__}: {exc}"))
+
+
+async def serve(
+    config: Config,
+    *,
+    frontends: Sequence[Frontend] | None = None,
+    listen: str | None = None,
+    database_url: str | None = None,
+    out: TextIO | None = None,
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[Runner], None] | None = None,
+) -> int:
+    """Run until SIGTERM / SIGINT (or ``stop`` is set); 0 after a clean stop.
+
+    Prints ``deskbot: listening on http://HOST:PORT`` once serving (the real port when
+    ``listen`` asks for port 0), so a supervisor or a test can find the server.
+    """
+    out = out or sys.stdout
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def first_signal(signame: str) -> None:
+        log.info("%s received: stopping", signame)
+        stop.set()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal means: now
+            loop.add_signal_handler(sig, second_signal, sig.name)
+
+    def second_signal(signame: str) -> None:
+        log.warning("%s received again: exiting without a clean stop", signame)
+        os._exit(1)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, first_signal, sig.name)
+    try:
+        runner = Runner(config, build_frontends(config) if frontends is None else frontends,
+                        listen=listen, database_url=database_url)
+        await runner.start()
+        print(f"deskbot: listening on {runner.url}", file=out, flush=True)
+        if on_started is not None:
+            on_started(runner)
+        await stop.wait()
+        await runner.stop()
+        return 0
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
