@@ -323,6 +323,25 @@ TEXTS: dict[str, dict[str, str]] = {
     "reason_held": {"en": "#{n} is held by {name}.", "ru": "заявку #{n} ведёт {name}."},
     # --- engine signals (attachments, edits, forwards, unsupported content) ---
     # --- telegram frontend (command menus) ---
+    "tgcmd_new": {"en": "Start a new request", "ru": "Новый запрос"},
+    "tgcmd_my": {"en": "Your tickets", "ru": "Ваши заявки"},
+    "tgcmd_cancel": {"en": "Stop the current request", "ru": "Отменить текущий запрос"},
+    "tgcmd_lang": {"en": "Language: /lang en or /lang ru", "ru": "Язык: /lang en или /lang ru"},
+    "tgcmd_help": {"en": "What I can do", "ru": "Что я умею"},
+    "tgcmd_queue": {"en": "The team's open tickets", "ru": "Открытые заявки команды"},
+    "tgcmd_mine": {"en": "Tickets assigned to you", "ru": "Ваши заявки в работе"},
+    "tgcmd_ticket": {"en": "/ticket N — a ticket and its history", "ru": "/ticket N — заявка и её история"},
+    "tgcmd_take": {"en": "/take N — take a ticket", "ru": "/take N — взять заявку"},
+    "tgcmd_note": {"en": "/note N text — internal note", "ru": "/note N текст — внутренняя заметка"},
+    "tgcmd_resolve": {"en": "/resolve N — mark resolved", "ru": "/resolve N — отметить решённой"},
+    "tgcmd_assign": {"en": "/assign N who — assign to an agent", "ru": "/assign N кто — назначить агенту"},
+    "tgcmd_escalate": {"en": "/escalate N — to the next tier", "ru": "/escalate N — на следующую линию"},
+    "tgcmd_release": {"en": "/release N — back to the queue", "ru": "/release N — вернуть в очередь"},
+    "tgcmd_find": {"en": "/find words — search tickets", "ru": "/find слова — поиск заявок"},
+    "tgcmd_canned": {"en": "Canned answers", "ru": "Шаблоны ответов"},
+    "tgcmd_away": {"en": "Mark yourself away", "ru": "Отметить себя отсутствующим"},
+    "tgcmd_back": {"en": "Back at work", "ru": "Снова на работе"},
+    "tgcmd_stats": {"en": "/stats [days] — team statistics", "ru": "/stats [дни] — статистика команды"},
     # --- run / check-config ---
     # --- console ---
     "console_updated": {"en": "(updated)", "ru": "(обновлено)"},
