@@ -1,0 +1,1 @@
+"""In-process fakes of the platforms the bot talks to (loopback HTTP servers on port 0)."""
