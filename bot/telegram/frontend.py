@@ -76,7 +76,8 @@ def command_menu(names: tuple[str, ...], locale: str) -> list[BotCommand]:
 class TelegramFrontend:
     platform = "telegram"
 
-    def __init__(self, config: Config, *, sender: Sender | None = None, polling_timeout_s: int | None = None) -> None:
+    def __init__(self, config: Config, *, sender: Sender | None = None, desk: Handoff | None = None,
+                 polling_timeout_s: int | None = None) -> None:
         tg = config.telegram
         self.config = config
         self.mode: str = tg.mode
@@ -87,7 +88,7 @@ class TelegramFrontend:
 
             sender = TelegramSender(self.bot)
         self.sender: Sender = sender
-        self.desk = Handoff()
+        self.desk = desk if desk is not None else Handoff()
         self.dispatcher = build_dispatcher(self.desk)
         self.me: Any = None
         self.poller: Poller | None = None
@@ -157,6 +158,7 @@ class TelegramFrontend:
             info["skipped"] = self.poller.skipped
         else:
             info["connected"] = self.me is not None and self.webhook is not None and self.webhook.accepting
+            info["skipped"] = self.webhook.skipped if self.webhook is not None else 0
         return info
 
     async def _database_up(self) -> bool:

@@ -26,16 +26,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
+from pydantic import ValidationError
 
 log = logging.getLogger("deskbot.telegram.polling")
 
 DEFAULT_TIMEOUT = 30  # seconds Telegram holds a getUpdates open when there is nothing new
 FETCH_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # after failed getUpdates calls
 HANDLE_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)  # between attempts at one failing update
+
+
+class GetRawUpdates(GetUpdates):
+    """getUpdates answered as plain JSON objects, each parsed on its own: with aiogram's
+    ``list[Update]`` one update its models cannot read fails the whole batch, for ever."""
+
+    __returning__ = list[dict[str, Any]]
 
 
 class Poller:
@@ -60,7 +69,7 @@ class Poller:
         self.fetch_backoff = tuple(fetch_backoff)
         self.handle_backoff = tuple(handle_backoff)
         self.offset: int | None = None  # the next update_id to ask for (all before it are handled)
-        self.connected = False  # the last getUpdates answered
+        self.connected = False  # running, and the last getUpdates did not fail
         self.handled = 0
         self.skipped = 0
         self._stopping = asyncio.Event()
@@ -85,6 +94,7 @@ class Poller:
 
     async def run(self) -> None:
         failures = 0
+        self.connected = True  # the frontend's getMe just answered
         try:
             while not self._stopping.is_set():
                 try:
@@ -102,10 +112,10 @@ class Poller:
                     break
                 self.connected = True
                 failures = 0
-                for update in updates:
-                    if not await self._handle(update):
+                for update_id, update in updates:
+                    if update is not None and not await self._handle(update):
                         break  # stopped while retrying: not confirmed, so it comes again
-                    self.offset = update.update_id + 1
+                    self.offset = update_id + 1
                     if self._stopping.is_set():
                         break
             await self._confirm()
@@ -114,10 +124,24 @@ class Poller:
 
     # --- steps --------------------------------------------------------------------------
 
-    async def _fetch(self) -> list[Update]:
-        call = GetUpdates(offset=self.offset, timeout=self.timeout, allowed_updates=self.allowed_updates)
+    async def _fetch(self) -> list[tuple[int, Update | None]]:
+        """The next batch as (update_id, update); ``None`` for one that cannot be read (it is
+        logged and confirmed: reading it again would fail the same way)."""
+        call = GetRawUpdates(offset=self.offset, timeout=self.timeout, allowed_updates=self.allowed_updates)
         # The HTTP request must outlive Telegram's long-poll wait.
-        return await self.bot(call, request_timeout=self.timeout + 15)
+        raw: list[dict[str, Any]] = await self.bot(call, request_timeout=self.timeout + 15)
+        batch: list[tuple[int, Update | None]] = []
+        for body in raw:
+            update_id = int(body["update_id"])
+            try:
+                batch.append((update_id, Update.model_validate(body, context={"bot": self.bot})))
+            except ValidationError as exc:
+                kinds = [k for k in body if k != "update_id"]
+                log.error("update %s (%s) cannot be read: %s; skipping it", update_id, ",".join(kinds),
+                          "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3]))
+                self.skipped += 1
+                batch.append((update_id, None))
+        return batch
 
     async def _handle(self, update: Update) -> bool:
         """Handle one update until it succeeded (True) or is given up (True, logged); False
@@ -161,7 +185,8 @@ class Poller:
             log.info("could not confirm the last updates on stop (%s); they will be redelivered",
                      type(exc).__name__)
 
-    async def _until_stopped(self, work: Awaitable[list[Update]]) -> list[Update] | None:
+    async def _until_stopped(self, work: Awaitable[list[tuple[int, Update | None]]]
+                             ) -> list[tuple[int, Update | None]] | None:
         """``work``'s result, or ``None`` (work cancelled) once stop() was called."""
         task = asyncio.ensure_future(work)
         stopped = asyncio.ensure_future(self._stopping.wait())

@@ -11,7 +11,9 @@ Telegram resends an update until it gets a 2xx, so the answer is the confirmatio
   ``Dispatcher.feed_webhook_update`` moves a handler slower than 55 s to the background and
   answers; neither is used here;
 * a handler error → 500, so Telegram delivers the update again (the engine's inbox makes
-  that harmless); while stopping → 503 for new requests, the ones in hand finish.
+  that harmless); while stopping → 503 for new requests, the ones in hand finish;
+* an update aiogram's models cannot read is logged and answered 200: it would fail the
+  same way on every redelivery (polling skips it alike).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class WebhookReceiver:
         self._idle.set()
         self.handled = 0
         self.refused = 0
+        self.skipped = 0
 
     def route(self) -> web.RouteDef:
         return web.post(PATH, self.handle)
@@ -75,10 +78,19 @@ class WebhookReceiver:
         self._idle.clear()
         try:
             try:
-                update = Update.model_validate(await request.json(), context={"bot": self.bot})
-            except (ValueError, ValidationError) as exc:
-                log.warning("webhook body is not an update: %s", type(exc).__name__)
+                body = await request.json()
+                update_id = int(body["update_id"])
+            except (ValueError, TypeError, KeyError):
+                log.warning("webhook body is not an update")
                 return web.Response(status=400, text="not an update")
+            try:
+                update = Update.model_validate(body, context={"bot": self.bot})
+            except ValidationError as exc:
+                # Telegram would send it again and again; it would fail the same way each time.
+                log.error("update %s cannot be read: %s; skipping it", update_id,
+                          "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3]))
+                self.skipped += 1
+                return web.json_response({})
             try:
                 await self.dispatcher.feed_update(self.bot, update)
             except Exception:  # noqa: BLE001 - Telegram redelivers on a non-2xx answer

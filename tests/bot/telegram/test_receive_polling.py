@@ -21,7 +21,7 @@ class Updates:
     """getUpdates as Telegram answers it: unconfirmed updates, or a long-poll wait."""
 
     def __init__(self) -> None:
-        self.pending: list[Update] = []
+        self.pending: list[dict[str, Any]] = []  # as Telegram sends them (JSON)
         self.calls: list[GetUpdates] = []
         self._new = asyncio.Event()
         self._next_id = 100
@@ -30,20 +30,26 @@ class Updates:
         ids = []
         for _ in range(n):
             self._next_id += 1
-            self.pending.append(Update(update_id=self._next_id))
+            self.pending.append({"update_id": self._next_id})
             ids.append(self._next_id)
         self._new.set()
         return ids
+
+    def push_raw(self, body: dict[str, Any]) -> int:
+        self._next_id += 1
+        self.pending.append({"update_id": self._next_id, **body})
+        self._new.set()
+        return self._next_id
 
     @property
     def offsets(self) -> list[int | None]:
         return [c.offset for c in self.calls]
 
-    async def __call__(self, method: GetUpdates, request_timeout: int | None = None) -> list[Update]:
+    async def __call__(self, method: GetUpdates, request_timeout: int | None = None) -> list[dict[str, Any]]:
         assert isinstance(method, GetUpdates)
         self.calls.append(method)
         if method.offset is not None:
-            self.pending = [u for u in self.pending if u.update_id >= method.offset]
+            self.pending = [u for u in self.pending if u["update_id"] >= method.offset]
         if not self.pending and method.timeout:
             self._new.clear()
             try:
@@ -189,7 +195,7 @@ async def test_stop_lets_the_update_in_hand_finish_and_confirms_it() -> None:
     await asyncio.wait_for(stopping, WAIT)
     assert script.done == [a]  # b and c were not started
     assert updates.offsets[-1] == a + 1  # the last call confirmed a only
-    assert [u.update_id for u in updates.pending] == [b, c]
+    assert [u["update_id"] for u in updates.pending] == [b, c]
 
 
 async def test_a_poller_that_dies_mid_batch_confirmed_none_of_it() -> None:
@@ -203,7 +209,7 @@ async def test_a_poller_that_dies_mid_batch_confirmed_none_of_it() -> None:
     p._task.cancel()  # dies: no stop(), no confirmation
     with pytest.raises(asyncio.CancelledError):
         await p._task
-    assert [u.update_id for u in updates.pending] == ids  # the whole batch is still unconfirmed
+    assert [u["update_id"] for u in updates.pending] == ids  # the whole batch is still unconfirmed
 
     again = Script()
     p2 = poller(updates, again)
@@ -220,7 +226,7 @@ async def test_getupdates_failures_back_off_and_recover() -> None:
     failures = {"left": 3}
     real = updates.__call__
 
-    async def flaky(method: GetUpdates, request_timeout: int | None = None) -> list[Update]:
+    async def flaky(method: GetUpdates, request_timeout: int | None = None) -> list[dict[str, Any]]:
         if failures["left"] > 0:
             failures["left"] -= 1
             raise ConnectionError("network down")
@@ -232,6 +238,24 @@ async def test_getupdates_failures_back_off_and_recover() -> None:
         await script.until(lambda: script.done == [a])
         assert failures["left"] == 0
         await asyncio.wait_for(_until(lambda: p.connected), WAIT)
+    finally:
+        await p.stop()
+
+
+async def test_an_update_aiogram_cannot_read_is_logged_and_does_not_block_the_rest(
+        caplog: pytest.LogCaptureFixture) -> None:
+    updates, script = Updates(), Script()
+    (a,) = updates.push(1)
+    bad = updates.push_raw({"message": {"message_id": 1, "chat": {"id": 1}}})  # no date, no chat type
+    (c,) = updates.push(1)
+    p = poller(updates, script)
+    p.start()
+    try:
+        await script.until(lambda: script.done == [a, c])
+        assert bad not in script.attempts
+        assert p.skipped == 1
+        assert f"update {bad} (message) cannot be read" in caplog.text
+        await asyncio.wait_for(_until(lambda: c + 1 in updates.offsets), WAIT)
     finally:
         await p.stop()
 
