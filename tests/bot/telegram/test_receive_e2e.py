@@ -21,7 +21,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.app import App, build
-from bot.config import TelegramConfig
+from bot.config import Config, TelegramConfig
 from bot.telegram import callbacks
 from bot.telegram.frontend import GROUP_COMMANDS, PRIVATE_COMMANDS, TelegramFrontend
 from bot.telegram.handoff import Handoff
@@ -85,20 +85,36 @@ class Running:
             return [(t.id, t.status, t.assignee_id, t.tier, t.team) for t in rows]
 
 
-def telegram_section(fake: FakeTelegram, mode: str, url: str | None) -> dict[str, Any]:
+TOKEN = "424242424:AAHfake-token-for-tests_0123456789abc"  # the shape BotFather gives
+PUBLIC_URL = "https://desk.example.com/telegram/webhook"
+
+
+def telegram_section(fake: FakeTelegram, mode: str) -> dict[str, Any]:
     section: dict[str, Any] = {"token": fake.token, "api_base": fake.base_url, "mode": mode}
     # The webhook settings are flat today (webhook_url / webhook_secret); config may nest them.
     if "webhook" in TelegramConfig.model_fields:
-        section["webhook"] = {"url": url, "secret": SECRET}
+        section["webhook"] = {"url": PUBLIC_URL, "secret": SECRET}
     else:
-        section.update(webhook_url=url, webhook_secret=SECRET)
+        section.update(webhook_url=PUBLIC_URL, webhook_secret=SECRET)
     return section
+
+
+def pointing_at(config: Config, url: str) -> Config:
+    """``config`` with the webhook URL replaced by the loopback one (config accepts only
+    https:// URLs, as Telegram does; the fake posts to plain http on 127.0.0.1)."""
+    tg = config.telegram
+    nested = getattr(tg, "webhook", None)
+    if nested is not None:
+        tg = tg.model_copy(update={"webhook": nested.model_copy(update={"url": url})})
+    else:
+        tg = tg.model_copy(update={"webhook_url": url})
+    return config.model_copy(update={"telegram": tg})
 
 
 @asynccontextmanager
 async def running(db_url: str, mode: str = "polling", *, start: bool = True,
                   **fake_options: Any) -> AsyncIterator[Running]:
-    fake = FakeTelegram(rate_limits=False, **fake_options)
+    fake = FakeTelegram(token=TOKEN, rate_limits=False, **fake_options)
     await fake.start()
     sock: socket.socket | None = None
     url = None
@@ -106,7 +122,9 @@ async def running(db_url: str, mode: str = "polling", *, start: bool = True,
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook"
-    config = make_config(lambda data: data.__setitem__("telegram", telegram_section(fake, mode, url)))
+    config = make_config(lambda data: data.__setitem__("telegram", telegram_section(fake, mode)))
+    if url is not None:
+        config = pointing_at(config, url)
     front = TelegramFrontend(config, sender=RecordingSender(platform="telegram"), desk=Watching(),
                              polling_timeout_s=5)
     app = build(config, senders={"telegram": front.sender, "console": RecordingSender()},

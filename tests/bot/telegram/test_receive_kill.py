@@ -98,7 +98,7 @@ async def read_until(proc: asyncio.subprocess.Process, handled: int) -> list[str
 
 
 async def test_sigkill_mid_batch_then_restart_handles_every_update_once(db_url: str) -> None:
-    async with FakeTelegram(rate_limits=False) as fake:
+    async with FakeTelegram(token="424242424:AAHfake-token-for-tests_0123456789abc", rate_limits=False) as fake:
         people = [fake.user(500_000 + i, f"User{i}", language_code="en") for i in range(USERS)]
         pushed = [await p.says(f"the printer on floor {i} is jammed") for i, p in enumerate(people)]
         ids = [m["_update_id"] for m in pushed]
