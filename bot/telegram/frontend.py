@@ -113,8 +113,8 @@ class TelegramFrontend:
     async def start(self) -> None:
         if self._app is None:
             raise RuntimeError("bind(app) before start()")
-        self.me = await self.bot.get_me()
-        self.desk.bot_id = self.me.id
+        self.me = await self.bot.me()  # getMe, kept by aiogram for later bot.me() calls
+        self.desk.bot_id, self.desk.bot_username = self.me.id, self.me.username
         await self._set_commands()
         if self.webhook is not None:
             url = webhook_url(self.config.telegram)

@@ -6,7 +6,8 @@ without topics). The translation is the private chats' one with ``is_private=Fal
 
 | Telegram                                   | Incoming                                      |
 |--------------------------------------------|-----------------------------------------------|
-| a command                                   | ``text``                                      |
+| a command (``/take 12``, ``/take@our_bot 12``) | ``text``                                    |
+| a command for another bot (``/help@other``)  | ignored                                       |
 | text / file in a topic or replying          | ``text``, ``attachments``, ``thread_id`` / ``reply_to`` |
 | an edit of such a message                   | ``edit_of``                                   |
 | sticker, poll… in a topic or replying       | ``signal="unsupported"`` (the engine answers only in a ticket's thread) |
@@ -17,12 +18,21 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
+from aiogram.types import Message
 
 from bot.telegram import translate
+from bot.telegram.handoff import Handoff
 from bot.telegram.private import edited, said, unsupported
 
 GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
-about_desk = F.func(lambda m: translate.is_command(m) or translate.in_thread(m))
+
+
+def about_desk(message: Message, desk: Handoff) -> bool:
+    """A command for this bot, or a message in a thread (a group has other bots too)."""
+    if translate.is_command(message):
+        addressee = translate.command_addressee(message)
+        return addressee is None or addressee.lower() == (desk.bot_username or "").lower()
+    return translate.in_thread(message)
 
 
 def router() -> Router:

@@ -23,6 +23,7 @@ class Handoff:
     def __init__(self) -> None:
         self.app: App | None = None
         self.bot_id: int | None = None  # from getMe; names the events (telegram:<bot id>:<update_id>)
+        self.bot_username: str | None = None  # from getMe; "/cmd@<username>" is for us
         self.handled = 0
 
     async def handle(self, inc: Incoming) -> Outcome:

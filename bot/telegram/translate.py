@@ -95,6 +95,15 @@ def is_command(message: Message) -> bool:
     return (message.text or "").startswith(COMMAND_PREFIX)
 
 
+def command_addressee(message: Message) -> str | None:
+    """The bot a command names (``/queue@deskbot`` → ``deskbot``), ``None`` when it names none."""
+    if not is_command(message):
+        return None
+    name = (message.text or "").split(maxsplit=1)[0]
+    _, at, bot = name.partition("@")
+    return bot if at else None
+
+
 def text_of(message: Message) -> str:
     return message.text if message.text is not None else (message.caption or "")
 

@@ -30,6 +30,7 @@ class Recording(Handoff):
     def __init__(self) -> None:
         super().__init__()
         self.bot_id = BOT_ID
+        self.bot_username = "Acme_Desk_Bot"
         self.seen: list[Incoming] = []
 
     async def handle(self, inc: Incoming) -> Outcome:
@@ -253,6 +254,15 @@ async def test_group_chatter_outside_a_thread_is_ignored_but_commands_and_thread
         ("on it", False, None, "55"),
     ]
     assert all(i.chat_id in ("-555", "-100777") and i.user_id == "2002" and i.locale == "en" for i in seen)
+
+
+async def test_group_commands_for_another_bot_are_ignored() -> None:
+    seen = await feed(
+        {"message": msg(chat=PLAIN_GROUP, user=BORIS, text="/help@other_bot")},
+        {"message": msg(chat=PLAIN_GROUP, user=BORIS, text="/take@acme_desk_bot 12")},
+        {"message": msg(chat=PLAIN_GROUP, user=BORIS, text="/take 13")},
+    )
+    assert [i.text for i in seen] == ["/take@acme_desk_bot 12", "/take 13"]
 
 
 async def test_group_stickers_only_in_a_thread() -> None:
