@@ -1,0 +1,168 @@
+"""The Telegram frontend: one aiogram ``Bot``, the dispatcher, and a receiver per mode.
+
+``deskbot run`` builds it from the config, passes :attr:`TelegramFrontend.sender` to
+:func:`bot.app.build`, binds the built app, mounts :meth:`routes` on its HTTP server
+and calls :meth:`start`; on shutdown :meth:`stop` (stop receiving, finish what is in
+hand), then — after the outbox worker stopped — :meth:`close` (the HTTP session the
+sender also uses).
+
+``start``: ``getMe`` (the bot id names every event: ``telegram:<bot id>:<update_id>``),
+the command menus (``setMyCommands`` per language and per scope: private chats get the
+requester's commands, groups the agents'), then either ``deleteWebhook`` + polling
+(:mod:`bot.telegram.polling`) or ``setWebhook(url, secret_token, allowed_updates)``
+(:mod:`bot.telegram.webhook`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from sqlalchemy import text
+
+from bot.config import LOCALES, Config
+from bot.telegram.handoff import Handoff
+from bot.telegram.polling import DEFAULT_TIMEOUT, Poller
+from bot.telegram.routers import ALLOWED_UPDATES, build_dispatcher
+from bot.telegram.webhook import WebhookReceiver
+from handlers.texts import t
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.app import App
+    from bot.delivery import Sender
+
+log = logging.getLogger("deskbot.telegram")
+
+PRIVATE_COMMANDS = ("new", "my", "cancel", "lang", "help")
+GROUP_COMMANDS = ("queue", "mine", "ticket", "take", "note", "resolve", "assign", "escalate", "release",
+                  "find", "canned", "away", "back", "stats", "help")
+
+
+# --- config accessors (telegram.webhook_url or telegram.webhook.url: either spelling) ---------
+
+def _secret_value(value: Any) -> str:
+    if value is None:
+        return ""
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter() if getter is not None else value)
+
+
+def webhook_url(tg: Any) -> str | None:
+    nested = getattr(tg, "webhook", None)
+    return getattr(nested, "url", None) or getattr(tg, "webhook_url", None) or None
+
+
+def webhook_secret(tg: Any) -> str:
+    nested = getattr(tg, "webhook", None)
+    return _secret_value(getattr(nested, "secret", None)) or _secret_value(getattr(tg, "webhook_secret", None))
+
+
+def polling_timeout(tg: Any) -> int:
+    polling = getattr(tg, "polling", None)
+    value = getattr(polling, "timeout", None) or getattr(tg, "polling_timeout", None)
+    return int(value) if value else DEFAULT_TIMEOUT
+
+
+def command_menu(names: tuple[str, ...], locale: str) -> list[BotCommand]:
+    return [BotCommand(command=name, description=t(f"tgcmd_{name}", locale)) for name in names]
+
+
+class TelegramFrontend:
+    platform = "telegram"
+
+    def __init__(self, config: Config, *, sender: Sender | None = None, desk: Handoff | None = None,
+                 polling_timeout_s: int | None = None) -> None:
+        tg = config.telegram
+        self.config = config
+        self.mode: str = tg.mode
+        self.bot = Bot(_secret_value(tg.token),
+                       session=AiohttpSession(api=TelegramAPIServer.from_base(tg.api_base.rstrip("/"))))
+        if sender is None:
+            from bot.telegram.sender import TelegramSender  # helper F's module (h-tgout)
+
+            sender = TelegramSender(self.bot)
+        self.sender: Sender = sender
+        self.desk = desk if desk is not None else Handoff()
+        self.dispatcher = build_dispatcher(self.desk)
+        self.me: Any = None
+        self.poller: Poller | None = None
+        self.webhook: WebhookReceiver | None = None
+        if self.mode == "webhook":
+            self.webhook = WebhookReceiver(self.bot, self.dispatcher, webhook_secret(tg))
+        else:
+            self.poller = Poller(self.bot, self.dispatcher, allowed_updates=ALLOWED_UPDATES,
+                                 timeout=polling_timeout_s or polling_timeout(tg), database_up=self._database_up)
+        self._app: App | None = None
+
+    def bind(self, app: App) -> None:
+        self._app = app
+        self.desk.app = app
+        bind = getattr(self.sender, "bind", None)
+        if bind is not None:
+            bind(app.db)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [self.webhook.route()] if self.webhook is not None else []
+
+    async def start(self) -> None:
+        if self._app is None:
+            raise RuntimeError("bind(app) before start()")
+        self.me = await self.bot.me()  # getMe, kept by aiogram for later bot.me() calls
+        self.desk.bot_id, self.desk.bot_username = self.me.id, self.me.username
+        await self._set_commands()
+        if self.webhook is not None:
+            url = webhook_url(self.config.telegram)
+            if not url:
+                raise RuntimeError("telegram.mode is webhook but no webhook url is configured")
+            self.webhook.open()
+            await self.bot.set_webhook(url, secret_token=webhook_secret(self.config.telegram),
+                                       allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+            log.info("telegram webhook set for @%s", self.me.username)
+        else:
+            assert self.poller is not None
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self.poller.start()
+            log.info("telegram polling started for @%s", self.me.username)
+
+    async def _set_commands(self) -> None:
+        default = self.config.desk.default_locale
+        for scope_type, names in ((BotCommandScopeAllPrivateChats, PRIVATE_COMMANDS),
+                                  (BotCommandScopeAllGroupChats, GROUP_COMMANDS)):
+            for lang in LOCALES:
+                await self.bot.set_my_commands(command_menu(names, lang), scope=scope_type(), language_code=lang)
+            # Users whose Telegram language is neither: the desk's default language.
+            await self.bot.set_my_commands(command_menu(names, default), scope=scope_type())
+
+    async def stop(self) -> None:
+        """Stop receiving; the updates in hand finish (and are committed) first."""
+        if self.poller is not None:
+            await self.poller.stop()
+        if self.webhook is not None:
+            await self.webhook.stop()
+
+    async def close(self) -> None:
+        """Close the HTTP session (after the outbox worker, which sends through it, stopped)."""
+        await self.bot.session.close()
+
+    def health(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"mode": self.mode, "bot": getattr(self.me, "username", None),
+                                "handled": self.desk.handled}
+        if self.poller is not None:
+            info["connected"] = self.me is not None and self.poller.running and self.poller.connected
+            info["skipped"] = self.poller.skipped
+        else:
+            info["connected"] = self.me is not None and self.webhook is not None and self.webhook.accepting
+            info["skipped"] = self.webhook.skipped if self.webhook is not None else 0
+        return info
+
+    async def _database_up(self) -> bool:
+        assert self._app is not None
+        async with self._app.db.transaction() as s:
+            await s.execute(text("SELECT 1"))
+        return True
