@@ -209,8 +209,12 @@ async def resolve(ctx: Context, number: int | None, note: str | None = None) -> 
 def csat_request(t: Translator, ticket: Ticket) -> Reply:
     n = ticket.id
     scores = tuple(Button(str(i), "rate", n, str(i)) for i in range(1, 6))
+    text = t("resolved_requester", n=n, subject=ticket.subject)
+    if ticket.resolution_note:  # the requester sees what was done, not only that it was
+        head, _, ask = text.partition("\n")
+        text = f"{head}\n{t('resolved_note', note=ticket.resolution_note)}\n{ask}".rstrip("\n")
     return Reply(
-        t("resolved_requester", n=n, subject=ticket.subject),
+        text,
         (scores, (Button(t("btn_reopen"), "reopen", n),)),
         ticket_id=n,
     )

@@ -549,12 +549,13 @@ class RequesterFlow:
         if data.get("gap"):
             await feedback.record(ctx.s, slug=None, query=data["query"], outcome="gap", now=ctx.now,
                                   person_id=ctx.person_id, ticket_id=ticket.id)
-        ctx.reply(
+        # Bound to the ticket: where the chat has topics, this opens the ticket's own topic.
+        ctx.here(Reply(ctx.t(
             "ticket_created", n=ticket.id, subject=ticket.subject,
             team=ctx.config.teams[ticket.team].title.get(ctx.locale),
             priority=ctx.config.priorities[priority_key].title.get(ctx.locale),
             due=format_time(first_due, ctx.config, ctx.locale, team=ticket.team),
-        )
+        ), ticket_id=ticket.id))
         files = filing.as_attachments(data.get("files"))
         filing.tell_sender_too_big(ctx, files)
         await auto_assign(ctx, ticket)

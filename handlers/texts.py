@@ -237,6 +237,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "#{n} is resolved: {subject}\nHow did we do? Rate 1–5, or tell us it is not fixed.",
         "ru": "Заявка #{n} решена: {subject}\nОцените, пожалуйста, от 1 до 5 или сообщите, что проблема осталась.",
     },
+    "resolved_note": {"en": "Solution: {note}", "ru": "Решение: {note}"},
     "btn_reopen": {"en": "Not fixed — reopen", "ru": "Не решено — открыть снова"},
     "rate_range": {"en": "Please rate from 1 to 5.", "ru": "Пожалуйста, поставьте оценку от 1 до 5."},
     "rated_thanks": {"en": "Thank you for rating #{n}!", "ru": "Спасибо за оценку заявки #{n}!"},
