@@ -135,8 +135,16 @@ def in_thread(story: Story, message: BotMessage | None = None) -> dict[str, Any]
     return {"chat": story.it, "reply_to": message}
 
 
-async def story_run(story: Story) -> None:
-    anna, boris, vera, it = story.anna, story.boris, story.vera, story.it
+@dataclass
+class Filed:
+    anna_thread: int | None
+    group_thread: int | None
+    card: BotMessage
+
+
+async def file_and_claim(story: Story) -> Filed:
+    """anna files #1 (KB first, then the guessed category); boris claims it in the IT group."""
+    anna, boris, it = story.anna, story.boris, story.it
 
     # anna writes in the main chat; the KB answers first, she opens a ticket anyway.
     await anna.says(PROBLEM)
@@ -169,6 +177,13 @@ async def story_run(story: Story) -> None:
     await boris.presses(card, team("btn_claim"), chat=it)
     await story.fake.wait_for(lambda: team("btn_claim") not in card.buttons or None, 10)  # edited in place
     assert "Boris" in card.text
+    return Filed(anna_thread, group_thread, card)
+
+
+async def story_run(story: Story) -> None:
+    anna, boris, vera, it = story.anna, story.boris, story.vera, story.it
+    filed = await file_and_claim(story)
+    anna_thread, group_thread, card = filed.anna_thread, filed.group_thread, filed.card
 
     # boris asks in the ticket's thread; the question reaches anna in hers.
     await boris.says(QUESTION, **in_thread(story, card))
@@ -230,3 +245,52 @@ async def test_the_whole_story_in_telegram(sqlite_url: str, mode: str, topics: b
 async def test_the_whole_story_in_telegram_on_postgresql(pg_url: str) -> None:
     async with desk(pg_url, "polling", topics=True, forum=True) as story:
         await story_run(story)
+
+
+async def test_a_photo_reaches_the_agents_thread_and_a_25_mb_document_gets_a_note(sqlite_url: str) -> None:
+    async with desk(sqlite_url, "polling", topics=True, forum=True) as story:
+        filed = await file_and_claim(story)
+        anna, it, fake = story.anna, story.it, story.fake
+        mark = fake.mark()
+        update = await anna.sends_photo("вот что на экране", thread=filed.anna_thread)
+        file_id = update["photo"][-1]["file_id"]
+        sent = await fake.wait_for(
+            lambda: next((c for c in fake.calls_of("sendPhoto", mark) if c.params.get("photo") == file_id), None), 10)
+        assert str(sent.params.get("chat_id")) == str(it.id)
+        assert str(sent.params.get("message_thread_id")) == str(filed.group_thread)  # in #1's topic
+        await it.sees("вот что на экране", thread=filed.group_thread)
+
+        mark = fake.mark()
+        big = await anna.sends_document("dump.zip", size=25 * 1024 * 1024, caption="лог", thread=filed.anna_thread)
+        big_id = big["document"]["file_id"]
+        note = await it.sees("dump.zip", thread=filed.group_thread)
+        assert "20" in note.text and "25" in note.text  # the limit and the file's size
+        await anna.sees("dump.zip", thread=filed.anna_thread)  # she is told too
+        assert not [c for c in fake.calls_of("sendDocument", mark) if c.params.get("document") == big_id]
+
+
+HOSTILE = "<b>bold?</b> </a> &amp; &lt; 5 > 3 & x 🙂🔥 \u200fשלום\u200e مرحبا \x00 end"
+
+
+@pytest.mark.parametrize("forum", [True, False], ids=["forum", "reply-to-card"])
+async def test_hostile_text_arrives_intact_and_literal(sqlite_url: str, forum: bool) -> None:
+    async with desk(sqlite_url, "polling", topics=forum, forum=forum) as story:
+        filed = await file_and_claim(story)
+        anna, it = story.anna, story.it
+        # In her topic, or (no topics) as a reply to the bot's message about #1.
+        where: dict[str, Any] = {"thread": filed.anna_thread}
+        if filed.anna_thread is None:
+            where = {"reply_to": anna.find("#1")}
+        await anna.says(HOSTILE, **where)
+        shown = await it.sees("bold?", thread=filed.group_thread)
+        assert HOSTILE.replace("\x00", "").replace("  ", " ") in shown.text.replace("  ", " ")
+
+        long = "\n".join(f"line {i:04d} " + "ж" * 60 for i in range(150))  # ~10,000 characters
+        assert len(long) > 9_500
+        await anna.says(long, **where)
+        await it.sees("line 0149", thread=filed.group_thread)
+        texts = "\n".join(m.text for m in it.messages(filed.group_thread))
+        for i in range(150):  # split on line boundaries: every line arrives whole
+            assert f"line {i:04d} " + "ж" * 60 in texts
+        assert all(len(m.text) <= 4096 for m in it.messages(filed.group_thread))
+
