@@ -239,8 +239,8 @@ class OutboxWorker:
         self._overall_turn: dict[str, asyncio.Lock] = {}
         self._per_chat: dict[tuple[str, str], AsyncLimiter] = {}
         self._paused_until: dict[str, datetime] = {}
-        self._cooldown: dict[tuple[str, str], float] = {}
-        self._ended_during_fill: set[tuple[str, str]] | None = None  # chats whose lane crashed, until (loop time)
+        self._cooldown: dict[tuple[str, str], float] = {}  # chats whose lane crashed, until (loop time)
+        self._ended_during_fill: set[tuple[str, str]] | None = None  # lanes that ended while _fill read heads
         self._stopping = False
         self._running = False  # inside run(): lanes wait out a platform pause instead of ending
         self._saturated = False
