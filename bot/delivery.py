@@ -23,8 +23,11 @@ next start, and never loses it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -43,6 +46,8 @@ log = logging.getLogger("deskbot.delivery")
 BASE_BACKOFF = timedelta(seconds=2)
 MAX_BACKOFF = timedelta(minutes=10)
 SWEEP_SECONDS = 30.0  # how often idle per-chat limiters are forgotten
+FAST_LIMIT = 10.0  # sends per second from which a limiter's bucket holds FAST_BUCKET tokens
+FAST_BUCKET = 2
 
 
 class RetryAfter(Exception):
@@ -114,11 +119,19 @@ def backoff(attempts: int) -> timedelta:
 
 
 def make_limiter(limit: RateLimit) -> AsyncLimiter:
-    """An ``AsyncLimiter`` that lets ``limit.count`` sends through per ``limit.period``,
-    evenly spaced (a bucket of one): a full bucket of ``count`` would allow a burst of
-    ``count`` on top of the steady rate, i.e. twice the limit in the first period, which
-    platforms that count in a sliding window answer with a 429."""
-    return AsyncLimiter(1, limit.period / limit.count)
+    """An ``AsyncLimiter`` for ``limit.count`` sends per ``limit.period``, evenly spaced.
+
+    The bucket is small on purpose: a bucket of ``count`` would allow a burst of ``count``
+    on top of the steady rate (twice the limit in the first period, which platforms that
+    count in a sliding window answer with a 429). Slow limits (a chat's 1/s, a group's
+    20/min) get a bucket of one. Fast ones (Telegram's 30/s overall) get two: with one,
+    every token handed out a millisecond late by the event loop is lost for good, which
+    costs 5–10 % of the rate at 30/s; the second token absorbs that lateness, at the price
+    of at most one send above the rate in any one period.
+    """
+    per_second = limit.count / limit.period
+    bucket = FAST_BUCKET if per_second >= FAST_LIMIT else 1
+    return AsyncLimiter(bucket, bucket / per_second)
 
 
 async def take(limiter: AsyncLimiter, amount: float) -> None:
@@ -127,6 +140,46 @@ async def take(limiter: AsyncLimiter, amount: float) -> None:
         step = min(amount, limiter.max_rate)
         await limiter.acquire(step)
         amount -= step
+
+
+class _OldestFirst:
+    """A semaphore whose waiters are served by priority (lowest first), not by arrival: the
+    send slots go to the oldest outbox rows, so a chat that had to wait (for its turn, for a
+    pause) is not sent to the back of the queue behind every newer row."""
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._seq), fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()  # granted, then cancelled before it could use the slot
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self._free += 1
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: int) -> AsyncIterator[None]:
+        await self.acquire(priority)
+        try:
+            yield
+        finally:
+            self.release()
 
 
 SendHook = Callable[[str, str], None]
@@ -180,13 +233,16 @@ class OutboxWorker:
         self.shutdown_timeout = shutdown_timeout
         self.on_send = on_send
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = _OldestFirst(concurrency)
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._overall: dict[str, AsyncLimiter | None] = {}
+        self._overall_turn: dict[str, asyncio.Lock] = {}
         self._per_chat: dict[tuple[str, str], AsyncLimiter] = {}
         self._paused_until: dict[str, datetime] = {}
         self._cooldown: dict[tuple[str, str], float] = {}  # chats whose lane crashed, until (loop time)
+        self._ended_during_fill: set[tuple[str, str]] | None = None  # lanes that ended while _fill read heads
         self._stopping = False
+        self._running = False  # inside run(): lanes wait out a platform pause instead of ending
         self._saturated = False
         self._settled = 0
         self._last_sweep = 0.0
@@ -227,6 +283,7 @@ class OutboxWorker:
         else stays pending for the next start. Returns when that is done.
         """
         timeout = self.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
+        self._running = True
         try:
             while not stop.is_set():
                 self._wake.clear()  # before the pass: a wake during the pass is not lost
@@ -243,6 +300,7 @@ class OutboxWorker:
                 for task in pending:
                     task.cancel()
         finally:
+            self._running = False
             await self._shut_down(timeout)
 
     async def backlog(self) -> tuple[int, float | None]:
@@ -280,14 +338,23 @@ class OutboxWorker:
             self._saturated = free <= 0
             return 0
         now = self.clock()
-        async with self.db.transaction() as s:
-            heads = await outbox.due_heads(s, platforms, now, limit=self.max_chats)
+        # A lane that ends while the query runs may have recorded its chat's rows after the
+        # query's snapshot: such a chat's head may be stale (already sent) and waits for the
+        # next fill, or the row would go out twice.
+        ended: set[tuple[str, str]] = set()
+        self._ended_during_fill = ended
+        try:
+            async with self.db.transaction() as s:
+                heads = await outbox.due_heads(s, platforms, now, limit=self.max_chats)
+        finally:
+            self._ended_during_fill = None
         loop_now = asyncio.get_running_loop().time()
         started = 0
         self._saturated = False
         for due in heads:
             key = (due.row.platform, due.row.chat_id)
-            if key in self._lanes or (seen is not None and key in seen) or self._cooldown.get(key, 0.0) > loop_now:
+            if (key in self._lanes or key in ended or (seen is not None and key in seen)
+                    or self._cooldown.get(key, 0.0) > loop_now):
                 continue
             if started >= free:
                 self._saturated = True
@@ -304,6 +371,8 @@ class OutboxWorker:
     def _lane_done(self, lane: _Lane) -> None:
         if self._lanes.get(lane.key) is lane:
             del self._lanes[lane.key]
+        if self._ended_during_fill is not None:
+            self._ended_during_fill.add(lane.key)
         if self._saturated and self.max_chats - len(self._lanes) >= max(1, self.max_chats // 10):
             self._wake.set()  # chats were left out for want of room: take them now
 
@@ -407,19 +476,40 @@ class OutboxWorker:
         cost_of = getattr(sender, "cost", None)
         cost = max(1, int(cost_of(dest, reply))) if callable(cost_of) else 1
 
+        loop = asyncio.get_running_loop()
         chat_limiter = self._chat_limiter(platform, chat_id)
         if chat_limiter is not None:
             await take(chat_limiter, cost)
-        async with self._slots:
-            overall = self._overall_limiter(platform)
-            if overall is not None:
-                await take(overall, cost)
-            if self._stopping:
-                return _End.STOPPING, None
-            if self.paused_until(platform) is not None:
-                return _End.PAUSED, None  # not tried: the row keeps its place and its attempts
-            lane.busy = True  # from here on, shutdown lets this send finish
-            outcome, message_id, error = await self._call(sender, dest, reply, due.post_id)
+        charged = loop.time()
+        while True:
+            async with self._slots.slot(row_id):
+                overall = self._overall_limiter(platform)
+                if overall is not None:
+                    # One lane at a time in the limiter, in the order they got a slot: left to
+                    # itself aiolimiter lets a newcomer take a token a woken waiter was about
+                    # to get, and the waiter goes to the back (a chat could starve).
+                    async with self._overall_turn.setdefault(platform, asyncio.Lock()):
+                        await take(overall, cost)
+                if chat_limiter is not None and loop.time() > charged:
+                    # The chat's turn was charged before waiting for the platform's: charge the
+                    # time waited again, so the chat's next turn counts from this send, not from
+                    # before the wait (else two sends to one chat may go closer than its limit).
+                    rate = chat_limiter.max_rate / chat_limiter.time_period
+                    await take(chat_limiter, min(chat_limiter.max_rate, (loop.time() - charged) * rate))
+                    charged = loop.time()
+                if self._stopping:
+                    return _End.STOPPING, None
+                paused = self.paused_until(platform)
+                if paused is None:
+                    lane.busy = True  # from here on, shutdown lets this send finish
+                    outcome, message_id, error = await self._call(sender, dest, reply, due.post_id)
+                    break
+            # The platform is paused: the row keeps its place and its attempts. A running
+            # worker waits for the pause to end (then takes a fresh platform token: the
+            # lanes that waited must not go out as one burst); a single pass stops here.
+            if not self._running:
+                return _End.PAUSED, None
+            await asyncio.sleep(max(0.0, (paused - self.clock()).total_seconds()))
         try:
             return await self._record(row, outcome, message_id, error)
         finally:

@@ -14,7 +14,8 @@ Stop order (SIGTERM / SIGINT), within :data:`STOP_BUDGET` seconds: /healthz turn
 the HTTP server stops accepting and lets requests in flight (webhook updates being
 handled) finish; each frontend stops receiving and finishes the events in hand; the
 worker ends its pass (rows not yet delivered stay pending for the next start); the
-database is closed.
+frontends' connections (``close()``, when a frontend has one) and the database are
+closed.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ log = logging.getLogger("deskbot.run")
 HTTP_DRAIN = 2.0
 FRONTEND_STOP = 3.5
 WORKER_STOP = 2.0
-STOP_BUDGET = HTTP_DRAIN + FRONTEND_STOP + WORKER_STOP + 0.5
+STOP_BUDGET = HTTP_DRAIN + FRONTEND_STOP + WORKER_STOP + 1.5
 
 
 class StartError(Exception):
@@ -187,6 +188,12 @@ class Runner:
                 log.warning("outbox worker still busy after %ss: cancelled (pending rows stay queued)", WORKER_STOP)
                 worker.cancel()
                 await asyncio.gather(worker, return_exceptions=True)
+        # Last, after the worker that sends through them: frontends' own connections
+        # (a frontend may have ``close()``, e.g. Telegram's HTTP session).
+        for frontend in self.frontends:
+            close = getattr(frontend, "close", None)
+            if close is not None:
+                await _bounded(f"{frontend.platform} connection", close(), 1.0)
         await self.app.close()
         log.info("stopped")
 

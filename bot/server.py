@@ -27,7 +27,7 @@ from store.db import Database
 
 log = logging.getLogger("deskbot.server")
 
-DB_TIMEOUT = 3.0  # seconds a health or metrics query may take before the database counts as down
+DB_TIMEOUT = 5.0  # seconds a health or metrics query may take before the database counts as down
 
 
 @dataclass

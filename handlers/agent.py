@@ -101,7 +101,8 @@ async def claim(ctx: Context, number: int | None) -> None:
         ctx.reply("claimed_ok", n=ticket.id)
         await refresh_card(ctx, ticket)
         agent = ctx.person.name
-        await ctx.to_person(ticket.requester_id, lambda t: Reply(t("claimed_requester", agent=agent, n=ticket.id), ticket_id=ticket.id))
+        await ctx.to_person(ticket.requester_id,
+                            lambda t: Reply(t("claimed_requester", agent=agent, n=ticket.id), ticket_id=ticket.id))
     elif result.holder_id == ctx.person_id:
         ctx.reply("claimed_already_yours", n=ticket.id)
     elif result.holder_id is not None:

@@ -692,10 +692,12 @@ async def rate(ctx: Context, number: int | None, value: str | None) -> bool:
     ctx.reply("rated_thanks", n=ticket.id)
     name, n, subject = ctx.person.name, ticket.id, ticket.subject
     if ticket.assignee_id is not None:
-        await ctx.to_person(ticket.assignee_id, lambda t: Reply(t("rated_agent", n=n, score=score, name=name), ticket_id=n))
+        await ctx.to_person(ticket.assignee_id,
+                            lambda t: Reply(t("rated_agent", n=n, score=score, name=name), ticket_id=n))
     if score <= 2:
         owner = await agent.display_name(ctx, ticket.assignee_id) or "—"
-        await ctx.to_leads(ticket.team, lambda t: Reply(t("low_csat_lead", n=n, score=score, subject=subject, agent=owner), ticket_id=n))
+        await ctx.to_leads(ticket.team, lambda t: Reply(
+            t("low_csat_lead", n=n, score=score, subject=subject, agent=owner), ticket_id=n))
     await agent.refresh_card(ctx, ticket)
     return True
 

@@ -347,7 +347,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "file_kind_animation": {"en": "animation", "ru": "анимация"},
     "file_kind_document": {"en": "file", "ru": "файл"},
     "file_kind_file": {"en": "file", "ru": "файл"},
-    "forwarded_from": {"en": "↪ Forwarded from {name}:", "ru": "↪ Переслано от {name}:"},
+    "forwarded_from": {"en": "↪ forwarded from {name}", "ru": "↪ переслано от {name}"},
     "relay_edited": {"en": "✏️ #{n} {name} edited: {text}", "ru": "✏️ #{n} {name} исправил(а): {text}"},
     "hist_edited": {"en": "✏️ edited", "ru": "✏️ исправлено"},
     "unsupported_content": {

@@ -115,7 +115,10 @@ class TelegramFrontend:
             raise RuntimeError("bind(app) before start()")
         self.me = await self.bot.me()  # getMe, kept by aiogram for later bot.me() calls
         self.desk.bot_id, self.desk.bot_username = self.me.id, self.me.username
-        await self._set_commands()
+        try:
+            await self._set_commands()
+        except Exception as exc:  # noqa: BLE001 - menus are a convenience; receiving matters
+            log.warning("could not set the command menus (%s); continuing without", type(exc).__name__)
         if self.webhook is not None:
             url = webhook_url(self.config.telegram)
             if not url:

@@ -5,6 +5,7 @@ nothing lost across a restart."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -771,3 +772,77 @@ async def test_run_takes_new_rows_when_woken(database: Database, sender: Scripte
     stop.set()
     await asyncio.wait_for(running, 10)
     assert await worker.backlog() == (0, None)
+
+
+async def test_regression_a_lane_ending_while_the_heads_are_read_does_not_send_its_row_twice(
+    database: Database, sender: ScriptedSender, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heads query saw a1 still pending; its lane then recorded a1 as sent and ended
+    before the query returned. Starting a lane from that stale head sent a1 again."""
+    read, go_on = asyncio.Event(), asyncio.Event()
+    real = outbox.due_heads
+    calls = 0
+    hold_after_commit = False
+
+    class PausingDatabase:
+        """The worker's database, where the transaction that read the heads (the second
+        fill's, while a1 is in flight) waits after its commit until the test says so."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(database, name)
+
+        @contextlib.asynccontextmanager
+        async def transaction(self) -> AsyncIterator[object]:
+            nonlocal hold_after_commit
+            async with database.transaction() as s:
+                yield s
+            if hold_after_commit:
+                hold_after_commit = False
+                read.set()
+                await go_on.wait()
+
+    async def slow_heads(*args: object, **kwargs: object) -> list[outbox.Due]:
+        nonlocal calls, hold_after_commit
+        calls += 1
+        hold_after_commit = calls == 2
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    worker = OutboxWorker(PausingDatabase(), {PLATFORM: sender}, clock)  # type: ignore[arg-type]
+    await enqueue(database, clock, "A", "a1")
+    gate = sender.hold("a1")
+    monkeypatch.setattr(outbox, "due_heads", slow_heads)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, idle_seconds=3600))
+    await sender.wait_for(lambda: sender.in_flight == 1)
+    worker.wake()
+    await asyncio.wait_for(read.wait(), 10)  # the heads were read: a1 is still pending there
+    gate.set()
+    await eventually(lambda: worker.active_chats == 0)  # a1 recorded as sent, its lane gone
+    go_on.set()
+    worker.wake()
+    await eventually(lambda: calls >= 3)  # a later fill ran too
+    stop.set()
+    await asyncio.wait_for(running, 10)
+
+    assert sender.sent_to("A") == ["a1"]
+
+
+async def test_send_slots_go_to_the_oldest_row_first() -> None:
+    from bot.delivery import _OldestFirst
+
+    slots = _OldestFirst(1)
+    order: list[int] = []
+    await slots.acquire(0)
+
+    async def want(priority: int) -> None:
+        async with slots.slot(priority):
+            order.append(priority)
+
+    waiting = [asyncio.create_task(want(p)) for p in (30, 10, 20)]
+    cancelled = asyncio.create_task(want(5))
+    await eventually(lambda: len(slots._waiters) == 4)
+    cancelled.cancel()
+    slots.release()
+    await asyncio.wait_for(asyncio.gather(*waiting), 10)
+    assert order == [10, 20, 30]
+    assert cancelled.cancelled()

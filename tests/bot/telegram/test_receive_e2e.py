@@ -46,8 +46,10 @@ class Watching(Handoff):
     def __init__(self) -> None:
         super().__init__()
         self.outcomes: dict[str, Outcome] = {}
+        self.seen: dict[str, Incoming] = {}
 
     async def handle(self, inc: Incoming) -> Outcome:
+        self.seen[inc.event_key] = inc
         outcome = await super().handle(inc)
         self.outcomes[inc.event_key] = outcome
         return outcome
@@ -377,3 +379,29 @@ async def test_stop_in_polling_mode_is_prompt_and_confirms_what_was_handled(sqli
         assert r.front.health()["connected"] is False
         assert r.fake.updates == []
 
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_files_forwards_and_edits_arrive_as_aiogram_parsed_them(sqlite_url: str, mode: str) -> None:
+    async with running(sqlite_url, mode) as r:
+        anna, boris, _ = people(r.fake)
+        photo = await anna.sends_photo("скриншот ошибки", size=150_000)
+        document = await anna.sends_document("big.log", size=25 * 1024 * 1024, mime_type="text/plain")
+        forwarded = await anna.forwards("ошибка 0x80070005", origin=boris)
+        said = await anna.says("VPN не работает")
+        edit = await anna.edits(said, "VPN не работает с понедельника")
+        for m in (photo, document, forwarded, said):
+            await r.handled({"update_id": m["_update_id"]})
+        await r.handled(edit)
+        seen = r.front.desk.seen
+        got = seen[r.key({"update_id": photo["_update_id"]})]
+        assert got.text == "скриншот ошибки"
+        assert [(a.kind, a.size, a.platform) for a in got.attachments] == [("photo", 150_000, "telegram")]
+        assert got.attachments[0].file_id == photo["photo"][-1]["file_id"]  # the largest size
+        doc = seen[r.key({"update_id": document["_update_id"]})].attachments
+        assert [(a.kind, a.name, a.mime_type, a.size) for a in doc] == [
+            ("document", "big.log", "text/plain", 25 * 1024 * 1024)]
+        assert seen[r.key({"update_id": forwarded["_update_id"]})].forwarded_from == "Boris"
+        edited = seen[r.key(edit)]
+        assert (edited.edit_of, edited.text) == (str(said["message_id"]), "VPN не работает с понедельника")
+        assert all(r.key({"update_id": m["_update_id"]}) in r.front.desk.outcomes for m in (photo, document))

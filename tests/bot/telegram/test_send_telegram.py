@@ -399,6 +399,15 @@ async def test_files_follow_the_text_by_file_id_in_the_same_topic(make_sender: M
     assert [c.method for c in fake.sent(IT)] == ["sendMessage", "sendPhoto", "sendDocument", "sendVoice"]
 
 
+@pytest.mark.parametrize("kind", ["video", "audio", "animation"])
+async def test_each_kind_of_file_goes_by_its_own_method(make_sender: MakeSender, kind: str) -> None:
+    fake, sender = await make_sender()
+    record = fake.add_file(kind, 2_000)
+    await sender.send(to(ANNA), Reply("file:", attachments=(Attachment("f", "", 2_000, record.file_id, kind, "telegram"),)))
+    assert [c.method for c in fake.sent(ANNA)] == ["sendMessage", "send" + kind.capitalize()]
+    assert fake.bot_messages(ANNA)[-1][kind]["file_id"] == record.file_id
+
+
 async def test_files_without_text_carry_the_buttons(make_sender: MakeSender) -> None:
     fake, sender = await make_sender()
     photo = fake.add_file("photo", 1_000)
