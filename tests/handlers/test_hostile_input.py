@@ -289,6 +289,11 @@ HOSTILE = st.text(
 ).flatmap(lambda s: st.sampled_from([s, s * (20_000 // max(len(s), 1) + 1)][: 2 if s else 1]))
 
 
+def is_known_command(desk: Desk, text: str) -> bool:
+    name = text.split(" ", 1)[0].split("@", 1)[0].lower()
+    return text.startswith("/") and name in desk.app.engine._commands
+
+
 def expected_stored(text: str) -> str:
     return (clean_text(text) or "")[:MAX_TEXT].strip()
 
@@ -307,6 +312,8 @@ async def test_arbitrary_text_never_raises_never_sticks_and_is_stored_the_same(d
         await desk.say(who, text, ticket_id=number)
         messages = await ticket_messages(desk, number)
         want = expected_stored(text)
+        if is_known_command(desk, want):
+            continue  # "/TAKE", "/my" in a thread are commands there, not text for the ticket
         if want:
             assert messages[-1].text == want  # the same deterministic form on both databases
         else:
