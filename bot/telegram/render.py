@@ -1,7 +1,9 @@
-"""Neutral rich text → Telegram HTML (parse_mode=HTML).
+"""Neutral rich text → Telegram HTML (parse_mode=HTML), and long HTML cut into messages.
 
 Only tags Telegram accepts are produced (b, i, a, code, pre); every piece of text is
-HTML-escaped, so user or article text can never inject markup.
+HTML-escaped, so user or article text can never inject markup. :func:`split_html` cuts
+a text longer than one message (4096 characters as Telegram counts them, after entity
+parsing) into parts that are each well-formed.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ what to say and to whom:
   private chat when the bot has topics enabled, a forum group), created on first need
   and recorded as the ticket's ``"topic"`` post so messages written in it map back to
   the ticket; in a group without topics it is sent as a reply to the ticket's queue card;
+- an explicit ``Destination.thread_id`` / ``reply_to`` wins (an answer to a command typed
+  in a forum's general chat stays there, as a reply);
 - a forum group's topic follows its ticket: closed when the ticket is resolved or closed,
   reopened when it is open again (looked up whenever the ticket's card is sent or edited).
 
@@ -48,6 +50,7 @@ QUEUE_CARD = "queue"
 MAX_TOPIC_NAME = 128
 PARSE_MODE = "HTML"
 MAX_PACERS = 10_000
+MAX_PROGRESS = 1_000
 
 # Attachment kind → (Bot method, its file parameter). Unknown kinds go as documents.
 SEND_FILE = {
@@ -264,6 +267,8 @@ class TelegramSender:
                 message = await self._call(self._send_step(route, kind, item, buttons))
             except BaseException:
                 if index:
+                    if len(self._progress) >= MAX_PROGRESS:  # replies never retried (given up on)
+                        self._progress.pop(next(iter(self._progress)))
                     self._progress[key] = (index, last_id)
                 raise
             if kind == "text" or not texts:
@@ -280,7 +285,10 @@ class TelegramSender:
         return getattr(self.bot, method)(**{param: item.file_id}, **kwargs)
 
     async def _pace(self, chat_id: str) -> None:
-        """Wait for this chat's turn (evenly spaced at its limit, like the worker's limiter)."""
+        """Wait until this chat's limit allows one more call. The worker paces replies; this
+        keeps the calls of one reply (its parts and files) from arriving as a burst where
+        the chat allows none (1/s in a private chat), while a group's 20/min still lets a
+        few parts go out together."""
         pacer = self._pacers.get(chat_id)
         if pacer is None:
             limit = self.rate_policy.for_chat(chat_id)
@@ -288,7 +296,7 @@ class TelegramSender:
                 return
             if len(self._pacers) >= MAX_PACERS:  # forget chats whose turn has long come
                 self._pacers = {k: p for k, p in self._pacers.items() if not p.has_capacity(p.max_rate)}
-            pacer = self._pacers[chat_id] = AsyncLimiter(1, limit.period / limit.count)
+            pacer = self._pacers[chat_id] = AsyncLimiter(limit.count, limit.period)
         await pacer.acquire()
 
     # --- editing ----------------------------------------------------------------------
@@ -336,7 +344,10 @@ class TelegramSender:
         if route.ticket is None:
             return route
         if has_topics:
-            if route.thread is None:
+            # An answer to a message written outside any topic (a command in a forum's
+            # general chat) stays there, as a reply; everything else about the ticket goes
+            # into its topic.
+            if route.thread is None and route.reply_to is None:
                 route.thread = route.ticket.topic
                 if route.thread is None and create_topic:
                     route.thread = await self._create_topic(dest.chat_id, route.ticket)

@@ -17,6 +17,19 @@ rate limits with 429 + retry_after, blocked chats) and records every call.
 
 Users act through ``tests/support/telegram.py`` (``fake.user(...)``, ``fake.group(...)``),
 which builds updates and hands them to ``push_update``.
+
+Rate limits (``RateLimits``; ``FakeTelegram(rate_limits=False)`` turns the windows off,
+``inject_429`` still works): sliding windows over the send methods (sendMessage,
+copyMessage, send<Media>; edits and answers are not counted) — overall 30 per second,
+1 per second per private chat (positive id), 20 per minute per group (negative id), each
+window shortened by ``tolerance`` (10%). A sliding window is stricter than a leaky bucket
+with the same numbers: ``AsyncLimiter(30, 1)`` lets 30 go at once and 30 more within the
+second, which is 429 here; pace with ``AsyncLimiter(1, 1/30)`` and ``AsyncLimiter(1, 3)``
+for groups. A 429 bans its scope (the chat for a chat window, everything for the overall
+window and for ``inject_429`` without ``chat_id``) for ``retry_after`` seconds; a call in
+a banned scope is answered 429 again and counted in ``early_retries`` if the bot could
+have known — it came on the connection that received the 429, or more than
+``early_grace`` (50 ms) after it; otherwise it was in flight (``in_flight_during_ban``).
 """
 
 from __future__ import annotations
@@ -26,13 +39,15 @@ import contextlib
 import itertools
 import json
 import math
+import re
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import BodyPartReader, ClientResponse, ClientSession, ClientTimeout, MultipartReader, web
 
 from tests.fakes.html import EntityParseError, parse_html
 
@@ -112,6 +127,13 @@ class Call:
     time: float
     response: dict[str, Any] = field(default_factory=dict)
     status: int = 200
+    connection: int | None = None  # which keep-alive connection carried it
+
+    def __repr__(self) -> str:
+        outcome = "ok" if self.ok else f"{self.status} {self.error}"
+        shown = {k: (v[:60] + "…" if isinstance(v, str) and len(v) > 60 else v)
+                 for k, v in self.params.items()}
+        return f"Call({self.method} {shown} -> {outcome})"
 
     @property
     def ok(self) -> bool:
@@ -124,6 +146,23 @@ class Call:
     @property
     def error(self) -> str | None:
         return None if self.ok else self.response.get("description")
+
+    @property
+    def chat_id(self) -> int | None:
+        return _int_or_none(self.params.get("chat_id"))
+
+    @property
+    def text(self) -> str | None:
+        """The text or caption as sent (HTML source under parse_mode HTML)."""
+        value = self.params.get("text", self.params.get("caption"))
+        return None if value is None else str(value)
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        markup = self.params.get("reply_markup")
+        if not isinstance(markup, dict):
+            return []
+        return [b for row in markup.get("inline_keyboard", []) for b in row]
 
 
 @dataclass
@@ -174,12 +213,26 @@ class FileRecord:
     path: str | None = None
 
 
-def _message_key(chat_id: int, message_id: int) -> tuple[int, int]:
-    return (chat_id, message_id)
-
-
 class FakeTelegram:
-    """The fake Bot API. See the module docstring."""
+    """The fake Bot API (see the module docstring).
+
+    Options: ``token`` (its numeric part is the bot id), ``username``,
+    ``has_topics_enabled`` / ``allows_users_to_create_topics`` (getMe; topics in private
+    chats), ``rate_limits`` (True, False or a ``RateLimits``), ``webhook_secret_mode``
+    ("right", "none", "wrong": the header the webhook POSTs carry), ``webhook_retries`` /
+    ``webhook_retry_delay``, ``early_grace``.
+
+    What a test reads: ``calls`` / ``calls_of(method)`` / ``sent(chat)`` (every request:
+    method, params decoded, time, response, status), ``messages`` (chat -> id -> message,
+    current state; ``bot_messages``, ``texts``), ``topics(chat)``, ``files``,
+    ``commands[(scope, language_code)]``, ``callback_queries`` (with the bot's answer),
+    ``html_errors``, ``too_many_requests``, ``early_retries``, ``in_flight_during_ban``,
+    ``updates`` (pending), ``confirmed_ids``, ``webhook`` / ``webhook_posts`` /
+    ``dropped_updates``, ``withheld`` (privacy mode), ``internal_errors`` (should stay empty).
+    What a test does: ``user``, ``group``, ``add_user``, ``add_group``, ``block``,
+    ``inject_429``, ``push_update``, ``redeliver``, ``post_webhook``, ``wait_for``,
+    ``wait_call``, ``wait_confirmed``, ``wait_idle``.
+    """
 
     def __init__(
         self,
@@ -189,17 +242,20 @@ class FakeTelegram:
         username: str = "deskbot_test_bot",
         first_name: str = "Desk Bot",
         has_topics_enabled: bool = False,
+        allows_users_to_create_topics: bool = False,
         rate_limits: RateLimits | bool = True,
         webhook_secret_mode: str = "right",
         webhook_retries: int = 3,
         webhook_retry_delay: float = 0.05,
         first_update_id: int = 100_000,
+        early_grace: float = 0.05,
     ) -> None:
         self.token = token
         self.bot_id = bot_id if bot_id is not None else int(token.split(":", 1)[0])
         self.username = username
         self.first_name = first_name
         self.has_topics_enabled = has_topics_enabled
+        self.allows_users_to_create_topics = allows_users_to_create_topics
         if rate_limits is True:
             self.rate_limits: RateLimits | None = RateLimits()
         elif rate_limits is False:
@@ -210,9 +266,14 @@ class FakeTelegram:
         self.webhook_secret_mode = webhook_secret_mode
         self.webhook_retries = webhook_retries
         self.webhook_retry_delay = webhook_retry_delay
+        # A request on another connection that arrives within early_grace of a 429 was in
+        # flight before the bot could read that 429: answered 429 but not an early retry.
+        self.early_grace = early_grace
+        self.in_flight_during_ban = 0
 
         self.calls: list[Call] = []
         self.html_errors: list[tuple[str, str]] = []  # (text, description)
+        self.internal_errors: list[tuple[Call, str]] = []  # (call, traceback): a fake bug or odd input
         self.early_retries = 0
         self.early_retry_calls: list[Call] = []
         self.too_many_requests = 0
@@ -223,8 +284,12 @@ class FakeTelegram:
         self.topics_by_chat: dict[int, dict[int, Topic]] = {}
         self.files: dict[str, FileRecord] = {}
         self.blocked: set[int] = set()
+        self.bot_admin_in: set[int] = set()
+        self.privacy_in: set[int] = set()
+        self.withheld: list[dict[str, Any]] = []  # group messages privacy mode kept from the bot
         self.callback_queries: dict[str, dict[str, Any]] = {}  # id -> {"update":..., "answer":...}
         self.updates: list[dict[str, Any]] = []  # pending (not yet confirmed) updates
+        self.pushed: dict[int, dict[str, Any]] = {}  # every update ever pushed, by update_id
         self.confirmed_ids: set[int] = set()
         self.webhook: dict[str, Any] | None = None
         self.webhook_posts: list[WebhookPost] = []
@@ -238,8 +303,10 @@ class FakeTelegram:
         self._callback_seq = itertools.count(1)
         self._cond = asyncio.Condition()
         self._poll_generation = 0
+        self._poll_end_reason = "terminated by other getUpdates request"
+        self.filtered_updates: list[dict[str, Any]] = []  # not of an allowed type: never delivered
         self._windows: dict[Any, deque[float]] = {}
-        self._retry_until: dict[Any, float] = {}
+        self._bans: dict[Any, tuple[float, float, int | None]] = {}  # key -> (until, issued, connection)
         self._inject: list[list[Any]] = []  # [remaining, retry_after, chat_id or None]
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -277,7 +344,7 @@ class FakeTelegram:
                 await self._webhook_task
             self._webhook_task = None
         # Wake long polls so the server can shut down promptly.
-        self._poll_generation += 1
+        self._end_polls("terminated by server shutdown")
         await self._notify()
         if self._client is not None:
             await self._client.close()
@@ -335,9 +402,18 @@ class FakeTelegram:
         """Wait until every pushed update was confirmed."""
         await self.wait_for(lambda: not self.updates, timeout)
 
-    def calls_of(self, method: str) -> list[Call]:
+    def calls_of(self, method: str, since: int = 0) -> list[Call]:
+        """Calls of one method (case-insensitive), from index ``since`` of ``calls``."""
         m = method.lower()
-        return [c for c in self.calls if c.method.lower() == m]
+        return [c for c in self.calls[since:] if c.method.lower() == m]
+
+    def mark(self) -> int:
+        """A position in ``calls``: pass it as ``since`` to look only at later calls."""
+        return len(self.calls)
+
+    def texts(self, chat_id: int, thread: int | None = None) -> list[str]:
+        """Current texts (or captions) of the bot's messages in a chat, in send order."""
+        return [m.get("text") or m.get("caption") or "" for m in self.bot_messages(chat_id, thread)]
 
     def sent(self, chat_id: int | None = None) -> list[Call]:
         """Successful send-like calls (to ``chat_id`` when given)."""
@@ -364,13 +440,37 @@ class FakeTelegram:
         return user
 
     def add_group(self, chat_id: int, title: str, *, forum: bool = False,
-                  supergroup: bool = True) -> dict[str, Any]:
+                  supergroup: bool = True, bot_admin: bool = True,
+                  privacy: bool = False) -> dict[str, Any]:
+        """A group the bot is in; ``bot_admin``: the bot is an admin that may manage topics;
+        ``privacy``: BotFather's privacy mode is on, so a bot that is not an admin gets only
+        commands, replies to its messages and mentions (the rest lands in ``withheld``)."""
         chat: dict[str, Any] = {"id": chat_id, "type": "supergroup" if supergroup or forum else "group",
                                 "title": title}
         if forum:
             chat["is_forum"] = True
         self.chats[chat_id] = chat
+        if bot_admin:
+            self.bot_admin_in.add(chat_id)
+        else:
+            self.bot_admin_in.discard(chat_id)
+        if privacy:
+            self.privacy_in.add(chat_id)
+        else:
+            self.privacy_in.discard(chat_id)
         return chat
+
+    def bot_sees(self, message: dict[str, Any]) -> bool:
+        """Whether Telegram gives this group message to the bot (privacy mode)."""
+        chat_id = message["chat"]["id"]
+        if chat_id not in self.privacy_in or chat_id in self.bot_admin_in:
+            return True
+        text = message.get("text") or message.get("caption") or ""
+        if text.startswith("/") or f"@{self.username}" in text:
+            return True
+        reply = message.get("reply_to_message")
+        return bool(reply and reply.get("from", {}).get("id") == self.bot_id
+                    and "forum_topic_created" not in reply)
 
     def user(self, user_id: int, first_name: str, **kwargs: Any) -> Person:
         """A user who acts through the story DSL (tests/support/telegram.py)."""
@@ -378,13 +478,16 @@ class FakeTelegram:
 
         return Person(self, self.add_user(user_id, first_name, **kwargs))
 
-    def group(self, chat_id: int, title: str, *, forum: bool = False, supergroup: bool = True) -> Group:
+    def group(self, chat_id: int, title: str, *, forum: bool = False, supergroup: bool = True,
+              bot_admin: bool = True, privacy: bool = False) -> Group:
         from tests.support.telegram import Group
 
-        return Group(self, self.add_group(chat_id, title, forum=forum, supergroup=supergroup))
+        return Group(self, self.add_group(chat_id, title, forum=forum, supergroup=supergroup,
+                                          bot_admin=bot_admin, privacy=privacy))
 
     def block(self, chat_id: int) -> None:
-        """The user of this private chat blocked the bot: sends to it answer 403."""
+        """The user of this private chat blocked the bot (for a group: the bot was
+        removed): sends to it answer 403."""
         self.blocked.add(chat_id)
 
     def unblock(self, chat_id: int) -> None:
@@ -407,6 +510,10 @@ class FakeTelegram:
             path=f"{kind}s/file_{n}",
         )
         self.files[rec.file_id] = rec
+        if kind == "photo":  # the small size Telegram lists first is a file too
+            small = FileRecord(rec.file_id + "-s", rec.unique_id + "s", "photo", max(1, size // 20),
+                               path=f"photos/file_{n}_s")
+            self.files[small.file_id] = small
         return rec
 
     def new_message_id(self, chat_id: int) -> int:
@@ -452,10 +559,21 @@ class FakeTelegram:
         if not (redeliver and "update_id" in update):
             update["update_id"] = self._next_update_id
             self._next_update_id += 1
+        self.pushed[update["update_id"]] = update
+        query = update.get("callback_query")
+        if query is not None and query["id"] not in self.callback_queries:
+            self.callback_queries[query["id"]] = {"answer": None, "data": query.get("data"),
+                                                  "user": query["from"]["id"]}
         self.updates.append(update)
         self._webhook_wakeup.set()
         await self._notify()
         return update
+
+    async def redeliver(self, update_id: int, times: int = 1) -> None:
+        """Queue an earlier update again with its own update_id (Telegram re-sends an
+        update whose confirmation it did not get)."""
+        for _ in range(times):
+            await self.push_update(self.pushed[update_id], redeliver=True)
 
     async def post_webhook(self, update: dict[str, Any], *, secret: str | None | bool = True,
                            assign_id: bool = True) -> int:
@@ -475,6 +593,20 @@ class FakeTelegram:
         status, _ = await self._post(update, header, attempt=1)
         await self._notify()
         return status or 0
+
+    def _end_polls(self, reason: str) -> None:
+        self._poll_generation += 1
+        self._poll_end_reason = reason
+
+    def _drop_filtered(self, allowed: list[str] | None) -> None:
+        """Telegram never delivers an update of a type the bot did not allow."""
+        keep = []
+        for u in self.updates:
+            if self._allowed(u, allowed):
+                keep.append(u)
+            else:
+                self.filtered_updates.append(u)
+        self.updates = keep
 
     def _confirm_below(self, offset: int) -> None:
         keep = []
@@ -511,41 +643,45 @@ class FakeTelegram:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         params = await self._read_params(request)
-        call = Call(method=method, params=params, time=self.now())
+        call = Call(method=method, params=params, time=self.now(), connection=id(request.transport))
         if request.match_info["token"] != self.token:
             err = ApiError(401, "Unauthorized")
             call.response, call.status = err.body(), err.code
             self.calls.append(call)
             await self._notify()
             return web.json_response(call.response, status=call.status)
-        handler = getattr(self, f"_m_{method.lower()}", None)
+        await self._execute(call)
+        return web.json_response(call.response, status=call.status,
+                                 dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+    async def _execute(self, call: Call) -> None:
+        """Run one API call, record it (response and status filled in), wake waiters."""
+        handler = getattr(self, f"_m_{call.method.lower()}", None)
+        recorded = False
         try:
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             self._check_rate(call)
-            if method.lower() == "getupdates":
+            if call.method.lower() == "getupdates":
                 # recorded up-front so a test can see the long poll is in progress
                 self.calls.append(call)
+                recorded = True
                 await self._notify()
-                result = await handler(params)
+                result = await handler(call.params)
             else:
-                result = handler(params)
+                result = handler(call.params)
                 if asyncio.iscoroutine(result):
                     result = await result
-                self.calls.append(call)
             call.response = {"ok": True, "result": result}
         except ApiError as e:
-            if call not in self.calls:
-                self.calls.append(call)
             call.response, call.status = e.body(), e.code
-        except Exception as e:  # a malformed request the fake could not read: 400 like Telegram
-            if call not in self.calls:
-                self.calls.append(call)
-            err = bad(f"{type(e).__name__}: {e}")
+        except Exception as e:  # a request the fake could not handle: 400, and kept for the test
+            self.internal_errors.append((call, traceback.format_exc()))
+            err = bad(f"(fake could not handle this request) {type(e).__name__}: {e}")
             call.response, call.status = err.body(), err.code
+        if not recorded:
+            self.calls.append(call)
         await self._notify()
-        return web.json_response(call.response, status=call.status,
-                                 dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
     async def _read_params(self, request: web.Request) -> dict[str, Any]:
         raw: dict[str, Any] = {}
@@ -583,21 +719,25 @@ class FakeTelegram:
         chat_id = _int_or_none(call.params.get("chat_id"))
         now = call.time
         eps = 0.001
-        # A call made while a retry_after given earlier still runs is an early retry.
-        early = self._retry_until.get("overall", 0.0) - now > eps
-        if chat_id is not None and self._retry_until.get(("chat", chat_id), 0.0) - now > eps:
-            early = True
-        if early:
-            self.early_retries += 1
-            self.early_retry_calls.append(call)
-            remaining = max(self._retry_until.get("overall", 0.0),
-                            self._retry_until.get(("chat", chat_id), 0.0)) - now
-            raise self._too_many(math.ceil(remaining), None)
+        # A call made while a retry_after given earlier still runs is an early retry
+        # (unless it was already in flight when that 429 was answered).
+        bans = [self._bans[k] for k in ("overall", ("chat", chat_id)) if k in self._bans]
+        running = [b for b in bans if b[0] - now > eps]
+        if running:
+            knew = any(conn == call.connection or now - issued > self.early_grace
+                       for _, issued, conn in running)
+            if knew:
+                self.early_retries += 1
+                self.early_retry_calls.append(call)
+            else:
+                self.in_flight_during_ban += 1
+            remaining = max(until for until, _, _ in running) - now
+            raise self._too_many(math.ceil(remaining), None, call)
         for inj in self._inject:
             if inj[0] > 0 and (inj[2] is None or inj[2] == chat_id):
                 inj[0] -= 1
                 self._inject = [i for i in self._inject if i[0] > 0]
-                raise self._too_many(inj[1], "overall" if inj[2] is None else ("chat", chat_id))
+                raise self._too_many(inj[1], "overall" if inj[2] is None else ("chat", chat_id), call)
         if self.rate_limits is None:
             return
         limits: list[tuple[Any, tuple[int, float]]] = [("overall", self.rate_limits.overall)]
@@ -612,15 +752,17 @@ class FakeTelegram:
                 window.popleft()
             if len(window) >= count:
                 wait = window[0] + span - now
-                raise self._too_many(max(1, math.ceil(wait)), key)
+                raise self._too_many(max(1, math.ceil(wait)), key, call)
         for key, _ in limits:
             self._windows[key].append(now)
 
-    def _too_many(self, retry_after: int, key: Any) -> ApiError:
+    def _too_many(self, retry_after: int, key: Any, call: Call) -> ApiError:
         retry_after = max(1, retry_after)
         if key is not None:
-            until = self.now() + retry_after
-            self._retry_until[key] = max(self._retry_until.get(key, 0.0), until)
+            now = self.now()
+            until = now + retry_after
+            if until > self._bans.get(key, (0.0, 0.0, None))[0]:
+                self._bans[key] = (until, now, call.connection)
         self.too_many_requests += 1
         return ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
 
@@ -639,7 +781,9 @@ class FakeTelegram:
 
     def _check_send_allowed(self, chat: dict[str, Any]) -> None:
         if chat["id"] in self.blocked:
-            raise ApiError(403, "Forbidden: bot was blocked by the user")
+            if chat["type"] == "private":
+                raise ApiError(403, "Forbidden: bot was blocked by the user")
+            raise ApiError(403, f"Forbidden: bot was kicked from the {chat['type']} chat")
 
     def _thread(self, chat: dict[str, Any], params: dict[str, Any]) -> int | None:
         thread = _int_or_none(params.get("message_thread_id"))
@@ -648,9 +792,7 @@ class FakeTelegram:
         topic = self.topic(chat["id"], thread)
         if topic is None or topic.deleted:
             raise bad("message thread not found")
-        if topic.closed and chat["type"] != "private":
-            # bots that are admins may still post; the fake lets them (like Telegram does for admins)
-            pass
+        # A closed topic still takes the bot's messages: the bot is an admin there.
         return thread
 
     def _reply_to(self, chat: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] | None:
@@ -740,6 +882,8 @@ class FakeTelegram:
     def _new_bot_message(self, chat: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         thread = self._thread(chat, params)
         reply_to = self._reply_to(chat, params)
+        if thread is None and reply_to is not None and reply_to.get("is_topic_message"):
+            thread = reply_to.get("message_thread_id")  # a reply goes into the replied message's topic
         msg: dict[str, Any] = {
             "message_id": self.new_message_id(chat["id"]),
             "from": self.bot_user,
@@ -767,6 +911,7 @@ class FakeTelegram:
             "can_connect_to_business": False,
             "has_main_web_app": False,
             "has_topics_enabled": self.has_topics_enabled,
+            "allows_users_to_create_topics": self.allows_users_to_create_topics,
         }
 
     def _m_logout(self, params: dict[str, Any]) -> bool:
@@ -788,23 +933,24 @@ class FakeTelegram:
         allowed = self.poll_allowed_updates
         if offset is not None and offset > 0:
             self._confirm_below(offset)
-        self._poll_generation += 1  # an earlier long poll still waiting ends with 409
+        self._end_polls("terminated by other getUpdates request")  # an earlier long poll ends
         generation = self._poll_generation
         await self._notify()
 
         def ready() -> list[dict[str, Any]]:
+            self._drop_filtered(allowed)
             if offset is not None and offset < 0:
-                pool = self.updates[offset:]
-            else:
-                pool = self.updates
-            return [u for u in pool if self._allowed(u, allowed)][:limit]
+                return self.updates[offset:][:limit]
+            return self.updates[:limit]
 
         deadline = self.now() + timeout
         async with self._cond:
             while True:
                 if generation != self._poll_generation:
-                    raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                        "make sure that only one bot instance is running")
+                    reason = self._poll_end_reason
+                    if reason == "terminated by other getUpdates request":
+                        reason += "; make sure that only one bot instance is running"
+                    raise ApiError(409, f"Conflict: {reason}")
                 found = ready()
                 if found or self.webhook is not None:
                     return [dict(u) for u in found]
@@ -822,8 +968,6 @@ class FakeTelegram:
             raise bad("bad webhook: An HTTPS URL must be provided for webhook")
         secret = params.get("secret_token")
         if secret is not None:
-            import re
-
             if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
                 raise bad("bad webhook: secret token contains unallowed characters")
         if _bool(params.get("drop_pending_updates")):
@@ -834,7 +978,7 @@ class FakeTelegram:
             "allowed_updates": params.get("allowed_updates"),
             "max_connections": _int_or_none(params.get("max_connections")) or 40,
         }
-        self._poll_generation += 1  # a running long poll ends
+        self._end_polls("terminated by setWebhook request")
         if self._webhook_task is None or self._webhook_task.done():
             self._webhook_task = asyncio.ensure_future(self._deliver_webhook())
         self._webhook_wakeup.set()
@@ -880,8 +1024,6 @@ class FakeTelegram:
             raise bad("can't parse commands JSON object")
         if len(commands) > 100:
             raise bad("too many commands")
-        import re
-
         for c in commands:
             if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))):
                 raise bad("BOT_COMMAND_INVALID")
@@ -913,6 +1055,39 @@ class FakeTelegram:
                 "gifts_from_channels": False,
             },
         }
+
+    def _m_getchatmember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params)
+        user_id = _int_or_none(params.get("user_id"))
+        if user_id == self.bot_id:
+            user = self.bot_user
+        elif user_id in self.users:
+            user = self.users[user_id]
+        else:
+            raise bad("PARTICIPANT_ID_INVALID")
+        if user_id == self.bot_id and chat["id"] in self.bot_admin_in:
+            return {
+                "status": "administrator",
+                "user": user,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": False,
+                "can_restrict_members": False,
+                "can_promote_members": False,
+                "can_change_info": False,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+                "can_send_welcome_messages": False,
+                "can_pin_messages": True,
+                "can_manage_topics": True,
+            }
+        if chat["id"] in self.blocked and user_id == self.bot_id:
+            return {"status": "kicked", "user": user, "until_date": 0}
+        return {"status": "member", "user": user}
 
     def _m_sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
@@ -1024,6 +1199,8 @@ class FakeTelegram:
             self._check_send_allowed(chat)
         elif not chat.get("is_forum"):
             raise bad("the chat is not a forum")
+        elif chat["id"] not in self.bot_admin_in:
+            raise bad("not enough rights to create a topic")
         name = str(params.get("name") or "")
         if not (1 <= len(name) <= 128):
             raise bad("TOPIC_TITLE_EMPTY" if not name else "TOPIC_TITLE_INVALID")
@@ -1054,6 +1231,8 @@ class FakeTelegram:
 
     def _m_closeforumtopic(self, params: dict[str, Any]) -> bool:
         topic = self._topic_of(params)
+        if topic.chat_id < 0 and topic.chat_id not in self.bot_admin_in:
+            raise bad("not enough rights to manage topics")
         if topic.closed:
             raise bad("TOPIC_NOT_MODIFIED")
         topic.closed = True
@@ -1061,6 +1240,8 @@ class FakeTelegram:
 
     def _m_reopenforumtopic(self, params: dict[str, Any]) -> bool:
         topic = self._topic_of(params)
+        if topic.chat_id < 0 and topic.chat_id not in self.bot_admin_in:
+            raise bad("not enough rights to manage topics")
         if not topic.closed:
             raise bad("TOPIC_NOT_MODIFIED")
         topic.closed = False
@@ -1201,9 +1382,14 @@ class FakeTelegram:
             async with session.post(self.webhook["url"], data=json.dumps(update, ensure_ascii=False),
                                     headers=headers) as resp:
                 status = resp.status
-                await resp.read()
+                reply_method = await _method_in_reply(resp) if status == 200 else None
         except Exception as e:  # connection refused, reset, timeout
             error = f"{type(e).__name__}: {e}"
+            reply_method = None
+        if reply_method is not None:
+            # Telegram executes a method given in the webhook's answer (its result is not sent anywhere).
+            name, params = reply_method
+            await self._execute(Call(method=name, params=params, time=self.now()))
         self.webhook_posts.append(WebhookPost(update["update_id"], status, secret, attempt, self.now(), error))
         if status is None:
             self.webhook_last_error = (self.now(), f"Connection failed: {error}")
@@ -1213,23 +1399,34 @@ class FakeTelegram:
 
     async def _deliver_webhook(self) -> None:
         """Deliver queued updates to the webhook one by one, in order; a non-2xx answer
-        is retried ``webhook_retries`` times, then the update is dropped (recorded)."""
+        is retried ``webhook_retries`` times, then the update is dropped (recorded in
+        ``dropped_updates``); a refused connection is retried until the bot listens."""
         while self.webhook is not None:
             self._webhook_wakeup.clear()
-            pending = [u for u in self.updates if self._allowed(u, self.webhook.get("allowed_updates"))]
-            if not pending:
+            self._drop_filtered(self.webhook.get("allowed_updates"))
+            if not self.updates:
+                await self._notify()
                 await self._webhook_wakeup.wait()
                 continue
-            update = pending[0]
+            update = self.updates[0]
             delivered = False
-            for attempt in range(1, self.webhook_retries + 2):
+            attempt = 0
+            refused = 0
+            while attempt <= self.webhook_retries:
                 if self.webhook is None:
                     return
-                status, _ = await self._post(update, self._secret_header(), attempt)
+                status, _ = await self._post(update, self._secret_header(), attempt + refused + 1)
                 await self._notify()
                 if status is not None and 200 <= status < 300:
                     delivered = True
                     break
+                if status is None:
+                    # Nobody listening (the bot is restarting): keep the update and try again,
+                    # as Telegram does; only HTTP error answers use up the retries.
+                    refused += 1
+                    await asyncio.sleep(min(self.webhook_retry_delay * refused, 0.5))
+                    continue
+                attempt += 1
                 if attempt <= self.webhook_retries:
                     await asyncio.sleep(self.webhook_retry_delay * attempt)
             self.updates = [u for u in self.updates if u["update_id"] != update["update_id"]]
@@ -1276,6 +1473,46 @@ def media_payload(rec: FileRecord, kind: str | None = None) -> dict[str, Any]:
         return {"sticker": {**base, "type": "regular", "width": 512, "height": 512,
                             "is_animated": False, "is_video": False, "emoji": "👍"}}
     raise ValueError(kind)
+
+
+async def _method_in_reply(resp: ClientResponse) -> tuple[str, dict[str, Any]] | None:
+    """A Bot API method the webhook answered with (aiogram's webhook handler replies with
+    multipart form-data when a handler returns a method)."""
+    params: dict[str, Any] = {}
+    try:
+        if resp.content_type.startswith("multipart/"):
+            reader = MultipartReader.from_response(resp)
+            while True:
+                part = await reader.next()
+                if part is None:
+                    break
+                assert isinstance(part, BodyPartReader)
+                if part.filename:
+                    params[part.name or ""] = {"_upload": part.filename, "_size": len(await part.read())}
+                else:
+                    params[part.name or ""] = await part.text()
+        else:
+            body = await resp.read()
+            if not body.strip():
+                return None
+            if resp.content_type == "application/json":
+                params = json.loads(body)
+            elif resp.content_type == "application/x-www-form-urlencoded":
+                from urllib.parse import parse_qsl
+
+                params = dict(parse_qsl(body.decode()))
+            else:
+                return None
+    except ValueError:
+        return None
+    if not isinstance(params, dict) or "method" not in params:
+        return None
+    name = str(params.pop("method"))
+    for key in JSON_FIELDS:
+        if isinstance(params.get(key), str):
+            with contextlib.suppress(ValueError):
+                params[key] = json.loads(params[key])
+    return name, params
 
 
 def _public(msg: dict[str, Any], *, nested: bool = False) -> dict[str, Any]:

@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiogram import Bot, Dispatcher, F, Router
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
@@ -28,10 +26,7 @@ from aiogram.types import (
 from aiohttp import web
 
 from tests.fakes.telegram import FakeTelegram, RateLimits
-
-
-def make_bot(fake: FakeTelegram) -> Bot:
-    return Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
+from tests.support.telegram import bot_for as make_bot
 
 
 @pytest.fixture
@@ -40,6 +35,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     await f.start()
     yield f
     await f.close()
+    assert f.internal_errors == []
 
 
 @pytest.fixture
@@ -368,6 +364,10 @@ async def test_topics_private_and_forum(bot: Bot) -> None:
             with pytest.raises(TelegramBadRequest, match="TOPIC_NOT_MODIFIED"):
                 await bot.close_forum_topic(it.id, card_topic.message_thread_id)
             await bot.reopen_forum_topic(it.id, card_topic.message_thread_id)
+            inherited = await bot.send_message(
+                it.id, "re", reply_parameters=ReplyParameters(message_id=card.message_id))
+            assert inherited.message_thread_id == card_topic.message_thread_id
+            assert it.messages(thread=card_topic.message_thread_id)[-1].reply_to == card.message_id
 
             reply = await boris.says("on it", chat=it, thread=card_topic.message_thread_id)
             assert reply["reply_to_message"]["forum_topic_created"]["name"] == "#12 VPN"
@@ -427,3 +427,352 @@ async def test_commands_recorded_per_scope_and_language(fake: FakeTelegram, bot:
     assert fake.commands[("all_group_chats", "")][0]["command"] == "note"
     with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
         await bot.set_my_commands([BotCommand(command="Bad-Name", description="x")])
+
+
+async def test_every_story_action_is_an_update_aiogram_reads(fake: FakeTelegram, bot: Bot) -> None:
+    """The DSL's updates have the shapes Telegram sends: aiogram validates each one."""
+    anna = fake.user(101, "Anna", language_code="ru", username="anna")
+    boris = fake.user(202, "Boris")
+    it = fake.group(-1001, "IT", forum=True)
+    card = await bot.send_message(it.id, "card", reply_markup=keyboard(("Claim", "b1:c:1")))
+    first = await anna.says("hello")
+    await anna.starts("cat_network")
+    await anna.sends_photo("screen")
+    await anna.sends_document("log.txt", 1200)
+    await anna.sends_voice()
+    await anna.sends_video()
+    await anna.sends_sticker()
+    await anna.sends_location()
+    await anna.sends_contact()
+    await anna.sends_poll()
+    await anna.forwards("fwd text", origin=boris)
+    await anna.forwards("fwd hidden", origin="Secret Person")
+    await anna.forwards("fwd chat", origin=it)
+    await anna.edits(first, "hello, edited")
+    press = await boris.presses(card, "Claim", chat=it)
+    forged = await boris.presses_data(card, "garbage")
+    await anna.blocks_bot()
+    await anna.unblocks_bot()
+    updates = await bot.get_updates(timeout=0)
+    assert len(updates) == 18
+    m = [u.message for u in updates]
+    assert m[0].text == "hello" and m[0].from_user.language_code == "ru"  # type: ignore[union-attr]
+    assert m[1].text == "/start cat_network"  # type: ignore[union-attr]
+    assert m[2].photo and m[2].caption == "screen"  # type: ignore[union-attr]
+    assert m[3].document.file_name == "log.txt"  # type: ignore[union-attr]
+    assert m[3].document.mime_type == "text/plain"  # type: ignore[union-attr]
+    assert m[4].voice and m[5].video and m[6].sticker  # type: ignore[union-attr]
+    assert m[7].location and m[8].contact and m[9].poll  # type: ignore[union-attr]
+    assert m[10].forward_origin.sender_user.id == boris.id  # type: ignore[union-attr]
+    assert m[11].forward_origin.sender_user_name == "Secret Person"  # type: ignore[union-attr]
+    assert m[12].forward_origin.sender_chat.id == it.id  # type: ignore[union-attr]
+    edited = updates[13].edited_message
+    assert edited is not None and edited.text == "hello, edited" and edited.edit_date
+    assert edited.message_id == first["message_id"]
+    query = updates[14].callback_query
+    assert query is not None and query.data == "b1:c:1" and query.id == press.query_id
+    assert query.message.message_id == card.message_id  # type: ignore[union-attr]
+    assert updates[15].callback_query.data == "garbage"  # type: ignore[union-attr]
+    assert updates[15].callback_query.id == forged.query_id  # type: ignore[union-attr]
+    blocked = updates[16].my_chat_member
+    assert blocked is not None and blocked.new_chat_member.status == "kicked"
+    assert updates[17].my_chat_member.new_chat_member.status == "member"  # type: ignore[union-attr]
+
+
+async def test_user_created_private_topic() -> None:
+    async with FakeTelegram(rate_limits=False, has_topics_enabled=True) as fake:
+        bot = make_bot(fake)
+        try:
+            anna = fake.user(101, "Anna")
+            topic = await anna.creates_topic("Printer")
+            msg = await anna.says("it jams", thread=topic.thread_id)
+            updates = await bot.get_updates(timeout=0)
+            assert updates[0].message.forum_topic_created.name == "Printer"  # type: ignore[union-attr]
+            assert updates[1].message.message_thread_id == topic.thread_id  # type: ignore[union-attr]
+            assert msg["is_topic_message"] is True
+            await bot.send_message(anna.id, "noted", message_thread_id=topic.thread_id)
+            assert [m.text for m in anna.messages(thread=topic.thread_id)] == ["noted"]
+        finally:
+            await bot.session.close()
+
+
+async def test_updates_of_types_not_allowed_are_never_delivered(fake: FakeTelegram, bot: Bot) -> None:
+    anna = fake.user(101, "Anna")
+    await anna.blocks_bot()
+    msg = await anna.says("text")
+    updates = await bot.get_updates(timeout=0, allowed_updates=["message"])
+    assert [u.update_id for u in updates] == [msg["_update_id"]]
+    await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
+    assert fake.updates == [] and len(fake.filtered_updates) == 1
+
+
+async def test_redelivered_update_keeps_its_id(fake: FakeTelegram, bot: Bot) -> None:
+    anna = fake.user(101, "Anna")
+    msg = await anna.says("once")
+    first = await bot.get_updates(timeout=0)
+    await bot.get_updates(offset=first[0].update_id + 1, timeout=0)
+    assert fake.updates == []
+    await fake.redeliver(msg["_update_id"], times=5)
+    again = await bot.get_updates(timeout=0)
+    assert [u.update_id for u in again] == [msg["_update_id"]] * 5
+    assert {u.message.text for u in again} == {"once"}  # type: ignore[union-attr]
+
+
+async def test_aiogram_webhook_handler_end_to_end(fake: FakeTelegram, bot: Bot) -> None:
+    """aiogram's SimpleRequestHandler behind the fake's pushes: the secret is checked, a
+    reply sent by API call and one returned in the webhook answer both reach the chat."""
+    from aiogram.methods import SendMessage
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+
+    router = Router()
+
+    @router.message(F.text == "call")
+    async def by_call(message: Message) -> None:
+        await message.answer("answered by call")
+
+    @router.message(F.text == "return")
+    async def by_return(message: Message) -> SendMessage:
+        return message.answer("answered in the webhook reply")
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    app = web.Application()
+    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token="topsecret").register(
+        app, path="/telegram/webhook")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        anna = fake.user(101, "Anna")
+        await bot.set_webhook(f"http://127.0.0.1:{port}/telegram/webhook", secret_token="topsecret")
+        await anna.says("call")
+        await anna.receives("answered by call")
+        await anna.says("return")
+        await anna.receives("answered in the webhook reply")
+        assert [p.status for p in fake.webhook_posts] == [200, 200]
+        fake.webhook_secret_mode = "wrong"
+        await anna.says("call")
+        await fake.wait_for(lambda: fake.dropped_updates)
+        assert {p.status for p in fake.webhook_posts[2:]} == {401}
+        assert len(anna.messages()) == 2
+    finally:
+        await runner.cleanup()
+
+
+async def test_pacing_at_the_limit_passes_and_a_burst_does_not() -> None:
+    """A sender spacing its sends 1/30 s apart across private chats never sees a 429;
+    the same messages as one burst do."""
+    async with FakeTelegram() as fake:
+        for uid in range(1, 61):
+            fake.add_user(uid, f"u{uid}")
+        bot = make_bot(fake)
+        try:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for uid in range(1, 46):
+                delay = start + uid / 30 - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # pacing, the behaviour under test
+                await bot.send_message(uid, "paced")
+            assert fake.too_many_requests == 0
+            await asyncio.sleep(1)  # let the window empty
+            results = await asyncio.gather(
+                *(bot.send_message(uid, "burst") for uid in range(1, 41)), return_exceptions=True
+            )
+            limited = [r for r in results if isinstance(r, TelegramRetryAfter)]
+            assert len(limited) == 40 - 30
+            # The 31st got the 429; the other nine were in flight already: not early retries.
+            assert fake.early_retries == 0 and fake.in_flight_during_ban == 9
+        finally:
+            await bot.session.close()
+
+
+async def test_wrong_token_is_unauthorized(fake: FakeTelegram) -> None:
+    from aiogram.exceptions import TelegramUnauthorizedError
+
+    other = Bot("999:wrong", session=make_bot(fake).session)
+    try:
+        with pytest.raises(TelegramUnauthorizedError):
+            await other.get_me()
+    finally:
+        await other.session.close()
+
+
+async def test_forum_topics_need_an_admin_bot(fake: FakeTelegram, bot: Bot) -> None:
+    it = fake.group(-1001, "IT", forum=True, bot_admin=False)
+    with pytest.raises(TelegramBadRequest, match="not enough rights"):
+        await bot.create_forum_topic(it.id, "#1")
+    member = await bot.get_chat_member(it.id, fake.bot_id)
+    assert member.status == "member"
+    ops = fake.group(-1002, "Ops", forum=True)
+    admin = await bot.get_chat_member(ops.id, fake.bot_id)
+    assert admin.status == "administrator" and admin.can_manage_topics
+    chat = await bot.get_chat(ops.id)
+    assert chat.is_forum is True and chat.type == "supergroup"
+
+
+async def test_webhook_waits_for_a_bot_that_is_not_listening_yet(fake: FakeTelegram, bot: Bot) -> None:
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    anna = fake.user(101, "Anna")
+    await bot.set_webhook(f"http://127.0.0.1:{port}/telegram/webhook", secret_token="s")
+    msg = await anna.says("while down")
+    await fake.wait_for(lambda: len(fake.webhook_posts) >= 2)
+    assert all(p.status is None for p in fake.webhook_posts)
+    got: list[dict] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        got.append(await request.json())
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/telegram/webhook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await fake.wait_confirmed(msg["_update_id"])
+        assert [u["update_id"] for u in got] == [msg["_update_id"]]
+        assert fake.dropped_updates == []
+    finally:
+        await runner.cleanup()
+
+
+async def test_receives_follows_each_topic_separately() -> None:
+    async with FakeTelegram(rate_limits=False, has_topics_enabled=True) as fake:
+        bot = make_bot(fake)
+        try:
+            anna = fake.user(101, "Anna")
+            t1 = await bot.create_forum_topic(anna.id, "#1")
+            t2 = await bot.create_forum_topic(anna.id, "#2")
+            await bot.send_message(anna.id, "one", message_thread_id=t1.message_thread_id)
+            await bot.send_message(anna.id, "two", message_thread_id=t2.message_thread_id)
+            assert (await anna.receives(thread=t2.message_thread_id)).text == "two"
+            assert (await anna.receives(thread=t1.message_thread_id)).text == "one"
+            assert (await anna.receives()).text == "one"
+            assert (await anna.receives()).text == "two"
+            with pytest.raises(AssertionError, match="no bot message"):
+                await anna.receives(timeout=0.2)
+            assert [t.name for t in fake.topics(anna.id)] == ["#1", "#2"]
+        finally:
+            await bot.session.close()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["<b>bold?</b>", "</a>", "&amp; &lt;", "a\u200f\u202eRTL", "emoji 😀👩‍💻", "tab\tnl\n", "x" * 4000],
+)
+async def test_escaped_hostile_text_shows_literally(fake: FakeTelegram, bot: Bot, hostile: str) -> None:
+    import html
+
+    fake.user(101, "Anna")
+    sent = await bot.send_message(101, f"<b>Anna:</b> {html.escape(hostile)}", parse_mode="HTML")
+    assert sent.text == f"Anna: {hostile}"
+    assert fake.html_errors == []
+
+
+async def test_the_same_update_posted_five_times_to_the_webhook(fake: FakeTelegram, bot: Bot) -> None:
+    from tests.support.telegram import as_update
+
+    anna = fake.user(101, "Anna")
+    async with WebhookReceiver("sec") as hook:
+        await bot.set_webhook(hook.url, secret_token="sec")
+        msg = await anna.says("once only", push=False)
+        update = as_update(msg, update_id=777)
+        statuses = await asyncio.gather(*(fake.post_webhook(update) for _ in range(5)))
+        assert statuses == [200] * 5
+        assert [u["update_id"] for u in hook.received] == [777] * 5
+        assert hook.received[0]["message"]["text"] == "once only"
+        assert fake.updates == []  # posted directly, nothing queued
+
+
+async def test_download_texts_and_marks(fake: FakeTelegram, bot: Bot) -> None:
+    anna = fake.user(101, "Anna")
+    doc = await anna.sends_document("notes.txt", 300)
+    f = await bot.get_file(doc["document"]["file_id"])
+    data = await bot.download_file(f.file_path)  # type: ignore[arg-type]
+    assert data is not None and len(data.read()) == 300
+    mark = fake.mark()
+    await bot.send_message(anna.id, "first")
+    await bot.send_message(anna.id, "second")
+    assert [c.params["text"] for c in fake.calls_of("sendmessage", since=mark)] == ["first", "second"]
+    assert fake.texts(anna.id) == ["first", "second"]
+    assert "sendMessage" in repr(fake.calls[-1]) and "ok" in repr(fake.calls[-1])
+
+
+async def test_privacy_mode_withholds_group_chatter(fake: FakeTelegram, bot: Bot) -> None:
+    boris = fake.user(202, "Boris")
+    ops = fake.group(-1002, "Ops", bot_admin=False, privacy=True)
+    card = await bot.send_message(ops.id, "card #3")
+    await boris.says("lunch anyone?", chat=ops)
+    await boris.says("on it", chat=ops, reply_to=card.message_id)
+    await boris.says("/note@deskbot_test_bot internal", chat=ops)
+    got = await bot.get_updates(timeout=0)
+    assert [u.message.text for u in got] == ["on it", "/note@deskbot_test_bot internal"]  # type: ignore[union-attr]
+    assert [m["text"] for m in fake.withheld] == ["lunch anyone?"]
+
+
+async def test_negative_offset_and_limit(fake: FakeTelegram, bot: Bot) -> None:
+    anna = fake.user(101, "Anna")
+    for i in range(5):
+        await anna.says(f"m{i}")
+    assert [u.message.text for u in await bot.get_updates(offset=-2, timeout=0)] == ["m3", "m4"]  # type: ignore[union-attr]
+    assert [u.message.text for u in await bot.get_updates(limit=2, timeout=0)] == ["m0", "m1"]  # type: ignore[union-attr]
+
+
+async def test_inject_429_works_with_the_windows_off(fake: FakeTelegram, bot: Bot) -> None:
+    fake.user(101, "Anna")
+    fake.user(102, "Boris")
+    for _ in range(5):
+        await bot.send_message(101, "no limits in story tests")
+    fake.inject_429(1, retry_after=2, chat_id=101)
+    with pytest.raises(TelegramRetryAfter) as caught:
+        await bot.send_message(101, "x")
+    assert caught.value.retry_after == 2
+    await bot.send_message(102, "another chat is not banned by a chat 429")
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(101, "early")
+    assert fake.early_retries == 1 and fake.too_many_requests == 2
+
+
+async def test_bot_removed_from_and_added_to_a_group(fake: FakeTelegram, bot: Bot) -> None:
+    boris = fake.user(202, "Boris")
+    it = fake.group(-1001, "IT")
+    await it.removes_bot(boris)
+    with pytest.raises(TelegramForbiddenError, match="bot was kicked from the supergroup chat"):
+        await bot.send_message(it.id, "card")
+    await it.adds_bot(boris)
+    await bot.send_message(it.id, "card")
+    updates = await bot.get_updates(timeout=0)
+    statuses = [(u.my_chat_member.old_chat_member.status, u.my_chat_member.new_chat_member.status)  # type: ignore[union-attr]
+                for u in updates]
+    assert statuses == [("administrator", "kicked"), ("left", "administrator")]
+    assert updates[1].my_chat_member.from_user.id == boris.id  # type: ignore[union-attr]
+
+
+async def test_media_by_file_id_of_each_kind(fake: FakeTelegram, bot: Bot) -> None:
+    from aiogram.types import BufferedInputFile
+
+    anna = fake.user(101, "Anna")
+    it = fake.group(-1001, "IT")
+    voice = (await anna.sends_voice())["voice"]["file_id"]
+    video = (await anna.sends_video())["video"]["file_id"]
+    audio = fake.add_file("audio", 4_000_000, name="call.mp3").file_id
+    gif = fake.add_file("animation", 300_000).file_id
+    assert (await bot.send_voice(it.id, voice)).voice.file_id == voice  # type: ignore[union-attr]
+    assert (await bot.send_video(it.id, video, caption="clip")).video.file_id == video  # type: ignore[union-attr]
+    assert (await bot.send_audio(it.id, audio)).audio.file_id == audio  # type: ignore[union-attr]
+    assert (await bot.send_animation(it.id, gif)).animation.file_id == gif  # type: ignore[union-attr]
+    assert (await bot.send_document(it.id, voice)).document.file_id == voice  # type: ignore[union-attr]
+    with pytest.raises(TelegramBadRequest, match="can't use file of type Voice as Video"):
+        await bot.send_video(it.id, voice)
+    uploaded = await bot.send_document(it.id, BufferedInputFile(b"x" * 1234, filename="log.txt"))
+    assert uploaded.document.file_name == "log.txt" and uploaded.document.file_size == 1234  # type: ignore[union-attr]
+    assert [m.media["kind"] for m in it.messages()] == [  # type: ignore[index]
+        "voice", "video", "audio", "animation", "document", "document"]

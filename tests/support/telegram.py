@@ -23,13 +23,23 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
 from tests.fakes.telegram import FakeTelegram, Topic, buttons_of, media_payload
 
 if TYPE_CHECKING:
     ChatRef = Union["Group", "Person", int, dict[str, Any], None]
-    MessageRef = Union["BotMessage", dict[str, Any], int]
+    MessageRef = Union["BotMessage", dict[str, Any], int, Any]  # Any: an aiogram Message
 
-__all__ = ["BotMessage", "Group", "Person", "Press", "FakeTelegram"]
+__all__ = ["BotMessage", "FakeTelegram", "Group", "Person", "Press", "as_update", "bot_for"]
+
+
+def bot_for(fake: FakeTelegram, **kwargs: Any) -> Bot:
+    """A real aiogram Bot talking to the fake (close it with ``await bot.session.close()``)."""
+    api = TelegramAPIServer.from_base(fake.base_url)
+    return Bot(fake.token, session=AiohttpSession(api=api), **kwargs)
 
 
 @dataclass
@@ -124,7 +134,7 @@ class _Chatty:
 
     fake: FakeTelegram
     chat_id: int
-    _seen: int
+    _seen: dict[int | None, int]  # per topic (None: the whole chat): last message received
 
     def messages(self, thread: int | None = None) -> list[BotMessage]:
         """The bot's messages here (in topic ``thread`` when given), oldest first."""
@@ -148,7 +158,7 @@ class _Chatty:
         helper) whose text contains ``contains``; later calls continue after it."""
         def check() -> BotMessage | None:
             for m in self.messages(thread):
-                if m.message_id > self._seen and (contains is None or contains in m.text):
+                if m.message_id > self._seen.get(thread, 0) and (contains is None or contains in m.text):
                     return m
             return None
 
@@ -160,7 +170,7 @@ class _Chatty:
                 f"no bot message containing {contains!r} in chat {self.chat_id}"
                 f"{f' thread {thread}' if thread else ''}; bot messages: {texts}"
             ) from None
-        self._seen = found.message_id
+        self._seen[thread] = found.message_id
         return found
 
     async def sees(self, contains: str, *, thread: int | None = None, timeout: float = 5.0) -> BotMessage:
@@ -190,7 +200,7 @@ class Group(_Chatty):
         self.fake = fake
         self.chat = chat
         self.chat_id = chat["id"]
-        self._seen = 0
+        self._seen = {}
 
     @property
     def id(self) -> int:
@@ -199,6 +209,27 @@ class Group(_Chatty):
     @property
     def forum(self) -> bool:
         return bool(self.chat.get("is_forum"))
+
+    async def removes_bot(self, by: Person) -> dict[str, Any]:
+        """``by`` removes the bot from the group: sends answer 403; a my_chat_member update."""
+        self.fake.block(self.chat_id)
+        return await self._member_update(by, "administrator" if self.chat_id in self.fake.bot_admin_in
+                                         else "member", "kicked")
+
+    async def adds_bot(self, by: Person, *, admin: bool = True) -> dict[str, Any]:
+        self.fake.unblock(self.chat_id)
+        if admin:
+            self.fake.bot_admin_in.add(self.chat_id)
+        return await self._member_update(by, "left", "administrator" if admin else "member")
+
+    async def _member_update(self, by: Person, old: str, new: str) -> dict[str, Any]:
+        return await self.fake.push_update({"my_chat_member": {
+            "chat": dict(self.chat),
+            "from": dict(by.user),
+            "date": int(time.time()),
+            "old_chat_member": _member(self.fake, old),
+            "new_chat_member": _member(self.fake, new),
+        }})
 
     def __repr__(self) -> str:
         return f"Group({self.chat_id}, {self.chat.get('title')!r})"
@@ -212,7 +243,7 @@ class Person(_Chatty):
         self.user = user
         self.id: int = user["id"]
         self.chat_id = self.id
-        self._seen = 0
+        self._seen = {}
 
     def __repr__(self) -> str:
         return f"Person({self.id}, {self.user.get('first_name')!r})"
@@ -262,21 +293,28 @@ class Person(_Chatty):
         return self.fake.store_message(msg)
 
     async def _send(self, chat: ChatRef, thread: int | None, reply_to: MessageRef | None,
-                    content: dict[str, Any]) -> dict[str, Any]:
+                    content: dict[str, Any], push: bool = True) -> dict[str, Any]:
         msg = self._message(chat, thread, reply_to, content)
+        if not push:
+            return msg
+        if not self.fake.bot_sees(msg):
+            self.fake.withheld.append(msg)
+            return msg
         update = await self.fake.push_update({"message": _public(msg)})
         msg["_update_id"] = update["update_id"]
         return msg
 
     # -------------------------------------------------------------- actions
     async def says(self, text: str, *, chat: ChatRef = None, thread: int | None = None,
-                   reply_to: MessageRef | None = None) -> dict[str, Any]:
-        """A text message (commands get their bot_command entity, as Telegram sets it)."""
+                   reply_to: MessageRef | None = None, push: bool = True) -> dict[str, Any]:
+        """A text message (commands get their bot_command entity, as Telegram sets it).
+        ``push=False`` only builds and stores the message (for ``fake.post_webhook``
+        with ``as_update(message)``)."""
         content: dict[str, Any] = {"text": text}
-        if text.startswith("/"):
+        if text.startswith("/") and len(text) > 1:
             command = text.split()[0]
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return await self._send(chat, thread, reply_to, content)
+        return await self._send(chat, thread, reply_to, content, push)
 
     async def starts(self, payload: str | None = None) -> dict[str, Any]:
         """/start in the private chat, with a deep-link payload (t.me/<bot>?start=payload)."""
@@ -330,12 +368,15 @@ class Person(_Chatty):
         poll = {
             "id": f"poll{self.fake.new_message_id(0)}",
             "question": question,
-            "options": [{"text": o, "voter_count": 0} for o in options],
+            "options": [{"persistent_id": f"o{i}", "text": o, "voter_count": 0}
+                        for i, o in enumerate(options)],
             "total_voter_count": 0,
             "is_closed": False,
             "is_anonymous": True,
             "type": "regular",
             "allows_multiple_answers": False,
+            "allows_revoting": False,
+            "members_only": False,
         }
         return await self._send(where.get("chat"), where.get("thread"), where.get("reply_to"),
                                 {"poll": poll})
@@ -356,7 +397,14 @@ class Person(_Chatty):
 
     async def edits(self, message: MessageRef, new_text: str) -> dict[str, Any]:
         """The user edits their own message: an ``edited_message`` update."""
-        chat_id = message["chat"]["id"] if isinstance(message, dict) else self.chat_id
+        if isinstance(message, BotMessage):
+            chat_id = message.chat_id
+        elif isinstance(message, dict):
+            chat_id = message["chat"]["id"]
+        elif hasattr(message, "chat"):
+            chat_id = message.chat.id if hasattr(message.chat, "id") else message.chat_id
+        else:
+            chat_id = self.chat_id
         stored = self.fake.message(chat_id, _message_id(message))
         assert stored is not None and stored["from"]["id"] == self.id, "can only edit own messages"
         stored["text"] = new_text
@@ -380,6 +428,7 @@ class Person(_Chatty):
     async def presses_data(self, message: MessageRef, data: str, *, chat: ChatRef = None) -> Press:
         """A callback query with arbitrary data on a message (a forged or old button)."""
         view = self._view(message, chat)
+        assert not view.deleted, f"{view!r} was deleted"
         query_id = self.fake.new_callback_id()
         query = {
             "id": query_id,
@@ -393,6 +442,24 @@ class Person(_Chatty):
         self.fake.callback_queries[query_id]["update"] = update
         return Press(self.fake, query_id, update)
 
+    async def creates_topic(self, name: str) -> Topic:
+        """The user opens a topic in their private chat with the bot (topics enabled)."""
+        assert self.fake.has_topics_enabled, "the bot has no topics in private chats"
+        thread_id = self.fake.new_message_id(self.chat_id)
+        topic = Topic(self.chat_id, thread_id, name)
+        self.fake.topics_by_chat.setdefault(self.chat_id, {})[thread_id] = topic
+        msg = self.fake.store_message({
+            "message_id": thread_id,
+            "message_thread_id": thread_id,
+            "from": dict(self.user),
+            "chat": dict(self.chat),
+            "date": int(time.time()),
+            "forum_topic_created": {"name": name, "icon_color": topic.icon_color},
+            "is_topic_message": True,
+        })
+        await self.fake.push_update({"message": _public(msg)})
+        return topic
+
     async def blocks_bot(self) -> dict[str, Any]:
         """Blocks the bot: sends to this chat answer 403; a my_chat_member update."""
         self.fake.block(self.id)
@@ -403,18 +470,12 @@ class Person(_Chatty):
         return await self._member_update("kicked", "member")
 
     async def _member_update(self, old: str, new: str) -> dict[str, Any]:
-        def member(status: str) -> dict[str, Any]:
-            out: dict[str, Any] = {"status": status, "user": self.fake.bot_user}
-            if status == "kicked":
-                out["until_date"] = 0
-            return out
-
         return await self.fake.push_update({"my_chat_member": {
             "chat": dict(self.chat),
             "from": dict(self.user),
             "date": int(time.time()),
-            "old_chat_member": member(old),
-            "new_chat_member": member(new),
+            "old_chat_member": _member(self.fake, old),
+            "new_chat_member": _member(self.fake, new),
         }})
 
     def _view(self, message: MessageRef, chat: ChatRef) -> BotMessage:
@@ -422,7 +483,35 @@ class Person(_Chatty):
             return message
         if isinstance(message, dict):
             return BotMessage(self.fake, message["chat"]["id"], message["message_id"])
+        if hasattr(message, "message_id") and hasattr(message, "chat"):  # an aiogram Message
+            return BotMessage(self.fake, message.chat.id, message.message_id)
         return BotMessage(self.fake, self._chat_of(chat)["id"], int(message))
+
+
+def _member(fake: FakeTelegram, status: str) -> dict[str, Any]:
+    """The bot as a ChatMember with this status (the shapes aiogram reads)."""
+    out: dict[str, Any] = {"status": status, "user": fake.bot_user}
+    if status == "kicked":
+        out["until_date"] = 0
+    if status == "administrator":
+        out.update({
+            "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+            "can_delete_messages": True, "can_manage_video_chats": False,
+            "can_restrict_members": False, "can_promote_members": False,
+            "can_change_info": False, "can_invite_users": True, "can_post_stories": False,
+            "can_edit_stories": False, "can_delete_stories": False,
+            "can_send_welcome_messages": False, "can_pin_messages": True,
+            "can_manage_topics": True,
+        })
+    return out
+
+
+def as_update(message: dict[str, Any], update_id: int | None = None) -> dict[str, Any]:
+    """A message update built from a message dict (e.g. ``says(..., push=False)``)."""
+    update: dict[str, Any] = {"message": _public(message)}
+    if update_id is not None:
+        update["update_id"] = update_id
+    return update
 
 
 def _message_id(message: MessageRef) -> int:
@@ -430,6 +519,8 @@ def _message_id(message: MessageRef) -> int:
         return message.message_id
     if isinstance(message, dict):
         return int(message["message_id"])
+    if hasattr(message, "message_id"):  # an aiogram Message
+        return int(message.message_id)
     return int(message)
 
 

@@ -19,7 +19,7 @@ from handlers.richtext import parse_markdown
 from store import outbox, tickets
 from store.db import Database
 from store.models import Person, Status, TicketPost
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import FakeTelegram, bad
 
 ANNA = 101  # a private chat
 IT = -1001  # a team group (forum or not, per test)
@@ -179,6 +179,28 @@ async def test_edit_of_a_deleted_message_sends_a_new_one(make_sender: MakeSender
     assert [m["text"] for m in fake.bot_messages(IT)] == ["#1 claimed"]
 
 
+async def test_an_edit_grown_past_one_message_sends_the_rest_with_the_buttons(make_sender: MakeSender) -> None:
+    fake, sender = await make_sender()
+    first = await sender.send(to(IT), Reply("#1 short", buttons=((Button("Claim", "claim", 1),),)))
+    long_text = "\n".join(f"history line {i} " + "z" * 80 for i in range(60))
+    new_id = await sender.edit(to(IT), str(first), Reply(long_text, buttons=((Button("Claim", "claim", 1),),)))
+    edited, rest = fake.bot_messages(IT)
+    assert "reply_markup" not in edited and "reply_markup" in rest
+    assert new_id == str(rest["message_id"])
+    assert edited["text"] + "\n" + rest["text"] == long_text
+
+
+async def test_an_edited_card_whose_message_is_gone_is_sent_again_in_its_topic(make_sender: MakeSender, database: Database) -> None:
+    fake, sender = await make_sender(forum=True)
+    ticket = await new_ticket(database)
+    card_id = await sender.send(to(IT), Reply("new", ticket_id=ticket, card="queue"))
+    await sender.bot.delete_message(chat_id=IT, message_id=int(str(card_id)))
+    new_id = await sender.edit(to(IT), str(card_id), Reply("claimed", ticket_id=ticket, card="queue"))
+    [topic] = fake.topics(IT)
+    assert msg(fake, IT, new_id)["message_thread_id"] == topic.thread_id
+    assert msg(fake, IT, new_id)["text"] == "claimed"
+
+
 # --- topics ----------------------------------------------------------------------------
 
 
@@ -219,6 +241,11 @@ async def test_an_explicit_thread_wins(make_sender: MakeSender, database: Databa
     again = await sender.send(to(IT, thread_id=str(topic)), Reply("note", ticket_id=ticket))
     assert msg(fake, IT, again)["message_thread_id"] == topic
     assert len(fake.calls_of("createForumTopic")) == 1
+    # An answer to a command asked in the group's general chat stays there, as a reply.
+    asked = await sender.send(to(IT), Reply("someone asks"))
+    answer = await sender.send(to(IT, reply_to=str(asked)), Reply("#1 is claimed", ticket_id=ticket))
+    assert "message_thread_id" not in msg(fake, IT, answer)
+    assert msg(fake, IT, answer)["reply_to_message"]["message_id"] == int(str(asked))
 
 
 async def test_forum_group_topic_follows_the_ticket(make_sender: MakeSender, database: Database) -> None:
@@ -274,6 +301,29 @@ async def test_a_restarted_sender_reopens_the_topic_of_a_reopened_ticket(make_se
     assert not topic.closed
 
 
+async def test_a_late_message_to_a_closed_topic_opens_it_for_the_message(make_sender: MakeSender, database: Database) -> None:
+    fake, sender = await make_sender(forum=True)
+    ticket = await new_ticket(database)
+    card_id = await sender.send(to(IT), Reply("new", ticket_id=ticket, card="queue"))
+    await set_status(database, ticket, Status.CLOSED)
+    await sender.edit(to(IT), str(card_id), Reply("closed", ticket_id=ticket, card="queue"))
+    [topic] = fake.topics(IT)
+    assert topic.closed
+    strict = fake._thread  # a bot that is not an admin cannot post in a closed topic
+
+    def closed_refuses(chat: dict[str, Any], params: dict[str, Any]) -> int | None:
+        thread = strict(chat, params)
+        if thread is not None and topic.closed:
+            raise bad("TOPIC_CLOSED")
+        return thread
+
+    fake._thread = closed_refuses  # type: ignore[method-assign]
+    late = await sender.send(to(IT), Reply("Anna rated 5", ticket_id=ticket))
+    assert msg(fake, IT, late)["message_thread_id"] == topic.thread_id
+    assert topic.closed  # closed again after the message
+    assert [c.method for c in fake.calls if "Topic" in c.method][-2:] == ["reopenForumTopic", "closeForumTopic"]
+
+
 async def test_a_deleted_topic_is_created_again(make_sender: MakeSender, database: Database) -> None:
     fake, sender = await make_sender(topics=True)
     ticket = await new_ticket(database)
@@ -286,6 +336,13 @@ async def test_a_deleted_topic_is_created_again(make_sender: MakeSender, databas
     assert msg(fake, ANNA, sent)["message_thread_id"] == new.thread_id
     post = await topic_post(database, ticket, ANNA)
     assert post is not None and post.thread_id == post.message_id == str(new.thread_id)
+
+
+async def test_a_thread_that_is_gone_and_not_the_tickets_falls_back_to_the_main_chat(make_sender: MakeSender) -> None:
+    fake, sender = await make_sender(forum=True)
+    sent = await sender.send(to(IT, thread_id="999"), Reply("lead digest"))
+    assert "message_thread_id" not in msg(fake, IT, sent)
+    assert fake.calls_of("createForumTopic") == []
 
 
 async def test_a_plain_group_threads_by_replying_to_the_card(make_sender: MakeSender, database: Database) -> None:
@@ -340,6 +397,15 @@ async def test_files_follow_the_text_by_file_id_in_the_same_topic(make_sender: M
     assert sent == str(messages[0]["message_id"]) and "reply_markup" in messages[0]
     assert messages[2]["document"]["file_id"] == doc.file_id
     assert [c.method for c in fake.sent(IT)] == ["sendMessage", "sendPhoto", "sendDocument", "sendVoice"]
+
+
+@pytest.mark.parametrize("kind", ["video", "audio", "animation"])
+async def test_each_kind_of_file_goes_by_its_own_method(make_sender: MakeSender, kind: str) -> None:
+    fake, sender = await make_sender()
+    record = fake.add_file(kind, 2_000)
+    await sender.send(to(ANNA), Reply("file:", attachments=(Attachment("f", "", 2_000, record.file_id, kind, "telegram"),)))
+    assert [c.method for c in fake.sent(ANNA)] == ["sendMessage", "send" + kind.capitalize()]
+    assert fake.bot_messages(ANNA)[-1][kind]["file_id"] == record.file_id
 
 
 async def test_files_without_text_carry_the_buttons(make_sender: MakeSender) -> None:
@@ -450,3 +516,12 @@ async def test_a_network_failure_is_raised_for_backoff_without_the_token(databas
         await bot.session.close()
     assert not isinstance(caught.value, (RetryAfter, RecipientBlocked))
     assert token not in str(caught.value)
+
+
+async def test_parts_to_a_group_go_together_within_its_limit(make_sender: MakeSender) -> None:
+    fake, sender = await make_sender(rate_limits=True, rate_policy=None)  # the fake enforces 20/min per group
+    text = "\n".join("g" * 100 for _ in range(90))  # three parts
+    await sender.send(to(IT), Reply(text))
+    calls = fake.sent(IT)
+    assert len(calls) == 3 and fake.too_many_requests == 0
+    assert calls[-1].time - calls[0].time < 1.0  # no needless wait between them
