@@ -182,7 +182,8 @@ async def test_429_with_retry_after_and_early_retries() -> None:
 
 
 async def test_group_and_overall_windows() -> None:
-    limits = RateLimits(overall=(5, 1.0), private=(100, 1.0), group=(3, 60.0))
+    # Long periods, so a slow machine cannot let a window empty in the middle of the test.
+    limits = RateLimits(overall=(5, 60.0), private=(100, 60.0), group=(3, 60.0))
     async with FakeTelegram(rate_limits=limits) as fake:
         fake.add_group(-1001, "IT")
         for uid in range(1, 10):
@@ -198,7 +199,7 @@ async def test_group_and_overall_windows() -> None:
             await bot.send_message(2, "b")  # 5 sends in the last second
             with pytest.raises(TelegramRetryAfter) as overall:
                 await bot.send_message(3, "c")
-            assert overall.value.retry_after == 1
+            assert 50 <= overall.value.retry_after <= 60
             assert fake.too_many_requests == 2
         finally:
             await bot.session.close()
@@ -564,18 +565,15 @@ async def test_aiogram_webhook_handler_end_to_end(fake: FakeTelegram, bot: Bot) 
 async def test_pacing_at_the_limit_passes_and_a_burst_does_not() -> None:
     """A sender spacing its sends 1/30 s apart across private chats never sees a 429;
     the same messages as one burst do."""
-    async with FakeTelegram() as fake:
+    # early_grace: on a loaded machine the burst's in-flight requests may trickle in slowly.
+    async with FakeTelegram(early_grace=2.0) as fake:
         for uid in range(1, 61):
             fake.add_user(uid, f"u{uid}")
         bot = make_bot(fake)
         try:
-            loop = asyncio.get_running_loop()
-            start = loop.time()
             for uid in range(1, 46):
-                delay = start + uid / 30 - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)  # pacing, the behaviour under test
                 await bot.send_message(uid, "paced")
+                await asyncio.sleep(1 / 30)  # pacing (never catching up in bursts): under test
             assert fake.too_many_requests == 0
             await asyncio.sleep(1)  # let the window empty
             results = await asyncio.gather(
