@@ -22,9 +22,11 @@ this change) on the same workload in the same run. The sequential run is cut off
 
 ``--rtt`` adds a simulated network round trip to every Bot API call (half before the
 request, half after the answer; default 0 = loopback). A real bot is 50–200 ms away from
-Telegram, which is where one call at a time falls behind. Keep it below the 33 ms
-between two sends, or calls already on the wire when a 429 is answered arrive during
-its ``retry_after`` and count as early (no client can take back a request in flight).
+Telegram, which is where one call at a time falls behind. With a round trip longer
+than the 33 ms between two sends, a few calls are already on the wire when a 429 is
+answered; the fake answers them 429 too but counts them as in flight, not early
+(``in_flight_during_ban``: no client can take back a request it already sent), and each
+such 429 extends the pause a little.
 
 Run from the repository root::
 
@@ -106,7 +108,8 @@ class Result:
     delivered: int = 0
     seconds: float = 0.0
     early_retries: int = 0
-    over_limit: int = 0  # 429s the fake answered beyond the injected ones
+    over_limit: int = 0  # 429s the fake answered on its own (a window over the limit)
+    in_flight: int = 0  # calls already on the wire when a 429 was answered (the fake says 429 again)
     outcomes: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     cut_off: bool = False
@@ -211,7 +214,8 @@ async def run_worker(name: str, work: Workload, *, concurrency: int, tmp: Path, 
         result.delivered = len(sends)
         result.seconds = (sends[-1].time - started) if sends else 0.0
         result.early_retries = fake.early_retries
-        result.over_limit = fake.too_many_requests - injected - fake.early_retries
+        result.in_flight = fake.in_flight_during_ban
+        result.over_limit = fake.too_many_requests - injected - fake.early_retries - fake.in_flight_during_ban
 
         # --- checks ---
         if result.early_retries:
@@ -268,6 +272,9 @@ def report(results: list[Result], work: Workload, rtt: float) -> bool:
             # event loop can bunch calls that left evenly spaced.
             print(f"{r.name}: note: the fake answered {r.over_limit} call(s) with a 429 of its own "
                   f"(a sliding window briefly over the limit)")
+        if r.in_flight:
+            print(f"{r.name}: note: {r.in_flight} call(s) were already on the wire when a 429 was answered "
+                  f"(not early: the worker could not know yet; they are retried like any 429)")
         if r.problems:
             ok = False
             print(f"{r.name}: FAILED")
