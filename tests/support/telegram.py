@@ -19,11 +19,13 @@ buttons, topic, reply).
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 from aiogram import Bot
+from aiohttp import web
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
@@ -539,3 +541,41 @@ def _guess_mime(name: str) -> str:
         "log": "text/plain",
         "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     }.get(ext, "application/octet-stream")
+
+
+# --- a desk pointed at the fake ------------------------------------------------------------
+
+TOKEN = "424242424:AAHfake-token-for-tests_0123456789abc"  # the shape BotFather gives
+SECRET = "s3cret_Token-for-tests-0123456789"
+PUBLIC_URL = "https://desk.example.com/telegram/webhook"
+
+
+def telegram_section(fake: FakeTelegram, mode: str) -> dict[str, Any]:
+    """The config's ``telegram`` section for a desk talking to ``fake`` in ``mode``."""
+    return {"token": fake.token, "api_base": fake.base_url, "mode": mode,
+            "webhook": {"url": PUBLIC_URL, "secret": SECRET}}
+
+
+def pointing_at(config: Any, url: str) -> Any:
+    """``config`` with the webhook URL replaced by the loopback one (config accepts only
+    https:// URLs, as Telegram does; the fake posts to plain http on 127.0.0.1)."""
+    tg = config.telegram
+    tg = tg.model_copy(update={"webhook": tg.webhook.model_copy(update={"url": url})})
+    return config.model_copy(update={"telegram": tg})
+
+
+def loopback_socket() -> socket.socket:
+    """A socket bound to a free loopback port (its URL can go into config before serving)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+async def serve(routes: list[web.RouteDef], sock: socket.socket) -> web.AppRunner:
+    """Serve ``routes`` (a frontend's webhook) on ``sock``; ``await runner.cleanup()`` after."""
+    server = web.Application()
+    server.add_routes(routes)
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    return runner

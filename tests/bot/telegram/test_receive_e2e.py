@@ -21,7 +21,6 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.app import App, build
-from bot.config import Config, TelegramConfig
 from bot.telegram import callbacks
 from bot.telegram.frontend import GROUP_COMMANDS, PRIVATE_COMMANDS, TelegramFrontend
 from bot.telegram.handoff import Handoff
@@ -32,9 +31,17 @@ from tests.fakes.telegram import FakeTelegram
 from tests.support.clock import FakeClock
 from tests.support.desk import Desk, RecordingSender
 from tests.support.scenarios import FakeKb, make_config, open_ticket
-from tests.support.telegram import Group, Person
+from tests.support.telegram import (
+    SECRET,
+    TOKEN,
+    Group,
+    Person,
+    loopback_socket,
+    pointing_at,
+    serve,
+    telegram_section,
+)
 
-SECRET = "s3cret_Token-for-tests-0123456789"
 ANNA, BORIS = 100001, 100002  # telegram ids of anna (requester) and boris (IT agent) in config.yaml
 IT_CHAT, HR_CHAT = -1001000000001, -1001000000002
 MODES = ["polling", "webhook"]
@@ -87,32 +94,6 @@ class Running:
             return [(t.id, t.status, t.assignee_id, t.tier, t.team) for t in rows]
 
 
-TOKEN = "424242424:AAHfake-token-for-tests_0123456789abc"  # the shape BotFather gives
-PUBLIC_URL = "https://desk.example.com/telegram/webhook"
-
-
-def telegram_section(fake: FakeTelegram, mode: str) -> dict[str, Any]:
-    section: dict[str, Any] = {"token": fake.token, "api_base": fake.base_url, "mode": mode}
-    # The webhook settings are flat today (webhook_url / webhook_secret); config may nest them.
-    if "webhook" in TelegramConfig.model_fields:
-        section["webhook"] = {"url": PUBLIC_URL, "secret": SECRET}
-    else:
-        section.update(webhook_url=PUBLIC_URL, webhook_secret=SECRET)
-    return section
-
-
-def pointing_at(config: Config, url: str) -> Config:
-    """``config`` with the webhook URL replaced by the loopback one (config accepts only
-    https:// URLs, as Telegram does; the fake posts to plain http on 127.0.0.1)."""
-    tg = config.telegram
-    nested = getattr(tg, "webhook", None)
-    if nested is not None:
-        tg = tg.model_copy(update={"webhook": nested.model_copy(update={"url": url})})
-    else:
-        tg = tg.model_copy(update={"webhook_url": url})
-    return config.model_copy(update={"telegram": tg})
-
-
 @asynccontextmanager
 async def running(db_url: str, mode: str = "polling", *, start: bool = True,
                   **fake_options: Any) -> AsyncIterator[Running]:
@@ -121,8 +102,7 @@ async def running(db_url: str, mode: str = "polling", *, start: bool = True,
     sock: socket.socket | None = None
     url = None
     if mode == "webhook":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock = loopback_socket()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook"
     config = make_config(lambda data: data.__setitem__("telegram", telegram_section(fake, mode)))
     if url is not None:
@@ -136,11 +116,7 @@ async def running(db_url: str, mode: str = "polling", *, start: bool = True,
     front.bind(app)
     runner: web.AppRunner | None = None
     if sock is not None:
-        server = web.Application()
-        server.add_routes(front.routes())
-        runner = web.AppRunner(server, access_log=None)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
+        runner = await serve(front.routes(), sock)
     try:
         if start:
             await front.start()

@@ -31,12 +31,22 @@ from bot.delivery import UNLIMITED
 from bot.telegram.frontend import TelegramFrontend
 from handlers.texts import translator
 from store.models import Status, Ticket
-from tests.bot.telegram.test_receive_e2e import TOKEN, pointing_at, telegram_section
 from tests.fakes.telegram import FakeTelegram
 from tests.support.scenarios import make_config
-from tests.support.telegram import BotMessage, Group, Person, _Chatty
+from tests.support.telegram import (
+    TOKEN,
+    BotMessage,
+    Group,
+    Person,
+    _Chatty,
+    loopback_socket,
+    pointing_at,
+    serve,
+    telegram_section,
+)
 
 IT_CHAT = -1001000000001
+WAIT = 20.0  # seconds a step may take before the test fails (generous: CI machines are busy)
 ru = translator("ru")
 en = translator("en")
 
@@ -74,7 +84,7 @@ async def with_button(chat: _Chatty, label: str, thread: int | None = None) -> B
         return None
 
     try:
-        found: BotMessage = await chat.fake.wait_for(check, 10)
+        found: BotMessage = await chat.fake.wait_for(check, WAIT)
     except TimeoutError:
         shown = [(m.text[:60], m.buttons) for m in chat.messages(thread)]
         raise AssertionError(f"no message with button {label!r} in {chat.chat_id}: {shown}") from None
@@ -92,8 +102,7 @@ async def desk(db_url: str, mode: str, *, topics: bool, forum: bool) -> AsyncIte
     sock: socket.socket | None = None
     config = make_config(lambda data: data.__setitem__("telegram", telegram_section(fake, mode)))
     if mode == "webhook":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock = loopback_socket()
         config = pointing_at(config, f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook")
     front = TelegramFrontend(config, polling_timeout_s=1)
     front.sender.rate_policy = UNLIMITED  # type: ignore[attr-defined]  # the fake's limits are off too
@@ -102,11 +111,7 @@ async def desk(db_url: str, mode: str, *, topics: bool, forum: bool) -> AsyncIte
     front.bind(app)
     runner: web.AppRunner | None = None
     if sock is not None:
-        server = web.Application()
-        server.add_routes(front.routes())
-        runner = web.AppRunner(server, access_log=None)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
+        runner = await serve(front.routes(), sock)
     stop = asyncio.Event()
     await front.start()
     worker = asyncio.create_task(app.worker.run(stop, idle_seconds=0.2))
@@ -157,17 +162,17 @@ async def file_and_claim(story: Story) -> Filed:
     # Her ticket's conversation: its own topic where the bot has topics, else her main chat.
     anna_thread: int | None = None
     if story.topics:
-        anna_topic = await anna.gets_topic("#1 ")
+        anna_topic = await anna.gets_topic("#1 ", timeout=WAIT)
         assert PROBLEM[:20] in anna_topic.name
         anna_thread = anna_topic.thread_id
     else:
         assert anna.topics() == []
-    await anna.sees("#1", thread=anna_thread)
+    await anna.sees("#1", thread=anna_thread, timeout=WAIT)
 
     # The IT group gets the card: in the ticket's own topic (forum) or in the chat.
     group_thread: int | None = None
     if story.forum:
-        topic = await it.gets_topic("#1 ")
+        topic = await it.gets_topic("#1 ", timeout=WAIT)
         group_thread = topic.thread_id
     else:
         assert it.topics() == []
@@ -175,7 +180,7 @@ async def file_and_claim(story: Story) -> Filed:
     team = translator(conf.teams["it"].locale or conf.desk.default_locale)  # the group's language
     card = await with_button(it, team("btn_claim"), group_thread)
     await boris.presses(card, team("btn_claim"), chat=it)
-    await story.fake.wait_for(lambda: team("btn_claim") not in card.buttons or None, 10)  # edited in place
+    await story.fake.wait_for(lambda: team("btn_claim") not in card.buttons or None, WAIT)  # edited in place
     assert "Boris" in card.text
     return Filed(anna_thread, group_thread, card)
 
@@ -187,39 +192,39 @@ async def story_run(story: Story) -> None:
 
     # boris asks in the ticket's thread; the question reaches anna in hers.
     await boris.says(QUESTION, **in_thread(story, card))
-    await anna.sees(QUESTION, thread=anna_thread)
+    await anna.sees(QUESTION, thread=anna_thread, timeout=WAIT)
 
     # anna answers in plain words (in her topic, or just in the chat: the ticket waits on her).
     await anna.says(ANSWER, thread=anna_thread)
-    shown = await it.sees("HP LaserJet 400", thread=group_thread)
+    shown = await it.sees("HP LaserJet 400", thread=group_thread, timeout=WAIT)
     assert "<b>&amp;</b>" in shown.text  # hostile markup shows as literal text
 
     # boris resolves with a note, in the thread, without typing the number.
     await boris.says(f"/resolve {NOTE}", **in_thread(story, card))
-    await anna.sees(NOTE, thread=anna_thread)
+    await anna.sees(NOTE, thread=anna_thread, timeout=WAIT)
     assert (await story.ticket()).status == Status.RESOLVED
     if story.forum:
-        await story.fake.wait_for(lambda: it.topic_named("#1 ").closed or None, 10)  # type: ignore[union-attr]
+        await story.fake.wait_for(lambda: it.topic_named("#1 ").closed or None, WAIT)  # type: ignore[union-attr]
 
     # Not fixed: one tap reopens it to boris, with her words kept.
     await anna.says(NOT_FIXED, thread=anna_thread)
     reopen = await with_button(anna, ru("btn_reopen_n", n=1), anna_thread)
     await anna.presses(reopen, ru("btn_reopen_n", n=1))
-    await it.sees(NOT_FIXED[:12], thread=group_thread)
+    await it.sees(NOT_FIXED[:12], thread=group_thread, timeout=WAIT)
     ticket = await story.ticket()
     assert ticket.status != Status.RESOLVED and ticket.assignee_id is not None
     if story.forum:
-        await story.fake.wait_for(lambda: (not it.topic_named("#1 ").closed) or None, 10)  # type: ignore[union-attr]
+        await story.fake.wait_for(lambda: (not it.topic_named("#1 ").closed) or None, WAIT)  # type: ignore[union-attr]
 
     # boris escalates with a reason; the requester is told, without names or tiers.
     await boris.says(f"/escalate {REASON}", **in_thread(story, card))
-    told = await anna.sees(ru("escalated_requester", n=1)[:30], thread=anna_thread)
+    told = await anna.sees(ru("escalated_requester", n=1)[:30], thread=anna_thread, timeout=WAIT)
     assert "L2" not in told.text and "Boris" not in told.text
     assert (await story.ticket()).tier == "L2"
 
     # vera (L2, English) reads the whole history in order.
     await vera.says("/ticket 1")
-    history = (await vera.sees(NOTE)).text
+    history = (await vera.sees(NOTE, timeout=WAIT)).text
     parts = [PROBLEM, QUESTION, "HP LaserJet 400", NOTE, NOT_FIXED, REASON]
     where = [history.find(p) for p in parts]
     assert -1 not in where, (parts, history)
@@ -255,17 +260,17 @@ async def test_a_photo_reaches_the_agents_thread_and_a_25_mb_document_gets_a_not
         update = await anna.sends_photo("вот что на экране", thread=filed.anna_thread)
         file_id = update["photo"][-1]["file_id"]
         sent = await fake.wait_for(
-            lambda: next((c for c in fake.calls_of("sendPhoto", mark) if c.params.get("photo") == file_id), None), 10)
+            lambda: next((c for c in fake.calls_of("sendPhoto", mark) if c.params.get("photo") == file_id), None), WAIT)
         assert str(sent.params.get("chat_id")) == str(it.id)
         assert str(sent.params.get("message_thread_id")) == str(filed.group_thread)  # in #1's topic
-        await it.sees("вот что на экране", thread=filed.group_thread)
+        await it.sees("вот что на экране", thread=filed.group_thread, timeout=WAIT)
 
         mark = fake.mark()
         big = await anna.sends_document("dump.zip", size=25 * 1024 * 1024, caption="лог", thread=filed.anna_thread)
         big_id = big["document"]["file_id"]
-        note = await it.sees("dump.zip", thread=filed.group_thread)
+        note = await it.sees("dump.zip", thread=filed.group_thread, timeout=WAIT)
         assert "20" in note.text and "25" in note.text  # the limit and the file's size
-        await anna.sees("dump.zip", thread=filed.anna_thread)  # she is told too
+        await anna.sees("dump.zip", thread=filed.anna_thread, timeout=WAIT)  # she is told too
         assert not [c for c in fake.calls_of("sendDocument", mark) if c.params.get("document") == big_id]
 
 
@@ -282,13 +287,13 @@ async def test_hostile_text_arrives_intact_and_literal(sqlite_url: str, forum: b
         if filed.anna_thread is None:
             where = {"reply_to": anna.find("#1")}
         await anna.says(HOSTILE, **where)
-        shown = await it.sees("bold?", thread=filed.group_thread)
+        shown = await it.sees("bold?", thread=filed.group_thread, timeout=WAIT)
         assert HOSTILE.replace("\x00", "").replace("  ", " ") in shown.text.replace("  ", " ")
 
         long = "\n".join(f"line {i:04d} " + "ж" * 60 for i in range(150))  # ~10,000 characters
         assert len(long) > 9_500
         await anna.says(long, **where)
-        await it.sees("line 0149", thread=filed.group_thread)
+        await it.sees("line 0149", thread=filed.group_thread, timeout=WAIT)
         texts = "\n".join(m.text for m in it.messages(filed.group_thread))
         for i in range(150):  # split on line boundaries: every line arrives whole
             assert f"line {i:04d} " + "ж" * 60 in texts
