@@ -6,7 +6,6 @@ clock, database URL and platforms, exactly as the CLI does with the real ones.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -110,9 +109,6 @@ def build(
     knowledge = kb if kb is not None else load_kb(config, kb_dir)
     platforms = tuple(senders)
     engine = Engine(db, config, knowledge, platforms=platforms, clock=clock, on_handled=on_handled)
-    worker_kwargs = {}
-    if on_send is not None and "on_send" in inspect.signature(OutboxWorker).parameters:
-        worker_kwargs["on_send"] = on_send
-    worker = OutboxWorker(db, senders, clock, **worker_kwargs)
+    worker = OutboxWorker(db, senders, clock, on_send=on_send)
     return App(config=config, db=db, kb=knowledge, engine=engine, worker=worker,
                platforms=platforms, senders=dict(senders))

@@ -21,7 +21,6 @@ closed.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import signal
@@ -157,11 +156,10 @@ class Runner:
                     raise StartError(f"{frontend.platform}: cannot start: {self._reason(exc)}") from exc
                 self._started.append(frontend)
                 log.info("%s frontend started", frontend.platform, extra={"platform": frontend.platform})
-            run_kwargs: dict[str, float] = {"idle_seconds": self.idle_seconds}
-            if "shutdown_timeout" in inspect.signature(self.app.worker.run).parameters:
-                run_kwargs["shutdown_timeout"] = WORKER_STOP - 0.5  # sends in flight may finish
             self._worker = asyncio.create_task(
-                self.app.worker.run(self._worker_stop, **run_kwargs), name="outbox-worker"
+                self.app.worker.run(self._worker_stop, idle_seconds=self.idle_seconds,
+                                    shutdown_timeout=WORKER_STOP - 0.5),  # sends in flight may finish
+                name="outbox-worker",
             )
         except BaseException:
             await self.stop()
