@@ -28,9 +28,15 @@ Inbound (Slack calls the app): set ``fake.request_url`` (the app's ``/slack/even
 and the fake POSTs signed requests as Slack does (``X-Slack-Signature`` v0 HMAC-SHA256
 of ``v0:{timestamp}:{body}`` with ``signing_secret``, ``X-Slack-Request-Timestamp``):
 Events API callbacks, url_verification, slash commands and interactivity payloads.
-Every POST is recorded in ``posts`` (status, body, elapsed). ``sign="wrong"|"none"``,
+Every POST is recorded in ``posts`` (status, body, elapsed). ``sign_mode="wrong"|"none"``,
 ``timestamp=`` and ``redeliver(post, times)`` (X-Slack-Retry-Num / -Reason, same
 event_id) exercise verification and retries. Users act through tests/support/slack.py.
+
+Socket Mode: ``apps.connections.open`` (app token ``xapp-...`` only) hands out a one-use
+``ws://`` URL on the fake; with ``request_url`` None the same requests go to the
+connected websocket as envelopes (events_api / slash_commands / interactive, with
+``retry_attempt``) and count as 200 once acked; ``disconnect_sockets()`` sends Slack's
+``disconnect`` so the client must reconnect.
 """
 
 from __future__ import annotations
@@ -154,6 +160,8 @@ class InboundPost:
     event_id: str | None = None
     retry_num: int = 0
     sent_at: float = 0.0
+    transport: str = "http"  # or "socket" (Socket Mode envelope; status 200 = acked)
+    envelope_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -212,6 +220,7 @@ class FakeSlack:
         self,
         *,
         token: str = "xoxb-0000-fake-bot-token",
+        app_token: str = "xapp-1-A0000DESK-0000-fake-app-token",
         signing_secret: str = "fake-signing-secret-0123456789",
         team_id: str = "T0000DESK",
         team_domain: str = "deskfake",
@@ -223,6 +232,7 @@ class FakeSlack:
         request_url: str | None = None,
     ) -> None:
         self.token = token
+        self.app_token = app_token
         self.signing_secret = signing_secret
         self.team_id = team_id
         self.team_domain = team_domain
@@ -257,6 +267,11 @@ class FakeSlack:
         self.files: dict[str, dict[str, Any]] = {}
         self.posts: list[InboundPost] = []
         self.clock_offset = 0.0
+        # Socket Mode: used for inbound requests when request_url is None.
+        self.socket_connections = 0  # websockets ever accepted
+        self._sockets: list[web.WebSocketResponse] = []
+        self._tickets: set[str] = set()
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
         self._ts_seq = itertools.count(1)
         self._id_seq = itertools.count(1)
@@ -284,6 +299,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         app.router.add_get("/files-pri/{team_file}/{name}", self._handle_download)
+        app.router.add_get("/link/", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -294,6 +310,9 @@ class FakeSlack:
         return self
 
     async def close(self) -> None:
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -503,7 +522,14 @@ class FakeSlack:
             call.params, token = await self._read_params(request)
             if token is None:
                 raise SlackError("not_authed")
-            if not hmac.compare_digest(token, self.token):
+            if method == "apps.connections.open":
+                if token.startswith("xoxb-"):
+                    raise SlackError("not_allowed_token_type")
+                if not hmac.compare_digest(token, self.app_token):
+                    raise SlackError("invalid_auth")
+            elif token.startswith("xapp-"):
+                raise SlackError("not_allowed_token_type")
+            elif not hmac.compare_digest(token, self.token):
                 raise SlackError("invalid_auth")
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
@@ -1137,6 +1163,94 @@ class FakeSlack:
             raise SlackError("file_not_found")
         return {"file": {k: v for k, v in record.items() if not k.startswith("_")}}
 
+    def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        ticket = hashlib.sha1(f"{time.time()}{next(self._id_seq)}".encode()).hexdigest()
+        self._tickets.add(ticket)
+        return {"url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"}
+
+    # ------------------------------------------------------------------ Socket Mode
+    @property
+    def socket_connected(self) -> bool:
+        return any(not ws.closed for ws in self._sockets)
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            return web.Response(status=401, text="invalid ticket")
+        self._tickets.discard(ticket)  # a URL is good for one connection
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self.socket_connections += 1
+        await ws.send_json({"type": "hello", "num_connections": len(self._sockets),
+                            "debug_info": {"host": "fake-slack", "approximate_connection_time": 18060},
+                            "connection_info": {"app_id": self.app_id}})
+        await self.notify()
+        try:
+            async for msg in ws:
+                if msg.type != web.WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    continue
+                future = self._acks.pop(str(data.get("envelope_id")), None)
+                if future is not None and not future.done():
+                    future.set_result(data)
+        finally:
+            self._sockets = [s for s in self._sockets if s is not ws]
+            await self.notify()
+        return ws
+
+    async def disconnect_sockets(self, reason: str = "refresh_requested") -> None:
+        """Slack's ``disconnect`` message: the client is expected to reconnect."""
+        for ws in list(self._sockets):
+            if not ws.closed:
+                await ws.send_json({"type": "disconnect", "reason": reason,
+                                    "debug_info": {"host": "fake-slack"}})
+
+    async def wait_socket(self, timeout: float = 5.0) -> None:
+        await self.wait_for(lambda: self.socket_connected, timeout)
+
+    async def _post_socket(self, post: InboundPost, ack_timeout: float) -> None:
+        """Deliver one request as a Socket Mode envelope and wait for its ack."""
+        content_type = post.headers["Content-Type"]
+        text = post.body.decode()
+        if content_type.startswith("application/json"):
+            envelope_type, payload = "events_api", json.loads(text)
+        else:
+            form = dict(parse_qsl(text, keep_blank_values=True))
+            if "payload" in form:
+                envelope_type, payload = "interactive", json.loads(form["payload"])
+            else:
+                envelope_type, payload = "slash_commands", form
+        if payload.get("type") == "url_verification":
+            raise AssertionError("url_verification is not sent over Socket Mode")
+        envelope_id = f"{next(self._id_seq):08x}-fake-envelope"
+        envelope: dict[str, Any] = {"envelope_id": envelope_id, "payload": payload, "type": envelope_type,
+                                    "accepts_response_payload": envelope_type != "events_api"}
+        if envelope_type == "events_api":
+            envelope["retry_attempt"] = post.retry_num
+            envelope["retry_reason"] = post.headers.get("X-Slack-Retry-Reason", "")
+        post.transport = "socket"
+        post.envelope_id = envelope_id
+        await self.wait_socket()
+        ws = next(s for s in self._sockets if not s.closed)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = future
+        started = time.monotonic()
+        await ws.send_json(envelope)
+        try:
+            ack = await asyncio.wait_for(future, ack_timeout)
+        except TimeoutError:
+            post.error = "no ack"
+            self._acks.pop(envelope_id, None)
+        else:
+            post.status = 200
+            post.content_type = "application/json"
+            post.response_text = json.dumps(ack["payload"]) if ack.get("payload") is not None else ""
+        post.elapsed = time.monotonic() - started
+
     # ------------------------------------------------------------------ inbound: Slack → app
     async def _client_session(self) -> ClientSession:
         if self._client is None or self._client.closed:
@@ -1145,12 +1259,16 @@ class FakeSlack:
 
     async def post_raw(self, body: bytes, content_type: str, *, kind: str, sign_mode: str = "right",
                        timestamp: int | None = None, retry_num: int = 0, retry_reason: str = "http_timeout",
-                       event_id: str | None = None, url: str | None = None) -> InboundPost:
+                       event_id: str | None = None, url: str | None = None,
+                       ack_timeout: float = ACK_DEADLINE + 2) -> InboundPost:
         """POST ``body`` to the app as Slack does. ``sign_mode``: "right", "wrong" (a bad
         signature), "none" (no signature headers); ``timestamp`` (default now) for old
-        requests; ``retry_num`` > 0 adds X-Slack-Retry-Num/-Reason."""
+        requests; ``retry_num`` > 0 adds X-Slack-Retry-Num/-Reason.
+
+        Without ``request_url`` (and ``url``) the request goes over Socket Mode instead:
+        as an envelope on the app's websocket (waiting for it to connect), and the post
+        counts as 200 when the app acks it within ``ack_timeout``."""
         target = url or self.request_url
-        assert target, "set fake.request_url to the app's /slack/events URL"
         ts = str(int(time.time()) if timestamp is None else timestamp)
         headers = {"Content-Type": content_type, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}
         if sign_mode == "right":
@@ -1166,16 +1284,19 @@ class FakeSlack:
             headers["X-Slack-Retry-Reason"] = retry_reason
         post = InboundPost(kind=kind, body=body, headers=headers, status=None, event_id=event_id,
                            retry_num=retry_num, sent_at=self.now())
-        session = await self._client_session()
-        started = time.monotonic()
-        try:
-            async with session.post(target, data=body, headers=headers) as resp:
-                post.status = resp.status
-                post.content_type = resp.content_type
-                post.response_text = await resp.text()
-        except Exception as e:  # connection refused, reset, timeout
-            post.error = f"{type(e).__name__}: {e}"
-        post.elapsed = time.monotonic() - started
+        if not target:
+            await self._post_socket(post, ack_timeout)
+        else:
+            session = await self._client_session()
+            started = time.monotonic()
+            try:
+                async with session.post(target, data=body, headers=headers) as resp:
+                    post.status = resp.status
+                    post.content_type = resp.content_type
+                    post.response_text = await resp.text()
+            except Exception as e:  # connection refused, reset, timeout
+                post.error = f"{type(e).__name__}: {e}"
+            post.elapsed = time.monotonic() - started
         self.posts.append(post)
         if kind == "view_submission" and post.ok:
             self._apply_view_ack(post)

@@ -432,3 +432,47 @@ async def test_dsl_user_can_not_talk_in_a_channel_they_are_not_in(fake: FakeSlac
     with pytest.raises(AssertionError):
         await anna.says("x", channel=it)
     assert json.dumps(fake.posts, default=str) == "[]"
+
+
+async def test_socket_mode_handler_gets_envelopes_and_acks(fake: FakeSlack) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    seen: list[dict[str, Any]] = []
+    app = AsyncApp(signing_secret=fake.signing_secret, client=client_for(fake))
+
+    @app.event("message")
+    async def on_message(event: dict[str, Any], say: Any) -> None:
+        seen.append(event)
+        await say(text=f"got: {event['text']}")
+
+    @app.view("form")
+    async def on_submit(ack: Any) -> None:
+        await ack(response_action="errors", errors={"desc": "Too short"})
+
+    assert (await error_of(client_for(fake).apps_connections_open(app_token=fake.token))).response["error"] == "not_allowed_token_type"
+    handler = AsyncSocketModeHandler(app, app_token=fake.app_token)
+    await handler.connect_async()
+    try:
+        await fake.wait_socket()
+        anna = fake.user("U0000ANNA", "Anna Ivanova")
+        said = await anna.says("over the socket")
+        assert said.post.transport == "socket" and said.status == 200
+        await anna.receives("got: over the socket")
+        retry = await fake.redeliver(said.post)
+        assert retry[0].status == 200 and len(seen) == 2  # bolt acks retries too; dedup is the app's job
+        opened = await client_for(fake).views_open(trigger_id=fake.new_trigger(anna.id), view={
+            "type": "modal", "callback_id": "form", "title": {"type": "plain_text", "text": "Form"},
+            "submit": {"type": "plain_text", "text": "Send"},
+            "blocks": [{"type": "input", "block_id": "desc", "label": {"type": "plain_text", "text": "Describe"},
+                        "element": {"type": "plain_text_input", "action_id": "desc"}}]})
+        modal = await anna.gets_modal("Form")
+        assert modal.id == opened["view"]["id"]
+        sub = await anna.submits(modal, {"desc": {"desc": "x"}})
+        assert sub.errors == {"desc": "Too short"} and modal.is_open
+        # Slack asks the client to reconnect: it opens a new connection and keeps working.
+        await fake.disconnect_sockets()
+        await fake.wait_for(lambda: fake.socket_connections == 2 and fake.socket_connected)
+        assert (await anna.says("after reconnect")).status == 200
+        await anna.receives("got: after reconnect")
+    finally:
+        await handler.close_async()
