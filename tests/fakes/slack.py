@@ -230,6 +230,7 @@ class FakeSlack:
         rate_limits: RateLimits | bool = True,
         early_grace: float = 0.05,
         request_url: str | None = None,
+        echo_bot_messages: bool = False,
     ) -> None:
         self.token = token
         self.app_token = app_token
@@ -248,6 +249,10 @@ class FakeSlack:
             self.rate_limits = rate_limits
         self.early_grace = early_grace
         self.request_url = request_url
+        # Slack sends the app its own messages as message events too (with bot_id); on
+        # request, the fake does the same, so an app that does not ignore them loops.
+        self.echo_bot_messages = echo_bot_messages
+        self._echo_tasks: set[asyncio.Task[InboundPost]] = set()
 
         self.calls: list[Call] = []
         self.internal_errors: list[tuple[Call, str]] = []
@@ -272,6 +277,7 @@ class FakeSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self._tickets: set[str] = set()
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._response_urls: dict[str, dict[str, Any]] = {}  # key -> user, channel, message_ts, uses
 
         self._ts_seq = itertools.count(1)
         self._id_seq = itertools.count(1)
@@ -300,6 +306,7 @@ class FakeSlack:
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         app.router.add_get("/files-pri/{team_file}/{name}", self._handle_download)
         app.router.add_get("/link/", self._handle_socket)
+        app.router.add_post("/response/{key}", self._handle_response_url)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -310,6 +317,10 @@ class FakeSlack:
         return self
 
     async def close(self) -> None:
+        for task in list(self._echo_tasks):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -431,6 +442,11 @@ class FakeSlack:
         self.messages.setdefault(channel_id, [])
         return channel
 
+    def app_in(self, channel_id: str) -> bool:
+        """Whether the app gets events from this channel (a DM, or the bot is a member)."""
+        channel = self.channels.get(channel_id) or {}
+        return bool(channel.get("is_im")) or self.bot_user_id in self.members.get(channel_id, set())
+
     def join(self, channel_id: str, user_id: str) -> None:
         self.members.setdefault(channel_id, set()).add(user_id)
         if user_id == self.bot_user_id:
@@ -467,6 +483,13 @@ class FakeSlack:
         trigger_id = f"{next(self._id_seq)}.{self.team_id[1:]}.{hashlib.sha1(str(time.time()).encode()).hexdigest()[:16]}"
         self.triggers[trigger_id] = {"user": user_id, "issued": self.now(), "used": False}
         return trigger_id
+
+    def new_response_url(self, user_id: str, channel_id: str, message_ts: str | None = None) -> str:
+        """A ``response_url`` for a command or an action (bolt's ``respond()`` posts to it)."""
+        key = hashlib.sha1(f"{time.time()}{next(self._id_seq)}".encode()).hexdigest()[:20]
+        self._response_urls[key] = {"user": user_id, "channel": channel_id, "message_ts": message_ts,
+                                    "uses": 0, "issued": self.now()}
+        return f"{self.origin}/response/{key}"
 
     def add_file(self, name: str, content: bytes, *, user: str | None = None,
                  mimetype: str | None = None, title: str | None = None) -> dict[str, Any]:
@@ -596,6 +619,66 @@ class FakeSlack:
         self.calls.append(call)
         await self.notify()
         return web.Response(status=200, text=f"OK - {len(data)}", content_type="text/plain")
+
+    async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
+        """A message sent to a response_url: ephemeral (default) or in_channel, or
+        replacing/deleting the message an action came from; at most 5 uses in 30 minutes."""
+        key = request.match_info["key"]
+        call = Call(method="response_url", params={}, time=self.now(), content_type=request.content_type)
+        try:
+            try:
+                params = json.loads(await request.read() or b"{}")
+            except ValueError:
+                raise SlackError("invalid_payload", status=400) from None
+            call.params = params
+            target = self._response_urls.get(key)
+            if target is None:
+                raise SlackError("no_service", status=404)
+            if target["uses"] >= 5 or self.now() - target["issued"] > 30 * 60:
+                raise SlackError("used_up", status=404)
+            channel = self.channels.get(target["channel"])
+            if channel is None:
+                raise SlackError("channel_not_found", status=404)
+            if _bool(params.get("delete_original", False)):
+                original = self.message(channel["id"], target["message_ts"] or "")
+                if original is None:
+                    raise SlackError("message_not_found", status=404)
+                original["_deleted"] = True
+            else:
+                try:
+                    blocks = self._check_blocks("response_url", params.get("blocks"))
+                    text = self._check_message_text("response_url", params, blocks)
+                except SlackError as e:
+                    raise SlackError(e.error, status=400) from None
+                if _bool(params.get("replace_original", False)):
+                    original = self.message(channel["id"], target["message_ts"] or "")
+                    if original is None:
+                        raise SlackError("message_not_found", status=404)
+                    original["text"] = text
+                    if blocks:
+                        original["blocks"] = blocks
+                    else:
+                        original.pop("blocks", None)
+                    original["edited"] = {"user": self.bot_user_id, "ts": self.new_ts()}
+                    original.setdefault("_history", []).append(text)
+                elif params.get("response_type") == "in_channel":
+                    msg = self._bot_message(channel, text, blocks, params)
+                    thread = params.get("thread_ts")
+                    if thread:
+                        msg["thread_ts"] = thread
+                    self.messages.setdefault(channel["id"], []).append(msg)
+                else:
+                    self.ephemerals.append({"channel": channel["id"], "user": target["user"], "text": text,
+                                            "blocks": blocks, "thread_ts": params.get("thread_ts"),
+                                            "ts": self.new_ts(), "_mrkdwn": _bool(params.get("mrkdwn", True)),
+                                            "_via": "response_url"})
+            target["uses"] += 1
+            call.response = {"ok": True}
+        except SlackError as e:
+            call.response, call.status = e.body(), e.status
+        self.calls.append(call)
+        await self.notify()
+        return web.json_response(call.response, status=call.status)
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
         team_file = request.match_info["team_file"]
@@ -867,7 +950,17 @@ class FakeSlack:
                 root["reply_count"] = root.get("reply_count", 0) + 1
                 root.setdefault("thread_ts", thread)
         self.messages.setdefault(channel["id"], []).append(msg)
+        self._echo(channel, msg)
         return {"channel": channel["id"], "ts": msg["ts"], "message": _public(msg)}
+
+    def _echo(self, channel: dict[str, Any], msg: dict[str, Any]) -> None:
+        if not self.echo_bot_messages or not (self.request_url or self._sockets):
+            return
+        event = {**_public(msg), "channel": channel["id"], "event_ts": msg["ts"],
+                 "channel_type": "im" if channel.get("is_im") else ("group" if channel.get("is_private") else "channel")}
+        task = asyncio.get_running_loop().create_task(self.post_event(event))
+        self._echo_tasks.add(task)
+        task.add_done_callback(self._echo_tasks.discard)
 
     def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params)
@@ -1348,7 +1441,7 @@ class FakeSlack:
             "channel_id": channel["id"], "channel_name": "directmessage" if channel.get("is_im") else channel["name"],
             "user_id": user_id, "user_name": self.users[user_id]["name"], "command": command, "text": text,
             "api_app_id": self.app_id, "is_enterprise_install": "false",
-            "response_url": f"{self.origin}/commands/{self.team_id}/{next(self._id_seq)}/fake",
+            "response_url": self.new_response_url(user_id, channel["id"]),
             "trigger_id": trigger_id or self.new_trigger(user_id),
         }
         body = urlencode(form).encode()

@@ -476,3 +476,79 @@ async def test_socket_mode_handler_gets_envelopes_and_acks(fake: FakeSlack) -> N
         await anna.receives("got: after reconnect")
     finally:
         await handler.close_async()
+
+
+async def test_respond_through_response_url_ephemeral_in_channel_and_replace(fake: FakeSlack) -> None:
+    app = AsyncApp(signing_secret=fake.signing_secret, client=client_for(fake))
+
+    @app.command("/helpdesk")
+    async def on_command(ack: Any, respond: Any, command: dict[str, Any]) -> None:
+        await ack()
+        if command["text"] == "public":
+            await respond(text="for everyone", response_type="in_channel")
+        else:
+            await respond(text="only *you* see this")
+
+    @app.action("b0.0")
+    async def on_press(ack: Any, respond: Any) -> None:
+        await ack()
+        await respond(text="claimed", replace_original=True)
+
+    runner, fake.request_url = await serve_bolt(app)
+    try:
+        it = fake.channel("C00ITQUEUE", "it-queue")
+        boris = fake.user("U0000BORIS", "Boris Petrov")
+        it.add(boris)
+        await boris.slash("/helpdesk", "queue", channel=it)
+        assert (await boris.gets_ephemeral("only you see this"))["channel"] == it.id
+        await boris.slash("/helpdesk", "public", channel=it)
+        assert (await it.receives("for everyone")).text == "for everyone"
+        posted = await client_for(fake).chat_postMessage(channel=it.id, text="card", blocks=card("card", button("Claim", "v", "b0.0")))
+        await boris.presses(it.find("card"), "Claim")
+        await fake.wait_for(lambda: fake.message(it.id, posted["ts"])["text"] == "claimed")
+        assert it.find("claimed").buttons == []
+        assert [c.ok for c in fake.calls_of("response_url")] == [True, True, True]
+    finally:
+        await runner.cleanup()
+
+
+async def test_no_event_from_a_channel_the_app_is_not_in_and_file_shares(fake: FakeSlack, bolt: dict[str, Any]) -> None:
+    elsewhere = fake.channel("C0RANDOM", "random", bot_member=False)
+    anna = fake.user("U0000ANNA", "Anna Ivanova")
+    elsewhere.add(anna)
+    said = await anna.says("hello", channel=elsewhere)
+    assert not said.delivered and (await anna.reacts(said.message, "ticket")).post is None
+    shared = await anna.says("see photo", files=[("screen.png", b"\x89PNG-bytes")])
+    assert shared.status == 200
+    event = bolt["messages"][-1]
+    assert event["subtype"] == "file_share" and event["files"][0]["name"] == "screen.png"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(event["files"][0]["url_private_download"],
+                            headers={"Authorization": f"Bearer {fake.token}"}) as resp:
+            assert await resp.read() == b"\x89PNG-bytes"
+    info = await client_for(fake).files_info(file=event["files"][0]["id"])
+    assert info["file"]["user"] == anna.id and info["file"]["size"] == len(b"\x89PNG-bytes")
+    assert len(bolt["messages"]) == 1
+
+
+async def test_echoed_bot_messages_are_ignored_by_bolt() -> None:
+    async with FakeSlack(rate_limits=False, echo_bot_messages=True) as fake:
+        seen: list[dict[str, Any]] = []
+        app = AsyncApp(signing_secret=fake.signing_secret, client=client_for(fake))
+
+        @app.event("message")
+        async def on_message(event: dict[str, Any], say: Any) -> None:
+            seen.append(event)
+            await say(text="echo?")
+
+        runner, fake.request_url = await serve_bolt(app)
+        try:
+            anna = fake.user("U0000ANNA", "Anna Ivanova")
+            await anna.says("hi")
+            await anna.receives("echo?")
+            await fake.wait_for(lambda: len(fake.posts) == 2 and all(p.status for p in fake.posts))
+            echo = fake.posts[1].payload["event"]
+            assert echo["bot_id"] == fake.bot_id and echo["user"] == fake.bot_user_id
+            assert [e["text"] for e in seen] == ["hi"]  # bolt dropped its own message
+        finally:
+            await runner.cleanup()

@@ -272,17 +272,21 @@ class SlackView:
 class Action:
     """Something a person did, and Slack's POST of it to the app."""
 
-    post: InboundPost
+    post: InboundPost | None  # None: Slack sends the app nothing (it is not in the channel)
     message: SlackMessage | None = None  # the user's message, for says()
     trigger_id: str | None = None
 
     @property
+    def delivered(self) -> bool:
+        return self.post is not None
+
+    @property
     def status(self) -> int | None:
-        return self.post.status
+        return None if self.post is None else self.post.status
 
     @property
     def ack(self) -> Any:
-        return self.post.response_json
+        return None if self.post is None else self.post.response_json
 
     @property
     def errors(self) -> dict[str, str]:
@@ -496,7 +500,8 @@ class SlackUser(_Reading):
                    **options: Any) -> Action:
         """A message from this person: in their DM with the app (message.im) or in a
         channel (message.channels / message.groups), in a thread when ``thread_ts``;
-        ``files`` as (name, bytes) shared with it (subtype file_share)."""
+        ``files`` as (name, bytes) shared with it (subtype file_share). In a channel the
+        app is not in, the message is stored but Slack sends no event (``post`` None)."""
         target = self._channel_of(channel)
         if not target.get("is_im"):
             assert self.id in self.fake.members.get(target["id"], set()), f"{self} is not in {target['id']}"
@@ -505,11 +510,14 @@ class SlackUser(_Reading):
             record = self.fake.add_file(name, content, user=self.id)
             shared.append({k: v for k, v in record.items() if not k.startswith("_")})
         msg = self._message(target, text, thread_ts, shared)
+        view = SlackMessage(self.fake, target["id"], msg["ts"])
+        if not self.fake.app_in(target["id"]):
+            return Action(None, view)
         event = {k: v for k, v in msg.items() if not k.startswith("_")}
         event.update(channel=target["id"], event_ts=msg["ts"],
                      channel_type="im" if target.get("is_im") else ("group" if target.get("is_private") else "channel"))
         post = await self.fake.post_event(event, **options)
-        return Action(post, SlackMessage(self.fake, target["id"], msg["ts"]))
+        return Action(post, view)
 
     async def presses(self, message: MessageRef | SlackView, label: str, **options: Any) -> Action:
         """A click on the Block Kit button labelled ``label`` (block_actions)."""
@@ -537,7 +545,7 @@ class SlackUser(_Reading):
             payload["container"] = container
             payload["channel"] = {"id": msg.channel, "name": channel.get("name", "directmessage")}
             payload["message"] = {k: v for k, v in raw.items() if not k.startswith("_")}
-            payload["response_url"] = f"{self.fake.origin}/actions/{self.fake.team_id}/{self.fake.new_id('')}/fake"
+            payload["response_url"] = self.fake.new_response_url(self.id, msg.channel, msg.ts)
         found = [(b, el) for b, el in buttons_in(blocks) if el["text"]["text"] == label]
         assert found, f"no button {label!r}; buttons: {[el['text']['text'] for _, el in buttons_in(blocks)]}"
         block, el = found[0]
@@ -613,7 +621,7 @@ class SlackUser(_Reading):
             "team": self.fake.team_ref(), "user": self.fake.user_ref(self.id),
             "channel": {"id": msg.channel, "name": channel.get("name", "directmessage")},
             "is_enterprise_install": False, "enterprise": None, "callback_id": callback_id,
-            "trigger_id": trigger_id, "response_url": f"{self.fake.origin}/actions/{self.fake.team_id}/x/fake",
+            "trigger_id": trigger_id, "response_url": self.fake.new_response_url(self.id, msg.channel, msg.ts),
             "message_ts": msg.ts, "message": {k: v for k, v in raw.items() if not k.startswith("_")},
         }
         post = await self.fake.post_interaction(payload, **options)
@@ -631,10 +639,12 @@ class SlackUser(_Reading):
         if self.id not in entry["users"]:
             entry["users"].append(self.id)
             entry["count"] += 1
+        if not self.fake.app_in(msg.channel):
+            return Action(None, msg)
         event = {"type": "reaction_added", "user": self.id, "reaction": name,
                  "item": {"type": "message", "channel": msg.channel, "ts": msg.ts},
                  "item_user": raw.get("user"), "event_ts": self.fake.new_ts()}
-        return Action(await self.fake.post_event(event, **options))
+        return Action(await self.fake.post_event(event, **options), msg)
 
     async def opens_home(self, **options: Any) -> Action:
         """Opening the app's Home tab (app_home_opened)."""
