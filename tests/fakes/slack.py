@@ -19,10 +19,12 @@ each counted in ``block_errors``), ``trigger_id`` s are single use and expire in
 
 Rate limits (``RateLimits``; ``FakeSlack(rate_limits=False)`` turns them off,
 ``inject_429`` still works): chat.postMessage is about 1 per second per channel —
-a sliding window of 1 per ``period * (1 - tolerance)`` (0.9 s). A 429 bans the channel
-(or everything, for ``inject_429`` without a channel) for ``Retry-After`` seconds; a call
-in a banned scope is answered 429 again and counted in ``early_retries`` when the app
-could have known (same connection as the 429, or later than ``early_grace``).
+a sliding window of 1 per ``period * (1 - tolerance)`` (0.9 s) — and the other methods
+have their tier's per-minute window (chat.update 50/min, views.publish 100/min, ...).
+A 429 bans its scope (the channel, the method, or every send for ``inject_429`` without
+channel and method) for ``Retry-After`` seconds; a call in a banned scope is answered
+429 again and counted in ``early_retries`` when the app could have known (same
+connection as the 429, or later than ``early_grace``), else ``in_flight_during_ban``.
 
 Inbound (Slack calls the app): set ``fake.request_url`` (the app's ``/slack/events``)
 and the fake POSTs signed requests as Slack does (``X-Slack-Signature`` v0 HMAC-SHA256
@@ -138,11 +140,29 @@ class Call:
 @dataclass
 class RateLimits:
     """chat.postMessage's "1 per second per channel" as a sliding window, shortened by
-    ``tolerance``; ``methods`` are the ones counted per channel."""
+    ``tolerance``; ``methods`` are the ones counted per channel. ``tiers``: Slack's
+    per-method workspace limits (Tier 2 = 20/min, Tier 3 = 50/min, Tier 4 = 100/min) as
+    sliding windows over a minute for the other methods the desk calls."""
 
     per_channel: tuple[int, float] = (1, 1.0)
     tolerance: float = 0.1
     methods: frozenset[str] = frozenset({"chat.postMessage"})
+    tiers: dict[str, tuple[int, float]] = field(default_factory=lambda: {
+        "chat.update": (50, 60.0), "chat.delete": (50, 60.0), "chat.postEphemeral": (100, 60.0),
+        "reactions.add": (50, 60.0), "conversations.open": (50, 60.0), "conversations.info": (50, 60.0),
+        "conversations.history": (50, 60.0), "conversations.replies": (50, 60.0),
+        "users.info": (100, 60.0), "chat.getPermalink": (100, 60.0),
+        "views.open": (100, 60.0), "views.update": (100, 60.0), "views.push": (100, 60.0),
+        "views.publish": (100, 60.0), "files.getUploadURLExternal": (100, 60.0),
+        "files.completeUploadExternal": (100, 60.0), "files.info": (100, 60.0),
+        "apps.connections.open": (1, 1.0),
+    })
+
+
+# What ``inject_429`` without ``method`` hits: the calls that put something in front of people.
+SEND_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "chat.delete",
+                          "files.completeUploadExternal", "reactions.add", "views.publish",
+                          "views.update", "views.open"})
 
 
 @dataclass
@@ -210,7 +230,8 @@ class FakeSlack:
     (channel -> list, current state, bot's and users'), ``bot_messages(channel, thread)``,
     ``ephemerals`` (list of dicts with ``user``), ``views`` (id -> view), ``home`` (user ->
     published view), ``modals(user)`` (open modal stack), ``files``, ``block_errors``,
-    ``too_many_requests``, ``early_retries``, ``posts`` (inbound), ``internal_errors``.
+    ``too_many_requests``, ``early_retries``, ``posts`` (inbound), ``bad_acks``,
+    ``internal_errors``.
     What a test does: ``user``, ``channel``, ``add_user``, ``add_channel``, ``archive``,
     ``inject_429``, ``advance`` (the fake's clock, for trigger expiry), ``post_event``,
     ``post_command``, ``post_interaction``, ``redeliver``, ``wait_for``, ``wait_call``.
@@ -260,6 +281,7 @@ class FakeSlack:
         self.too_many_requests = 0
         self.early_retries = 0
         self.in_flight_during_ban = 0
+        self.early_retry_calls: list[Call] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.members: dict[str, set[str]] = {}  # channel -> user ids (the bot included)
@@ -271,6 +293,7 @@ class FakeSlack:
         self.triggers: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self.posts: list[InboundPost] = []
+        self.bad_acks: list[tuple[InboundPost, str]] = []  # ack bodies Slack would not accept
         self.clock_offset = 0.0
         # Socket Mode: used for inbound requests when request_url is None.
         self.socket_connections = 0  # websockets ever accepted
@@ -284,7 +307,7 @@ class FakeSlack:
         self._cond = asyncio.Condition()
         self._windows: dict[Any, deque[float]] = {}
         self._bans: dict[Any, tuple[float, float, int | None]] = {}
-        self._inject: list[list[Any]] = []  # [remaining, retry_after, channel or None]
+        self._inject: list[list[Any]] = []  # [remaining, retry_after, channel or None, method or None]
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None
         self.port = 0
@@ -475,9 +498,12 @@ class FakeSlack:
         """The user's account was deactivated: DMs answer ``account_inactive``."""
         self.users[user_id]["deleted"] = True
 
-    def inject_429(self, count: int = 1, retry_after: int = 1, *, channel: str | None = None) -> None:
-        """The next ``count`` rate-limited calls (to ``channel`` when given) answer 429."""
-        self._inject.append([count, retry_after, channel])
+    def inject_429(self, count: int = 1, retry_after: int = 1, *, channel: str | None = None,
+                   method: str | None = None) -> None:
+        """The next ``count`` calls of ``method`` (default: any of SEND_METHODS), to
+        ``channel`` when given, answer 429 with ``Retry-After: retry_after`` and ban
+        that scope for as long."""
+        self._inject.append([count, retry_after, channel, method])
 
     def new_trigger(self, user_id: str) -> str:
         trigger_id = f"{next(self._id_seq)}.{self.team_id[1:]}.{hashlib.sha1(str(time.time()).encode()).hexdigest()[:16]}"
@@ -529,7 +555,8 @@ class FakeSlack:
         return out
 
     def ephemerals_for(self, user_id: str, channel: str | None = None) -> list[dict[str, Any]]:
-        return [e for e in self.ephemerals if e["user"] == user_id and (channel is None or e["channel"] == channel)]
+        return [e for e in self.ephemerals if e["user"] == user_id and not e.get("_deleted")
+                and (channel is None or e["channel"] == channel)]
 
     def modals(self, user_id: str) -> list[dict[str, Any]]:
         """The user's open modal stack (bottom first), current state."""
@@ -639,8 +666,9 @@ class FakeSlack:
             channel = self.channels.get(target["channel"])
             if channel is None:
                 raise SlackError("channel_not_found", status=404)
+            ephemeral = next((e for e in self.ephemerals if e["ts"] == target["message_ts"]), None)
             if _bool(params.get("delete_original", False)):
-                original = self.message(channel["id"], target["message_ts"] or "")
+                original = self.message(channel["id"], target["message_ts"] or "") or ephemeral
                 if original is None:
                     raise SlackError("message_not_found", status=404)
                 original["_deleted"] = True
@@ -650,7 +678,9 @@ class FakeSlack:
                     text = self._check_message_text("response_url", params, blocks)
                 except SlackError as e:
                     raise SlackError(e.error, status=400) from None
-                if _bool(params.get("replace_original", False)):
+                if _bool(params.get("replace_original", False)) and ephemeral is not None:
+                    ephemeral.update(text=text, blocks=blocks, _replaced=True)
+                elif _bool(params.get("replace_original", False)):
                     original = self.message(channel["id"], target["message_ts"] or "")
                     if original is None:
                         raise SlackError("message_not_found", status=404)
@@ -695,35 +725,63 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ rate limits
     def _check_rate(self, call: Call) -> None:
-        methods = self.rate_limits.methods if self.rate_limits else frozenset({"chat.postMessage"})
-        if call.method not in methods:
-            return
+        """429 when a ban from an earlier 429 still runs, an injected 429 is due, or a
+        window is full. Ban scopes: ("all",) for SEND_METHODS, ("method", m), and
+        ("channel", c) for the per-channel methods."""
+        method = call.method
         channel = call.channel
+        per_channel = self.rate_limits.methods if self.rate_limits else frozenset({"chat.postMessage"})
+        scopes: list[Any] = [("method", method)]
+        if method in SEND_METHODS:
+            scopes.append(("all",))
+        if method in per_channel and channel:
+            scopes.append(("channel", channel))
         now = call.time
-        running = [self._bans[k] for k in ("all", ("channel", channel)) if k in self._bans
-                   and self._bans[k][0] - now > 0.001]
+        running = [self._bans[k] for k in scopes if k in self._bans and self._bans[k][0] - now > 0.001]
         if running:
             knew = any(conn == call.connection or now - issued > self.early_grace for _, issued, conn in running)
             if knew:
                 self.early_retries += 1
+                self.early_retry_calls.append(call)
             else:
                 self.in_flight_during_ban += 1
             raise self._too_many(math.ceil(max(until for until, _, _ in running) - now), None, call)
         for inj in self._inject:
-            if inj[0] > 0 and (inj[2] is None or inj[2] == channel):
-                inj[0] -= 1
-                self._inject = [i for i in self._inject if i[0] > 0]
-                raise self._too_many(inj[1], "all" if inj[2] is None else ("channel", channel), call)
-        if self.rate_limits is None or channel is None:
+            remaining, retry_after, inj_channel, inj_method = inj
+            if remaining <= 0:
+                continue
+            if inj_method is not None and inj_method != method:
+                continue
+            if inj_method is None and method not in SEND_METHODS:
+                continue
+            if inj_channel is not None and inj_channel != channel:
+                continue
+            inj[0] -= 1
+            self._inject = [i for i in self._inject if i[0] > 0]
+            if inj_channel is not None and method in per_channel:
+                scope: Any = ("channel", channel)
+            elif inj_method is not None or inj_channel is not None:
+                scope = ("method", method)
+            else:
+                scope = ("all",)
+            raise self._too_many(retry_after, scope, call)
+        if self.rate_limits is None:
             return
-        count, period = self.rate_limits.per_channel
-        span = period * (1 - self.rate_limits.tolerance)
-        window = self._windows.setdefault(("channel", channel), deque())
-        while window and now - window[0] >= span:
-            window.popleft()
-        if len(window) >= count:
-            raise self._too_many(math.ceil(window[0] + span - now), ("channel", channel), call)
-        window.append(now)
+        windows: list[tuple[Any, int, float]] = []
+        if method in per_channel and channel:
+            count, period = self.rate_limits.per_channel
+            windows.append((("channel", channel), count, period * (1 - self.rate_limits.tolerance)))
+        tier = self.rate_limits.tiers.get(method)
+        if tier is not None:
+            windows.append((("method", method), tier[0], tier[1]))
+        for key, count, span in windows:
+            window = self._windows.setdefault(key, deque())
+            while window and now - window[0] >= span:
+                window.popleft()
+            if len(window) >= count:
+                raise self._too_many(math.ceil(window[0] + span - now), key, call)
+        for key, _, _ in windows:
+            self._windows[key].append(now)
 
     def _too_many(self, retry_after: int, key: Any, call: Call) -> SlackError:
         retry_after = max(1, retry_after)
@@ -1393,6 +1451,8 @@ class FakeSlack:
         self.posts.append(post)
         if kind == "view_submission" and post.ok:
             self._apply_view_ack(post)
+        if kind == "command" and post.ok:
+            self._apply_command_ack(post)
         await self.notify()
         return post
 
@@ -1460,6 +1520,30 @@ class FakeSlack:
     def team_ref(self) -> dict[str, Any]:
         return {"id": self.team_id, "domain": self.team_domain}
 
+    def _apply_command_ack(self, post: InboundPost) -> None:
+        """A slash command's ack with a body is shown as Slack shows it: a message to the
+        user only (default) or to the channel (``response_type: in_channel``)."""
+        if not post.response_text.strip():
+            return
+        form = post.payload
+        ack = post.response_json
+        if not isinstance(ack, dict):
+            ack = {"text": post.response_text}
+        channel = self.channels.get(form["channel_id"])
+        try:
+            blocks = self._check_blocks("command ack", ack.get("blocks"))
+            text = self._check_message_text("command ack", ack, blocks)
+        except SlackError as e:
+            self.bad_acks.append((post, e.error))
+            return
+        if ack.get("response_type") == "in_channel" and channel is not None:
+            msg = self._bot_message(channel, text, blocks, ack)
+            self.messages.setdefault(channel["id"], []).append(msg)
+        else:
+            self.ephemerals.append({"channel": form["channel_id"], "user": form["user_id"], "text": text,
+                                    "blocks": blocks, "thread_ts": None, "ts": self.new_ts(),
+                                    "_mrkdwn": _bool(ack.get("mrkdwn", True)), "_via": "ack"})
+
     def _apply_view_ack(self, post: InboundPost) -> None:
         """What Slack does with a view_submission's ack: no body closes the modal; errors
         keep it open (recorded on the view); update/push/clear change the stack."""
@@ -1473,18 +1557,32 @@ class FakeSlack:
         if view is not None:
             view["_last_ack"] = ack
         if action == "errors":
+            errors = ack.get("errors") if isinstance(ack.get("errors"), dict) else {}
+            inputs = {b.get("block_id") for b in (view or {}).get("blocks", []) if b.get("type") == "input"}
+            unknown = sorted(set(errors) - inputs)
+            if not errors or unknown:
+                # Slack shows "We had some trouble connecting" and no field errors.
+                self.bad_acks.append((post, f"errors for blocks that are not inputs: {unknown}"))
+                return
             if view is not None:
-                view["_errors"] = ack.get("errors", {})
+                view["_errors"] = errors
             return
         if action == "update" and view is not None:
-            with contextlib.suppress(SlackError):
+            try:
                 self._store_view(self._check_view("view_submission ack", ack.get("view")), user=user, view_id=view_id)
+            except SlackError as e:
+                self.bad_acks.append((post, e.error))
             return
         if action == "push":
-            with contextlib.suppress(SlackError):
+            try:
                 new = self._store_view(self._check_view("view_submission ack", ack.get("view")), user=user,
                                        root=stack[0] if stack else None, previous=view_id)
                 stack.append(new["id"])
+            except SlackError as e:
+                self.bad_acks.append((post, e.error))
+            return
+        if action is not None and action != "clear":
+            self.bad_acks.append((post, f"unknown response_action {action!r}"))
             return
         if action == "clear":
             self.modal_stack[user] = []

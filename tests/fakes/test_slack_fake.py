@@ -552,3 +552,66 @@ async def test_echoed_bot_messages_are_ignored_by_bolt() -> None:
             assert [e["text"] for e in seen] == ["hi"]  # bolt dropped its own message
         finally:
             await runner.cleanup()
+
+
+async def test_rate_limit_tiers_and_injected_429_per_method() -> None:
+    async with FakeSlack(rate_limits=RateLimits(tiers={"chat.update": (2, 60.0)})) as fake:
+        client = client_for(fake)
+        fake.add_channel("C1", "one")
+        ts = (await client.chat_postMessage(channel="C1", text="card"))["ts"]
+        await client.chat_update(channel="C1", ts=ts, text="1")
+        await client.chat_update(channel="C1", ts=ts, text="2")
+        err = await error_of(client.chat_update(channel="C1", ts=ts, text="3"))
+        assert err.response.status_code == 429 and int(err.response.headers["Retry-After"]) >= 59
+        fake.inject_429(1, retry_after=3, method="views.publish")
+        fake.add_user("U1", "Someone")
+        err = await error_of(client.views_publish(user_id="U1", view={"type": "home", "blocks": []}))
+        assert err.response["error"] == "ratelimited" and err.response.headers["Retry-After"] == "3"
+        fake.advance(3)
+        await client.views_publish(user_id="U1", view={"type": "home", "blocks": []})
+        assert fake.too_many_requests == 2 and fake.early_retries == 0
+
+
+async def test_command_ack_text_is_an_ephemeral_and_bad_view_acks_are_caught(fake: FakeSlack) -> None:
+    app = AsyncApp(signing_secret=fake.signing_secret, client=client_for(fake))
+
+    @app.command("/helpdesk")
+    async def on_command(ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
+        if command["text"] == "help":
+            await ack(text="Usage: /helpdesk [text]")
+            return
+        await ack()
+        await client.views_open(trigger_id=command["trigger_id"], view={
+            "type": "modal", "callback_id": "f", "title": {"type": "plain_text", "text": "F"},
+            "submit": {"type": "plain_text", "text": "Send"},
+            "blocks": [{"type": "input", "block_id": "desc", "label": {"type": "plain_text", "text": "D"},
+                        "element": {"type": "plain_text_input", "action_id": "desc"}}]})
+
+    @app.view("f")
+    async def on_submit(ack: Any) -> None:
+        await ack(response_action="errors", errors={"description": "wrong block id"})
+
+    @app.action("confirm")
+    async def on_confirm(ack: Any, respond: Any, body: dict[str, Any]) -> None:
+        await ack()
+        assert body["container"]["is_ephemeral"] is True and "message" not in body
+        await respond(text="Done", replace_original=True)
+
+    runner, fake.request_url = await serve_bolt(app)
+    try:
+        anna = fake.user("U0000ANNA", "Anna Ivanova")
+        await anna.slash("/helpdesk", "help")
+        assert (await anna.gets_ephemeral("Usage"))["channel"] == anna.channel_id
+        await anna.slash("/helpdesk")
+        modal = await anna.gets_modal()
+        sub = await anna.submits(modal, {"desc": {"desc": "x"}})
+        assert sub.errors == {"description": "wrong block id"} and modal.errors == {}
+        assert [reason for _, reason in fake.bad_acks] == ["errors for blocks that are not inputs: ['description']"]
+        await client_for(fake).chat_postEphemeral(channel=anna.channel_id, user=anna.id, text="Sure?",
+                                                  blocks=card("Sure?", button("Yes", "y", "confirm")))
+        ask = await anna.gets_ephemeral("Sure?")
+        assert (await anna.presses(ask, "Yes")).status == 200
+        await fake.wait_for(lambda: any(e["shown"] == "Done" for e in anna.ephemerals))
+        assert [e["shown"] for e in anna.ephemerals] == ["Usage: /helpdesk [text]", "Done"]
+    finally:
+        await runner.cleanup()

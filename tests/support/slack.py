@@ -520,7 +520,9 @@ class SlackUser(_Reading):
         return Action(post, view)
 
     async def presses(self, message: MessageRef | SlackView, label: str, **options: Any) -> Action:
-        """A click on the Block Kit button labelled ``label`` (block_actions)."""
+        """A click on the Block Kit button labelled ``label`` (block_actions) on a message,
+        an ephemeral message (a dict from ``ephemerals`` / ``gets_ephemeral``; Slack sends
+        no ``message`` then) or a view (App Home or a modal)."""
         trigger_id = self.fake.new_trigger(self.id)
         action_ts = f"{time.time():.6f}"
         payload: dict[str, Any] = {
@@ -533,6 +535,15 @@ class SlackUser(_Reading):
             view = message.raw
             payload["container"] = {"type": "view", "view_id": view["id"]}
             payload["view"] = {k: v for k, v in view.items() if not k.startswith("_")}
+        elif isinstance(message, dict) and _ephemeral(self.fake, message) is not None:
+            eph = _ephemeral(self.fake, message)
+            assert eph is not None and eph["user"] == self.id, "only its addressee sees an ephemeral message"
+            blocks = eph["blocks"]
+            channel = self.fake.channels[eph["channel"]]
+            payload["container"] = {"type": "message", "message_ts": eph["ts"], "channel_id": eph["channel"],
+                                    "is_ephemeral": True}
+            payload["channel"] = {"id": eph["channel"], "name": channel.get("name", "directmessage")}
+            payload["response_url"] = self.fake.new_response_url(self.id, eph["channel"], eph["ts"])
         else:
             msg = _message_view(self.fake, message)
             blocks = msg.blocks
@@ -665,6 +676,12 @@ def _message_view(fake: FakeSlack, message: MessageRef | Action) -> SlackMessage
     channel = message.get("_channel") or message.get("channel")
     assert channel, f"cannot tell the channel of {message}"
     return SlackMessage(fake, str(channel), str(message["ts"]))
+
+
+def _ephemeral(fake: FakeSlack, message: dict[str, Any]) -> dict[str, Any] | None:
+    if "user" not in message or "channel" not in message:
+        return None
+    return next((e for e in fake.ephemerals if e["ts"] == message.get("ts")), None)
 
 
 def _state_value(element: dict[str, Any], value: Any) -> dict[str, Any]:
