@@ -796,7 +796,7 @@ class FakeSlack:
         return SlackError(code, errors=[problem], response_metadata={"messages": [f"[ERROR] {problem}"]})
 
     def _check_blocks(self, method: str, blocks: Any, *, limit: int = MAX_BLOCKS,
-                      code: str = "invalid_blocks", surface: str = "message") -> list[dict[str, Any]]:
+                      code: str = "invalid_blocks") -> list[dict[str, Any]]:
         if blocks is None:
             return []
         if not isinstance(blocks, list):
@@ -845,8 +845,6 @@ class FakeSlack:
                 for j, el in enumerate(elements):
                     self._check_element(method, el, f"{where}/elements/{j}", action_ids, code)
             elif kind == "input":
-                if surface == "message":
-                    raise self._block_error(method, f"input blocks are only for modals [json-pointer:{where}]", code)
                 self._check_text(method, block.get("label"), MAX_LABEL, f"{where}/label", code, plain=True)
                 if not isinstance(block.get("element"), dict):
                     raise self._block_error(method, f"missing required field: element [json-pointer:{where}]", code)
@@ -930,7 +928,7 @@ class FakeSlack:
             for key in ("title", "submit", "close"):
                 if key in view or key == "title":
                     self._check_text(method, view.get(key), MAX_VIEW_TITLE, f"/view/{key}", code, plain=True)
-        blocks = self._check_blocks(method, view.get("blocks"), limit=MAX_VIEW_BLOCKS, code=code, surface=kind)
+        blocks = self._check_blocks(method, view.get("blocks"), limit=MAX_VIEW_BLOCKS, code=code)
         if kind == "modal" and any(b["type"] == "input" for b in blocks) and "submit" not in view:
             raise self._block_error(method, "a modal with inputs needs submit [json-pointer:/view/submit]", code)
         if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:

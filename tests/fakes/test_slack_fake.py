@@ -615,3 +615,22 @@ async def test_command_ack_text_is_an_ephemeral_and_bad_view_acks_are_caught(fak
         assert [e["shown"] for e in anna.ephemerals] == ["Usage: /helpdesk [text]", "Done"]
     finally:
         await runner.cleanup()
+
+
+async def test_typed_text_arrives_escaped_and_escaped_bot_text_shows_literally(
+        fake: FakeSlack, bolt: dict[str, Any], client: AsyncWebClient) -> None:
+    anna = fake.user("U0000ANNA", "Anna Ivanova")
+    hostile = "<!channel> <@U123> <http://evil|Reset password> & co"
+    await anna.says(hostile)
+    event = bolt["messages"][-1]
+    assert event["text"] == "&lt;!channel&gt; &lt;@U123&gt; &lt;http://evil|Reset password&gt; &amp; co"
+    assert event["blocks"][0]["elements"][0]["elements"][0]["text"] == hostile
+    await anna.says("<@U0000BOT> help", raw=True)
+    assert bolt["messages"][-1]["text"] == "<@U0000BOT> help"
+    it = fake.channel("C00ITQUEUE", "it-queue")
+    careless = await client.chat_postMessage(channel=it.id, text=hostile)
+    careful = await client.chat_postMessage(channel=it.id, text=event["text"],
+                                            blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": event["text"]}}])
+    bad, good = it.messages()
+    assert bad.ts == careless["ts"] and bad.mentions == ["!channel", "@U123"] and bad.links == ["http://evil"]
+    assert good.ts == careful["ts"] and good.text == hostile and good.mentions == [] and good.links == []

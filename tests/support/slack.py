@@ -43,7 +43,9 @@ __all__ = [
     "blocks_text",
     "buttons_in",
     "client_for",
+    "escape",
     "serve_bolt",
+    "slack_section",
 ]
 
 MessageRef = Union["SlackMessage", dict[str, Any]]
@@ -471,13 +473,14 @@ class SlackUser(_Reading):
         return found
 
     def _message(self, channel: dict[str, Any], text: str, thread_ts: str | None,
-                 files: list[dict[str, Any]]) -> dict[str, Any]:
+                 files: list[dict[str, Any]], typed: str | None = None) -> dict[str, Any]:
         ts = self.fake.new_ts()
         msg: dict[str, Any] = {
             "type": "message", "user": self.id, "text": text, "ts": ts, "team": self.fake.team_id,
             "client_msg_id": f"{self.fake.new_id('cm')}-0000-4000-8000-000000000000",
             "blocks": [{"type": "rich_text", "block_id": ts[-5:], "elements": [
-                {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}]}] if text else [],
+                {"type": "rich_text_section", "elements": [{"type": "text", "text": text if typed is None else typed}]}]}]
+            if text else [],
             "_channel": channel["id"],
         }
         if files:
@@ -497,11 +500,16 @@ class SlackUser(_Reading):
 
     async def says(self, text: str, *, channel: SlackChannel | str | None = None,
                    thread_ts: str | None = None, files: list[tuple[str, bytes]] | None = None,
-                   **options: Any) -> Action:
+                   raw: bool = False, **options: Any) -> Action:
         """A message from this person: in their DM with the app (message.im) or in a
         channel (message.channels / message.groups), in a thread when ``thread_ts``;
         ``files`` as (name, bytes) shared with it (subtype file_share). In a channel the
-        app is not in, the message is stored but Slack sends no event (``post`` None)."""
+        app is not in, the message is stored but Slack sends no event (``post`` None).
+
+        As in Slack, what the person typed arrives with ``&``, ``<``, ``>`` escaped in
+        ``text`` (``&amp;`` ``&lt;`` ``&gt;``; the rich_text block keeps it as typed);
+        ``raw=True`` sends ``text`` as given, for mrkdwn Slack itself makes from what is
+        typed (a mention ``<@U123>``, a link ``<https://x|x>``)."""
         target = self._channel_of(channel)
         if not target.get("is_im"):
             assert self.id in self.fake.members.get(target["id"], set()), f"{self} is not in {target['id']}"
@@ -509,7 +517,7 @@ class SlackUser(_Reading):
         for name, content in files or []:
             record = self.fake.add_file(name, content, user=self.id)
             shared.append({k: v for k, v in record.items() if not k.startswith("_")})
-        msg = self._message(target, text, thread_ts, shared)
+        msg = self._message(target, text if raw else escape(text), thread_ts, shared, typed=text)
         view = SlackMessage(self.fake, target["id"], msg["ts"])
         if not self.fake.app_in(target["id"]):
             return Action(None, view)
@@ -678,6 +686,11 @@ def _message_view(fake: FakeSlack, message: MessageRef | Action) -> SlackMessage
     return SlackMessage(fake, str(channel), str(message["ts"]))
 
 
+def escape(text: str) -> str:
+    """What Slack does to typed text in a message's ``text``: ``&`` ``<`` ``>`` escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _ephemeral(fake: FakeSlack, message: dict[str, Any]) -> dict[str, Any] | None:
     if "user" not in message or "channel" not in message:
         return None
@@ -734,3 +747,13 @@ async def serve_bolt(bolt_app: Any, path: str = "/slack/events") -> tuple[Any, s
     assert server is not None
     port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
     return runner, f"http://127.0.0.1:{port}{path}"
+
+
+def slack_section(fake: FakeSlack, *, socket_mode: bool = False, **extra: Any) -> dict[str, Any]:
+    """The config's ``slack`` section for a desk talking to ``fake`` (HTTP mode, or Socket
+    Mode with the app token); ``extra`` adds keys such as ``ticket_reaction``."""
+    section: dict[str, Any] = {"bot_token": fake.token, "signing_secret": fake.signing_secret,
+                               "api_base": fake.base_url, **extra}
+    if socket_mode:
+        section["app_token"] = fake.app_token
+    return section
