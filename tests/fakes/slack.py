@@ -599,7 +599,14 @@ class FakeSlack:
 
     async def _read_params(self, request: web.Request) -> tuple[dict[str, Any], str | None]:
         raw: dict[str, Any] = dict(request.query)
-        body = await request.read()
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            for key, value in form.items():
+                raw[key] = ({"_upload": value.filename, "_size": len(value.file.read())}
+                            if isinstance(value, web.FileField) else value)
+            body = b""
+        else:
+            body = await request.read()
         if request.content_type == "application/json" and body:
             try:
                 loaded = json.loads(body)
@@ -1305,6 +1312,10 @@ class FakeSlack:
                                             else "public", {})[channel["id"]] = [
                     {"ts": msg["ts"], **({"thread_ts": thread} if thread else {})}]
         return {"files": out}
+
+    def _m_files_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Slack retired files.upload (use files_upload_v2: getUploadURLExternal + complete).
+        raise SlackError("method_deprecated")
 
     def _m_files_info(self, params: dict[str, Any]) -> dict[str, Any]:
         record = self.files.get(str(params.get("file") or ""))

@@ -4,6 +4,7 @@ received by a real slack-bolt AsyncApp behind bolt's aiohttp adapter, over loopb
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import AsyncIterator
@@ -634,3 +635,10 @@ async def test_typed_text_arrives_escaped_and_escaped_bot_text_shows_literally(
     bad, good = it.messages()
     assert bad.ts == careless["ts"] and bad.mentions == ["!channel", "@U123"] and bad.links == ["http://evil"]
     assert good.ts == careful["ts"] and good.text == hostile and good.mentions == [] and good.links == []
+
+
+async def test_retired_files_upload_is_refused(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.add_channel("C1", "one")
+    err = await error_of(client.api_call("files.upload", files={"file": io.BytesIO(b"bytes")}, data={"channels": "C1"}))
+    assert err.response["error"] == "method_deprecated" and fake.calls[-1].params["channels"] == "C1"
+    assert fake.bot_messages("C1") == []
