@@ -252,6 +252,8 @@ class FakeSlack:
         early_grace: float = 0.05,
         request_url: str | None = None,
         echo_bot_messages: bool = False,
+        event_retries: int = 0,
+        event_retry_delay: float = 0.05,
     ) -> None:
         self.token = token
         self.app_token = app_token
@@ -273,6 +275,10 @@ class FakeSlack:
         # Slack sends the app its own messages as message events too (with bot_id); on
         # request, the fake does the same, so an app that does not ignore them loops.
         self.echo_bot_messages = echo_bot_messages
+        # Slack retries a failed event delivery 3 times (after ~0 s, 1 min, 5 min); the
+        # fake does it ``event_retries`` times, ``event_retry_delay`` apart.
+        self.event_retries = event_retries
+        self.event_retry_delay = event_retry_delay
         self._echo_tasks: set[asyncio.Task[InboundPost]] = set()
 
         self.calls: list[Call] = []
@@ -949,6 +955,8 @@ class FakeSlack:
         channel_id = str(params.get(key) or "")
         if not channel_id:
             raise SlackError("channel_not_found")
+        if channel_id.startswith("#"):  # chat.postMessage also takes a channel's name
+            channel_id = next((c["id"] for c in self.channels.values() if c.get("name") == channel_id[1:]), "")
         if channel_id.startswith("U") and post:
             if channel_id not in self.users:
                 raise SlackError("channel_not_found")
@@ -1477,12 +1485,27 @@ class FakeSlack:
         }
 
     async def post_event(self, event: dict[str, Any], *, event_id: str | None = None,
+                         retries: int | None = None, retry_delay: float | None = None,
                          **options: Any) -> InboundPost:
-        """POST one Events API callback (``event`` wrapped in its envelope)."""
+        """POST one Events API callback (``event`` wrapped in its envelope). With
+        ``retries`` (default ``self.event_retries``, 0) a failed delivery — no 2xx, no
+        connection, or later than 3 s — is sent again like Slack does, with
+        X-Slack-Retry-Num and the same event_id, ``retry_delay`` apart; the last
+        attempt's post is returned (all of them are in ``posts``)."""
         envelope = self.envelope(event, event_id=event_id)
         body = json.dumps(envelope, ensure_ascii=False).encode()
-        return await self.post_raw(body, "application/json", kind="event_callback",
+        post = await self.post_raw(body, "application/json", kind="event_callback",
                                    event_id=envelope["event_id"], **options)
+        left = self.event_retries if retries is None else retries
+        delay = self.event_retry_delay if retry_delay is None else retry_delay
+        while left > 0 and (not post.ok or post.late):
+            left -= 1
+            await asyncio.sleep(delay)  # Slack's back-off between attempts, not test synchronisation
+            reason = "http_timeout" if post.late else ("http_error" if post.status else "unknown_error")
+            post = await self.post_raw(body, "application/json", kind="event_callback",
+                                       event_id=envelope["event_id"], retry_num=post.retry_num + 1,
+                                       retry_reason=reason, **options)
+        return post
 
     async def redeliver(self, post: InboundPost, times: int = 1, *, reason: str = "http_timeout",
                         **options: Any) -> list[InboundPost]:

@@ -642,3 +642,34 @@ async def test_retired_files_upload_is_refused(fake: FakeSlack, client: AsyncWeb
     err = await error_of(client.api_call("files.upload", files={"file": io.BytesIO(b"bytes")}, data={"channels": "C1"}))
     assert err.response["error"] == "method_deprecated" and fake.calls[-1].params["channels"] == "C1"
     assert fake.bot_messages("C1") == []
+
+
+async def test_failed_event_delivery_is_retried_with_the_same_event_id() -> None:
+    from aiohttp import web
+
+    statuses = [500, 500, 200]
+    got: list[dict[str, Any]] = []
+
+    async def flaky(request: web.Request) -> web.Response:
+        got.append({"headers": dict(request.headers), "body": await request.json()})
+        return web.Response(status=statuses[len(got) - 1])
+
+    server = web.Application()
+    server.router.add_post("/slack/events", flaky)
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with FakeSlack(rate_limits=False, event_retries=3) as fake:
+            fake.request_url = f"http://127.0.0.1:{port}/slack/events"
+            last = await fake.user("U0000ANNA", "Anna Ivanova").says("hi")
+            assert last.status == 200 and len(fake.posts) == 3
+            assert [g["headers"].get("X-Slack-Retry-Num") for g in got] == [None, "1", "2"]
+            assert [g["headers"].get("X-Slack-Retry-Reason") for g in got] == [None, "http_error", "http_error"]
+            assert len({g["body"]["event_id"] for g in got}) == 1
+            await client_for(fake).chat_postMessage(channel="#" + fake.channel("C1", "one").name, text="by name")
+            assert fake.bot_messages("C1")[0]["text"] == "by name"
+    finally:
+        await runner.cleanup()
