@@ -1378,7 +1378,12 @@ class FakeSlack:
                                     "debug_info": {"host": "fake-slack"}})
 
     async def wait_socket(self, timeout: float = 5.0) -> None:
-        await self.wait_for(lambda: self.socket_connected, timeout)
+        """Wait until the app holds a Socket Mode connection."""
+        try:
+            await self.wait_for(lambda: self.socket_connected, timeout)
+        except TimeoutError:
+            raise AssertionError("no request_url set and no Socket Mode connection: set "
+                                 "fake.request_url (HTTP) or start the app with the app token") from None
 
     async def _post_socket(self, post: InboundPost, ack_timeout: float) -> None:
         """Deliver one request as a Socket Mode envelope and wait for its ack."""

@@ -81,6 +81,10 @@ async def test_post_message_in_a_thread_and_update_in_place(fake: FakeSlack, cli
     assert view.text == "#1 VPN — claimed by Boris" and view.buttons == [] and view.edited
     assert view.history == ["#1 VPN", "#1 VPN claimed"]
     assert (await error_of(client.chat_update(channel=it.id, ts="1.1", text="x"))).response["error"] == "message_not_found"
+    assert [m.text for m in view.replies] == ["note", "again"]
+    await client.chat_delete(channel=it.id, ts=nested["ts"])
+    assert [m.text for m in view.replies] == ["note"]
+    assert (await error_of(client.chat_delete(channel=it.id, ts=nested["ts"]))).response["error"] == "message_not_found"
 
 
 async def test_channel_errors_archived_missing_not_in_channel_inactive(fake: FakeSlack, client: AsyncWebClient) -> None:

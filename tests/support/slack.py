@@ -198,6 +198,15 @@ class SlackMessage:
         return list(self.raw.get("files") or [])
 
     @property
+    def replies(self) -> list[SlackMessage]:
+        """The bot's replies in this message's thread, oldest first."""
+        return [SlackMessage(self.fake, self.channel, m["ts"]) for m in self.fake.bot_messages(self.channel, self.ts)]
+
+    @property
+    def deleted(self) -> bool:
+        return bool(self.raw.get("_deleted"))
+
+    @property
     def reactions(self) -> dict[str, list[str]]:
         return {r["name"]: list(r["users"]) for r in self.raw.get("reactions", [])}
 
@@ -512,7 +521,8 @@ class SlackUser(_Reading):
         typed (a mention ``<@U123>``, a link ``<https://x|x>``)."""
         target = self._channel_of(channel)
         if not target.get("is_im"):
-            assert self.id in self.fake.members.get(target["id"], set()), f"{self} is not in {target['id']}"
+            assert self.id in self.fake.members.get(target["id"], set()), (
+                f"{self} is not in {target['id']}: channel.add(person) or fake.channel(..., members=[id])")
         shared = []
         for name, content in files or []:
             record = self.fake.add_file(name, content, user=self.id)
