@@ -564,6 +564,11 @@ class FakeSlack:
         return [e for e in self.ephemerals if e["user"] == user_id and not e.get("_deleted")
                 and (channel is None or e["channel"] == channel)]
 
+    @property
+    def late_posts(self) -> list[InboundPost]:
+        """Requests the app answered after Slack's 3 s deadline (or never)."""
+        return [p for p in self.posts if p.late or p.status is None]
+
     def modals(self, user_id: str) -> list[dict[str, Any]]:
         """The user's open modal stack (bottom first), current state."""
         return [self.views[v] for v in self.modal_stack.get(user_id, [])]

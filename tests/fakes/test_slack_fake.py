@@ -379,6 +379,11 @@ async def test_button_press_slash_modal_errors_and_submit(fake: FakeSlack, bolt:
     assert (action["value"], action["action_id"], action["text"]["text"]) == ("b1|claim|1|", "b0.0", "Claim")
     assert body["container"] == {"type": "message", "message_ts": posted["ts"], "channel_id": it.id, "is_ephemeral": False}
     assert body["message"]["ts"] == posted["ts"] and body["channel"]["id"] == it.id
+    forged = await boris.presses(queue_card, "Claim", value="b1|claim|999|")
+    assert forged.status == 200 and bolt["actions"][-1]["actions"][0]["value"] == "b1|claim|999|"
+    made_up = await boris.presses(queue_card, "Close", action_id="b0.0", value="garbage")
+    assert made_up.status == 200 and bolt["actions"][-1]["actions"][0]["text"]["text"] == "Close"
+    assert fake.late_posts == []
 
     anna = fake.user("U0000ANNA", "Anna Ivanova")
     cmd = await anna.slash("/helpdesk", "printer")

@@ -537,10 +537,14 @@ class SlackUser(_Reading):
         post = await self.fake.post_event(event, **options)
         return Action(post, view)
 
-    async def presses(self, message: MessageRef | SlackView, label: str, **options: Any) -> Action:
+    async def presses(self, message: MessageRef | SlackView, label: str, *, value: str | None = None,
+                      action_id: str | None = None, **options: Any) -> Action:
         """A click on the Block Kit button labelled ``label`` (block_actions) on a message,
         an ephemeral message (a dict from ``ephemerals`` / ``gets_ephemeral``; Slack sends
-        no ``message`` then) or a view (App Home or a modal)."""
+        no ``message`` then) or a view (App Home or a modal).
+
+        ``value`` / ``action_id`` replace the button's: a forged request (Slack itself
+        only sends what the button holds); with both given the button need not exist."""
         trigger_id = self.fake.new_trigger(self.id)
         action_ts = f"{time.time():.6f}"
         payload: dict[str, Any] = {
@@ -576,11 +580,16 @@ class SlackUser(_Reading):
             payload["message"] = {k: v for k, v in raw.items() if not k.startswith("_")}
             payload["response_url"] = self.fake.new_response_url(self.id, msg.channel, msg.ts)
         found = [(b, el) for b, el in buttons_in(blocks) if el["text"]["text"] == label]
+        if not found and value is not None and action_id is not None:
+            found = [({"block_id": "forged"}, {"type": "button", "text": {"type": "plain_text", "text": label}})]
         assert found, f"no button {label!r}; buttons: {[el['text']['text'] for _, el in buttons_in(blocks)]}"
         block, el = found[0]
-        action = {"action_id": el.get("action_id", ""), "block_id": block.get("block_id", ""),
-                  "text": el["text"], "type": "button", "action_ts": action_ts}
-        if "value" in el:
+        action = {"action_id": action_id if action_id is not None else el.get("action_id", ""),
+                  "block_id": block.get("block_id", ""), "text": el["text"], "type": "button",
+                  "action_ts": action_ts}
+        if value is not None:
+            action["value"] = value
+        elif "value" in el:
             action["value"] = el["value"]
         if "style" in el:
             action["style"] = el["style"]
