@@ -226,15 +226,24 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 class FakeSlack:
     """The fake Slack (see the module docstring).
 
-    What a test reads: ``calls`` / ``calls_of(method)`` / ``mark()``, ``messages``
-    (channel -> list, current state, bot's and users'), ``bot_messages(channel, thread)``,
-    ``ephemerals`` (list of dicts with ``user``), ``views`` (id -> view), ``home`` (user ->
+    Options: ``token`` (xoxb), ``app_token`` (xapp, Socket Mode), ``signing_secret``,
+    ``team_id``, ``bot_user_id``, ``bot_id``, ``rate_limits`` (True, False or a
+    ``RateLimits``), ``request_url``, ``echo_bot_messages``, ``event_retries`` /
+    ``event_retry_delay``, ``early_grace``.
+
+    What a test reads: ``calls`` / ``calls_of(method)`` / ``mark()`` (also the pseudo
+    methods "upload" and "response_url"), ``messages`` (channel -> list, current state,
+    bot's and users'), ``bot_messages(channel, thread_ts)``, ``ephemerals`` (dicts with
+    ``user``, ``channel``, ``text``, ``blocks``), ``views`` (id -> view), ``home`` (user ->
     published view), ``modals(user)`` (open modal stack), ``files``, ``block_errors``,
-    ``too_many_requests``, ``early_retries``, ``posts`` (inbound), ``bad_acks``,
-    ``internal_errors``.
-    What a test does: ``user``, ``channel``, ``add_user``, ``add_channel``, ``archive``,
-    ``inject_429``, ``advance`` (the fake's clock, for trigger expiry), ``post_event``,
-    ``post_command``, ``post_interaction``, ``redeliver``, ``wait_for``, ``wait_call``.
+    ``too_many_requests``, ``early_retries``, ``in_flight_during_ban``, ``posts``
+    (inbound, each with status and ack), ``late_posts``, ``bad_acks``, ``socket_connections``,
+    ``internal_errors`` (should stay empty).
+    What a test does: ``user``, ``channel``, ``add_user``, ``add_channel``, ``join``,
+    ``archive``, ``delete_channel``, ``deactivate``, ``add_file``, ``inject_429``,
+    ``advance`` (the fake's clock: trigger expiry, rate windows), ``new_trigger``,
+    ``post_event``, ``post_command``, ``post_interaction``, ``url_verification``,
+    ``redeliver``, ``disconnect_sockets``, ``wait_for``, ``wait_call``, ``wait_socket``.
     """
 
     def __init__(
