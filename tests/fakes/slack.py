@@ -149,7 +149,8 @@ class RateLimits:
     methods: frozenset[str] = frozenset({"chat.postMessage"})
     tiers: dict[str, tuple[int, float]] = field(default_factory=lambda: {
         "chat.update": (50, 60.0), "chat.delete": (50, 60.0), "chat.postEphemeral": (100, 60.0),
-        "reactions.add": (50, 60.0), "conversations.open": (50, 60.0), "conversations.info": (50, 60.0),
+        "reactions.add": (50, 60.0), "reactions.remove": (50, 60.0), "conversations.open": (50, 60.0),
+        "conversations.join": (50, 60.0), "conversations.members": (100, 60.0), "users.lookupByEmail": (100, 60.0), "conversations.info": (50, 60.0),
         "conversations.history": (50, 60.0), "conversations.replies": (50, 60.0),
         "users.info": (100, 60.0), "chat.getPermalink": (100, 60.0),
         "views.open": (100, 60.0), "views.update": (100, 60.0), "views.push": (100, 60.0),
@@ -1163,6 +1164,47 @@ class FakeSlack:
         limit = int(params.get("limit") or 1000)
         return {"messages": msgs[:limit], "has_more": len(msgs) > limit,
                 "response_metadata": {"next_cursor": ""}}
+
+    def _m_conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        if channel.get("is_im") or channel.get("is_private"):
+            raise SlackError("method_not_supported_for_channel_type")
+        if channel.get("is_archived"):
+            raise SlackError("is_archived")
+        already = self.bot_user_id in self.members.get(channel["id"], set())
+        self.join(channel["id"], self.bot_user_id)
+        out: dict[str, Any] = {"channel": dict(channel)}
+        if already:
+            out["warning"] = "already_in_channel"
+            out["response_metadata"] = {"warnings": ["already_in_channel"]}
+        return out
+
+    def _m_conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        return {"members": sorted(self.members.get(channel["id"], set())),
+                "response_metadata": {"next_cursor": ""}}
+
+    def _m_users_lookupByEmail(self, params: dict[str, Any]) -> dict[str, Any]:
+        email = str(params.get("email") or "").lower()
+        for user in self.users.values():
+            if str(user["profile"].get("email", "")).lower() == email and email:
+                return {"user": json.loads(json.dumps(user))}
+        raise SlackError("users_not_found")
+
+    def _m_reactions_remove(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        msg = self.message(channel["id"], str(params.get("timestamp") or ""))
+        if msg is None:
+            raise SlackError("message_not_found")
+        name = str(params.get("name") or "").strip(":")
+        entry = next((r for r in msg.get("reactions", []) if r["name"] == name), None)
+        if entry is None or self.bot_user_id not in entry["users"]:
+            raise SlackError("no_reaction")
+        entry["users"].remove(self.bot_user_id)
+        entry["count"] -= 1
+        if not entry["users"]:
+            msg["reactions"].remove(entry)
+        return {}
 
     def _m_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params)

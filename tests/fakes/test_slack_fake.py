@@ -682,3 +682,21 @@ async def test_failed_event_delivery_is_retried_with_the_same_event_id() -> None
             assert fake.bot_messages("C1")[0]["text"] == "by name"
     finally:
         await runner.cleanup()
+
+
+async def test_join_members_lookup_by_email_and_reaction_removal(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.channel("C0PUBLIC", "public", bot_member=False)
+    fake.channel("G0SECRET", "secret", bot_member=False)
+    boris = fake.user("U0000BORIS", "Boris Petrov", email="boris@example.org")
+    assert (await error_of(client.chat_postMessage(channel="C0PUBLIC", text="x"))).response["error"] == "not_in_channel"
+    joined = await client.conversations_join(channel="C0PUBLIC")
+    assert "warning" not in joined.data and (await client.conversations_join(channel="C0PUBLIC"))["warning"] == "already_in_channel"
+    assert (await error_of(client.conversations_join(channel="G0SECRET"))).response["error"] == "method_not_supported_for_channel_type"
+    posted = await client.chat_postMessage(channel="C0PUBLIC", text="now I can")
+    assert (await client.conversations_members(channel="C0PUBLIC"))["members"] == [fake.bot_user_id]
+    assert (await client.users_lookupByEmail(email="Boris@example.org"))["user"]["id"] == boris.id
+    assert (await error_of(client.users_lookupByEmail(email="nobody@example.org"))).response["error"] == "users_not_found"
+    await client.reactions_add(channel="C0PUBLIC", timestamp=posted["ts"], name="ticket")
+    await client.reactions_remove(channel="C0PUBLIC", timestamp=posted["ts"], name="ticket")
+    assert fake.message("C0PUBLIC", posted["ts"])["reactions"] == []
+    assert (await error_of(client.reactions_remove(channel="C0PUBLIC", timestamp=posted["ts"], name="ticket"))).response["error"] == "no_reaction"
