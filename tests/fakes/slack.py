@@ -1483,7 +1483,8 @@ class FakeSlack:
     # ------------------------------------------------------------------ inbound: Slack → app
     async def _client_session(self) -> ClientSession:
         if self._client is None or self._client.closed:
-            self._client = ClientSession(timeout=ClientTimeout(total=30))
+            # Slack stops waiting after 3 s; 10 s keeps a hung app from stalling a test long.
+            self._client = ClientSession(timeout=ClientTimeout(total=10))
         return self._client
 
     async def post_raw(self, body: bytes, content_type: str, *, kind: str, sign_mode: str = "right",

@@ -40,6 +40,7 @@ __all__ = [
     "SlackMessage",
     "SlackUser",
     "SlackView",
+    "WAIT",
     "blocks_text",
     "buttons_in",
     "client_for",
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 MessageRef = Union["SlackMessage", dict[str, Any]]
+
+WAIT = 20.0  # seconds a story step may take before it fails (generous: CI machines are busy)
 
 
 def client_for(fake: FakeSlack, **kwargs: Any) -> AsyncWebClient:
@@ -335,7 +338,7 @@ class _Reading:
         return None
 
     async def receives(self, contains: str | None = None, *, thread_ts: str | None = None,
-                       timeout: float = 5.0) -> SlackMessage:
+                       timeout: float = WAIT) -> SlackMessage:
         """Wait for the next bot message here (after the last one received through this
         helper, per thread) that shows ``contains``."""
         def check() -> SlackMessage | None:
@@ -354,7 +357,7 @@ class _Reading:
         self._seen[thread_ts] = float(found.ts)
         return found
 
-    async def sees(self, contains: str, *, thread_ts: str | None = None, timeout: float = 5.0) -> SlackMessage:
+    async def sees(self, contains: str, *, thread_ts: str | None = None, timeout: float = WAIT) -> SlackMessage:
         """Wait until some bot message here (new or edited) shows ``contains``."""
         try:
             found: SlackMessage = await self.fake.wait_for(lambda: self.find(contains, thread_ts), timeout)
@@ -421,7 +424,7 @@ class SlackUser(_Reading):
         return out
 
     async def gets_ephemeral(self, contains: str | None = None, *, after: int = 0,
-                             timeout: float = 5.0) -> dict[str, Any]:
+                             timeout: float = WAIT) -> dict[str, Any]:
         """Wait for an ephemeral message (index >= ``after``) showing ``contains``."""
         def check() -> dict[str, Any] | None:
             for e in self.ephemerals[after:]:
@@ -441,7 +444,7 @@ class SlackUser(_Reading):
         view = self.fake.home.get(self.id)
         return None if view is None else SlackView(self.fake, view["id"])
 
-    async def sees_home(self, contains: str | None = None, *, timeout: float = 5.0) -> SlackView:
+    async def sees_home(self, contains: str | None = None, *, timeout: float = WAIT) -> SlackView:
         """Wait until the published App Home shows ``contains``."""
         def check() -> SlackView | None:
             home = self.home
@@ -460,7 +463,7 @@ class SlackUser(_Reading):
         stack = self.fake.modal_stack.get(self.id) or []
         return SlackView(self.fake, stack[-1]) if stack else None
 
-    async def gets_modal(self, title: str | None = None, *, timeout: float = 5.0) -> SlackView:
+    async def gets_modal(self, title: str | None = None, *, timeout: float = WAIT) -> SlackView:
         def check() -> SlackView | None:
             m = self.modal
             return m if m is not None and (title is None or title in m.title) else None
