@@ -46,6 +46,11 @@ def card(text: str, *buttons: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
+def bolt_message(fake: FakeSlack, event: dict[str, Any]) -> Any:
+    """The stored message behind a message event bolt received."""
+    return fake.message(event["channel"], event["ts"])
+
+
 async def error_of(coro: Any) -> SlackApiError:
     with pytest.raises(SlackApiError) as info:
         await coro
@@ -276,7 +281,7 @@ async def bolt(fake: FakeSlack) -> AsyncIterator[dict[str, Any]]:
     async def on_message(event: dict[str, Any], request: Any, say: Any) -> None:
         seen["messages"].append(event)
         seen["retries"].append(request.headers.get("x-slack-retry-num", [None])[0])
-        if event.get("channel_type") == "im":
+        if event.get("channel_type") == "im" and "subtype" not in event:
             await say(text=f"got: {event['text']}", thread_ts=event.get("thread_ts"))
 
     @app.event("reaction_added")
@@ -637,6 +642,10 @@ async def test_typed_text_arrives_escaped_and_escaped_bot_text_shows_literally(
     assert event["blocks"][0]["elements"][0]["elements"][0]["text"] == hostile
     await anna.says("<@U0000BOT> help", raw=True)
     assert bolt["messages"][-1]["text"] == "<@U0000BOT> help"
+    edited = await anna.edits(bolt_message(fake, bolt["messages"][-1]), "a & b")
+    change = bolt["messages"][-1]
+    assert edited.status == 200 and change["subtype"] == "message_changed"
+    assert (change["message"]["text"], change["previous_message"]["text"]) == ("a &amp; b", "<@U0000BOT> help")
     it = fake.channel("C00ITQUEUE", "it-queue")
     careless = await client.chat_postMessage(channel=it.id, text=hostile)
     careful = await client.chat_postMessage(channel=it.id, text=event["text"],

@@ -540,6 +540,24 @@ class SlackUser(_Reading):
         post = await self.fake.post_event(event, **options)
         return Action(post, view)
 
+    async def edits(self, message: MessageRef | Action, new_text: str, **options: Any) -> Action:
+        """This person edits their message (a ``message_changed`` event, as Slack sends it)."""
+        msg = _message_view(self.fake, message)
+        raw = msg.raw
+        assert raw.get("user") == self.id, "people edit only their own messages"
+        previous = {k: v for k, v in raw.items() if not k.startswith("_")}
+        raw["text"] = escape(new_text)
+        raw["edited"] = {"user": self.id, "ts": self.fake.new_ts()}
+        if not self.fake.app_in(msg.channel):
+            return Action(None, msg)
+        channel = self.fake.channels[msg.channel]
+        event = {"type": "message", "subtype": "message_changed", "hidden": True, "channel": msg.channel,
+                 "ts": self.fake.new_ts(), "event_ts": raw["edited"]["ts"],
+                 "channel_type": "im" if channel.get("is_im") else ("group" if channel.get("is_private") else "channel"),
+                 "message": {k: v for k, v in raw.items() if not k.startswith("_")},
+                 "previous_message": previous}
+        return Action(await self.fake.post_event(event, **options), msg)
+
     async def presses(self, message: MessageRef | SlackView, label: str, *, value: str | None = None,
                       action_id: str | None = None, **options: Any) -> Action:
         """A click on the Block Kit button labelled ``label`` (block_actions) on a message,
