@@ -406,6 +406,9 @@ async def test_button_press_slash_modal_errors_and_submit(fake: FakeSlack, bolt:
     again = await error_of(client.views_open(trigger_id=cmd.trigger_id, view={
         "type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": []}))
     assert again.response["error"] == "expired_trigger_id"
+    await anna.slash("/helpdesk", "second")
+    second = await anna.gets_modal(other_than=modal)
+    assert second.id != modal.id and second.private_metadata == "second"
 
 
 async def test_shortcut_reaction_and_app_home(fake: FakeSlack, bolt: dict[str, Any]) -> None:

@@ -463,10 +463,14 @@ class SlackUser(_Reading):
         stack = self.fake.modal_stack.get(self.id) or []
         return SlackView(self.fake, stack[-1]) if stack else None
 
-    async def gets_modal(self, title: str | None = None, *, timeout: float = WAIT) -> SlackView:
+    async def gets_modal(self, title: str | None = None, *, other_than: SlackView | None = None,
+                         timeout: float = WAIT) -> SlackView:
+        """Wait until a modal (with ``title`` in its title; not ``other_than``) is on top."""
         def check() -> SlackView | None:
             m = self.modal
-            return m if m is not None and (title is None or title in m.title) else None
+            if m is None or (other_than is not None and m.id == other_than.id):
+                return None
+            return m if title is None or title in m.title else None
 
         try:
             found: SlackView = await self.fake.wait_for(check, timeout)
