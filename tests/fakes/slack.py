@@ -757,7 +757,7 @@ class FakeSlack:
         window is full. Ban scopes: ("all",) for SEND_METHODS, ("method", m), and
         ("channel", c) for the per-channel methods."""
         method = call.method
-        channel = call.channel
+        channel = self._channel_key(call.channel)
         per_channel = self.rate_limits.methods if self.rate_limits else frozenset({"chat.postMessage"})
         scopes: list[Any] = [("method", method)]
         if method in SEND_METHODS:
@@ -810,6 +810,16 @@ class FakeSlack:
                 raise self._too_many(math.ceil(window[0] + span - now), key, call)
         for key, _, _ in windows:
             self._windows[key].append(now)
+
+    def _channel_key(self, channel: str | None) -> str | None:
+        """The channel id a ``channel`` parameter means (a user id: their DM; #name)."""
+        if channel is None:
+            return None
+        if channel.startswith("U") and channel in self.users:
+            return self.dm_id(channel)
+        if channel.startswith("#"):
+            return next((c["id"] for c in self.channels.values() if c.get("name") == channel[1:]), channel)
+        return channel
 
     def _too_many(self, retry_after: int, key: Any, call: Call) -> SlackError:
         retry_after = max(1, retry_after)

@@ -190,6 +190,10 @@ async def test_rate_limit_per_channel_with_retry_after_and_early_retries() -> No
         fake.advance(0.8)
         await client.chat_postMessage(channel="C1", text="after Retry-After")
         assert [m["text"] for m in fake.bot_messages("C1")] == ["edits are not counted", "after Retry-After"]
+        fake.add_user("U1", "Someone")
+        await client.chat_postMessage(channel="U1", text="to the user id")
+        sneaky = await error_of(client.chat_postMessage(channel=fake.dm_id("U1"), text="same DM"))
+        assert sneaky.response.status_code == 429  # one window per channel, however it is named
 
 
 async def test_inject_429_and_rate_limits_off(fake: FakeSlack, client: AsyncWebClient) -> None:
