@@ -1,0 +1,304 @@
+"""Delivering neutral replies to Slack: Block Kit messages, threads, card edits, files.
+
+:class:`SlackSender` is the outbox worker's :class:`~bot.delivery.Sender` for ``"slack"``.
+It decides only *where in a channel* a reply goes — the engine decided what to say and
+to whom (:mod:`bot.slack.blocks` decides how it looks):
+
+- an explicit ``Destination.thread_id`` (the ``thread_ts`` the person wrote in) wins;
+- a reply about a ticket in a team channel goes into the thread of the ticket's queue card
+  there (the card itself is a top-level message);
+- a reply about a ticket in a DM goes into the thread of the ticket's root message there;
+  the first such message ("#12 created") *is* the root, recorded at once as the ticket's
+  ``"thread"`` post (``message_id = thread_id = ts``) so that messages written in the
+  thread map back to the ticket (:func:`store.outbox.ticket_for_message`).
+
+Files: Slack files (``Attachment.platform == "slack"``) are shared again as a permalink line
+under the text (the name alone when the file cannot be looked up). Files of other platforms
+are the engine's to note; copying them across is not done here.
+
+Failures are reported in the worker's vocabulary: HTTP 429 → :class:`~bot.delivery.RetryAfter`
+(its ``Retry-After``, scope ``"chat"``: Slack's message limit is per channel), an unreachable
+channel or person → :class:`~bot.delivery.RecipientBlocked`, anything else is raised as it
+is (retried with backoff). The bot token never appears in what leaves the sender.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiolimiter import AsyncLimiter
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.delivery import RateLimit, RatePolicy, RecipientBlocked, RetryAfter
+from bot.slack.blocks import SlackMessage, render_messages, render_single
+from bot.slack.render import escape
+from handlers.events import Attachment, Destination, Reply
+from store import outbox, tickets
+from store.db import Database
+
+log = logging.getLogger("deskbot.slack")
+
+PLATFORM = "slack"
+QUEUE_CARD = "queue"
+THREAD_CARD = "thread"
+FILE_MARK = "📎"
+MAX_PACERS = 10_000
+MAX_PROGRESS = 1_000
+DEFAULT_RETRY_AFTER = 1
+
+# Slack error codes we act on.
+EDIT_GONE = frozenset({"message_not_found", "cant_update_message"})
+UNREACHABLE = frozenset({"channel_not_found", "is_archived", "not_in_channel", "account_inactive", "user_not_found"})
+
+T = TypeVar("T")
+
+
+def slack_rate_policy() -> RatePolicy:
+    """chat.postMessage's documented limit: about one message per second per channel
+    (short bursts tolerated). The workspace-wide limit ("several hundred per minute") is
+    not declared: Slack answers it with a 429 like the rest, which the worker honours."""
+    return RatePolicy(overall=None, per_chat=_per_channel_limit)
+
+
+def _per_channel_limit(chat_id: str) -> RateLimit:
+    return RateLimit(1, 1.0)
+
+
+def is_dm(chat_id: str) -> bool:
+    """Direct-message channels have ids starting with D (channels C…, private/group G…)."""
+    return chat_id.startswith("D")
+
+
+def slack_files(reply: Reply) -> list[Attachment]:
+    """The attachments that are Slack files (shared again by permalink)."""
+    return [a for a in reply.attachments if a.platform == PLATFORM and a.file_id]
+
+
+def file_line(name: str, permalink: str | None) -> str:
+    """One attachment as a mrkdwn line: a link to the file, or its (escaped) name."""
+    label = escape(name or "file")
+    if permalink:
+        return f"{FILE_MARK} <{escape(permalink).replace('|', '%7C')}|{label}>"
+    return f"{FILE_MARK} {label}"
+
+
+class SlackSendError(Exception):
+    """A Slack failure whose text had to be cleaned of the bot token."""
+
+
+@dataclass
+class _Route:
+    """Where in its channel a reply goes; ``root_of``: this message becomes that ticket's
+    thread root in a DM (no root there yet)."""
+
+    channel: str
+    thread_ts: str | None = None
+    root_of: int | None = None
+
+
+class SlackSender:
+    """Sends and edits replies through one slack_sdk :class:`AsyncWebClient` (see the
+    module docstring). Call :meth:`bind` with the store before the first send."""
+
+    platform = PLATFORM
+
+    def __init__(self, client: AsyncWebClient, *, rate_policy: RatePolicy | None = None) -> None:
+        self.client = client
+        self.rate_policy = rate_policy if rate_policy is not None else slack_rate_policy()
+        self._db: Database | None = None
+        # A reply cut short by a failure (429 after message 1 of 3): the messages already
+        # sent, the last ts and the thread, so the retry continues instead of repeating them.
+        self._progress: dict[tuple[Any, ...], tuple[int, str | None, str | None]] = {}
+        # The messages of one reply are spaced by the channel's limit: the worker paid for
+        # all of them before ``send``, but a burst would still be answered 429.
+        self._pacers: dict[str, AsyncLimiter] = {}
+
+    def bind(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("SlackSender.bind(db) was not called")
+        return self._db
+
+    # --- the Sender interface ---------------------------------------------------------
+
+    def cost(self, dest: Destination, reply: Reply) -> int:
+        """chat.postMessage calls this reply takes (its messages; file lines estimated by name)."""
+        lines = [file_line(a.name, "https://files.slack.com/files-pri/T0-F0/x") for a in slack_files(reply)]
+        return max(1, len(render_messages(reply, lines)))
+
+    async def send(self, dest: Destination, reply: Reply) -> str | None:
+        """Send ``reply`` as new messages; return the ts of the last one."""
+        return await self._guarded(self._send(dest, reply))
+
+    async def edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
+        """Update an earlier message in place (None), or, when it is gone, send the reply
+        anew and return the new message's ts."""
+        return await self._guarded(self._edit(dest, message_id, reply))
+
+    # --- sending ----------------------------------------------------------------------
+
+    async def _send(self, dest: Destination, reply: Reply) -> str | None:
+        route = await self._route(dest, reply)
+        messages = render_messages(reply, await self._file_lines(reply))
+        if not messages:
+            log.warning("nothing to send (empty text, no buttons)", extra={"platform": PLATFORM})
+            return None
+        return await self._deliver(route, dest, reply, messages)
+
+    async def _deliver(self, route: _Route, dest: Destination, reply: Reply, messages: list[SlackMessage]) -> str:
+        key = (route.channel, dest.thread_id, reply.ticket_id,
+               tuple((m.text, json.dumps(m.blocks, sort_keys=True)) for m in messages))
+        done, last_ts, thread = self._progress.pop(key, (0, None, route.thread_ts))
+        for index, message in enumerate(messages):
+            if index < done:
+                continue
+            kwargs: dict[str, Any] = {"channel": route.channel, "text": message.text, "blocks": message.blocks}
+            if thread is not None:
+                kwargs["thread_ts"] = thread
+            try:
+                await self._pace(route.channel)
+                response = await self._call(self.client.chat_postMessage(**kwargs))
+            except BaseException:
+                if index:
+                    if len(self._progress) >= MAX_PROGRESS:  # replies never retried (given up on)
+                        self._progress.pop(next(iter(self._progress)))
+                    self._progress[key] = (index, last_ts, thread)
+                raise
+            last_ts = str(response["ts"])
+            if index == 0 and thread is None and route.root_of is not None:
+                await self._remember_root(route.channel, route.root_of, last_ts)
+                thread = last_ts  # the rest of a long first message follows in its thread
+        assert last_ts is not None
+        return last_ts
+
+    async def _pace(self, channel: str) -> None:
+        """Wait until this channel's limit allows one more message (see ``_pacers``)."""
+        pacer = self._pacers.get(channel)
+        if pacer is None:
+            limit = self.rate_policy.for_chat(channel)
+            if limit is None:
+                return
+            if len(self._pacers) >= MAX_PACERS:  # forget channels whose turn has long come
+                self._pacers = {k: p for k, p in self._pacers.items() if not p.has_capacity(p.max_rate)}
+            pacer = self._pacers[channel] = AsyncLimiter(limit.count, limit.period)
+        await pacer.acquire()
+
+    async def _file_lines(self, reply: Reply) -> list[str]:
+        """A permalink line per Slack file (files.info); the name alone when it cannot be
+        looked up (deleted, not visible to the app)."""
+        lines: list[str] = []
+        for attachment in slack_files(reply):
+            permalink: str | None = None
+            try:
+                info = await self._call(self.client.files_info(file=attachment.file_id))
+                file = info.get("file") or {}
+                permalink = file.get("permalink") if isinstance(file, Mapping) else None
+            except (SlackApiError, RecipientBlocked) as exc:
+                log.info("file %s not shared again: %s", attachment.file_id, _error_code(exc),
+                         extra={"platform": PLATFORM})
+            lines.append(file_line(attachment.name, permalink))
+        return lines
+
+    # --- editing ----------------------------------------------------------------------
+
+    async def _edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
+        message = render_single(reply, await self._file_lines(reply))
+        if message is None:
+            log.warning("nothing to edit to (empty text, no buttons)", extra={"platform": PLATFORM})
+            return None
+        try:
+            await self._call(self.client.chat_update(
+                channel=dest.chat_id, ts=message_id, text=message.text, blocks=message.blocks,
+            ))
+        except SlackApiError as exc:
+            if _error_code(exc) in EDIT_GONE:
+                log.info("message to update is gone; sending a new one", extra={"platform": PLATFORM})
+                return await self._send(dest, reply)
+            raise
+        return None
+
+    # --- where a reply goes -----------------------------------------------------------
+
+    async def _route(self, dest: Destination, reply: Reply) -> _Route:
+        route = _Route(channel=dest.chat_id, thread_ts=dest.thread_id or None)
+        if route.thread_ts is not None or reply.ticket_id is None:
+            return route
+        async with self.db.transaction() as s:
+            if is_dm(dest.chat_id):
+                post = await outbox.find_post(s, reply.ticket_id, PLATFORM, dest.chat_id, THREAD_CARD)
+                if post is not None:
+                    route.thread_ts = post.thread_id or post.message_id
+                elif await tickets.get_ticket(s, reply.ticket_id) is not None:
+                    route.root_of = reply.ticket_id
+            elif reply.card != QUEUE_CARD:
+                card = await outbox.find_post(s, reply.ticket_id, PLATFORM, dest.chat_id, QUEUE_CARD)
+                if card is not None:
+                    route.thread_ts = card.thread_id or card.message_id
+        return route
+
+    async def _remember_root(self, channel: str, ticket_id: int, ts: str) -> None:
+        """Record the ticket's thread root in this DM (its own short transaction, so that
+        replies in the thread map to the ticket even if a later part of this send fails)."""
+        async with self.db.transaction() as s:
+            await outbox.remember_post(s, ticket_id, PLATFORM, channel, THREAD_CARD, ts, thread_id=ts)
+        log.info("ticket #%s has its thread in a DM", ticket_id, extra={"platform": PLATFORM, "ticket": ticket_id})
+
+    # --- errors -----------------------------------------------------------------------
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        """One API call, with the failures the worker acts on translated."""
+        try:
+            return await call
+        except SlackApiError as exc:
+            if exc.response is not None and exc.response.status_code == 429:
+                raise RetryAfter(_retry_after(exc.response.headers), scope="chat") from None
+            code = _error_code(exc)
+            if code in UNREACHABLE:
+                raise RecipientBlocked(code) from None
+            raise
+
+    async def _guarded(self, call: Awaitable[T]) -> T:
+        """Make sure no failure leaving the sender carries the bot token."""
+        try:
+            return await call
+        except (RetryAfter, RecipientBlocked):
+            raise
+        except Exception as exc:
+            token = self.client.token
+            if token and token in str(exc):
+                raise SlackSendError(f"{type(exc).__name__}: {str(exc).replace(token, '***')}") from None
+            raise
+
+
+def _error_code(exc: Exception) -> str:
+    """Slack's ``error`` code of a failed call ("" when there is none)."""
+    response = getattr(exc, "response", None)
+    data = getattr(response, "data", None)
+    if isinstance(data, Mapping):
+        return str(data.get("error") or "")
+    return ""
+
+
+def _retry_after(headers: Any) -> int:
+    """The ``Retry-After`` header in whole seconds (at least 1; 1 when absent or garbage)."""
+    value = None
+    if isinstance(headers, Mapping):
+        for name, v in headers.items():
+            if str(name).lower() == "retry-after":
+                value = v[0] if isinstance(v, list | tuple) and v else v
+                break
+    try:
+        return max(1, int(float(str(value))))
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+
+
+__all__ = ["SlackSendError", "SlackSender", "file_line", "is_dm", "slack_files", "slack_rate_policy"]
