@@ -29,6 +29,7 @@ import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from aiolimiter import AsyncLimiter
 from slack_sdk.errors import SlackApiError
@@ -50,6 +51,9 @@ FILE_MARK = "📎"
 MAX_PACERS = 10_000
 MAX_PROGRESS = 1_000
 DEFAULT_RETRY_AFTER = 1
+# Characters a permalink keeps as they are; the rest (<, >, |, spaces) are percent-encoded so
+# the link cannot end early or carry markup.
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 # Slack error codes we act on.
 EDIT_GONE = frozenset({"message_not_found", "cant_update_message"})
@@ -83,7 +87,7 @@ def file_line(name: str, permalink: str | None) -> str:
     """One attachment as a mrkdwn line: a link to the file, or its (escaped) name."""
     label = escape(name or "file")
     if permalink:
-        return f"{FILE_MARK} <{escape(permalink).replace('|', '%7C')}|{label}>"
+        return f"{FILE_MARK} <{escape(quote(permalink, safe=URL_SAFE))}|{label}>"
     return f"{FILE_MARK} {label}"
 
 

@@ -165,6 +165,8 @@ def test_file_lines_link_the_permalink_with_an_escaped_name() -> None:
     assert file_line("<b>.png", "https://x.slack.com/files/U1/F1/b.png") == \
         "📎 <https://x.slack.com/files/U1/F1/b.png|&lt;b&gt;.png>"
     assert file_line("a&b.pdf", None) == "📎 a&amp;b.pdf"
+    assert file_line("x", "https://t.slack.com/files/U1/F1/a <b>|c.png?x=1&y=2") == \
+        "📎 <https://t.slack.com/files/U1/F1/a%20%3Cb%3E%7Cc.png?x=1&amp;y=2|x>"
     [message] = render_messages(Reply("see"), ["📎 x"])
     assert sections(message) == ["see\n📎 x"]
 
