@@ -13,8 +13,13 @@ to whom (:mod:`bot.slack.blocks` decides how it looks):
   thread map back to the ticket (:func:`store.outbox.ticket_for_message`).
 
 Files: Slack files (``Attachment.platform == "slack"``) are shared again as a permalink line
-under the text (the name alone when the file cannot be looked up). Files of other platforms
-are the engine's to note; copying them across is not done here.
+under the text (the name alone when the file cannot be looked up). A file from another
+platform is copied across when the sender was given a fetcher for that platform
+(``files={"telegram": telegram_fetcher(bot)}``: Bot API ``getFile`` + download): it is
+uploaded into the same thread after the text (``files.getUploadURLExternal``, the upload,
+``files.completeUploadExternal`` — slack_sdk's ``files_upload_v2``). Without a fetcher, or
+when the download fails, the file is listed by name. Files too big for the bot to fetch
+never get here: the engine notes them (handlers/files.py).
 
 Failures are reported in the worker's vocabulary: HTTP 429 → :class:`~bot.delivery.RetryAfter`
 (its ``Retry-After``, scope ``"chat"``: Slack's message limit is per channel), an unreachable
@@ -26,9 +31,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Mapping
+import mimetypes
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from aiolimiter import AsyncLimiter
@@ -41,6 +47,9 @@ from bot.slack.render import escape
 from handlers.events import Attachment, Destination, Reply
 from store import outbox, tickets
 from store.db import Database
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 log = logging.getLogger("deskbot.slack")
 
@@ -60,6 +69,32 @@ EDIT_GONE = frozenset({"message_not_found", "cant_update_message"})
 UNREACHABLE = frozenset({"channel_not_found", "is_archived", "not_in_channel", "account_inactive", "user_not_found"})
 
 T = TypeVar("T")
+
+FileFetcher = Callable[[Attachment], Awaitable[bytes]]
+"""Downloads a file of another platform (its content), raising when it cannot."""
+
+
+def telegram_fetcher(bot: Bot) -> FileFetcher:
+    """A Telegram file's content through the Bot API (``getFile``, then the file URL)."""
+
+    async def fetch(attachment: Attachment) -> bytes:
+        file = await bot.get_file(attachment.file_id)
+        if not file.file_path:
+            raise LookupError("getFile gave no file_path")
+        data = await bot.download_file(file.file_path)
+        assert data is not None
+        return data.read()
+
+    return fetch
+
+
+def upload_name(attachment: Attachment) -> str:
+    """The name a copied file gets: its own, or its kind with the type's extension (a
+    Telegram photo has no name)."""
+    if attachment.name:
+        return attachment.name
+    extension = mimetypes.guess_extension(attachment.mime_type or "") or (".jpg" if attachment.kind == "photo" else "")
+    return f"{attachment.kind or 'file'}{extension}"
 
 
 def slack_rate_policy() -> RatePolicy:
@@ -111,9 +146,11 @@ class SlackSender:
 
     platform = PLATFORM
 
-    def __init__(self, client: AsyncWebClient, *, rate_policy: RatePolicy | None = None) -> None:
+    def __init__(self, client: AsyncWebClient, *, rate_policy: RatePolicy | None = None,
+                 files: Mapping[str, FileFetcher] | None = None) -> None:
         self.client = client
         self.rate_policy = rate_policy if rate_policy is not None else slack_rate_policy()
+        self.fetchers: dict[str, FileFetcher] = dict(files or {})
         self._db: Database | None = None
         # A reply cut short by a failure (429 after message 1 of 3): the messages already
         # sent, the last ts and the thread, so the retry continues instead of repeating them.
@@ -136,6 +173,7 @@ class SlackSender:
     def cost(self, dest: Destination, reply: Reply) -> int:
         """chat.postMessage calls this reply takes (its messages; file lines estimated by name)."""
         lines = [file_line(a.name, "https://files.slack.com/files-pri/T0-F0/x") for a in slack_files(reply)]
+        lines += [file_line(upload_name(a), None) for a in self._foreign_files(reply)]
         return max(1, len(render_messages(reply, lines)))
 
     async def send(self, dest: Destination, reply: Reply) -> str | None:
@@ -151,37 +189,59 @@ class SlackSender:
 
     async def _send(self, dest: Destination, reply: Reply) -> str | None:
         route = await self._route(dest, reply)
-        messages = render_messages(reply, await self._file_lines(reply))
-        if not messages:
+        uploads, unfetched = await self._fetch_foreign(reply)
+        lines = await self._file_lines(reply) + [file_line(upload_name(a), None) for a in unfetched]
+        messages = render_messages(reply, lines)
+        if not messages and not uploads:
             log.warning("nothing to send (empty text, no buttons)", extra={"platform": PLATFORM})
             return None
-        return await self._deliver(route, dest, reply, messages)
+        return await self._deliver(route, dest, reply, messages, uploads)
 
-    async def _deliver(self, route: _Route, dest: Destination, reply: Reply, messages: list[SlackMessage]) -> str:
+    async def _deliver(self, route: _Route, dest: Destination, reply: Reply, messages: list[SlackMessage],
+                       uploads: list[tuple[str, bytes]]) -> str | None:
+        """Post the messages (buttons on the last), then upload the copied files into the
+        same thread; return the last message's ts."""
+        steps: list[tuple[str, Any]] = [("text", m) for m in messages] + [("file", u) for u in uploads]
         key = (route.channel, dest.thread_id, reply.ticket_id,
-               tuple((m.text, json.dumps(m.blocks, sort_keys=True)) for m in messages))
+               tuple((m.text, json.dumps(m.blocks, sort_keys=True)) for m in messages),
+               tuple((name, len(data)) for name, data in uploads))
         done, last_ts, thread = self._progress.pop(key, (0, None, route.thread_ts))
-        for index, message in enumerate(messages):
+        for index, (kind, item) in enumerate(steps):
             if index < done:
                 continue
-            kwargs: dict[str, Any] = {"channel": route.channel, "text": message.text, "blocks": message.blocks}
-            if thread is not None:
-                kwargs["thread_ts"] = thread
             try:
-                await self._pace(route.channel)
-                response = await self._call(self.client.chat_postMessage(**kwargs))
+                if kind == "text":
+                    ts = await self._post(route.channel, thread, item)
+                else:
+                    await self._upload(route.channel, thread, *item)
+                    ts = None
             except BaseException:
                 if index:
                     if len(self._progress) >= MAX_PROGRESS:  # replies never retried (given up on)
                         self._progress.pop(next(iter(self._progress)))
                     self._progress[key] = (index, last_ts, thread)
                 raise
-            last_ts = str(response["ts"])
+            if ts is None:
+                continue
+            last_ts = ts
             if index == 0 and thread is None and route.root_of is not None:
-                await self._remember_root(route.channel, route.root_of, last_ts)
-                thread = last_ts  # the rest of a long first message follows in its thread
-        assert last_ts is not None
+                await self._remember_root(route.channel, route.root_of, ts)
+                thread = ts  # the rest of a long first message (and its files) follow in its thread
         return last_ts
+
+    async def _post(self, channel: str, thread: str | None, message: SlackMessage) -> str:
+        kwargs: dict[str, Any] = {"channel": channel, "text": message.text, "blocks": message.blocks}
+        if thread is not None:
+            kwargs["thread_ts"] = thread
+        await self._pace(channel)
+        response = await self._call(self.client.chat_postMessage(**kwargs))
+        return str(response["ts"])
+
+    async def _upload(self, channel: str, thread: str | None, name: str, data: bytes) -> None:
+        kwargs: dict[str, Any] = {"channel": channel, "file": data, "filename": name, "title": name}
+        if thread is not None:
+            kwargs["thread_ts"] = thread
+        await self._call(self.client.files_upload_v2(**kwargs))
 
     async def _pace(self, channel: str) -> None:
         """Wait until this channel's limit allows one more message (see ``_pacers``)."""
@@ -194,6 +254,33 @@ class SlackSender:
                 self._pacers = {k: p for k, p in self._pacers.items() if not p.has_capacity(p.max_rate)}
             pacer = self._pacers[channel] = AsyncLimiter(limit.count, limit.period)
         await pacer.acquire()
+
+    def _foreign_files(self, reply: Reply) -> list[Attachment]:
+        return [a for a in reply.attachments if a.platform not in ("", PLATFORM) and a.file_id]
+
+    async def _fetch_foreign(self, reply: Reply) -> tuple[list[tuple[str, bytes]], list[Attachment]]:
+        """The other platforms' files downloaded for upload, and those that could not be
+        (no fetcher for the platform, or the download failed: listed by name instead)."""
+        uploads: list[tuple[str, bytes]] = []
+        unfetched: list[Attachment] = []
+        for attachment in self._foreign_files(reply):
+            fetch = self.fetchers.get(attachment.platform)
+            if fetch is None:
+                unfetched.append(attachment)
+                continue
+            try:
+                data = await fetch(attachment)
+            except Exception as exc:  # noqa: BLE001 — a file that cannot be copied is named instead
+                # Only the type: another platform's error text may carry its bot token.
+                log.warning("%s file not copied to Slack: %s", attachment.platform, type(exc).__name__,
+                            extra={"platform": PLATFORM})
+                unfetched.append(attachment)
+                continue
+            if not data:
+                unfetched.append(attachment)
+                continue
+            uploads.append((upload_name(attachment), data))
+        return uploads, unfetched
 
     async def _file_lines(self, reply: Reply) -> list[str]:
         """A permalink line per Slack file (files.info); the name alone when it cannot be
@@ -214,7 +301,8 @@ class SlackSender:
     # --- editing ----------------------------------------------------------------------
 
     async def _edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
-        message = render_single(reply, await self._file_lines(reply))
+        lines = await self._file_lines(reply) + [file_line(upload_name(a), None) for a in self._foreign_files(reply)]
+        message = render_single(reply, lines)
         if message is None:
             log.warning("nothing to edit to (empty text, no buttons)", extra={"platform": PLATFORM})
             return None
@@ -305,4 +393,7 @@ def _retry_after(headers: Any) -> int:
         return DEFAULT_RETRY_AFTER
 
 
-__all__ = ["SlackSendError", "SlackSender", "file_line", "is_dm", "slack_files", "slack_rate_policy"]
+__all__ = [
+    "FileFetcher", "SlackSendError", "SlackSender", "file_line", "is_dm", "slack_files", "slack_rate_policy",
+    "telegram_fetcher", "upload_name",
+]

@@ -8,18 +8,22 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import UNLIMITED, RecipientBlocked, RetryAfter
 from bot.slack.actions import decode
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION
-from bot.slack.sender import SlackSender
+from bot.slack.sender import FileFetcher, SlackSender, telegram_fetcher
 from handlers.events import Attachment, Button, Destination, Reply
 from store import outbox, tickets
 from store.db import Database
 from store.models import Person, TicketPost
 from tests.fakes.slack import FakeSlack, render_mrkdwn
+from tests.fakes.telegram import FakeTelegram
 
 ANNA = "U0ANNA"
 BORIS = "U0BORIS"
@@ -35,15 +39,15 @@ async def make_sender(database: Database) -> AsyncIterator[MakeSender]:
     """A started fake (rate limits as given) and a sender bound to the test database."""
     opened: list[FakeSlack] = []
 
-    async def make(*, rate_limits: bool = False, rate_policy: Any = UNLIMITED,
-                   token: str | None = None) -> tuple[FakeSlack, SlackSender]:
+    async def make(*, rate_limits: bool = False, rate_policy: Any = UNLIMITED, token: str | None = None,
+                   files: dict[str, FileFetcher] | None = None) -> tuple[FakeSlack, SlackSender]:
         fake = await FakeSlack(rate_limits=rate_limits).start()
         opened.append(fake)
         fake.add_user(ANNA, "Anna Petrova")
         fake.add_user(BORIS, "Boris Ivanov")
         fake.add_channel(IT, "it-queue", members=[BORIS])
         client = AsyncWebClient(token=token or fake.token, base_url=fake.base_url)
-        sender = SlackSender(client, rate_policy=rate_policy)
+        sender = SlackSender(client, rate_policy=rate_policy, files=files)
         sender.bind(database)
         return fake, sender
 
@@ -247,7 +251,42 @@ async def test_a_slack_file_is_shared_again_by_permalink(make_sender: MakeSender
     [text] = section_texts(msg(fake, IT, ts))
     shown_text, mentions, links = render_mrkdwn(text)
     assert mentions == [] and [unquote(link) for link in links] == [file["permalink"]]
-    assert shown_text == "anna sent files\n📎 screen <1>.png\n📎 gone.pdf"  # a file it cannot see: its name
+    # a file it cannot see, and one of another platform with no way to copy it: their names
+    assert shown_text == "anna sent files\n📎 screen <1>.png\n📎 gone.pdf\n📎 tg.jpg"
+    assert fake.calls_of("files.getUploadURLExternal") == []
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[tuple[FakeTelegram, Bot]]:
+    fake = await FakeTelegram().start()
+    bot = Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
+    yield fake, bot
+    await bot.session.close()
+    await fake.close()
+
+
+async def test_a_telegram_photo_is_copied_into_the_tickets_thread(
+    make_sender: MakeSender, database: Database, telegram: tuple[FakeTelegram, Bot],
+) -> None:
+    tg, bot = telegram
+    photo = tg.add_file("photo", 5000, mime_type="image/jpeg")
+    fake, sender = await make_sender(files={"telegram": telegram_fetcher(bot)})
+    ticket = await new_ticket(database)
+    card_ts = await sender.send(to(IT), Reply("#1 card", ticket_id=ticket, card="queue"))
+    assert card_ts is not None
+    await remember_card(database, ticket, IT, card_ts)
+    files = (Attachment("", "image/jpeg", 5000, photo.file_id, "photo", "telegram"),
+             Attachment("scan.pdf", "application/pdf", 10, "DOC-999999-missing", "document", "telegram"))
+    ts = await sender.send(to(IT), Reply("anna: the error <b>", ticket_id=ticket, attachments=files))
+    in_thread = fake.bot_messages(IT, card_ts)
+    assert [m["ts"] for m in in_thread][0] == ts and len(in_thread) == 2
+    [shared] = in_thread[1]["files"]
+    assert shared["name"] == "photo.jpg" and shared["size"] == 1024  # what the fake Bot API served
+    assert fake.files[shared["id"]]["_content"] == b"\0" * 1024
+    [complete] = fake.calls_of("files.completeUploadExternal")
+    assert complete.params["channel_id"] == IT and complete.params["thread_ts"] == card_ts
+    # the document Telegram would not give out is named in the text instead
+    assert [shown(fake, t) for t in section_texts(msg(fake, IT, ts))] == ["anna: the error <b>\n📎 scan.pdf"]
 
 
 # --- errors in the worker's vocabulary -------------------------------------------------
