@@ -66,7 +66,9 @@ URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 # Slack error codes we act on.
 EDIT_GONE = frozenset({"message_not_found", "cant_update_message"})
-UNREACHABLE = frozenset({"channel_not_found", "is_archived", "not_in_channel", "account_inactive", "user_not_found"})
+UNREACHABLE = frozenset({"channel_not_found", "is_archived", "not_in_channel", "account_inactive", "user_not_found",
+                         "user_disabled"})
+MAX_DM_CACHE = 10_000
 
 T = TypeVar("T")
 
@@ -111,6 +113,12 @@ def _per_channel_limit(chat_id: str) -> RateLimit:
 def is_dm(chat_id: str) -> bool:
     """Direct-message channels have ids starting with D (channels C…, private/group G…)."""
     return chat_id.startswith("D")
+
+
+def is_user(chat_id: str) -> bool:
+    """A person's id (U…, or W… in Enterprise Grid) given where a channel is expected: the
+    app's DM with them (opened with conversations.open)."""
+    return chat_id[:1] in ("U", "W")
 
 
 def slack_files(reply: Reply) -> list[Attachment]:
@@ -158,6 +166,7 @@ class SlackSender:
         # The messages of one reply are spaced by the channel's limit: the worker paid for
         # all of them before ``send``, but a burst would still be answered 429.
         self._pacers: dict[str, AsyncLimiter] = {}
+        self._dms: dict[str, str] = {}  # user id → the app's DM channel with them
 
     def bind(self, db: Database) -> None:
         self._db = db
@@ -308,7 +317,7 @@ class SlackSender:
             return None
         try:
             await self._call(self.client.chat_update(
-                channel=dest.chat_id, ts=message_id, text=message.text, blocks=message.blocks,
+                channel=await self._channel(dest.chat_id), ts=message_id, text=message.text, blocks=message.blocks,
             ))
         except SlackApiError as exc:
             if _error_code(exc) in EDIT_GONE:
@@ -320,21 +329,37 @@ class SlackSender:
     # --- where a reply goes -----------------------------------------------------------
 
     async def _route(self, dest: Destination, reply: Reply) -> _Route:
-        route = _Route(channel=dest.chat_id, thread_ts=dest.thread_id or None)
+        channel = await self._channel(dest.chat_id)
+        route = _Route(channel=channel, thread_ts=dest.thread_id or None)
         if route.thread_ts is not None or reply.ticket_id is None:
             return route
         async with self.db.transaction() as s:
-            if is_dm(dest.chat_id):
-                post = await outbox.find_post(s, reply.ticket_id, PLATFORM, dest.chat_id, THREAD_CARD)
+            if is_dm(channel):
+                post = await outbox.find_post(s, reply.ticket_id, PLATFORM, channel, THREAD_CARD)
                 if post is not None:
                     route.thread_ts = post.thread_id or post.message_id
                 elif await tickets.get_ticket(s, reply.ticket_id) is not None:
                     route.root_of = reply.ticket_id
             elif reply.card != QUEUE_CARD:
-                card = await outbox.find_post(s, reply.ticket_id, PLATFORM, dest.chat_id, QUEUE_CARD)
+                card = await outbox.find_post(s, reply.ticket_id, PLATFORM, channel, QUEUE_CARD)
                 if card is not None:
                     route.thread_ts = card.thread_id or card.message_id
         return route
+
+    async def _channel(self, chat_id: str) -> str:
+        """The channel to post in: ``chat_id`` itself, or for a person's id the app's DM
+        with them (so the ticket's thread there is found and recorded under the id the
+        DM's events carry)."""
+        if not is_user(chat_id):
+            return chat_id
+        channel = self._dms.get(chat_id)
+        if channel is None:
+            response = await self._call(self.client.conversations_open(users=chat_id))
+            channel = str(response["channel"]["id"])
+            if len(self._dms) >= MAX_DM_CACHE:
+                self._dms.clear()
+            self._dms[chat_id] = channel
+        return channel
 
     async def _remember_root(self, channel: str, ticket_id: int, ts: str) -> None:
         """Record the ticket's thread root in this DM (its own short transaction, so that

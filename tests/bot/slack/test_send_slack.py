@@ -193,6 +193,25 @@ async def test_in_a_dm_the_first_ticket_message_becomes_the_thread_root(
         assert await outbox.ticket_for_message(s, "slack", dm, created) == ticket
 
 
+async def test_a_person_id_as_destination_posts_in_their_dm_and_keeps_its_thread(
+    make_sender: MakeSender, database: Database,
+) -> None:
+    fake, sender = await make_sender()
+    ticket = await new_ticket(database)
+    created = await sender.send(to(ANNA), Reply("#1 created", ticket_id=ticket))
+    update = await sender.send(to(ANNA), Reply("boris took #1", ticket_id=ticket))
+    dm = fake.dm_id(ANNA)
+    assert thread_of(fake, dm, created) is None and thread_of(fake, dm, update) == created
+    root = await post(database, ticket, dm, "thread")  # recorded under the DM's id, as its events carry
+    assert root is not None and root.message_id == created
+    assert len(fake.calls_of("conversations.open")) == 1
+    assert await sender.edit(to(ANNA), update or "", Reply("boris took #1 (edited)")) is None
+    fake.add_user("U0GONE", "Gone Person")
+    fake.deactivate("U0GONE")
+    with pytest.raises(RecipientBlocked):
+        await sender.send(to("U0GONE"), Reply("hello"))
+
+
 async def test_an_explicit_thread_wins(make_sender: MakeSender, database: Database) -> None:
     fake, sender = await make_sender()
     ticket = await new_ticket(database)
