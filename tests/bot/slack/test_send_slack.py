@@ -14,7 +14,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import UNLIMITED, RecipientBlocked, RetryAfter
+from bot.delivery import UNLIMITED, OutboxWorker, RecipientBlocked, RetryAfter
 from bot.slack.actions import decode
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION
 from bot.slack.sender import FileFetcher, SlackSender, telegram_fetcher
@@ -24,6 +24,7 @@ from store.db import Database
 from store.models import Person, TicketPost
 from tests.fakes.slack import FakeSlack, render_mrkdwn
 from tests.fakes.telegram import FakeTelegram
+from tests.support.clock import FakeClock
 
 ANNA = "U0ANNA"
 BORIS = "U0BORIS"
@@ -361,3 +362,40 @@ async def test_other_failures_are_raised_without_the_token(make_sender: MakeSend
         await sender.send(to(IT), Reply("hello"))
     assert caught.value.response["error"] == "invalid_auth"
     assert secret not in str(caught.value) and secret not in repr(caught.value.args)
+
+
+# --- through the outbox worker ---------------------------------------------------------
+
+
+async def test_the_worker_delivers_everything_within_the_channel_limits(
+    make_sender: MakeSender, database: Database, clock: FakeClock,
+) -> None:
+    fake, sender = await make_sender(rate_limits=True, rate_policy=None)  # the fake's 1/s per channel, 429 above
+    for channel in ("C0HR", "C0OPS"):
+        fake.add_channel(channel, channel.lower())
+    dm = fake.dm(ANNA)["id"]
+    ticket = await new_ticket(database)
+    card = Reply("#1 new", buttons=((Button("Claim", "claim", ticket),),))
+    rows = [
+        (IT, card, "queue"), (IT, Reply("anna: it is still broken"), None),
+        (dm, Reply("#1 created"), None), (dm, Reply("boris took #1"), None),
+        (IT, Reply("#1 claimed by boris"), "queue"),
+    ] + [(channel, Reply(f"{channel} news {i} {HOSTILE}"), None) for channel in ("C0HR", "C0OPS") for i in range(3)]
+    async with database.transaction() as s:
+        for channel, reply, slot in rows:
+            await outbox.enqueue(s, platform="slack", chat_id=channel, payload=reply.to_payload(), now=clock(),
+                                 ticket_id=ticket if channel in (IT, dm) else None, card=slot)
+    worker = OutboxWorker(database, {"slack": sender}, clock)
+    settled = 0
+    while (done := await worker.deliver_pending()):
+        settled += done
+    assert settled == len(rows)
+    assert fake.too_many_requests == 0 and fake.block_errors == []
+    [card_message, reply_in_thread] = fake.bot_messages(IT)
+    assert shown(fake, card_message["text"]) == "#1 claimed by boris"  # the card row edited the card
+    assert thread_of(fake, IT, reply_in_thread["ts"]) == card_message["ts"]
+    created, update = fake.bot_messages(dm)
+    assert thread_of(fake, dm, update["ts"]) == created["ts"]
+    assert [shown(fake, m["text"]) for m in fake.bot_messages("C0HR")] == [f"C0HR news {i} {HOSTILE}" for i in range(3)]
+    async with database.transaction() as s:
+        assert await outbox.backlog(s) == 0
