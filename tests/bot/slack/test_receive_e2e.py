@@ -1,22 +1,23 @@
 """Receiving end to end: real slack-bolt behind the frontend's ``POST /slack/events`` over
-loopback HTTP, the real engine on a real database, Slack's Web API stood in for by
-:class:`~tests.bot.slack.mini_api.MiniSlack`.
+loopback HTTP, the fake Slack (tests/fakes/slack.py) signing and posting what Slack would,
+the real engine on a real database.
 
 The desk's replies are written to the outbox and delivered to a recording sender (the
 Slack sender is tested on its own), so what is checked here is what receiving decides:
-which requests are handled, how often, with which effect, and how presses are answered.
+which requests are handled, how often, with which effect, and how presses are answered
+(refusals: ``chat.postEphemeral`` at the fake).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -29,23 +30,17 @@ from bot.slack.frontend import PATH, SlackFrontend
 from bot.slack.handoff import Handoff
 from handlers.events import Button, Incoming, Outcome
 from store.models import InboxEvent, OutboxMessage, Person, Status, Ticket
-from tests.bot.slack.mini_api import (
-    SECRET,
-    TEAM,
-    TOKEN,
-    MiniSlack,
-    event_body,
-    form,
-    form_payload,
-    sign,
-)
+from tests.fakes.slack import FakeSlack, InboundPost
 from tests.support.clock import FakeClock
 from tests.support.desk import Desk, RecordingSender
 from tests.support.scenarios import FakeKb, make_config, open_ticket
+from tests.support.slack import SlackChannel, SlackUser
 from tests.support.telegram import loopback_socket, serve
 
 ANNA, BORIS = "U0000ANNA", "U000BORIS"  # slack ids of anna (requester) and boris (IT agent) in config.yaml
-ANNA_DM, IT_CHANNEL = "D0000ANNA", "C00ITQUEUE"
+ANNA_DM, IT_CHANNEL, GENERAL = "D0000ANNA", "C00ITQUEUE", "C0GENERAL"
+TOKEN = "xoxb-0000000001-0000000002-receiveTESTtoken"
+SECRET = "8f14e45fceea167a5a36dedd4bea2543"
 
 
 class Watching(Handoff):
@@ -68,29 +63,24 @@ class Watching(Handoff):
 
 @dataclass
 class Running:
-    api: MiniSlack
+    fake: FakeSlack
     front: SlackFrontend
     app: App
     console: Desk
-    url: str
-    http: aiohttp.ClientSession
     sender: RecordingSender
+    anna: SlackUser
+    boris: SlackUser
+    it: SlackChannel
+    general: SlackChannel
 
-    async def post(self, body: str, *, content_type: str = "application/json",
-                   headers: dict[str, str] | None = None, signed: bool = True) -> int:
-        h = {"Content-Type": content_type, **(sign(body) if signed else {}), **(headers or {})}
-        async with self.http.post(self.url, data=body.encode(), headers=h) as resp:
-            await resp.read()
-            return resp.status
+    @property
+    def team(self) -> str:
+        return self.fake.team_id
 
-    async def event(self, event: dict[str, Any], event_id: str, **kw: Any) -> int:
-        return await self.post(event_body(event, event_id), **kw)
-
-    async def interact(self, payload: dict[str, Any], **kw: Any) -> int:
-        return await self.post(form_payload(payload), content_type="application/x-www-form-urlencoded", **kw)
-
-    async def command(self, fields: dict[str, str]) -> int:
-        return await self.post(form(fields), content_type="application/x-www-form-urlencoded")
+    @property
+    def desk(self) -> Watching:
+        assert isinstance(self.front.desk, Watching)
+        return self.front.desk
 
     async def count(self, model: Any, *where: Any) -> int:
         async with self.app.db.transaction() as s:
@@ -113,13 +103,34 @@ class Running:
             assert t is not None
             return t
 
+    async def press(self, button: Button, *, user: str, channel: str, message_ts: str = "1700000000.000001",
+                    value: str | None = None) -> InboundPost:
+        """A press on a button the desk sent (through the recording sender) as Slack posts it."""
+        action_ts = f"{time.time():.6f}"
+        payload = {"type": "block_actions", "team": self.fake.team_ref(), "user": self.fake.user_ref(user),
+                   "api_app_id": self.fake.app_id, "token": self.fake.verification_token,
+                   "trigger_id": self.fake.new_trigger(user), "channel": {"id": channel},
+                   "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+                   "message": {"ts": message_ts, "text": "card"}, "state": {"values": {}},
+                   "actions": [{"type": "button", "action_id": "b0.0", "block_id": "b", "action_ts": action_ts,
+                                "value": actions.encode(button) if value is None else value,
+                                "text": {"type": "plain_text", "text": button.label}}]}
+        return await self.fake.post_interaction(payload)
+
+    def press_key(self, post: InboundPost) -> str:
+        return f"slack:{self.team}:action:{post.payload['actions'][0]['action_ts']}"
+
 
 @asynccontextmanager
 async def running(db_url: str) -> AsyncIterator[Running]:
-    api = MiniSlack()
-    await api.start()
+    fake = FakeSlack(token=TOKEN, signing_secret=SECRET, rate_limits=False)
+    await fake.start()
+    anna = fake.user(ANNA, "Anna Ivanova", locale="ru-RU", tz="Europe/Moscow")
+    boris = fake.user(BORIS, "Boris Petrov", locale="en-US")
+    it = fake.channel(IT_CHANNEL, "it-queue", members=[BORIS])
+    general = fake.channel(GENERAL, "general", members=[ANNA, BORIS])
     config = make_config(lambda data: data.__setitem__(
-        "slack", {"bot_token": TOKEN, "signing_secret": SECRET, "api_base": api.base_url}))
+        "slack", {"bot_token": TOKEN, "signing_secret": SECRET, "api_base": fake.base_url}))
     sender = RecordingSender(platform="slack")
     front = SlackFrontend(config, sender=sender, desk=Watching())
     app = build(config, senders={"slack": sender, "console": RecordingSender()},
@@ -129,68 +140,44 @@ async def running(db_url: str) -> AsyncIterator[Running]:
     front.bind(app)
     sock = loopback_socket()
     runner: web.AppRunner = await serve(front.routes(), sock)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}{PATH}"
-    http = aiohttp.ClientSession()
+    fake.request_url = f"http://127.0.0.1:{sock.getsockname()[1]}{PATH}"
     try:
         await front.start()
-        yield Running(api, front, app, console, url, http, sender)
+        yield Running(fake, front, app, console, sender, anna, boris, it, general)
     finally:
-        await http.close()
         await front.stop()
         await front.close()
         await runner.cleanup()
         await app.close()
-        await api.close()
-
-
-def dm(text: str, ts: str, **over: Any) -> dict[str, Any]:
-    return {"type": "message", "channel": ANNA_DM, "channel_type": "im", "user": ANNA, "text": text,
-            "ts": ts, "event_ts": ts, **over}
-
-
-def press_payload(button: Button, *, user: str, channel: str, action_ts: str, message_ts: str = "1.0") -> dict[str, Any]:
-    return {"type": "block_actions", "team": {"id": TEAM, "domain": "desk"},
-            "user": {"id": user, "team_id": TEAM}, "api_app_id": "A0DESK", "token": "x",
-            "trigger_id": f"tr-{action_ts}", "channel": {"id": channel},
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
-            "message": {"ts": message_ts, "text": "card"},
-            "actions": [{"type": "button", "action_id": "b0.0", "block_id": "b", "value": actions.encode(button),
-                         "action_ts": action_ts, "text": {"type": "plain_text", "text": button.label}}]}
-
-
-def raw_press(value: str, *, user: str, channel: str, action_ts: str) -> dict[str, Any]:
-    payload = press_payload(Button("x", "claim"), user=user, channel=channel, action_ts=action_ts)
-    payload["actions"][0]["value"] = value
-    return payload
+        await fake.close()
 
 
 # --- a DM files a ticket ------------------------------------------------------------------
 
 
-async def test_a_dm_and_two_presses_file_a_ticket(db_url: str) -> None:
+async def test_a_dm_and_a_press_file_a_ticket(db_url: str) -> None:
     async with running(db_url) as r:
-        assert r.front.health()["connected"] is True and r.front.auth["team_id"] == TEAM  # type: ignore[index]
-        assert await r.event(dm("I forgot my password, account locked", "1700000000.000100"), "Ev01") == 200
-        key = f"slack:{TEAM}:Ev01"
+        assert r.front.health()["connected"] is True and r.front.auth["team_id"] == r.team  # type: ignore[index]
+        said = await r.anna.says("I forgot my password, account locked")
+        assert said.status == 200 and not said.post.late
+        key = f"slack:{r.team}:{said.post.event_id}"
         assert await r.count(InboxEvent, InboxEvent.event_key == key) == 1
         got = await r.delivered(ANNA_DM)
-        assert got and got[-1].buttons, "the desk asks for the category"
-        assert [c["user"] for c in r.api.calls_of("users.info")] == [ANNA]  # the locale, asked once
+        assert got and any(b.action == "cat_ok" for b in got[-1].buttons), "the desk asks for the category"
+        infos = r.fake.calls_of("users.info")
+        assert [c.params["user"] for c in infos] == [ANNA]  # the locale, asked once
         ok = next(b for b in got[-1].buttons if b.action == "cat_ok")
-        status = await r.interact(press_payload(ok, user=ANNA, channel=ANNA_DM, action_ts="1700000001.1"))
-        assert status == 200
+        assert (await r.press(ok, user=ANNA, channel=ANNA_DM)).status == 200
         got = await r.delivered(ANNA_DM)
-        if got[-1].buttons and any(b.action == "prio" for b in got[-1].buttons):  # priority asked
-            prio = got[-1].buttons[0]
-            await r.interact(press_payload(prio, user=ANNA, channel=ANNA_DM, action_ts="1700000002.1"))
+        if any(b.action == "prio" for b in got[-1].buttons):  # the desk may ask for the priority
+            await r.press(got[-1].buttons[0], user=ANNA, channel=ANNA_DM)
             got = await r.delivered(ANNA_DM)
         async with r.app.db.transaction() as s:
             tickets = list(await s.exec(select(Ticket)))
             anna = (await s.exec(select(Person).where(Person.key == "anna"))).one()
         assert len(tickets) == 1 and tickets[0].requester_id == anna.id and tickets[0].platform == "slack"
-        assert "password" in tickets[0].subject.lower() or "password" in (tickets[0].kb_query or "").lower()
         assert any(f"#{tickets[0].id}" in m.text for m in got)
-        assert len(r.api.calls_of("users.info")) == 1  # cached per user
+        assert len(r.fake.calls_of("users.info")) == 1  # cached per user
 
 
 # --- retries ------------------------------------------------------------------------------
@@ -198,54 +185,50 @@ async def test_a_dm_and_two_presses_file_a_ticket(db_url: str) -> None:
 
 async def test_the_same_event_retried_three_times_has_one_effect(db_url: str) -> None:
     async with running(db_url) as r:
-        body = event_body(dm("VPN is down again", "1700000000.000200"), "Ev02")
-        assert await r.post(body) == 200
+        said = await r.anna.says("VPN is down again")
+        assert said.status == 200
         replies = len(await r.outbox(ANNA_DM))
         assert replies == 1  # the KB suggestions
-        for n in (1, 2, 3):
-            assert await r.post(body, headers={"X-Slack-Retry-Num": str(n), "X-Slack-Retry-Reason": "http_timeout"}) == 200
-        assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{TEAM}:Ev02") == 1
+        retries = await r.fake.redeliver(said.post, 3)
+        assert [p.status for p in retries] == [200, 200, 200]
+        assert [p.headers["X-Slack-Retry-Num"] for p in retries] == ["1", "2", "3"]
+        assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{r.team}:{said.post.event_id}") == 1
         assert len(await r.outbox(ANNA_DM)) == replies
-        assert r.front.desk.handled == 4  # four deliveries reached the engine; three were no-ops
+        assert r.desk.handled == 4  # four deliveries reached the engine; three were no-ops
 
 
 async def test_a_crash_before_the_commit_answers_500_and_the_retry_is_handled_once(db_url: str) -> None:
     async with running(db_url) as r:
-        desk = r.front.desk
-        assert isinstance(desk, Watching)
-        desk.fail_next = 1
-        body = event_body(dm("VPN is down", "1700000000.000300"), "Ev03")
-        assert await r.post(body) == 500  # acked in the listener, but no 200 went out: Slack retries
+        r.desk.fail_next = 1
+        said = await r.anna.says("VPN is down")
+        assert said.status == 500  # acked in the listener, but no 200 went out: Slack retries
         assert await r.count(InboxEvent) == 0
-        assert await r.post(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}) == 200
-        assert await r.post(body, headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"}) == 200
-        assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{TEAM}:Ev03") == 1
+        retries = await r.fake.redeliver(said.post, 2, reason="http_error")
+        assert [p.status for p in retries] == [200, 200]
+        assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{r.team}:{said.post.event_id}") == 1
         assert len(await r.outbox(ANNA_DM)) == 1
 
 
 # --- authenticity -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("forgery", ["bad-signature", "no-headers", "no-signature", "six-minutes-old"])
+@pytest.mark.parametrize("forgery", ["wrong", "none", "six-minutes-old"])
 async def test_unsigned_or_stale_requests_are_refused_and_nothing_is_stored(db_url: str, forgery: str) -> None:
     async with running(db_url) as r:
-        body = event_body(dm("VPN is down", "1700000000.000400"), "Ev04")
-        headers: dict[str, str]
-        if forgery == "bad-signature":
-            headers = sign(body, secret="not-the-secret")
-        elif forgery == "no-headers":
-            headers = {}
-        elif forgery == "no-signature":
-            headers = {"X-Slack-Request-Timestamp": str(int(time.time()))}
-        else:
-            headers = sign(body, timestamp=int(time.time()) - 6 * 60)
         persons = await r.count(Person)
-        assert await r.post(body, headers=headers, signed=False) == 401
+        options: dict[str, Any] = ({"timestamp": int(time.time()) - 6 * 60} if forgery == "six-minutes-old"
+                                   else {"sign_mode": forgery})
+        said = await r.anna.says("VPN is down", **options)
+        assert said.status == 401
         assert await r.count(InboxEvent) == 0
         assert await r.count(OutboxMessage) == 0
         assert await r.count(Person) == persons
-        assert r.front.desk.handled == 0 and r.front.health()["refused"] == 1
-        assert await r.post(body) == 200  # the same body, signed now: taken
+        assert not r.fake.calls_of("users.info")  # no listener ran
+        assert r.desk.handled == 0 and r.front.health()["refused"] == 1
+        command = await r.fake.post_command(ANNA, "/helpdesk", "queue", **options)
+        assert command.status == 401 and await r.count(InboxEvent) == 0
+        again = await r.fake.post_raw(said.post.body, "application/json", kind="event_callback")
+        assert again.status == 200  # the same body, signed now: taken
         assert await r.count(InboxEvent) == 1
 
 
@@ -255,33 +238,29 @@ async def test_unsigned_or_stale_requests_are_refused_and_nothing_is_stored(db_u
 async def test_forged_presses_are_refused_ephemerally_and_change_nothing(db_url: str) -> None:
     async with running(db_url) as r:
         hr_ticket = await open_ticket(r.console, "anna", "нужна справка с места работы для визы")
-        hr = await r.ticket(hr_ticket)
-        assert hr.team != "it"
+        assert (await r.ticket(hr_ticket)).team != "it"
         closed = await open_ticket(r.console, "anna", "принтер не печатает")
         async with r.app.db.transaction() as s:
             t = await s.get(Ticket, closed)
             assert t is not None
             t.status = Status.CLOSED
             s.add(t)
-        presses = {
-            "another team's ticket": press_payload(Button("Claim", "claim", hr_ticket), user=BORIS,
-                                                   channel=IT_CHANNEL, action_ts="1700000010.1"),
-            "a closed ticket": press_payload(Button("Claim", "claim", closed), user=BORIS, channel=IT_CHANNEL,
-                                             action_ts="1700000011.1"),
-            "garbage": raw_press("b1|claim|DROP TABLE|", user=BORIS, channel=IT_CHANNEL, action_ts="1700000012.1"),
-            "gesture as a button": press_payload(Button("x", "file_message", None, "forged"), user=BORIS,
-                                                 channel=IT_CHANNEL, action_ts="1700000013.1"),
-        }
         before = {n: (await r.ticket(n)).model_dump() for n in (hr_ticket, closed)}
         outbox_before = await r.count(OutboxMessage, OutboxMessage.platform == "slack")
-        for what, payload in presses.items():
-            assert await r.interact(payload) == 200, what
-            key = f"slack:{TEAM}:action:{payload['actions'][0]['action_ts']}"
-            alert = r.front.desk.outcomes[key].alert  # type: ignore[attr-defined]
+        presses = {
+            "another team's ticket": dict(button=Button("Claim", "claim", hr_ticket)),
+            "a closed ticket": dict(button=Button("Claim", "claim", closed)),
+            "garbage": dict(button=Button("Claim", "claim"), value="b1|claim|DROP TABLE|"),
+            "gesture as a button": dict(button=Button("x", "file_message", None, "forged")),
+        }
+        for n, (what, press) in enumerate(presses.items(), 1):
+            post = await r.press(user=BORIS, channel=IT_CHANNEL, **press)  # type: ignore[arg-type]
+            assert post.status == 200, what
+            alert = r.desk.outcomes[r.press_key(post)].alert
             assert alert, f"{what}: refused in place"
-            ephemeral = r.api.calls_of("chat.postEphemeral")[-1]
-            assert (ephemeral["channel"], ephemeral["user"], ephemeral["text"]) == (IT_CHANNEL, BORIS, alert), what
-        assert len(r.api.calls_of("chat.postEphemeral")) == len(presses)
+            assert len(r.boris.ephemerals) == n, what
+            shown = r.boris.ephemerals[-1]
+            assert (shown["channel"], shown["text"]) == (IT_CHANNEL, alert), what
         assert {n: (await r.ticket(n)).model_dump() for n in (hr_ticket, closed)} == before
         assert await r.count(OutboxMessage, OutboxMessage.platform == "slack") == outbox_before  # nothing in the channel
         assert await r.count(Ticket) == 2
@@ -290,13 +269,12 @@ async def test_forged_presses_are_refused_ephemerally_and_change_nothing(db_url:
 # --- slash command, shortcut, reaction ----------------------------------------------------
 
 
-async def test_helpdesk_subcommands_reach_the_engine_commands(db_url: str) -> None:
+async def test_helpdesk_take_claims_the_ticket(db_url: str) -> None:
     async with running(db_url) as r:
         number = await open_ticket(r.console, "anna", "VPN не подключается")
-        status = await r.command({"team_id": TEAM, "user_id": BORIS, "channel_id": IT_CHANNEL, "channel_name": "it",
-                                  "command": "/helpdesk", "text": f"take {number}", "trigger_id": "tr-take"})
-        assert status == 200
-        assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{TEAM}:cmd:tr-take") == 1
+        typed = await r.boris.slash("/helpdesk", f"take {number}", channel=r.it)
+        assert typed.status == 200 and not typed.post.late
+        assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{r.team}:cmd:{typed.trigger_id}") == 1
         async with r.app.db.transaction() as s:
             boris = (await s.exec(select(Person).where(Person.key == "boris"))).one()
         t = await r.ticket(number)
@@ -305,65 +283,78 @@ async def test_helpdesk_subcommands_reach_the_engine_commands(db_url: str) -> No
 
 async def test_helpdesk_with_text_starts_a_request_in_the_dm(db_url: str) -> None:
     async with running(db_url) as r:
-        status = await r.command({"team_id": TEAM, "user_id": ANNA, "channel_id": ANNA_DM,
-                                  "channel_name": "directmessage", "command": "/helpdesk",
-                                  "text": "VPN is down", "trigger_id": "tr-new"})
-        assert status == 200
+        typed = await r.anna.slash("/helpdesk", "VPN is down")
+        assert typed.status == 200
         got = await r.delivered(ANNA_DM)
         assert got and any(b.action == "kb_open" for b in got[-1].buttons)  # /new VPN… → KB first
 
 
 async def test_the_message_shortcut_files_the_message_for_its_author(db_url: str) -> None:
     async with running(db_url) as r:
-        payload = {"type": "message_action", "callback_id": "create_ticket", "team": {"id": TEAM},
-                   "user": {"id": BORIS}, "channel": {"id": "C0GENERAL"}, "trigger_id": "tr-sc",
-                   "action_ts": "1700000020.1", "message_ts": "1700000019.0", "token": "x",
-                   "message": {"type": "message", "user": ANNA, "ts": "1700000019.0",
-                               "text": "I forgot my password, account locked"}}
-        assert await r.interact(payload) == 200
-        assert [c["users"] for c in r.api.calls_of("conversations.open")] == [ANNA]
-        dm_channel = r.api.dms[ANNA]
-        got = await r.delivered(dm_channel)
+        said = await r.anna.says("I forgot my password, account locked", channel=r.general)
+        assert said.status == 200 and await r.count(InboxEvent) == 0  # channel chatter: not the desk's
+        run = await r.boris.shortcut(said, "create_ticket")
+        assert run.status == 200
+        assert [c.params["users"] for c in r.fake.calls_of("conversations.open")] == [ANNA]
+        got = await r.delivered(ANNA_DM)
         assert got and any(b.action == "cat_ok" for b in got[-1].buttons)  # straight to the category, no KB
-        assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{TEAM}:action:1700000020.1") == 1
+        key = f"slack:{r.team}:action:{run.post.payload['action_ts']}"
+        assert await r.count(InboxEvent, InboxEvent.event_key == key) == 1
 
 
 async def test_the_ticket_reaction_files_the_message_for_its_author(db_url: str) -> None:
     async with running(db_url) as r:
-        r.api.history[("C0GENERAL", "1700000030.0")] = {"type": "message", "user": ANNA, "ts": "1700000030.0",
-                                                        "text": "I forgot my password, account locked"}
-        other = {"type": "reaction_added", "user": BORIS, "reaction": "thumbsup", "item_user": ANNA,
-                 "item": {"type": "message", "channel": "C0GENERAL", "ts": "1700000030.0"}, "event_ts": "1.2"}
-        assert await r.event(other, "Ev05") == 200  # another emoji: acknowledged, nothing filed
-        assert not r.api.calls_of("conversations.open")
-        ticket = dict(other, reaction="ticket")
-        body = event_body(ticket, "Ev06")
-        assert await r.post(body) == 200
-        assert await r.post(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}) == 200
-        got = await r.delivered(r.api.dms[ANNA])
+        said = await r.anna.says("I forgot my password, account locked", channel=r.general)
+        other = await r.boris.reacts(said, "thumbsup")
+        assert other.status == 200  # another emoji: acknowledged, nothing filed
+        assert not r.fake.calls_of("conversations.open") and await r.count(InboxEvent) == 0
+        reacted = await r.boris.reacts(said, "ticket")
+        assert reacted.status == 200
+        assert [p.status for p in await r.fake.redeliver(reacted.post, 1)] == [200]
+        got = await r.delivered(ANNA_DM)
         assert sum(1 for m in got if any(b.action == "cat_ok" for b in m.buttons)) == 1  # once, despite the retry
-        assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{TEAM}:Ev06") == 1
+        assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{r.team}:{reacted.post.event_id}") == 1
 
 
 async def test_channel_chatter_and_unused_events_are_acknowledged_and_ignored(db_url: str) -> None:
     async with running(db_url) as r:
-        chatter = {"type": "message", "channel": IT_CHANNEL, "channel_type": "channel", "user": BORIS,
-                   "text": "lunch?", "ts": "1700000040.0"}
-        assert await r.event(chatter, "Ev07") == 200
-        assert await r.event({"type": "app_home_opened", "user": ANNA, "channel": ANNA_DM, "tab": "home"}, "Ev08") == 200
-        own = dict(chatter, bot_id="B0DESKBOT", user="U0DESKBOT", thread_ts="1700000000.0")
-        assert await r.event(own, "Ev09") == 200
-        assert await r.count(InboxEvent) == 0 and r.front.desk.handled == 0
+        assert (await r.boris.says("lunch?", channel=r.it)).status == 200
+        assert (await r.anna.opens_home()).status == 200
+        own = {"type": "message", "channel": IT_CHANNEL, "channel_type": "channel", "user": r.fake.bot_user_id,
+               "bot_id": r.fake.bot_id, "text": "#1 card", "ts": r.fake.new_ts(), "thread_ts": "1700000000.000001"}
+        assert (await r.fake.post_event(own)).status == 200
+        assert await r.count(InboxEvent) == 0 and r.desk.handled == 0
 
 
 async def test_a_thread_message_in_the_team_channel_reaches_the_engine(db_url: str) -> None:
     async with running(db_url) as r:
-        event = {"type": "message", "channel": IT_CHANNEL, "channel_type": "channel", "user": BORIS,
-                 "text": "/queue", "ts": "1700000050.0", "thread_ts": "1700000049.0"}
-        assert await r.event(event, "Ev10") == 200
-        key = f"slack:{TEAM}:Ev10"
+        root = await r.boris.says("a card stand-in", channel=r.it)
+        said = await r.boris.says("/queue", channel=r.it, thread_ts=root.ts)
+        assert said.status == 200
+        key = f"slack:{r.team}:{said.post.event_id}"
         assert await r.count(InboxEvent, InboxEvent.event_key == key) == 1
-        assert r.front.desk.outcomes[key].outgoing  # type: ignore[attr-defined]
+        inc_out = r.desk.outcomes[key].outgoing
+        assert inc_out and inc_out[0].destination.thread_id == root.ts  # answered in that thread
+
+
+async def test_a_file_shared_in_the_dm_is_an_attachment(db_url: str) -> None:
+    async with running(db_url) as r:
+        said = await r.anna.says("screenshot of the error", files=[("error.png", b"\x89PNG fake")])
+        assert said.status == 200
+        key = f"slack:{r.team}:{said.post.event_id}"
+        assert key in r.desk.outcomes
+        async with r.app.db.transaction() as s:
+            inbox = (await s.exec(select(InboxEvent).where(InboxEvent.event_key == key))).one()
+        assert inbox is not None
+        file_id = said.post.payload["event"]["files"][0]["id"]
+        # The engine keeps the reference (kind "file", platform "slack") in the conversation.
+        from store.models import Conversation
+
+        async with r.app.db.transaction() as s:
+            conv = (await s.exec(select(Conversation).where(Conversation.chat_id == ANNA_DM))).one()
+        files = conv.data.get("files") or []
+        assert [(f["file_id"], f["kind"], f["platform"], f["name"]) for f in files] == [
+            (file_id, "file", "slack", "error.png")]
 
 
 # --- Socket Mode ----------------------------------------------------------------------------
@@ -373,8 +364,6 @@ class RecordingSocket:
     """Stands in for slack_sdk's SocketModeClient on the answering side."""
 
     def __init__(self, r: Running) -> None:
-        import logging
-
         self.r = r
         self.logger = logging.getLogger("test.socket")
         self.answers: list[tuple[str, int]] = []  # (envelope id, inbox rows when answered)
@@ -390,11 +379,13 @@ async def test_socket_mode_envelopes_are_dispatched_and_answered_after_the_commi
         handler = AsyncSocketModeHandler(r.front.bolt, "xapp-1-A0DESK-1-socket", web_client=r.front.client)
         try:
             socket = RecordingSocket(r)
-            payload = json.loads(event_body(dm("VPN is down", "1700000060.0"), "Ev11"))
-            request = SocketModeRequest(type="events_api", envelope_id="env-1", payload=payload)
-            await handler.handle(socket, request)  # type: ignore[arg-type]
-            await handler.handle(socket, SocketModeRequest(type="events_api", envelope_id="env-2",
-                                                           payload=payload, retry_attempt=1))  # type: ignore[arg-type]
+            event = {"type": "message", "channel": ANNA_DM, "channel_type": "im", "user": ANNA,
+                     "text": "VPN is down", "ts": r.fake.new_ts()}
+            payload = r.fake.envelope(event)
+            await handler.handle(socket, SocketModeRequest(type="events_api", envelope_id="env-1",  # type: ignore[arg-type]
+                                                           payload=payload))
+            await handler.handle(socket, SocketModeRequest(type="events_api", envelope_id="env-2",  # type: ignore[arg-type]
+                                                           payload=payload, retry_attempt=1))
             # Acknowledged only once the event's inbox row was committed; the redelivery: no effect.
             assert socket.answers == [("env-1", 1), ("env-2", 1)]
             assert len(await r.outbox(ANNA_DM)) == 1
