@@ -70,7 +70,7 @@ class SlackFrontend:
         self.bolt = AsyncApp(token=token, signing_secret=_secret(sl.signing_secret), client=self.client,
                              process_before_response=True, logger=logging.getLogger("deskbot.slack.bolt"))
         self.desk = desk if desk is not None else Handoff()
-        register(self.bolt, self.desk, ticket_reaction=getattr(sl, "ticket_reaction", "ticket"))
+        register(self.bolt, self.desk, config)
         if sender is None:
             from bot.slack.sender import SlackSender  # helper S-OUT's module (s-out)
 

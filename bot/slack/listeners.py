@@ -11,6 +11,8 @@ the request again (the engine's inbox makes the repeat a no-op).
 | ``message`` (DM, channel thread, edits)         | :func:`message`  | ``translate.message``       |
 | ``block_actions`` with ``action_id`` ``b<r>.<c>`` | :func:`pressed`  | refusals → ``chat.postEphemeral`` |
 | ``/helpdesk [queue | take 12 | text]``          | :func:`helpdesk` | ``/queue``, ``/take 12``, ``/new text`` |
+| ``/helpdesk`` alone                             | :func:`helpdesk` | opens the modal (:mod:`bot.slack.modal`) |
+| the modal submitted (``view_submission``)       | :func:`submitted`| ``file_request``; errors on the field |
 | message shortcut ``create_ticket``              | :func:`shortcut` | ``file_message`` for the author |
 | ``reaction_added`` with ``slack.ticket_reaction`` | :func:`reacted`  | ``file_message`` for the author |
 | any other event                                 | acknowledged     | —                           |
@@ -22,11 +24,13 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from bot.slack import translate
+from bot.slack import modal, translate
 from bot.slack.handoff import Handoff
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
+
+    from bot.config import Config
     from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger("deskbot.slack")
@@ -36,8 +40,9 @@ COMMAND = "/helpdesk"
 SHORTCUT = "create_ticket"
 
 
-def register(app: AsyncApp, desk: Handoff, *, ticket_reaction: str = "ticket") -> None:
+def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
     """Attach the desk's listeners to ``app`` (order matters: the catch-all is last)."""
+    ticket_reaction = config.slack.ticket_reaction
 
     async def message(ack: Any, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -66,7 +71,12 @@ def register(app: AsyncApp, desk: Handoff, *, ticket_reaction: str = "ticket") -
     async def helpdesk(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user = str(body.get("user_id") or "")
-        locale, name = await desk.profile(client, user)
+        locale, name = await desk.profile(client, user)  # one users.info, then cached
+        if not str(body.get("text") or "").strip():
+            # The trigger is good once, for 3 s: nothing else happens before the modal opens.
+            await client.views_open(trigger_id=str(body.get("trigger_id") or ""),
+                                    view=modal.view(config, locale or config.desk.default_locale))
+            return
         key = translate.command_key(translate.team_of(body), str(body.get("trigger_id") or ""))
         await desk.handle(translate.command(body, key, locale=locale, display_name=name))
 
@@ -99,6 +109,20 @@ def register(app: AsyncApp, desk: Handoff, *, ticket_reaction: str = "ticket") -
         key = translate.event_key(translate.team_of(body), str(body.get("event_id") or ""))
         await file_for_author(client, key, author, msg)
 
+    async def submitted(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        desc, category, errors = modal.read(body.get("view") or {}, config)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        opened = await client.conversations_open(users=user)
+        dm = str((opened.get("channel") or {}).get("id") or "")
+        locale, name = await desk.profile(client, user)
+        key = translate.action_key(translate.team_of(body), str(body.get("trigger_id") or (body.get("view") or {}).get("id")))
+        await desk.handle(translate.filed_request(user=user, dm_channel=dm, text=desc, category=category, key=key,
+                                                  locale=locale, display_name=name))
+
     async def other(ack: Any) -> None:
         # Subscribed events the desk does not use are acknowledged (Slack retries a 404).
         await ack()
@@ -107,6 +131,7 @@ def register(app: AsyncApp, desk: Handoff, *, ticket_reaction: str = "ticket") -
     app.action(BUTTON_ACTION_ID)(pressed)
     app.command(COMMAND)(helpdesk)
     app.shortcut(SHORTCUT)(shortcut)
+    app.view(modal.CALLBACK_ID)(submitted)
     app.event("reaction_added")(reacted)
     app.event(re.compile(".*"))(other)
 

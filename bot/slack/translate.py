@@ -15,6 +15,7 @@ channel (``D…`` for a DM), ``user_id`` = ``U…``, message ids = the message `
 | a garbage / old-version value                  | ``action="stale"``                              |
 | ``/helpdesk queue`` · ``take 12`` · ``text``   | ``/queue`` · ``/take 12`` · ``/new text``       |
 | shortcut / reaction on a message               | ``action="file_message"``, ``value`` = its text |
+| the ``/helpdesk`` modal submitted               | ``action="file_request"``, ``text``, ``value`` = category |
 
 Event keys: ``slack:<team>:<event_id>`` (Events API; a retry has the same ``event_id``),
 ``slack:<team>:action:<action_ts or trigger_id>``, ``slack:<team>:cmd:<trigger_id>``.
@@ -36,6 +37,9 @@ TAKEN_SUBTYPES: frozenset[str | None] = frozenset({None, "file_share", "thread_b
 EDITED = "message_changed"
 # The action a shortcut or a reaction on someone's message becomes: file it for its author.
 FILE_MESSAGE = "file_message"
+# The /helpdesk modal submitted: ``text`` = the description, ``value`` = the category.
+FILE_REQUEST = "file_request"
+GESTURES = frozenset({FILE_MESSAGE, FILE_REQUEST})  # never a button: a press claiming one is stale
 
 # ``/helpdesk <sub> [args]`` → the engine's chat command; anything else files a request.
 SUBCOMMANDS: frozenset[str] = frozenset({
@@ -182,7 +186,7 @@ def button(body: dict[str, Any], key: str, *, locale: str | None = None,
         "message_id": str(message_ts) if message_ts else None,
     }
     data = actions.decode(pressed.get("value"))
-    if data is None or data.action == FILE_MESSAGE:
+    if data is None or data.action in GESTURES:
         return _incoming(**common, action="stale")
     return _incoming(**common, action=data.action, ticket_id=data.ticket, value=data.value)
 
@@ -221,3 +225,10 @@ def file_message(*, author: str, dm_channel: str, text: str, key: str, files: tu
     """Someone's message becomes their request: the author is the requester, in their DM."""
     return _incoming(platform=PLATFORM, chat_id=dm_channel, user_id=author, event_key=key, action=FILE_MESSAGE,
                      value=text, attachments=files, locale=locale, display_name=display_name, is_private=True)
+
+
+def filed_request(*, user: str, dm_channel: str, text: str, category: str | None, key: str,
+                  locale: str | None = None, display_name: str | None = None) -> Incoming:
+    """The ``/helpdesk`` modal submitted: the description and the chosen category."""
+    return _incoming(platform=PLATFORM, chat_id=dm_channel, user_id=user, event_key=key, action=FILE_REQUEST,
+                     text=text, value=category, locale=locale, display_name=display_name, is_private=True)

@@ -391,3 +391,37 @@ async def test_socket_mode_envelopes_are_dispatched_and_answered_after_the_commi
             assert len(await r.outbox(ANNA_DM)) == 1
         finally:
             await handler.client.close()
+
+
+# --- the /helpdesk modal ----------------------------------------------------------------------
+
+
+async def test_the_helpdesk_modal_files_a_request_with_its_category(db_url: str) -> None:
+    async with running(db_url) as r:
+        typed = await r.anna.slash("/helpdesk")
+        assert typed.status == 200 and not typed.post.late
+        form = await r.anna.gets_modal()
+        assert form.callback_id == "helpdesk_new"
+        assert form.title == "Новый запрос"  # anna's Slack locale is ru-RU
+        assert set(form.inputs) == {"desc", "category"}
+        assert await r.count(InboxEvent) == 0  # opening the form files nothing
+
+        empty = await r.anna.submits(form, {"desc": {"desc": "   "}})
+        assert empty.status == 200 and set(empty.errors) == {"desc"}  # back on the field
+        assert r.anna.modal is not None and await r.count(InboxEvent) == 0
+
+        sent = await r.anna.submits(form, {"desc": {"desc": "Need access to the CRM for a new colleague"},
+                                           "category": {"category": "business_apps"}})
+        assert sent.status == 200 and sent.errors == {} and r.anna.modal is None  # closed
+        key = f"slack:{r.team}:action:{sent.post.payload['trigger_id']}"
+        assert await r.count(InboxEvent, InboxEvent.event_key == key) == 1
+        got = await r.delivered(ANNA_DM)
+        assert got, "the desk goes on in the DM"
+        # The category was chosen in the form: not asked again; its form questions (or the
+        # priority) come next.
+        assert not any(b.action in ("cat_ok", "cat") for b in got[-1].buttons)
+        async with r.app.db.transaction() as s:
+            from store.models import Conversation
+
+            conv = (await s.exec(select(Conversation).where(Conversation.chat_id == ANNA_DM))).one()
+        assert conv.data.get("category") == "business_apps" and conv.state in ("form", "priority")
