@@ -82,8 +82,9 @@ FILE_MESSAGE_ACTION = "file_message"
 # ``value`` the chosen category (or none: guessed as usual).
 FILE_REQUEST_ACTION = "file_request"
 GESTURE_ACTIONS = frozenset({FILE_MESSAGE_ACTION, FILE_REQUEST_ACTION})
-ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions) | {
-    SPLIT_ACTION} | GESTURE_ACTIONS
+ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions) | {SPLIT_ACTION}
+# Everything the requester flow handles: the state-bound buttons and the gestures (any state).
+REQUESTER_ACTIONS = ALL_FLOW_ACTIONS | GESTURE_ACTIONS
 DUPLICATE_SIMILARITY = 80
 
 

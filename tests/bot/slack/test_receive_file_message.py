@@ -50,3 +50,14 @@ async def test_file_message_without_text_files_nothing(sqlite_desk: Desk) -> Non
     assert desk.last("anna").buttons == []
     async with desk.app.db.transaction() as s:
         assert (await s.exec(select(func.count()).select_from(Ticket))).one() == 0
+
+
+async def test_file_request_with_a_chosen_category_skips_the_category_question(sqlite_desk: Desk) -> None:
+    from handlers.events import Incoming
+
+    desk = sqlite_desk
+    await desk.send(Incoming(platform="console", chat_id="anna", user_id="anna", event_key=desk.key(),
+                             action="file_request", text="printer on floor 3 is jammed", value="business_apps"))
+    last = desk.last("anna")
+    assert not any(b.action in ("cat_ok", "cat", "cat_list") for b in last.buttons), last.text
+    assert "CRM" in last.text or "систем" in last.text.lower() or "system" in last.text.lower()  # its first form question
