@@ -401,6 +401,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "slack_modal_category": {"en": "Category", "ru": "Категория"},
     "slack_modal_category_hint": {"en": "Leave empty to let the desk choose", "ru": "Оставьте пустым — служба выберет сама"},
     "slack_modal_desc_empty": {"en": "Please describe the request.", "ru": "Опишите, пожалуйста, запрос."},
+    "slack_filed_for": {
+        "en": "Sent to {name}: they confirm the request in their DM with the desk.",
+        "ru": "Отправлено {name}: запрос подтверждается в личных сообщениях со службой.",
+    },
     # --- console ---
     "console_updated": {"en": "(updated)", "ru": "(обновлено)"},
     "console_no_button": {"en": "no button {n} for {who}", "ru": "нет кнопки {n} у {who}"},

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.slack import modal, translate
 from bot.slack.handoff import Handoff
+from handlers.texts import t
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -80,13 +81,23 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         key = translate.command_key(translate.team_of(body), str(body.get("trigger_id") or ""))
         await desk.handle(translate.command(body, key, locale=locale, display_name=name))
 
-    async def file_for_author(client: AsyncWebClient, key: str, author: str, msg: dict[str, Any]) -> None:
+    async def file_for_author(client: AsyncWebClient, key: str, author: str, msg: dict[str, Any], *,
+                              by: str, channel: str) -> None:
         opened = await client.conversations_open(users=author)
         dm = str((opened.get("channel") or {}).get("id") or "")
         locale, name = await desk.profile(client, author)
-        await desk.handle(translate.file_message(
+        outcome = await desk.handle(translate.file_message(
             author=author, dm_channel=dm, text=str(msg.get("text") or ""), key=key,
             files=translate.attachments_of(msg), locale=locale, display_name=name))
+        if outcome.duplicate or not outcome.outgoing:
+            return
+        # Whoever used the gesture is told where the request went (only they see it).
+        by_locale, _ = await desk.profile(client, by)
+        notice = t("slack_filed_for", by_locale or config.desk.default_locale, name=name or author)
+        try:
+            await client.chat_postEphemeral(channel=channel, user=by, text=notice)
+        except Exception as exc:  # noqa: BLE001 - filed and committed; only the notice is lost
+            log.warning("chat.postEphemeral failed: %s", type(exc).__name__)
 
     async def shortcut(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -95,7 +106,8 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         if not author or translate.from_a_bot(msg):
             return
         key = translate.action_key(translate.team_of(body), str(body.get("action_ts") or body.get("trigger_id")))
-        await file_for_author(client, key, author, msg)
+        await file_for_author(client, key, author, msg, by=str((body.get("user") or {}).get("id") or ""),
+                              channel=str((body.get("channel") or {}).get("id") or ""))
 
     async def reacted(ack: Any, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -107,7 +119,8 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         if msg is None or not author or translate.from_a_bot(msg):
             return
         key = translate.event_key(translate.team_of(body), str(body.get("event_id") or ""))
-        await file_for_author(client, key, author, msg)
+        await file_for_author(client, key, author, msg, by=str(event.get("user") or ""),
+                              channel=str(item.get("channel") or ""))
 
     async def submitted(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         desc, category, errors = modal.read(body.get("view") or {}, config)

@@ -300,6 +300,8 @@ async def test_the_message_shortcut_files_the_message_for_its_author(db_url: str
         assert got and any(b.action == "cat_ok" for b in got[-1].buttons)  # straight to the category, no KB
         key = f"slack:{r.team}:action:{run.post.payload['action_ts']}"
         assert await r.count(InboxEvent, InboxEvent.event_key == key) == 1
+        notice = await r.boris.gets_ephemeral("Anna")  # boris is told where it went, in his language
+        assert notice["channel"] == GENERAL and notice["text"].startswith("Sent to Anna")
 
 
 async def test_the_ticket_reaction_files_the_message_for_its_author(db_url: str) -> None:
@@ -313,6 +315,7 @@ async def test_the_ticket_reaction_files_the_message_for_its_author(db_url: str)
         assert [p.status for p in await r.fake.redeliver(reacted.post, 1)] == [200]
         got = await r.delivered(ANNA_DM)
         assert sum(1 for m in got if any(b.action == "cat_ok" for b in m.buttons)) == 1  # once, despite the retry
+        assert len(r.boris.ephemerals) == 1  # told once, too
         assert await r.count(InboxEvent, InboxEvent.event_key == f"slack:{r.team}:{reacted.post.event_id}") == 1
 
 
