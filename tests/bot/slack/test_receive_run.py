@@ -78,3 +78,36 @@ async def test_the_run_server_serves_slack_events_and_healthz(sqlite_url: str) -
         finally:
             await runner.stop()
         assert front.health()["connected"] is False
+
+
+async def test_socket_mode_connects_on_start_and_closes_on_stop(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake has no WebSocket server: the handler's connect/close are recorded instead
+    (its dispatch path is covered in test_receive_e2e.py)."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    seen: list[tuple[str, Any]] = []
+    real_close = AsyncSocketModeHandler.close_async
+
+    async def connect(self: AsyncSocketModeHandler) -> None:
+        seen.append(("connect", self.app_token))
+
+    async def close(self: AsyncSocketModeHandler) -> None:
+        seen.append(("close", self.app))
+        await real_close(self)  # never connected: closes the client's HTTP session only
+
+    monkeypatch.setattr(AsyncSocketModeHandler, "connect_async", connect)
+    monkeypatch.setattr(AsyncSocketModeHandler, "close_async", close)
+    async with FakeSlack(token=TOKEN, signing_secret=SECRET, rate_limits=False) as fake:
+        config = slack_config(fake, app_token="xapp-1-A0-1-socket")
+        front = SlackFrontend(config, sender=RecordingSender(platform="slack"))
+        runner = Runner(config, [front], listen="127.0.0.1:0", database_url=sqlite_url)
+        await runner.start()
+        try:
+            assert seen == [("connect", "xapp-1-A0-1-socket")]
+            assert front.socket is not None and front.socket.app is front.bolt
+            assert front.socket.client.web_client is front.client  # apps.connections.open at api_base
+            assert front.health()["mode"] == "socket"
+        finally:
+            await runner.stop()
+        assert seen == [("connect", "xapp-1-A0-1-socket"), ("close", front.bolt)]
+        assert front.socket is None
