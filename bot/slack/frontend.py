@@ -132,8 +132,11 @@ class SlackFrontend:
     def health(self) -> dict[str, Any]:
         connected = self.auth is not None and self._accepting
         if self.mode == "socket":
+            # The WebSocket is up (slack_sdk reconnects on its own while the client is not closed).
             client = getattr(self.socket, "client", None)
-            connected = connected and client is not None and not getattr(client, "closed", False)
+            session = getattr(client, "current_session", None)
+            connected = (connected and client is not None and not getattr(client, "closed", False)
+                         and session is not None and not session.closed)
         return {"connected": bool(connected), "mode": self.mode,
                 "team": (self.auth or {}).get("team"), "handled": self.desk.handled, "refused": self.refused}
 

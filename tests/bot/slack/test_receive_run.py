@@ -107,6 +107,7 @@ async def test_socket_mode_connects_on_start_and_closes_on_stop(sqlite_url: str,
             assert front.socket is not None and front.socket.app is front.bolt
             assert front.socket.client.web_client is front.client  # apps.connections.open at api_base
             assert front.health()["mode"] == "socket"
+            assert front.health()["connected"] is False  # connect was recorded, no WebSocket is open
         finally:
             await runner.stop()
         assert seen == [("connect", "xapp-1-A0-1-socket"), ("close", front.bolt)]
