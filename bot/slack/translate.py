@@ -119,6 +119,11 @@ def thread_of(msg: dict[str, Any]) -> str | None:
     return None
 
 
+def _same_text(event: dict[str, Any]) -> bool:
+    before = event.get("previous_message")
+    return isinstance(before, dict) and before.get("text") == _body_of(event).get("text")
+
+
 def concerns_desk(event: dict[str, Any]) -> bool:
     """A person's DM to the app, or a person's message in a channel thread; an edit of one."""
     subtype = event.get("subtype")
@@ -129,6 +134,8 @@ def concerns_desk(event: dict[str, Any]) -> bool:
     msg = _body_of(event)
     if not msg.get("user"):
         return False
+    if subtype == EDITED and _same_text(event):
+        return False  # Slack also reports an unfurl or a reaction count as a change
     if is_private(event):
         return True
     return thread_of(msg) is not None

@@ -428,3 +428,24 @@ async def test_the_helpdesk_modal_files_a_request_with_its_category(db_url: str)
 
             conv = (await s.exec(select(Conversation).where(Conversation.chat_id == ANNA_DM))).one()
         assert conv.data.get("category") == "business_apps" and conv.state in ("form", "priority")
+
+
+async def test_an_edited_dm_reaches_the_engine_as_an_edit(db_url: str) -> None:
+    async with running(db_url) as r:
+        said = await r.anna.says("VPN is down")
+        assert said.status == 200
+        original = said.post.payload["event"]
+        changed = {"type": "message", "subtype": "message_changed", "channel": ANNA_DM, "channel_type": "im",
+                   "hidden": True, "ts": r.fake.new_ts(),
+                   "message": {**{k: v for k, v in original.items() if k not in ("channel", "channel_type")},
+                               "text": "VPN is down since 9", "edited": {"user": ANNA, "ts": r.fake.new_ts()}},
+                   "previous_message": {k: v for k, v in original.items() if k not in ("channel", "channel_type")}}
+        edited = await r.fake.post_event(changed)
+        assert edited.status == 200
+        key = f"slack:{r.team}:{edited.event_id}"
+        assert await r.count(InboxEvent, InboxEvent.event_key == key) == 1
+        async with r.app.db.transaction() as s:
+            from store.models import Conversation
+
+            conv = (await s.exec(select(Conversation).where(Conversation.chat_id == ANNA_DM))).one()
+        assert "since 9" in conv.data.get("query", "")  # the draft took the new text

@@ -70,6 +70,8 @@ def test_message_changed_is_an_edit_of_the_original_ts() -> None:
     assert inc.edit_of == "1700000000.000100" and inc.text == "VPN is down since 9" and inc.user_id == "U0000ANNA"
     bots_edit = dict(event, message={**event["message"], "bot_id": "B1"})
     assert translate.message(bots_edit, KEY) is None
+    unfurled = dict(event, previous_message={"text": "VPN is down since 9", "ts": "1700000000.000100"})
+    assert translate.message(unfurled, KEY) is None  # the text did not change: not an edit
 
 
 def press(value: str | None, channel: str = "C0IT") -> dict[str, Any]:
