@@ -402,11 +402,53 @@ class TelegramConfig(_Model):
         return self.webhook.secret
 
 
+_REACTION_SHAPE = re.compile(r"^[a-z0-9_+'-]{1,100}$")
+
+
 class SlackConfig(_Model):
     bot_token: SecretStr = SecretStr("")
     signing_secret: SecretStr = SecretStr("")
-    app_token: SecretStr = SecretStr("")
+    app_token: SecretStr = SecretStr("")  # set: Socket Mode instead of HTTP
     api_base: str = "https://slack.com/api/"
+    # The emoji (name without colons) that files the message it is put on as a ticket.
+    ticket_reaction: str = "ticket"
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot_token(cls, v: SecretStr) -> SecretStr:
+        value = v.get_secret_value()
+        if value and not value.startswith("xoxb-"):
+            raise ValueError("must be a bot token (starts with xoxb-, under OAuth & Permissions); the value is not shown")
+        return v
+
+    @field_validator("app_token")
+    @classmethod
+    def _app_token(cls, v: SecretStr) -> SecretStr:
+        value = v.get_secret_value()
+        if value and not value.startswith("xapp-"):
+            raise ValueError("must be an app-level token for Socket Mode (starts with xapp-, under Basic "
+                             "Information → App-Level Tokens, scope connections:write); the value is not shown")
+        return v
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, v: str) -> str:
+        return _http_url(v)
+
+    @field_validator("ticket_reaction")
+    @classmethod
+    def _reaction(cls, v: str) -> str:
+        name = v.strip().strip(":")
+        if not _REACTION_SHAPE.match(name):
+            raise ValueError(f"must be an emoji name like ticket or :ticket: (lower-case letters, digits, _ + ' -), got {v!r}")
+        return name
+
+    @model_validator(mode="after")
+    def _http_needs_signing_secret(self) -> SlackConfig:
+        if self.enabled and not self.app_token.get_secret_value() and not self.signing_secret.get_secret_value():
+            raise ValueError("signing_secret is needed to verify Slack's requests over HTTP "
+                             "(Basic Information → Signing Secret), or set app_token for Socket Mode")
+        return self
 
     @property
     def enabled(self) -> bool:

@@ -63,7 +63,9 @@ def build_frontends(config: Config) -> list[Frontend]:
 
         frontends.append(TelegramFrontend(config))
     if config.slack.enabled:
-        log.warning("slack is configured, but its frontend is not built yet (next issue): not served")
+        from bot.slack.frontend import SlackFrontend
+
+        frontends.append(SlackFrontend(config))
     return frontends
 
 

@@ -23,7 +23,7 @@ from handlers.context import Context, pick_locale
 from handlers.events import MAX_TEXT, Incoming, Outcome, Reply
 from handlers.ports import Clock, KnowledgeBase
 from handlers.relay import post_message, relay_to_requester, relay_to_staff
-from handlers.requester import ALL_FLOW_ACTIONS, RequesterFlow
+from handlers.requester import REQUESTER_ACTIONS, RequesterFlow
 from handlers.sanitize import clean_incoming, cut_text
 from store import conversations, outbox, people, tickets
 from store.db import Database
@@ -296,7 +296,7 @@ class Engine:
         await post_message(ctx, number, text)
 
     async def _button(self, ctx: Context, conv: Conversation, action: str, ticket_id: int | None, value: str | None) -> None:
-        if action in ALL_FLOW_ACTIONS:
+        if action in REQUESTER_ACTIONS:
             await self.flow.on_button(ctx, conv, action, value, ticket_id)
         elif action == "claim":
             await agent.claim(ctx, ticket_id)

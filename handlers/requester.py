@@ -74,7 +74,17 @@ FLOW_ACTIONS: dict[str, tuple[str, ...]] = {
 # "This is a new request" under an auto-added message: valid while the conversation still
 # remembers that message (checked against conv.data, not against a state).
 SPLIT_ACTION = "split_new"
+# Someone's message filed as a ticket for its author (Slack's message shortcut, the ticket
+# reaction): ``value`` is the message's text; valid in any state. Frontends produce it from
+# those gestures only, never from a button press (the Slack frontend maps such a press to stale).
+FILE_MESSAGE_ACTION = "file_message"
+# A request form submitted in one go (Slack's /helpdesk modal): ``text`` is the description,
+# ``value`` the chosen category (or none: guessed as usual).
+FILE_REQUEST_ACTION = "file_request"
+GESTURE_ACTIONS = frozenset({FILE_MESSAGE_ACTION, FILE_REQUEST_ACTION})
 ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions) | {SPLIT_ACTION}
+# Everything the requester flow handles: the state-bound buttons and the gestures (any state).
+REQUESTER_ACTIONS = ALL_FLOW_ACTIONS | GESTURE_ACTIONS
 DUPLICATE_SIMILARITY = 80
 
 
@@ -144,6 +154,12 @@ class RequesterFlow:
         state, data = conv.state, dict(conv.data)
         if action == SPLIT_ACTION:
             await self._split_new(ctx, conv, data, ticket_id, value)
+            return
+        if action == FILE_MESSAGE_ACTION:
+            await self.file_message(ctx, conv, value or "")
+            return
+        if action == FILE_REQUEST_ACTION:
+            await self.file_message(ctx, conv, ctx.inc.text, category=value)
             return
         if action not in FLOW_ACTIONS.get(state, ()):
             ctx.reply("stale_button")
@@ -220,6 +236,20 @@ class RequesterFlow:
             if prefill:
                 await self._go(ctx, conv, IDLE, {"prefill": prefill})
             ctx.reply("new_prompt")
+
+    async def file_message(self, ctx: Context, conv: Conversation, text: str, *, category: str | None = None) -> None:
+        """A message filed for its author by someone's gesture: straight to the category (the
+        author did not ask the desk, so no knowledge-base round first). It replaces whatever
+        step the author's conversation was at, as ``/new`` does."""
+        query = text.strip()[:MAX_TEXT]
+        bits = _incoming_bits(ctx, query)
+        if not query and not bits.get("files"):
+            ctx.reply("empty_text")
+            return
+        data: dict[str, Any] = {"query": query, **bits}
+        if category in ctx.config.categories:  # chosen in the form: not asked again
+            data.update(category=category, fixed_category=True)
+        await self._ask_category(ctx, conv, data)
 
     # --- conversation routing (handlers/conversation_routing.py decides) ---------------
 

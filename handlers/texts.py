@@ -392,6 +392,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "telegram: webhook {url}, Bot API {api_base}",
         "ru": "telegram: вебхук {url}, Bot API {api_base}",
     },
+    # --- slack frontend ---
+    "slack_modal_title": {"en": "New request", "ru": "Новый запрос"},
+    "slack_modal_submit": {"en": "Send", "ru": "Отправить"},
+    "slack_modal_close": {"en": "Cancel", "ru": "Отмена"},
+    "slack_modal_desc": {"en": "What happened?", "ru": "Что случилось?"},
+    "slack_modal_desc_hint": {"en": "Describe the problem or what you need", "ru": "Опишите проблему или что нужно"},
+    "slack_modal_category": {"en": "Category", "ru": "Категория"},
+    "slack_modal_category_hint": {"en": "Leave empty to let the desk choose", "ru": "Оставьте пустым — служба выберет сама"},
+    "slack_modal_desc_empty": {"en": "Please describe the request.", "ru": "Опишите, пожалуйста, запрос."},
+    "slack_filed_for": {
+        "en": "Sent to {name}: they confirm the request in their DM with the desk.",
+        "ru": "Отправлено {name}: запрос подтверждается в личных сообщениях со службой.",
+    },
     # --- console ---
     "console_updated": {"en": "(updated)", "ru": "(обновлено)"},
     "console_no_button": {"en": "no button {n} for {who}", "ru": "нет кнопки {n} у {who}"},
