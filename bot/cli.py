@@ -201,13 +201,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAIL
-    if not config.telegram.enabled:
-        print(
-            "Only Slack is configured, and the Slack frontend is not built yet (next issue). "
-            "Set TELEGRAM_BOT_TOKEN, or use `deskbot console` meanwhile.",
-            file=sys.stderr,
-        )
-        return EXIT_FAIL
     if args.listen is not None:
         try:
             split_listen(args.listen)

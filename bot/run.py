@@ -58,14 +58,20 @@ class StartError(Exception):
 def build_frontends(config: Config) -> list[Frontend]:
     """One frontend per configured platform (imported only when configured)."""
     frontends: list[Frontend] = []
+    telegram = None
     if config.telegram.enabled:
         from bot.telegram.frontend import TelegramFrontend
 
-        frontends.append(TelegramFrontend(config))
+        telegram = TelegramFrontend(config)
+        frontends.append(telegram)
     if config.slack.enabled:
         from bot.slack.frontend import SlackFrontend
+        from bot.slack.sender import SlackSender, telegram_fetcher
 
-        frontends.append(SlackFrontend(config))
+        slack = SlackFrontend(config)
+        if telegram is not None:  # Telegram files on a ticket handled in Slack are copied over
+            slack.sender = SlackSender(slack.client, files={"telegram": telegram_fetcher(telegram.bot)})
+        frontends.append(slack)
     return frontends
 
 
