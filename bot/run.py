@@ -66,10 +66,11 @@ def build_frontends(config: Config) -> list[Frontend]:
         frontends.append(telegram)
     if config.slack.enabled:
         from bot.slack.frontend import SlackFrontend
-        from bot.slack.sender import SlackSender, telegram_fetcher
 
         slack = SlackFrontend(config)
         if telegram is not None:  # Telegram files on a ticket handled in Slack are copied over
+            from bot.slack.sender import SlackSender, telegram_fetcher
+
             slack.sender = SlackSender(slack.client, files={"telegram": telegram_fetcher(telegram.bot)})
         frontends.append(slack)
     return frontends

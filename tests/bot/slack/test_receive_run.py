@@ -4,8 +4,6 @@ HTTP server beside ``/healthz``, signed events handled there, and a clean stop."
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 import aiohttp
@@ -30,23 +28,14 @@ def slack_config(fake: FakeSlack | None = None, **extra: Any) -> Any:
     return make_config(lambda data: data.__setitem__("slack", section))
 
 
-def test_build_frontends_builds_the_slack_frontend_with_its_sender(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[Any] = []
-
-    class StubSender:  # bot/slack/sender.py is S-OUT's; here only its constructor matters
-        platform = "slack"
-
-        def __init__(self, client: Any, **_: Any) -> None:
-            made.append(client)
-
-    module = types.ModuleType("bot.slack.sender")
-    module.SlackSender = StubSender  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.slack.sender", module)
+def test_build_frontends_builds_the_slack_frontend_with_its_sender() -> None:
     frontends = build_frontends(slack_config())
     assert [f.platform for f in frontends] == ["slack"]
     front = frontends[0]
-    assert isinstance(front, SlackFrontend) and isinstance(front.sender, StubSender)
-    assert made == [front.client]  # the sender posts through the frontend's client (api_base, token)
+    from bot.slack.sender import SlackSender
+
+    assert isinstance(front, SlackFrontend) and isinstance(front.sender, SlackSender)
+    assert front.sender.client is front.client  # the sender posts through the frontend's client (api_base, token)
     assert front.client.base_url == "http://127.0.0.1:9/api/" and front.mode == "http"
     assert [r.path for r in front.routes()] == ["/slack/events"]
 
