@@ -323,3 +323,22 @@ def test_codes_are_random_and_unambiguous() -> None:
     assert len(codes) == 200
     assert not set("".join(codes)) & set("0O1IL")
     assert links.normalize(" ab-cd ") == "ABCD"
+
+
+async def test_one_code_used_at_once_from_two_accounts_links_only_one(two: TwoPlatforms) -> None:
+    import asyncio
+
+    await two_kates(two)
+    code = await two.code_for(TG, KATE_TG)
+    other = ("U0OTHER", "D0OTHER")
+    await two.say(SL, other, "/my")  # a second Slack account exists
+    outcomes = await asyncio.gather(*(
+        two.app.engine.handle(Incoming(platform=SL, chat_id=dm, user_id=user, text=f"/link {code}",
+                                       event_key=f"race:{user}", locale="en"))
+        for user, dm in (KATE_SL, other)))
+    texts = sorted(o.outgoing[0].reply.text for o in outcomes)
+    assert texts == sorted([t("link_done", "en", other="Telegram"),
+                            t("link_wrong", "en", left=links.MAX_FAILURES - 1)])
+    kate = await two.person_of(TG, "200001")
+    linked = [u for u, _ in (KATE_SL, other) if (await two.person_of(SL, u)).id == kate.id]
+    assert len(linked) == 1
