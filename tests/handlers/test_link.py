@@ -22,7 +22,7 @@ from handlers.events import Incoming, Outcome
 from handlers.texts import t
 from store import links
 from store.models import (
-    Identity, KbFeedback, LinkCode, Membership, OutboxMessage, Person, Ticket, TicketEvent, TicketMessage,
+    Identity, KbFeedback, LinkCode, Membership, Person, Ticket, TicketEvent, TicketMessage,
 )
 from tests.support.clock import FakeClock
 from tests.support.desk import Received, RecordingSender
@@ -342,3 +342,16 @@ async def test_one_code_used_at_once_from_two_accounts_links_only_one(two: TwoPl
     kate = await two.person_of(TG, "200001")
     linked = [u for u, _ in (KATE_SL, other) if (await two.person_of(SL, u)).id == kate.id]
     assert len(linked) == 1
+
+
+async def test_a_redelivered_link_event_has_one_effect(two: TwoPlatforms) -> None:
+    await two_kates(two)
+    code = await two.code_for(TG, KATE_TG)
+    inc = Incoming(platform=SL, chat_id=KATE_SL[1], user_id=KATE_SL[0], text=f"/link {code}",
+                   event_key="slack:T1:Ev1", locale="en")
+    first = await two.send(inc)
+    after_first = await snapshot(two)
+    again = await two.send(inc)
+    assert [o.reply.text for o in first.outgoing][0] == t("link_done", "en", other="Telegram")
+    assert again.duplicate and not again.outgoing
+    assert await snapshot(two) == after_first
