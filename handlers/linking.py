@@ -91,7 +91,7 @@ async def _redeem(ctx: Context, code: str) -> None:
     ctx.locale = pick_locale(kept, ctx.config, ctx.identity.locale)
     ctx.reply("link_done", other=platform_name(row.platform))
     asked = await s.get(Identity, row.identity_id)
-    if asked is not None:
+    if asked is not None and asked.platform in ctx.platforms:
         dest = Destination(asked.platform, asked.dm_chat_id or asked.platform_user_id, kept.id)
         locale = pick_locale(kept, ctx.config, asked.locale)
         ctx.to_destination(dest, lambda t: Reply(t("link_done", other=platform_name(ctx.inc.platform))), locale)
