@@ -118,6 +118,10 @@ class Context:
         if dest is not None:
             self._out.append((dest, build(translator(locale)), locale))
 
+    def to_destination(self, dest: Destination, build: ReplyBuilder, locale: str) -> None:
+        """Write to one given place (e.g. a particular account of a person, not their latest)."""
+        self._out.append((dest, build(translator(locale)), locale))
+
     async def _person_destination(self, person_id: int) -> tuple[Destination | None, str]:
         person = await people.get_person(self.s, person_id)
         if person is None:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 
 from bot.config import LOCALES, Config
-from handlers import agent, lead, requester
+from handlers import agent, lead, linking, requester
 from handlers.context import Context, pick_locale
 from handlers.events import MAX_TEXT, Incoming, Outcome, Reply
 from handlers.ports import Clock, KnowledgeBase
@@ -101,6 +101,7 @@ class Engine:
             "/cancel": self._cmd_cancel,
             "/my": self._cmd_my,
             "/lang": self._cmd_lang,
+            "/link": lambda ctx, conv, arg: linking.link(ctx, arg),
             "/reply": self._cmd_reply,
             "/queue": lambda ctx, conv, arg: agent.list_queue(ctx),
             "/mine": lambda ctx, conv, arg: agent.list_mine(ctx),

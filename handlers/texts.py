@@ -124,12 +124,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": (
             "Write your question and I'll look in the knowledge base or file a ticket.\n"
             "/new — start a new request\n/my — your tickets\n/reply N text — add to ticket #N\n"
-            "/cancel — stop the current request\n/lang en|ru — language\n/help — this help"
+            "/cancel — stop the current request\n/lang en|ru — language\n"
+            "/link — join your Telegram and Slack accounts into one\n/help — this help"
         ),
         "ru": (
             "Напишите вопрос — я поищу ответ в базе знаний или создам заявку.\n"
             "/new — новый запрос\n/my — ваши заявки\n/reply N текст — дописать в заявку #N\n"
-            "/cancel — отменить текущий запрос\n/lang en|ru — язык\n/help — эта справка"
+            "/cancel — отменить текущий запрос\n/lang en|ru — язык\n"
+            "/link — объединить ваши аккаунты на разных платформах\n/help — эта справка"
         ),
     },
     "help_agent": {
@@ -367,6 +369,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "tgcmd_my": {"en": "Your tickets", "ru": "Ваши заявки"},
     "tgcmd_cancel": {"en": "Stop the current request", "ru": "Отменить текущий запрос"},
     "tgcmd_lang": {"en": "Language: /lang en or /lang ru", "ru": "Язык: /lang en или /lang ru"},
+    "tgcmd_link": {"en": "Link your Telegram and Slack accounts", "ru": "Связать аккаунты Telegram и Slack"},
     "tgcmd_help": {"en": "What I can do", "ru": "Что я умею"},
     "tgcmd_queue": {"en": "The team's open tickets", "ru": "Открытые заявки команды"},
     "tgcmd_mine": {"en": "Tickets assigned to you", "ru": "Ваши заявки в работе"},
@@ -404,6 +407,53 @@ TEXTS: dict[str, dict[str, str]] = {
     "slack_filed_for": {
         "en": "Sent to {name}: they confirm the request in their DM with the desk.",
         "ru": "Отправлено {name}: запрос подтверждается в личных сообщениях со службой.",
+    },
+    # --- linking accounts ---
+    "link_code": {
+        "en": "Your link code: {code}\nWithin {minutes} minutes, send /link {code} from your other account "
+        "(Telegram or Slack; in Slack: /helpdesk link {code}). The code works once.",
+        "ru": "Ваш код для связи аккаунтов: {code}\nВ течение {minutes} минут отправьте /link {code} со своего "
+        "другого аккаунта (Telegram или Slack; в Slack: /helpdesk link {code}). Код действует один раз.",
+    },
+    "link_private_only": {
+        "en": "Use /link in a direct chat with me: a code shown here could be used by anyone in this chat.",
+        "ru": "Используйте /link в личном чате со мной: код, показанный здесь, может использовать любой участник чата.",
+    },
+    "link_wrong": {
+        "en": "This code is not valid; nothing was changed. Check it, or send /link from your other account "
+        "for a new one. Attempts left: {left}.",
+        "ru": "Код неверный, ничего не изменено. Проверьте его или отправьте /link с другого аккаунта, чтобы "
+        "получить новый. Осталось попыток: {left}.",
+    },
+    "link_expired": {
+        "en": "This code has expired; nothing was changed. Send /link from your other account for a new one.",
+        "ru": "Срок действия кода истёк, ничего не изменено. Отправьте /link с другого аккаунта, чтобы получить новый.",
+    },
+    "link_own_code": {
+        "en": "This code belongs to this same account. Send it from your other account (Telegram or Slack).",
+        "ru": "Этот код выдан этому же аккаунту. Отправьте его со своего другого аккаунта (Telegram или Slack).",
+    },
+    "link_same_platform": {
+        "en": "This code was made in {platform} as well; nothing was changed. Send it from your account "
+        "on the other platform.",
+        "ru": "Этот код тоже получен в {platform}, ничего не изменено. Отправьте его со своего аккаунта на "
+        "другой платформе.",
+    },
+    "link_both_configured": {
+        "en": "Both accounts are set up by the desk administrators, so they cannot be joined here; "
+        "nothing was changed. Ask an administrator to do it.",
+        "ru": "Оба аккаунта настроены администраторами, поэтому объединить их здесь нельзя; ничего не "
+        "изменено. Попросите администратора.",
+    },
+    "link_too_many": {
+        "en": "Too many wrong codes; linking is paused. Try again in {minutes} minutes.",
+        "ru": "Слишком много неверных кодов; связывание приостановлено. Попробуйте через {minutes} минут.",
+    },
+    "link_done": {
+        "en": "Done: your {other} account and this one are now one. /my lists the requests from both, "
+        "and answers reach you where you last wrote.",
+        "ru": "Готово: ваш аккаунт {other} и этот теперь объединены. /my покажет заявки с обоих, а ответы "
+        "придут туда, где вы писали последним.",
     },
     # --- console ---
     "console_updated": {"en": "(updated)", "ru": "(обновлено)"},

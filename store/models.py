@@ -235,3 +235,27 @@ class KbFeedback(SQLModel, table=True):
     person_id: int | None = Field(default=None, foreign_key="person.id")
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LinkCode(SQLModel, table=True):
+    """A one-time code joining two accounts (``/link``): one live code per person, kept
+    only as a digest, valid until ``expires_at`` and deleted when used or replaced."""
+
+    __tablename__ = "link_code"
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", unique=True)
+    identity_id: int = Field(foreign_key="identity.id")  # the account that asked (told when used)
+    platform: str = Field(max_length=16)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LinkAttempt(SQLModel, table=True):
+    """A ``/link CODE`` that failed (wrong or expired code): counted to stop guessing."""
+
+    __tablename__ = "link_attempt"
+    __table_args__ = (sa.Index("ix_link_attempt_person_at", "person_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    at: datetime = Field(sa_type=UTCDateTime)
