@@ -213,9 +213,9 @@ async def test_a_telegram_ticket_with_a_photo_is_handled_in_slack(sqlite_url: st
 
         # boris claims in Slack; the Telegram group's card follows.
         card = await with_button(it, team("btn_claim"))
+        tg_card = await _tg_button(tg_it, team("btn_claim"))  # the same ticket's card in the Telegram group
         await boris.presses(card, team("btn_claim"))
         await it.sees("Boris", timeout=WAIT)
-        tg_card = await tg_it.sees("#1", timeout=WAIT)
         await tg.wait_for(lambda: "Boris" in tg_card.text or None, WAIT)
 
         # The photo was copied into the card's thread in Slack.
