@@ -27,11 +27,11 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from aiolimiter import AsyncLimiter
 
@@ -42,6 +42,8 @@ from store import outbox, people
 from store.db import Database
 
 log = logging.getLogger("deskbot.delivery")
+
+T = TypeVar("T")
 
 BASE_BACKOFF = timedelta(seconds=2)
 MAX_BACKOFF = timedelta(minutes=10)
@@ -112,6 +114,20 @@ class Sender(Protocol):
         then remembers the new message as the card's post, so later edits go there).
         """
         ...
+
+
+async def masking(call: Awaitable[T], secret: str | None, error: type[Exception]) -> T:
+    """Await a sender's platform call so that no failure leaving it carries ``secret`` (the
+    bot token): one whose text contains it is re-raised as ``error`` with it masked. The
+    worker's own outcomes (RetryAfter, RecipientBlocked) pass through unchanged."""
+    try:
+        return await call
+    except (RetryAfter, RecipientBlocked):
+        raise
+    except Exception as exc:
+        if secret and secret in str(exc):
+            raise error(f"{type(exc).__name__}: {str(exc).replace(secret, '***')}") from None
+        raise
 
 
 def backoff(attempts: int) -> timedelta:

@@ -88,6 +88,13 @@ async def _truncate(url: str) -> None:
     await db.dispose()
 
 
+@pytest.fixture
+def clean_pg_url(pg_url: str) -> str:
+    """The session's PostgreSQL database with every table emptied (ids from 1 again)."""
+    run_blocking(_truncate(pg_url))
+    return pg_url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same test on SQLite (a fresh file) and on PostgreSQL (truncated tables)."""

@@ -41,7 +41,7 @@ from aiolimiter import AsyncLimiter
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import RateLimit, RatePolicy, RecipientBlocked, RetryAfter
+from bot.delivery import RateLimit, RatePolicy, RecipientBlocked, RetryAfter, masking
 from bot.slack.blocks import SlackMessage, render_messages, render_single
 from bot.slack.render import escape
 from handlers.events import Attachment, Destination, Reply
@@ -384,15 +384,7 @@ class SlackSender:
 
     async def _guarded(self, call: Awaitable[T]) -> T:
         """Make sure no failure leaving the sender carries the bot token."""
-        try:
-            return await call
-        except (RetryAfter, RecipientBlocked):
-            raise
-        except Exception as exc:
-            token = self.client.token
-            if token and token in str(exc):
-                raise SlackSendError(f"{type(exc).__name__}: {str(exc).replace(token, '***')}") from None
-            raise
+        return await masking(call, self.client.token, SlackSendError)
 
 
 def _error_code(exc: Exception) -> str:

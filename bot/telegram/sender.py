@@ -34,7 +34,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 
-from bot.delivery import RateLimit, RatePolicy, RecipientBlocked, RetryAfter
+from bot.delivery import RateLimit, RatePolicy, RecipientBlocked, RetryAfter, masking
 from bot.telegram.callbacks import encode
 from bot.telegram.render import MAX_MESSAGE, plain_to_html, split_html, telegram_length, to_html
 from handlers.events import Attachment, Destination, Reply
@@ -453,15 +453,7 @@ class TelegramSender:
 
     async def _guarded(self, call: Awaitable[T]) -> T:
         """Make sure no failure leaving the sender carries the bot token."""
-        try:
-            return await call
-        except (RetryAfter, RecipientBlocked):
-            raise
-        except Exception as exc:
-            token = self.bot.token
-            if token and token in str(exc):
-                raise TelegramSendError(f"{type(exc).__name__}: {str(exc).replace(token, '***')}") from None
-            raise
+        return await masking(call, self.bot.token, TelegramSendError)
 
 
 def _chat(chat_id: str) -> int | str:

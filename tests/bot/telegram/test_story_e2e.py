@@ -247,8 +247,8 @@ async def test_the_whole_story_in_telegram(sqlite_url: str, mode: str, topics: b
 
 
 @pytest.mark.postgres
-async def test_the_whole_story_in_telegram_on_postgresql(pg_url: str) -> None:
-    async with desk(pg_url, "polling", topics=True, forum=True) as story:
+async def test_the_whole_story_in_telegram_on_postgresql(clean_pg_url: str) -> None:
+    async with desk(clean_pg_url, "polling", topics=True, forum=True) as story:
         await story_run(story)
 
 
