@@ -84,6 +84,7 @@ class Identity(SQLModel, table=True):
     dm_chat_id: str | None = Field(default=None, max_length=64)
     display_name: str | None = Field(default=None, max_length=200)
     locale: str | None = Field(default=None, max_length=8)
+    timezone: str | None = Field(default=None, max_length=64)  # IANA zone from the platform profile
     last_seen_at: datetime | None = _ts()
     unreachable_at: datetime | None = _ts()  # the bot was blocked here; cleared when they write again
 
@@ -125,6 +126,10 @@ class Ticket(SQLModel, table=True):
     csat_comment: str | None = Field(default=None, sa_type=sa.Text)
     resolution_note: str | None = Field(default=None, sa_type=sa.Text)
     fields: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)  # request-form answers
+    # The SLA clock is paused while the ticket waits on the requester: since when (None:
+    # running), and the business minutes paused so far (excluded from resolution time).
+    sla_paused_at: datetime | None = _ts()
+    sla_paused_minutes: int = 0
 
 
 class TicketMessage(SQLModel, table=True):
@@ -259,3 +264,32 @@ class LinkAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id")
     at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ScheduledAction(SQLModel, table=True):
+    """An action the scheduler took (a ping, an escalation, a reminder, a digest…).
+
+    ``key`` names the action and its occasion (``remind:12:1``, ``digest:it:2026-12-01``)
+    and is unique: the row is written in the same transaction as the action's effects, so a
+    restart, a second sweep or a second process can never take the same action twice."""
+
+    __tablename__ = "scheduled_action"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=32, index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    team: str | None = Field(default=None, max_length=64)
+    due_at: datetime | None = _ts()  # when the action became due (for catch-up reports)
+    done_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class RunnerLease(SQLModel, table=True):
+    """Which ``deskbot run`` process is the runner (SQLite; PostgreSQL uses an advisory
+    lock). The holder renews ``expires_at`` on a heartbeat; an expired lease may be taken."""
+
+    __tablename__ = "runner_lease"
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=200)
+    acquired_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
