@@ -455,6 +455,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Готово: ваш аккаунт {other} и этот теперь объединены. /my покажет заявки с обоих, а ответы "
         "придут туда, где вы писали последним.",
     },
+    # --- slack app home ---
+    # --- slack modal and gestures ---
+    # --- cross-platform files and time zones ---
+    # --- business calendars and SLA ---
+    # --- runner ---
+    # --- sweep rules ---
+    # --- digest and stats ---
     # --- console ---
     "console_updated": {"en": "(updated)", "ru": "(обновлено)"},
     "console_no_button": {"en": "no button {n} for {who}", "ru": "нет кнопки {n} у {who}"},
