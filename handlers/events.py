@@ -40,6 +40,20 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """The message a gesture filed as a ticket for its author (Slack's ticket reaction, the
+    message shortcut): its chat and platform message id, and the language of whoever made
+    the gesture. ``announce``: the engine tells the new number in that message's thread
+    (through the outbox, like every message); otherwise the frontend tells the person itself
+    (an ephemeral message only they see)."""
+
+    chat_id: str
+    message_id: str
+    locale: str | None = None
+    announce: bool = True
+
+
+@dataclass(frozen=True)
 class Incoming:
     """One thing a person did: a text message or a button press.
 
@@ -79,6 +93,8 @@ class Incoming:
     # The platform's id of this message in its chat (Telegram message_id, Slack ts): recorded
     # on the ticket message so a later edit (``edit_of``) finds it.
     message_id: str | None = None
+    # A ``file_message`` gesture: the message it was made on (see :class:`Origin`).
+    origin: Origin | None = None
 
     @property
     def is_button(self) -> bool:

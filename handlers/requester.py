@@ -21,13 +21,13 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from handlers import agent, richtext
+from handlers import agent, forms, richtext
 from handlers import files as filing
 from handlers import conversation_routing as routing_rule
 from handlers.assignment import choose_assignee
 from handlers.cards import format_time
 from handlers.context import Context
-from handlers.events import MAX_TEXT, Button, Reply
+from handlers.events import MAX_TEXT, Button, Destination, Reply
 from handlers.ports import KnowledgeBase
 from handlers.relay import add_own_message, post_message, relay_to_staff
 from handlers.routing import guess_category, infer_priority
@@ -49,7 +49,7 @@ REOPEN_OFFER = "reopen_offer"  # "reopen #N?" — the text waits in data["pendin
 FORM = "form"  # the category's request form: data["form_i"] = question index, data["fields"] = answers
 STATES = (IDLE, SUGGEST, ARTICLE, CATEGORY_CONFIRM, CATEGORY_CHOOSE, PRIORITY, DUPLICATE, COMPOSE,
           WHICH, REOPEN_OFFER, FORM)
-FORM_ANSWER_MAX = 1000  # characters kept of one form answer
+FORM_ANSWER_MAX = forms.FORM_ANSWER_MAX  # characters kept of one form answer
 # An agent's one-line prompts (ticket number in conv.data["ticket"]); the next text answers.
 ESCALATE_REASON = "escalate_reason"
 RESOLVE_NOTE = "resolve_note"
@@ -79,7 +79,8 @@ SPLIT_ACTION = "split_new"
 # those gestures only, never from a button press (the Slack frontend maps such a press to stale).
 FILE_MESSAGE_ACTION = "file_message"
 # A request form submitted in one go (Slack's /helpdesk modal): ``text`` is the description,
-# ``value`` the chosen category (or none: guessed as usual).
+# ``value`` a :class:`handlers.forms.FormRequest` (category, priority, form answers), checked
+# again here; what is missing or unknown is asked or guessed as in the chat.
 FILE_REQUEST_ACTION = "file_request"
 GESTURE_ACTIONS = frozenset({FILE_MESSAGE_ACTION, FILE_REQUEST_ACTION})
 ALL_FLOW_ACTIONS = frozenset(a for actions in FLOW_ACTIONS.values() for a in actions) | {SPLIT_ACTION}
@@ -159,7 +160,7 @@ class RequesterFlow:
             await self.file_message(ctx, conv, value or "")
             return
         if action == FILE_REQUEST_ACTION:
-            await self.file_message(ctx, conv, ctx.inc.text, category=value)
+            await self.file_request(ctx, conv, ctx.inc.text, forms.read_request(value))
             return
         if action not in FLOW_ACTIONS.get(state, ()):
             ctx.reply("stale_button")
@@ -237,18 +238,53 @@ class RequesterFlow:
                 await self._go(ctx, conv, IDLE, {"prefill": prefill})
             ctx.reply("new_prompt")
 
-    async def file_message(self, ctx: Context, conv: Conversation, text: str, *, category: str | None = None) -> None:
-        """A message filed for its author by someone's gesture: straight to the category (the
-        author did not ask the desk, so no knowledge-base round first). It replaces whatever
-        step the author's conversation was at, as ``/new`` does."""
+    async def file_message(self, ctx: Context, conv: Conversation, text: str) -> None:
+        """A message filed for its author by someone's gesture (Slack's message shortcut, the
+        ticket reaction): filed at once — the author did not ask the desk, so nothing is asked
+        (no knowledge base, no category, priority or form question); the category is guessed
+        (else the fallback one) and the priority inferred. The author's own conversation step
+        is left as it was. ``Incoming.origin`` (when announced) is told the number in the
+        message's thread."""
+        query = text.strip()[:MAX_TEXT]
+        bits = _incoming_bits(ctx, query)
+        if not query and not bits.get("files"):
+            ctx.reply("empty_text")
+            return
+        config = ctx.config
+        category = guess_category(query, config) or config.desk.fallback_category
+        data: dict[str, Any] = {"query": query, **bits, "category": category,
+                                "priority": infer_priority(query, config)}
+        ticket = await self._create(ctx, conv, data, keep_step=True)
+        origin = ctx.inc.origin
+        if origin is not None and origin.announce:
+            n, name = ticket.id, ctx.person.name
+            dest = Destination(ctx.inc.platform, origin.chat_id, thread_id=origin.message_id)
+            ctx.to_destination(dest, lambda t: Reply(t("gesture_filed_thread", n=n, name=name), ticket_id=n),
+                               origin.locale or config.desk.default_locale)
+
+    async def file_request(self, ctx: Context, conv: Conversation, text: str, request: forms.FormRequest) -> None:
+        """A request filled in one form (Slack's ``/helpdesk`` modal): what it gives — a known
+        category, a known priority when priorities are asked, the form's answers checked by
+        the chat's rules — is not asked again; anything missing or unknown is asked (or
+        guessed) in the chat as usual. It replaces the step the conversation was at, as
+        ``/new`` does."""
         query = text.strip()[:MAX_TEXT]
         bits = _incoming_bits(ctx, query)
         if not query and not bits.get("files"):
             ctx.reply("empty_text")
             return
         data: dict[str, Any] = {"query": query, **bits}
-        if category in ctx.config.categories:  # chosen in the form: not asked again
+        category = request.category if request.category in ctx.config.categories else None
+        if category is not None:  # chosen in the form: not asked again
             data.update(category=category, fixed_category=True)
+            if request.fields is not None:  # its questions were shown: the answered ones count
+                questions = ctx.config.categories[category].ask
+                answers, problems = forms.check_form(questions, request.fields)
+                data["fields"] = answers
+                data["answered"] = [q.key for q in questions if q.key not in problems]
+        priority = forms.known_priority(ctx.config, request.priority)
+        if ctx.config.desk.ask_priority and priority is not None:
+            data.update(priority=priority, fixed_priority=True)
         await self._ask_category(ctx, conv, data)
 
     # --- conversation routing (handlers/conversation_routing.py decides) ---------------
@@ -472,6 +508,9 @@ class RequesterFlow:
             ctx.reply("unknown_category")
             return
         data["category"] = category
+        if ctx.config.desk.ask_priority and data.get("fixed_priority"):
+            await self._start_form(ctx, conv, data)  # chosen in the form already
+            return
         if ctx.config.desk.ask_priority:
             rows = tuple((Button(p.title.get(ctx.locale), "prio", None, key),) for key, p in ctx.config.priorities.items())
             ctx.here(Reply(ctx.t("ask_priority"), rows))
@@ -483,14 +522,20 @@ class RequesterFlow:
     # --- request form (categories.X.ask) ------------------------------------------------
 
     async def _start_form(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
-        """Ask the category's form questions one by one, then go on to the duplicate check."""
+        """Ask the category's form questions one by one, then go on to the duplicate check.
+        Questions already answered in a form (``data["answered"]``) are not asked again."""
         data["form_i"] = 0
-        data["fields"] = {}
+        answered = set(data.get("answered") or ())
+        data["fields"] = {k: v for k, v in (data.get("fields") or {}).items() if k in answered}
         await self._form_next(ctx, conv, data)
 
     async def _form_next(self, ctx: Context, conv: Conversation, data: dict[str, Any], *, again: bool = False) -> None:
         questions = ctx.config.categories[data["category"]].ask
         i = int(data.get("form_i", 0))
+        answered = set(data.get("answered") or ())
+        while i < len(questions) and questions[i].key in answered:
+            i += 1
+        data["form_i"] = i
         if i >= len(questions):
             data.pop("form_i", None)
             await self._check_duplicate(ctx, conv, data)
@@ -506,12 +551,12 @@ class RequesterFlow:
     async def _form_answer(self, ctx: Context, conv: Conversation, data: dict[str, Any], text: str) -> None:
         questions = ctx.config.categories[data["category"]].ask
         i = int(data.get("form_i", 0))
-        answer = text.strip()[:FORM_ANSWER_MAX]
         if i >= len(questions):  # the config changed under a running form
             await self._form_next(ctx, conv, data)
             return
-        if not answer:
-            if questions[i].required:
+        answer, problem = forms.check_answer(questions[i], text)
+        if answer is None:
+            if problem is not None:
                 await self._form_next(ctx, conv, data, again=True)
             else:
                 ctx.reply("form_use_text")
@@ -565,7 +610,10 @@ class RequesterFlow:
         await relay_to_staff(ctx, ticket, data["query"], files)
         await self._go(ctx, conv, IDLE, {})
 
-    async def _create(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
+    async def _create(self, ctx: Context, conv: Conversation, data: dict[str, Any], *,
+                      keep_step: bool = False) -> Ticket:
+        """File the request in ``data``; the conversation goes back to idle (``keep_step``:
+        left as it was — the request did not come from it)."""
         category = ctx.config.categories[data["category"]]
         priority_key = data.get("priority") or ctx.config.default_priority
         first_due, resolution_due = due_times(ctx.now, ctx.config.priorities[priority_key])
@@ -592,7 +640,9 @@ class RequesterFlow:
         await agent.refresh_card(ctx, ticket)
         if files:  # the card shows the text; the files follow it into the ticket's thread
             await relay_to_staff(ctx, ticket, "", files)
-        await self._go(ctx, conv, IDLE, {})
+        if not keep_step:
+            await self._go(ctx, conv, IDLE, {})
+        return ticket
 
 
 def _joined(before: str | None, text: str) -> str:

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import re
 
-from handlers.events import Attachment, Incoming
+from handlers.events import Attachment, Incoming, Origin
 
 MAX_ID = 64  # platform user / chat id columns (VARCHAR(64))
 MAX_NAME = 200  # display names
@@ -103,4 +103,15 @@ def clean_incoming(inc: Incoming) -> Incoming:
         signal=clean_text(inc.signal),
         action=clean_text(inc.action),
         value=clean_text(inc.value),
+        origin=_clean_origin(inc.origin),
     )
+
+
+def _clean_origin(origin: Origin | None) -> Origin | None:
+    if origin is None:
+        return None
+    chat, message = clean_text(origin.chat_id), clean_text(origin.message_id)
+    if not chat or not message:
+        return None
+    return Origin(chat_id=fit_key(chat, MAX_ID), message_id=fit_key(message, MAX_ID),
+                  locale=clean_locale(clean_text(origin.locale)), announce=bool(origin.announce))

@@ -404,10 +404,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "slack_modal_category": {"en": "Category", "ru": "Категория"},
     "slack_modal_category_hint": {"en": "Leave empty to let the desk choose", "ru": "Оставьте пустым — служба выберет сама"},
     "slack_modal_desc_empty": {"en": "Please describe the request.", "ru": "Опишите, пожалуйста, запрос."},
-    "slack_filed_for": {
-        "en": "Sent to {name}: they confirm the request in their DM with the desk.",
-        "ru": "Отправлено {name}: запрос подтверждается в личных сообщениях со службой.",
-    },
     # --- linking accounts ---
     "link_code": {
         "en": "Your link code: {code}\nWithin {minutes} minutes, send /link {code} from your other account "
@@ -457,6 +453,21 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # --- slack app home ---
     # --- slack modal and gestures ---
+    "form_field_required": {"en": "This question needs an answer.", "ru": "На этот вопрос нужен ответ."},
+    "slack_modal_priority": {"en": "Priority", "ru": "Приоритет"},
+    "slack_modal_priority_empty": {"en": "Please choose a priority.", "ru": "Выберите, пожалуйста, приоритет."},
+    "slack_modal_category_gone": {
+        "en": "This category is no longer offered: please choose another.",
+        "ru": "Этой категории больше нет: выберите, пожалуйста, другую.",
+    },
+    "gesture_filed_thread": {
+        "en": "Ticket #{n} created on behalf of {name}; the desk takes it from here with them.",
+        "ru": "Заявка #{n} создана от имени {name}; дальше служба общается с автором.",
+    },
+    "slack_filed_for_n": {
+        "en": "Ticket #{n} created on behalf of {name}; they follow it in their DM with the desk.",
+        "ru": "Заявка #{n} создана от имени {name}; автор видит её в личных сообщениях со службой.",
+    },
     # --- cross-platform files and time zones ---
     # --- business calendars and SLA ---
     # --- runner ---

@@ -12,9 +12,10 @@ the request again (the engine's inbox makes the repeat a no-op).
 | ``block_actions`` with ``action_id`` ``b<r>.<c>`` | :func:`pressed`  | refusals → ``chat.postEphemeral`` |
 | ``/helpdesk [queue | take 12 | text]``          | :func:`helpdesk` | ``/queue``, ``/take 12``, ``/new text`` |
 | ``/helpdesk`` alone                             | :func:`helpdesk` | opens the modal (:mod:`bot.slack.modal`) |
+| the modal's category chosen (``block_actions``) | :func:`chose_category` | ``views.update``: its questions |
 | the modal submitted (``view_submission``)       | :func:`submitted`| ``file_request``; errors on the field |
-| message shortcut ``create_ticket``              | :func:`shortcut` | ``file_message`` for the author |
-| ``reaction_added`` with ``slack.ticket_reaction`` | :func:`reacted`  | ``file_message`` for the author |
+| message shortcut ``create_ticket``              | :func:`shortcut` | ``file_message``; number → ephemeral |
+| ``reaction_added`` with ``slack.ticket_reaction`` | :func:`reacted`  | ``file_message``; number → thread reply |
 | any other event                                 | acknowledged     | —                           |
 """
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.slack import modal, translate
 from bot.slack.handoff import Handoff
+from handlers.events import Origin
 from handlers.texts import t
 
 if TYPE_CHECKING:
@@ -82,22 +84,22 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         await desk.handle(translate.command(body, key, locale=locale, display_name=name))
 
     async def file_for_author(client: AsyncWebClient, key: str, author: str, msg: dict[str, Any], *,
-                              by: str, channel: str) -> None:
+                              by: str, channel: str, announce: bool) -> int | None:
+        """File ``msg`` for its author; the number of the new ticket (``None``: nothing new —
+        a redelivery, or nothing to file). ``announce``: the engine tells it in the
+        message's thread (through the outbox)."""
         opened = await client.conversations_open(users=author)
         dm = str((opened.get("channel") or {}).get("id") or "")
         locale, name = await desk.profile(client, author)
+        by_locale, _ = await desk.profile(client, by)
+        origin = Origin(chat_id=channel, message_id=str(msg.get("ts") or ""), locale=by_locale, announce=announce)
         outcome = await desk.handle(translate.file_message(
             author=author, dm_channel=dm, text=str(msg.get("text") or ""), key=key,
-            files=translate.attachments_of(msg), locale=locale, display_name=name))
-        if outcome.duplicate or not outcome.outgoing:
-            return
-        # Whoever used the gesture is told where the request went (only they see it).
-        by_locale, _ = await desk.profile(client, by)
-        notice = t("slack_filed_for", by_locale or config.desk.default_locale, name=name or author)
-        try:
-            await client.chat_postEphemeral(channel=channel, user=by, text=notice)
-        except Exception as exc:  # noqa: BLE001 - filed and committed; only the notice is lost
-            log.warning("chat.postEphemeral failed: %s", type(exc).__name__)
+            files=translate.attachments_of(msg), locale=locale, display_name=name, origin=origin))
+        if outcome.duplicate:
+            return None
+        return next((o.reply.ticket_id for o in outcome.outgoing
+                     if o.reply.ticket_id is not None and o.destination.chat_id == dm), None)
 
     async def shortcut(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -106,8 +108,20 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         if not author or translate.from_a_bot(msg):
             return
         key = translate.action_key(translate.team_of(body), str(body.get("action_ts") or body.get("trigger_id")))
-        await file_for_author(client, key, author, msg, by=str((body.get("user") or {}).get("id") or ""),
-                              channel=str((body.get("channel") or {}).get("id") or ""))
+        by = str((body.get("user") or {}).get("id") or "")
+        channel = str((body.get("channel") or {}).get("id") or "")
+        number = await file_for_author(client, key, author, msg, by=by, channel=channel, announce=False)
+        if number is None:
+            return
+        # Whoever used the shortcut is told the number (only they see it). Committed before:
+        # a redelivered shortcut is a duplicate and gets here no more.
+        by_locale, _ = await desk.profile(client, by)
+        _, name = await desk.profile(client, author)
+        notice = t("slack_filed_for_n", by_locale or config.desk.default_locale, n=number, name=name or author)
+        try:
+            await client.chat_postEphemeral(channel=channel, user=by, text=notice)
+        except Exception as exc:  # noqa: BLE001 - filed and committed; only the notice is lost
+            log.warning("chat.postEphemeral failed: %s", type(exc).__name__)
 
     async def reacted(ack: Any, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -119,13 +133,30 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         if msg is None or not author or translate.from_a_bot(msg):
             return
         key = translate.event_key(translate.team_of(body), str(body.get("event_id") or ""))
+        # The reactor is told the number in the message's thread: the engine writes it to the
+        # outbox in the filing transaction, so a redelivered reaction (a duplicate) adds nothing.
         await file_for_author(client, key, author, msg, by=str(event.get("user") or ""),
-                              channel=str(item.get("channel") or ""))
+                              channel=str(item.get("channel") or ""), announce=True)
+
+    async def chose_category(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        current = body.get("view") or {}
+        if current.get("callback_id") != modal.CALLBACK_ID or not current.get("id"):
+            return
+        try:
+            # The hash: an update made from an older state of the view is refused, not applied.
+            await client.views_update(view_id=str(current["id"]), hash=str(current.get("hash") or "") or None,
+                                      view=modal.view_after_choice(current, config))
+        except Exception as exc:  # noqa: BLE001 - the submission shows the questions if this is lost
+            log.warning("views.update failed: %s", type(exc).__name__)
 
     async def submitted(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        desc, category, errors = modal.read(body.get("view") or {}, config)
-        if errors:
-            await ack(response_action="errors", errors=errors)
+        got = modal.read(body.get("view") or {}, config)
+        if got.errors:
+            await ack(response_action="errors", errors=got.errors)
+            return
+        if got.update is not None:
+            await ack(response_action="update", view=got.update)
             return
         await ack()
         user = str((body.get("user") or {}).get("id") or "")
@@ -133,8 +164,8 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         dm = str((opened.get("channel") or {}).get("id") or "")
         locale, name = await desk.profile(client, user)
         key = translate.action_key(translate.team_of(body), str(body.get("trigger_id") or (body.get("view") or {}).get("id")))
-        await desk.handle(translate.filed_request(user=user, dm_channel=dm, text=desc, category=category, key=key,
-                                                  locale=locale, display_name=name))
+        await desk.handle(translate.filed_request(user=user, dm_channel=dm, text=got.description,
+                                                  request=got.request(), key=key, locale=locale, display_name=name))
 
     async def other(ack: Any) -> None:
         # Subscribed events the desk does not use are acknowledged (Slack retries a 404).
@@ -145,6 +176,8 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
     app.command(COMMAND)(helpdesk)
     app.shortcut(SHORTCUT)(shortcut)
     app.view(modal.CALLBACK_ID)(submitted)
+    app.action({"type": "block_actions", "block_id": modal.CATEGORY_BLOCK, "action_id": modal.CATEGORY_ACTION})(
+        chose_category)
     app.event("reaction_added")(reacted)
     app.event(re.compile(".*"))(other)
 

@@ -14,8 +14,8 @@ channel (``D…`` for a DM), ``user_id`` = ``U…``, message ids = the message `
 | ``block_actions`` ``b1|claim|12|``             | ``action``, ``ticket_id``, ``value``, ``alert`` |
 | a garbage / old-version value                  | ``action="stale"``                              |
 | ``/helpdesk queue`` · ``take 12`` · ``text``   | ``/queue`` · ``/take 12`` · ``/new text``       |
-| shortcut / reaction on a message               | ``action="file_message"``, ``value`` = its text |
-| the ``/helpdesk`` modal submitted               | ``action="file_request"``, ``text``, ``value`` = category |
+| shortcut / reaction on a message               | ``action="file_message"``, ``value`` = its text, ``origin`` |
+| the ``/helpdesk`` modal submitted               | ``action="file_request"``, ``text``, ``value`` = a FormRequest |
 
 Event keys: ``slack:<team>:<event_id>`` (Events API; a retry has the same ``event_id``),
 ``slack:<team>:action:<action_ts or trigger_id>``, ``slack:<team>:cmd:<trigger_id>``.
@@ -28,7 +28,8 @@ from typing import Any
 
 from bot.config import LOCALES
 from bot.slack import actions
-from handlers.events import Attachment, Incoming
+from handlers.events import Attachment, Incoming, Origin
+from handlers.forms import FormRequest
 
 PLATFORM = "slack"
 
@@ -37,7 +38,8 @@ TAKEN_SUBTYPES: frozenset[str | None] = frozenset({None, "file_share", "thread_b
 EDITED = "message_changed"
 # The action a shortcut or a reaction on someone's message becomes: file it for its author.
 FILE_MESSAGE = "file_message"
-# The /helpdesk modal submitted: ``text`` = the description, ``value`` = the category.
+# The /helpdesk modal submitted: ``text`` = the description, ``value`` = what was chosen and
+# answered (handlers.forms.FormRequest as JSON).
 FILE_REQUEST = "file_request"
 GESTURES = frozenset({FILE_MESSAGE, FILE_REQUEST})  # never a button: a press claiming one is stale
 
@@ -228,14 +230,18 @@ def command(body: dict[str, Any], key: str, *, locale: str | None = None,
 # --- a message filed as a ticket (shortcut, reaction) -------------------------------------
 
 def file_message(*, author: str, dm_channel: str, text: str, key: str, files: tuple[Attachment, ...] = (),
-                 locale: str | None = None, display_name: str | None = None) -> Incoming:
-    """Someone's message becomes their request: the author is the requester, in their DM."""
+                 locale: str | None = None, display_name: str | None = None,
+                 origin: Origin | None = None) -> Incoming:
+    """Someone's message becomes their request: the author is the requester, in their DM;
+    ``origin`` is the message (and who made the gesture), told the number when announced."""
     return _incoming(platform=PLATFORM, chat_id=dm_channel, user_id=author, event_key=key, action=FILE_MESSAGE,
-                     value=text, attachments=files, locale=locale, display_name=display_name, is_private=True)
+                     value=text, attachments=files, locale=locale, display_name=display_name, is_private=True,
+                     origin=origin)
 
 
-def filed_request(*, user: str, dm_channel: str, text: str, category: str | None, key: str,
+def filed_request(*, user: str, dm_channel: str, text: str, request: FormRequest, key: str,
                   locale: str | None = None, display_name: str | None = None) -> Incoming:
-    """The ``/helpdesk`` modal submitted: the description and the chosen category."""
+    """The ``/helpdesk`` modal submitted: the description, and the category, priority and
+    form answers chosen (the engine checks them again)."""
     return _incoming(platform=PLATFORM, chat_id=dm_channel, user_id=user, event_key=key, action=FILE_REQUEST,
-                     text=text, value=category, locale=locale, display_name=display_name, is_private=True)
+                     text=text, value=request.to_value(), locale=locale, display_name=display_name, is_private=True)

@@ -14,6 +14,7 @@
     modal = await anna.gets_modal()
     sub = await anna.submits(modal, {"desc": {"desc": "It jams"}})
     assert sub.errors == {}
+    await anna.selects(modal, "category", "printers", typed={"desc": {"desc": "It jams"}})
     await boris.shortcut(msg, "create_ticket")
     await boris.reacts(msg, "ticket")
 
@@ -633,24 +634,11 @@ class SlackUser(_Reading):
 
     async def submits(self, view: SlackView, values: dict[str, dict[str, Any]], **options: Any) -> Action:
         """Submitting a modal: ``values`` block_id -> action_id -> value (a string for text
-        inputs; an option's value or text for selects; a list for multi-selects)."""
+        inputs; an option's value or text for selects; a list for multi-selects). Inputs
+        not given keep what the view shows (their ``initial_value`` / ``initial_option``)."""
         raw = view.raw
-        state: dict[str, dict[str, Any]] = {}
-        for block_id, by_action in values.items():
-            block = view.inputs.get(block_id)
-            assert block is not None, f"no input block {block_id!r} in {view!r}; inputs: {list(view.inputs)}"
-            element = block["element"]
-            for action_id, value in by_action.items():
-                assert element.get("action_id") == action_id, (
-                    f"input {block_id!r} has action_id {element.get('action_id')!r}, not {action_id!r}")
-                state.setdefault(block_id, {})[action_id] = _state_value(element, value)
-        for block_id, block in view.inputs.items():  # untouched inputs are present, empty
-            element = block["element"]
-            if block_id not in state and element.get("action_id"):
-                state[block_id] = {element["action_id"]: _state_value(element, None)}
         submitted = {k: v for k, v in raw.items() if not k.startswith("_")}
-        submitted["state"] = {"values": state}
-        raw["state"] = {"values": state}
+        submitted["state"] = raw["state"] = {"values": _view_state(view, values)}
         payload = {
             "type": "view_submission", "team": self.fake.team_ref(), "user": self.fake.user_ref(self.id),
             "api_app_id": self.fake.app_id, "token": self.fake.verification_token,
@@ -659,6 +647,33 @@ class SlackUser(_Reading):
         }
         post = await self.fake.post_interaction(payload, **options)
         return Action(post, trigger_id=payload["trigger_id"])
+
+    async def selects(self, view: SlackView, block_id: str, value: str, *,
+                      typed: dict[str, dict[str, Any]] | None = None, **options: Any) -> Action:
+        """Choosing ``value`` (an option's value or text) in the select of input ``block_id``
+        of a modal, with ``typed`` (as for :meth:`submits`) entered in other fields before.
+        Slack tells the app (block_actions) only when the input has ``dispatch_action``."""
+        block = view.inputs.get(block_id)
+        assert block is not None, f"no input block {block_id!r} in {view!r}; inputs: {list(view.inputs)}"
+        element = block["element"]
+        values = {**(typed or {}), block_id: {element["action_id"]: value}}
+        raw = view.raw
+        raw["state"] = {"values": _view_state(view, values)}
+        if not block.get("dispatch_action"):
+            return Action(None)
+        trigger_id = self.fake.new_trigger(self.id)
+        chosen = raw["state"]["values"][block_id][element["action_id"]]
+        payload: dict[str, Any] = {
+            "type": "block_actions", "user": self.fake.user_ref(self.id), "api_app_id": self.fake.app_id,
+            "token": self.fake.verification_token, "trigger_id": trigger_id, "team": self.fake.team_ref(),
+            "enterprise": None, "is_enterprise_install": False,
+            "container": {"type": "view", "view_id": raw["id"]},
+            "view": {k: v for k, v in raw.items() if not k.startswith("_")},
+            "actions": [{"type": element["type"], "action_id": element["action_id"], "block_id": block_id,
+                         "selected_option": chosen.get("selected_option"), "action_ts": f"{time.time():.6f}"}],
+        }
+        post = await self.fake.post_interaction(payload, **options)
+        return Action(post, trigger_id=trigger_id)
 
     async def closes(self, view: SlackView, **options: Any) -> Action | None:
         """Closing the modal; Slack tells the app (view_closed) only with notify_on_close."""
@@ -739,6 +754,28 @@ def _ephemeral(fake: FakeSlack, message: dict[str, Any]) -> dict[str, Any] | Non
     if "user" not in message or "channel" not in message:
         return None
     return next((e for e in fake.ephemerals if e["ts"] == message.get("ts")), None)
+
+
+def _view_state(view: SlackView, values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A view's ``state.values`` as Slack builds it: ``values`` entered, the other inputs as
+    the view shows them (initial value or option, else empty)."""
+    state: dict[str, dict[str, Any]] = {}
+    for block_id, by_action in values.items():
+        block = view.inputs.get(block_id)
+        assert block is not None, f"no input block {block_id!r} in {view!r}; inputs: {list(view.inputs)}"
+        element = block["element"]
+        for action_id, value in by_action.items():
+            assert element.get("action_id") == action_id, (
+                f"input {block_id!r} has action_id {element.get('action_id')!r}, not {action_id!r}")
+            state.setdefault(block_id, {})[action_id] = _state_value(element, value)
+    for block_id, block in view.inputs.items():
+        element = block["element"]
+        if block_id not in state and element.get("action_id"):
+            shown = element.get("initial_value")
+            if shown is None and isinstance(element.get("initial_option"), dict):
+                shown = element["initial_option"].get("value")
+            state[block_id] = {element["action_id"]: _state_value(element, shown)}
+    return state
 
 
 def _state_value(element: dict[str, Any], value: Any) -> dict[str, Any]:

@@ -1,13 +1,23 @@
-"""The engine's ``file_message`` action: someone's message filed as a request for its author
-(what Slack's message shortcut and the ticket reaction become), on any platform."""
+"""The engine's ``file_message`` action: someone's message filed as a ticket for its author
+(what Slack's message shortcut and the ticket reaction become), on any platform.
+
+It is filed at once (category guessed, else the fallback; priority inferred; nothing asked),
+the author is told the number in their chat, and — when the gesture's origin is announced —
+whoever made the gesture is told it in the message's thread, through the outbox."""
 
 from __future__ import annotations
 
 from sqlalchemy import func
 from sqlmodel import select
 
-from store.models import Person, Ticket
+from handlers.events import Incoming, Origin
+from handlers.routing import guess_category, infer_priority
+from handlers.texts import t
+from store import conversations
+from store.models import OutboxMessage, Person, Ticket
 from tests.support.desk import Desk
+
+VPN = "VPN drops every hour, please fix, urgent"
 
 
 async def tickets(desk: Desk) -> list[Ticket]:
@@ -15,49 +25,77 @@ async def tickets(desk: Desk) -> list[Ticket]:
         return list(await s.exec(select(Ticket).order_by(Ticket.id)))  # type: ignore[arg-type]
 
 
-async def test_file_message_goes_straight_to_the_category_and_files_for_the_author(sqlite_desk: Desk) -> None:
+def gesture(desk: Desk, text: str, origin: Origin | None = None, key: str | None = None) -> Incoming:
+    return Incoming(platform="console", chat_id="anna", user_id="anna", event_key=key or desk.key(),
+                    action="file_message", value=text, origin=origin)
+
+
+async def test_file_message_files_at_once_for_the_author(sqlite_desk: Desk) -> None:
     desk = sqlite_desk
+    config = desk.app.config
     # VPN would bring knowledge-base suggestions first for a typed request; a filed message skips them.
-    await desk.click("anna", "file_message", value="VPN drops every hour, please fix")
-    ask = desk.last("anna")
-    assert [b.action for b in ask.buttons][:1] == ["cat_ok"], ask.labels()
-    await desk.press("anna", 1)
-    for _ in range(3):  # priority or a form question may follow, depending on the category
-        last = desk.last("anna")
-        if any(b.action == "prio" for b in last.buttons):
-            await desk.press("anna", 1)
-        elif any(b.action == "form_skip" for b in last.buttons):
-            await desk.press("anna", last.labels()[-1])
-    found = await tickets(desk)
+    await desk.send(gesture(desk, VPN))
+    [found] = await tickets(desk)
     async with desk.app.db.transaction() as s:
         anna = (await s.exec(select(Person).where(Person.key == "anna"))).one()
-    assert len(found) == 1 and found[0].requester_id == anna.id
-    assert "VPN drops every hour" in (found[0].kb_query or "")
+    assert found.requester_id == anna.id and "VPN drops every hour" in (found.kb_query or "")
+    assert found.category == (guess_category(VPN, config) or config.desk.fallback_category)
+    assert found.priority == infer_priority(VPN, config) != config.default_priority  # "urgent" counted
+    told = desk.last("anna")
+    assert f"#{found.id}" in told.text and told.ticket_id == found.id and told.buttons == []
 
 
-async def test_file_message_replaces_the_step_the_author_was_at(sqlite_desk: Desk) -> None:
+async def test_a_message_no_category_fits_goes_to_the_fallback_category(sqlite_desk: Desk) -> None:
     desk = sqlite_desk
-    await desk.say("anna", "VPN is down")  # now at the suggestions step
+    text = "zxqv wlorp"
+    assert guess_category(text, desk.app.config) is None
+    await desk.send(gesture(desk, text))
+    [found] = await tickets(desk)
+    assert found.category == desk.app.config.desk.fallback_category
+
+
+async def test_file_message_leaves_the_step_the_author_was_at(sqlite_desk: Desk) -> None:
+    desk = sqlite_desk
+    await desk.say("anna", "VPN is down")  # now at the suggestions step of her own request
     assert any(b.action == "kb_open" for b in desk.last("anna").buttons)
-    await desk.click("anna", "file_message", value="printer on floor 3 is jammed")
-    assert any(b.action in ("cat_ok", "cat") for b in desk.last("anna").buttons)
-    assert not await tickets(desk)
+    async with desk.app.db.transaction() as s:
+        before = await conversations.load(s, "console", "anna", "anna")
+        state, data = before.state, dict(before.data)
+    await desk.send(gesture(desk, "printer on floor 3 is jammed"))
+    assert len(await tickets(desk)) == 1
+    async with desk.app.db.transaction() as s:
+        after = await conversations.load(s, "console", "anna", "anna")
+    assert (after.state, after.data) == (state, data)
 
 
 async def test_file_message_without_text_files_nothing(sqlite_desk: Desk) -> None:
     desk = sqlite_desk
-    await desk.click("anna", "file_message", value="   ")
+    await desk.send(gesture(desk, "   "))
     assert desk.last("anna").buttons == []
     async with desk.app.db.transaction() as s:
         assert (await s.exec(select(func.count()).select_from(Ticket))).one() == 0
 
 
-async def test_file_request_with_a_chosen_category_skips_the_category_question(sqlite_desk: Desk) -> None:
-    from handlers.events import Incoming
-
+async def test_an_announced_origin_is_told_the_number_in_its_thread_once(sqlite_desk: Desk) -> None:
     desk = sqlite_desk
-    await desk.send(Incoming(platform="console", chat_id="anna", user_id="anna", event_key=desk.key(),
-                             action="file_request", text="printer on floor 3 is jammed", value="business_apps"))
-    last = desk.last("anna")
-    assert not any(b.action in ("cat_ok", "cat", "cat_list") for b in last.buttons), last.text
-    assert "CRM" in last.text or "систем" in last.text.lower() or "system" in last.text.lower()  # its first form question
+    origin = Origin(chat_id="general", message_id="1700000000.000100", locale="ru")
+    key = desk.key()
+    first = await desk.send(gesture(desk, VPN, origin, key))
+    again = await desk.send(gesture(desk, VPN, origin, key))  # the same event redelivered
+    assert again.duplicate and len(await tickets(desk)) == 1
+    [notice] = [o for o in first.outgoing if o.destination.chat_id == "general"]
+    assert notice.destination.thread_id == "1700000000.000100"
+    async with desk.app.db.transaction() as s:
+        anna = (await s.exec(select(Person).where(Person.key == "anna"))).one()
+    assert notice.reply.text == t("gesture_filed_thread", "ru", n=1, name=anna.name)  # the reactor's language
+    async with desk.app.db.transaction() as s:
+        rows = list(await s.exec(select(OutboxMessage).where(OutboxMessage.chat_id == "general")))
+    assert len(rows) == 1 and rows[0].payload["thread_id"] == "1700000000.000100" and "#1" in rows[0].payload["text"]
+
+
+async def test_an_unannounced_origin_gets_nothing_from_the_engine(sqlite_desk: Desk) -> None:
+    desk = sqlite_desk
+    origin = Origin(chat_id="general", message_id="1700000000.000100", announce=False)
+    outcome = await desk.send(gesture(desk, VPN, origin))
+    assert len(await tickets(desk)) == 1
+    assert not [o for o in outcome.outgoing if o.destination.chat_id == "general"]
