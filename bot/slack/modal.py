@@ -35,7 +35,7 @@ CALLBACK_ID = "helpdesk_new"
 DESC_BLOCK, DESC_ACTION = "desc", "desc"
 CATEGORY_BLOCK, CATEGORY_ACTION = "category", "helpdesk_category"
 PRIORITY_BLOCK, PRIORITY_ACTION = "priority", "priority"
-FIELD_PREFIX, FIELD_ACTION = "f.", "answer"  # a question's block id: "f.<key>"
+FIELD_PREFIX = "f."  # a question's block id and action id: "f.<key>" (action ids are unique in a view)
 MAX_DESC = 3000
 MAX_OPTIONS = 100
 
@@ -51,7 +51,7 @@ def _option(title: str, value: str) -> dict[str, Any]:
 
 
 def field_block(key: str) -> str:
-    """The block id of the form question ``key``."""
+    """The block id (and action id) of the form question ``key``."""
     return f"{FIELD_PREFIX}{key}"
 
 
@@ -100,8 +100,9 @@ def view(config: Config, locale: str, *, category: str | None = None, state: Sta
         blocks.append(_select(PRIORITY_BLOCK, PRIORITY_ACTION, t("slack_modal_priority", locale), priorities,
                               chosen=values.choice(PRIORITY_BLOCK, PRIORITY_ACTION), optional=False))
     for q in config.categories[category].ask if category is not None else ():
-        blocks.append(_text_input(field_block(q.key), FIELD_ACTION, q.text.get(locale),
-                                  initial=values.text(field_block(q.key), FIELD_ACTION), optional=not q.required,
+        block = field_block(q.key)
+        blocks.append(_text_input(block, block, q.text.get(locale), initial=values.text(block, block),
+                                  optional=not q.required,
                                   max_length=forms.FORM_ANSWER_MAX))
     return {
         "type": "modal", "callback_id": CALLBACK_ID,
@@ -164,7 +165,7 @@ def read(submitted: dict[str, Any], config: Config) -> Submitted:
     answers: dict[str, str] = {}
     if category is not None:
         questions = config.categories[category].ask
-        given = {q.key: values.text(field_block(q.key), FIELD_ACTION) for q in questions}
+        given = {q.key: values.text(field_block(q.key), field_block(q.key)) for q in questions}
         answers, problems = forms.check_form(questions, given)
         errors.update({field_block(key): t(problem, locale) for key, problem in problems.items()})
     return Submitted(locale, desc, category, priority, fields=answers, errors=errors)

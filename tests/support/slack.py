@@ -757,8 +757,10 @@ def _ephemeral(fake: FakeSlack, message: dict[str, Any]) -> dict[str, Any] | Non
 
 
 def _view_state(view: SlackView, values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """A view's ``state.values`` as Slack builds it: ``values`` entered, the other inputs as
-    the view shows them (initial value or option, else empty)."""
+    """A view's ``state.values`` as Slack builds it: ``values`` entered now, the other inputs
+    as entered before in this view (its current state), else as the view shows them (initial
+    value or option), else empty."""
+    before = (view.raw.get("state") or {}).get("values") or {}
     state: dict[str, dict[str, Any]] = {}
     for block_id, by_action in values.items():
         block = view.inputs.get(block_id)
@@ -770,7 +772,9 @@ def _view_state(view: SlackView, values: dict[str, dict[str, Any]]) -> dict[str,
             state.setdefault(block_id, {})[action_id] = _state_value(element, value)
     for block_id, block in view.inputs.items():
         element = block["element"]
-        if block_id not in state and element.get("action_id"):
+        if block_id not in state and element.get("action_id") in (before.get(block_id) or {}):
+            state[block_id] = {element["action_id"]: before[block_id][element["action_id"]]}
+        elif block_id not in state and element.get("action_id"):
             shown = element.get("initial_value")
             if shown is None and isinstance(element.get("initial_option"), dict):
                 shown = element["initial_option"].get("value")

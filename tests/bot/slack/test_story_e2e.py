@@ -77,7 +77,8 @@ async def with_button(where: _Reading, label: str, thread_ts: str | None = None)
 
 
 @asynccontextmanager
-async def desk(db_url: str, *, with_telegram: bool = False) -> AsyncIterator[Desk]:
+async def desk(db_url: str, *, with_telegram: bool = False,
+               config_changes: tuple[Callable[[dict[str, Any]], None], ...] = ()) -> AsyncIterator[Desk]:
     async with AsyncExitStack() as stack:
         slack = FakeSlack(token=SLACK_TOKEN, signing_secret=SIGNING, rate_limits=False)
         await slack.start()
@@ -95,7 +96,7 @@ async def desk(db_url: str, *, with_telegram: bool = False) -> AsyncIterator[Des
             stack.push_async_callback(tg.close)
             section = telegram_section(tg, "polling")
             changes.append(lambda data: data.__setitem__("telegram", section))
-        config = make_config(*changes)
+        config = make_config(*changes, *config_changes)
         fronts: list[Any] = []
         senders: dict[str, Any] = {}
         telegram_front = None
