@@ -24,7 +24,6 @@ from tests.support.scenarios import count_rows, make_config, open_desk, ticket_r
 
 TEXT = "the CRM shows an empty client card"
 SYSTEM_RU = "Какая система? (CRM, 1С, ...)"
-SINCE_RU = "С какого времени это происходит?"
 
 
 def asking_priority(data: dict[str, Any]) -> None:
