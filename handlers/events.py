@@ -42,13 +42,14 @@ class Attachment:
 @dataclass(frozen=True)
 class Origin:
     """The message a gesture filed as a ticket for its author (Slack's ticket reaction, the
-    message shortcut): its chat and platform message id, and the language of whoever made
-    the gesture. ``announce``: the engine tells the new number in that message's thread
-    (through the outbox, like every message); otherwise the frontend tells the person itself
-    (an ephemeral message only they see)."""
+    message shortcut): its chat and platform message id, the thread it is in (``None``: it
+    starts one), and the language of whoever made the gesture. ``announce``: the engine
+    tells the number in the message's thread (through the outbox, like every message);
+    otherwise it is ``Outcome.alert``, for the frontend to show that person only."""
 
     chat_id: str
     message_id: str
+    thread_id: str | None = None
     locale: str | None = None
     announce: bool = True
 

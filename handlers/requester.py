@@ -27,10 +27,11 @@ from handlers import conversation_routing as routing_rule
 from handlers.assignment import choose_assignee
 from handlers.cards import format_time
 from handlers.context import Context
-from handlers.events import MAX_TEXT, Button, Destination, Reply
+from handlers.events import MAX_TEXT, Button, Destination, Origin, Reply
 from handlers.ports import KnowledgeBase
 from handlers.relay import add_own_message, post_message, relay_to_staff
 from handlers.routing import guess_category, infer_priority
+from handlers.texts import translator
 from scheduler.calendar import is_working_time
 from scheduler.sla import due_times
 from store import conversations, feedback, people, tickets
@@ -243,8 +244,15 @@ class RequesterFlow:
         ticket reaction): filed at once — the author did not ask the desk, so nothing is asked
         (no knowledge base, no category, priority or form question); the category is guessed
         (else the fallback one) and the priority inferred. The author's own conversation step
-        is left as it was. ``Incoming.origin`` (when announced) is told the number in the
-        message's thread."""
+        is left as it was. With ``Incoming.origin`` the ticket's first message is that message,
+        whoever made the gesture is told the number, and a message filed before is not filed
+        again (a second reactor is told its number)."""
+        origin = ctx.inc.origin
+        if origin is not None:
+            earlier = await tickets.find_message(ctx.s, ctx.inc.platform, origin.chat_id, origin.message_id)
+            if earlier is not None:
+                _tell_origin(ctx, origin, "gesture_filed_before", n=earlier.ticket_id)
+                return
         query = text.strip()[:MAX_TEXT]
         bits = _incoming_bits(ctx, query)
         if not query and not bits.get("files"):
@@ -254,13 +262,10 @@ class RequesterFlow:
         category = guess_category(query, config) or config.desk.fallback_category
         data: dict[str, Any] = {"query": query, **bits, "category": category,
                                 "priority": infer_priority(query, config)}
-        ticket = await self._create(ctx, conv, data, keep_step=True)
-        origin = ctx.inc.origin
-        if origin is not None and origin.announce:
-            n, name = ticket.id, ctx.person.name
-            dest = Destination(ctx.inc.platform, origin.chat_id, thread_id=origin.message_id)
-            ctx.to_destination(dest, lambda t: Reply(t("gesture_filed_thread", n=n, name=name), ticket_id=n),
-                               origin.locale or config.desk.default_locale)
+        at = (origin.chat_id, origin.message_id) if origin is not None else None
+        ticket = await self._create(ctx, conv, data, keep_step=True, first_message_at=at)
+        if origin is not None:
+            _tell_origin(ctx, origin, "gesture_filed", n=ticket.id, name=ctx.person.name)
 
     async def file_request(self, ctx: Context, conv: Conversation, text: str, request: forms.FormRequest) -> None:
         """A request filled in one form (Slack's ``/helpdesk`` modal): what it gives — a known
@@ -611,9 +616,10 @@ class RequesterFlow:
         await self._go(ctx, conv, IDLE, {})
 
     async def _create(self, ctx: Context, conv: Conversation, data: dict[str, Any], *,
-                      keep_step: bool = False) -> Ticket:
+                      keep_step: bool = False, first_message_at: tuple[str, str] | None = None) -> Ticket:
         """File the request in ``data``; the conversation goes back to idle (``keep_step``:
-        left as it was — the request did not come from it)."""
+        left as it was — the request did not come from it). ``first_message_at``: the chat
+        and platform message id of the request's message, when it is not this chat's."""
         category = ctx.config.categories[data["category"]]
         priority_key = data.get("priority") or ctx.config.default_priority
         first_due, resolution_due = due_times(ctx.now, ctx.config.priorities[priority_key])
@@ -622,7 +628,9 @@ class RequesterFlow:
             requester_id=ctx.person_id, text=data["query"], platform=ctx.inc.platform, now=ctx.now,
             first_response_due=first_due, resolution_due=resolution_due, kb_query=data["query"],
             fields=dict(data.get("fields") or {}), subject=_subject(ctx, data),
-            attachments=list(data.get("files") or []), chat_id=ctx.inc.chat_id, message_id=data.get("msg"),
+            attachments=list(data.get("files") or []),
+            chat_id=first_message_at[0] if first_message_at else ctx.inc.chat_id,
+            message_id=first_message_at[1] if first_message_at else data.get("msg"),
         )
         if data.get("gap"):
             await feedback.record(ctx.s, slug=None, query=data["query"], outcome="gap", now=ctx.now,
@@ -643,6 +651,19 @@ class RequesterFlow:
         if not keep_step:
             await self._go(ctx, conv, IDLE, {})
         return ticket
+
+
+def _tell_origin(ctx: Context, origin: Origin, key: str, **values: Any) -> None:
+    """Tell whoever made a gesture (in their language) what became of the message: in its
+    thread through the outbox when announced, else in place (``Outcome.alert``, which the
+    frontend shows to that person only)."""
+    locale = origin.locale or ctx.config.desk.default_locale
+    if not origin.announce:
+        ctx.alert = translator(locale)(key, **values)
+        return
+    dest = Destination(ctx.inc.platform, origin.chat_id, thread_id=origin.thread_id or origin.message_id)
+    ticket_id = values.get("n")
+    ctx.to_destination(dest, lambda t: Reply(t(key, **values), ticket_id=ticket_id), locale)
 
 
 def _joined(before: str | None, text: str) -> str:

@@ -113,5 +113,7 @@ def _clean_origin(origin: Origin | None) -> Origin | None:
     chat, message = clean_text(origin.chat_id), clean_text(origin.message_id)
     if not chat or not message:
         return None
+    thread = clean_text(origin.thread_id)
     return Origin(chat_id=fit_key(chat, MAX_ID), message_id=fit_key(message, MAX_ID),
+                  thread_id=fit_key(thread, MAX_ID) if thread else None,
                   locale=clean_locale(clean_text(origin.locale)), announce=bool(origin.announce))

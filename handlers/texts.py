@@ -460,13 +460,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "This category is no longer offered: please choose another.",
         "ru": "Этой категории больше нет: выберите, пожалуйста, другую.",
     },
-    "gesture_filed_thread": {
+    "gesture_filed": {
         "en": "Ticket #{n} created on behalf of {name}; the desk takes it from here with them.",
         "ru": "Заявка #{n} создана от имени {name}; дальше служба общается с автором.",
     },
-    "slack_filed_for_n": {
-        "en": "Ticket #{n} created on behalf of {name}; they follow it in their DM with the desk.",
-        "ru": "Заявка #{n} создана от имени {name}; автор видит её в личных сообщениях со службой.",
+    "gesture_filed_before": {
+        "en": "This message is already ticket #{n}.",
+        "ru": "По этому сообщению уже есть заявка #{n}.",
     },
     # --- cross-platform files and time zones ---
     # --- business calendars and SLA ---

@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.slack import modal, translate
 from bot.slack.handoff import Handoff
-from handlers.events import Origin
-from handlers.texts import t
+from handlers.events import Origin, Outcome
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -84,22 +83,20 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         await desk.handle(translate.command(body, key, locale=locale, display_name=name))
 
     async def file_for_author(client: AsyncWebClient, key: str, author: str, msg: dict[str, Any], *,
-                              by: str, channel: str, announce: bool) -> int | None:
-        """File ``msg`` for its author; the number of the new ticket (``None``: nothing new —
-        a redelivery, or nothing to file). ``announce``: the engine tells it in the
-        message's thread (through the outbox)."""
+                              by: str, channel: str, announce: bool) -> Outcome:
+        """File ``msg`` for its author. Whoever made the gesture (``by``) is told the number by
+        the engine: in the message's thread through the outbox (``announce``), else as
+        ``Outcome.alert``."""
         opened = await client.conversations_open(users=author)
         dm = str((opened.get("channel") or {}).get("id") or "")
         locale, name = await desk.profile(client, author)
         by_locale, _ = await desk.profile(client, by)
-        origin = Origin(chat_id=channel, message_id=str(msg.get("ts") or ""), locale=by_locale, announce=announce)
-        outcome = await desk.handle(translate.file_message(
+        ts = str(msg.get("ts") or "")
+        origin = Origin(chat_id=channel, message_id=ts, thread_id=translate.thread_of(msg) or ts,
+                        locale=by_locale, announce=announce)
+        return await desk.handle(translate.file_message(
             author=author, dm_channel=dm, text=str(msg.get("text") or ""), key=key,
             files=translate.attachments_of(msg), locale=locale, display_name=name, origin=origin))
-        if outcome.duplicate:
-            return None
-        return next((o.reply.ticket_id for o in outcome.outgoing
-                     if o.reply.ticket_id is not None and o.destination.chat_id == dm), None)
 
     async def shortcut(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -110,16 +107,12 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         key = translate.action_key(translate.team_of(body), str(body.get("action_ts") or body.get("trigger_id")))
         by = str((body.get("user") or {}).get("id") or "")
         channel = str((body.get("channel") or {}).get("id") or "")
-        number = await file_for_author(client, key, author, msg, by=by, channel=channel, announce=False)
-        if number is None:
+        outcome = await file_for_author(client, key, author, msg, by=by, channel=channel, announce=False)
+        if outcome.alert is None:  # a redelivered shortcut is a duplicate: told once, before
             return
-        # Whoever used the shortcut is told the number (only they see it). Committed before:
-        # a redelivered shortcut is a duplicate and gets here no more.
-        by_locale, _ = await desk.profile(client, by)
-        _, name = await desk.profile(client, author)
-        notice = t("slack_filed_for_n", by_locale or config.desk.default_locale, n=number, name=name or author)
+        # Only the person who used the shortcut sees the number (committed already).
         try:
-            await client.chat_postEphemeral(channel=channel, user=by, text=notice)
+            await client.chat_postEphemeral(channel=channel, user=by, text=outcome.alert)
         except Exception as exc:  # noqa: BLE001 - filed and committed; only the notice is lost
             log.warning("chat.postEphemeral failed: %s", type(exc).__name__)
 

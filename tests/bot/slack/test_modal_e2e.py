@@ -120,9 +120,14 @@ async def test_the_ticket_reaction_files_the_message_and_answers_the_number_in_i
         async with d.app.db.transaction() as s:
             author = await s.get(Person, ticket.requester_id)
         assert author is not None and author.key == "anna"  # the message's author is the requester
-        assert reply.thread_ts == said.ts and reply.text == ru("gesture_filed_thread", n=1, name=author.name)
+        assert reply.thread_ts == said.ts and reply.text == ru("gesture_filed", n=1, name=author.name)
         await anna.receives("#1")  # the author is told in the DM, where the ticket's thread is
         async with d.app.db.transaction() as s:
             notices = list(await s.exec(select(OutboxMessage).where(OutboxMessage.chat_id == GENERAL)))
         assert len(notices) == 1  # written once, in the filing transaction: the retries added nothing
         assert len(general.messages(thread_ts=said.ts)) == 1
+
+        # anna reacts too: the message is a ticket already; she is told which, in the thread.
+        await anna.reacts(said, "ticket")
+        again = await general.receives(ru("gesture_filed_before", n=1), thread_ts=said.ts)
+        assert again.thread_ts == said.ts and len(await tickets(d)) == 1

@@ -87,15 +87,30 @@ async def test_an_announced_origin_is_told_the_number_in_its_thread_once(sqlite_
     assert notice.destination.thread_id == "1700000000.000100"
     async with desk.app.db.transaction() as s:
         anna = (await s.exec(select(Person).where(Person.key == "anna"))).one()
-    assert notice.reply.text == t("gesture_filed_thread", "ru", n=1, name=anna.name)  # the reactor's language
+    assert notice.reply.text == t("gesture_filed", "ru", n=1, name=anna.name)  # the reactor's language
     async with desk.app.db.transaction() as s:
         rows = list(await s.exec(select(OutboxMessage).where(OutboxMessage.chat_id == "general")))
     assert len(rows) == 1 and rows[0].payload["thread_id"] == "1700000000.000100" and "#1" in rows[0].payload["text"]
 
 
-async def test_an_unannounced_origin_gets_nothing_from_the_engine(sqlite_desk: Desk) -> None:
+async def test_an_unannounced_origin_is_told_in_place(sqlite_desk: Desk) -> None:
     desk = sqlite_desk
-    origin = Origin(chat_id="general", message_id="1700000000.000100", announce=False)
+    origin = Origin(chat_id="general", message_id="1700000000.000100", locale="en", announce=False)
     outcome = await desk.send(gesture(desk, VPN, origin))
     assert len(await tickets(desk)) == 1
     assert not [o for o in outcome.outgoing if o.destination.chat_id == "general"]
+    assert outcome.alert is not None and outcome.alert.startswith("Ticket #1 created")  # for the frontend to show
+
+
+async def test_a_message_filed_before_is_not_filed_again(sqlite_desk: Desk) -> None:
+    desk = sqlite_desk
+    thread = "1700000000.000050"
+    first = Origin(chat_id="general", message_id="1700000000.000100", thread_id=thread, locale="ru")
+    await desk.send(gesture(desk, VPN, first))
+    # Someone else reacts on the same message; then someone uses the shortcut on it.
+    second = await desk.send(gesture(desk, VPN, Origin("general", "1700000000.000100", thread, "en")))
+    third = await desk.send(gesture(desk, VPN, Origin("general", "1700000000.000100", thread, "en", announce=False)))
+    assert len(await tickets(desk)) == 1
+    [told] = [o for o in second.outgoing]  # only the second reactor hears of it, in the thread
+    assert told.destination.thread_id == thread and told.reply.text == t("gesture_filed_before", "en", n=1)
+    assert third.outgoing == [] and third.alert == t("gesture_filed_before", "en", n=1)
