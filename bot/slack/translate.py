@@ -16,6 +16,7 @@ channel (``D…`` for a DM), ``user_id`` = ``U…``, message ids = the message `
 | ``/helpdesk queue`` · ``take 12`` · ``text``   | ``/queue`` · ``/take 12`` · ``/new text``       |
 | shortcut / reaction on a message               | ``action="file_message"``, ``value`` = its text |
 | the ``/helpdesk`` modal submitted               | ``action="file_request"``, ``text``, ``value`` = category |
+| ``app_home_opened`` on the Home tab            | ``signal="home"`` (the engine publishes the Home) |
 
 Event keys: ``slack:<team>:<event_id>`` (Events API; a retry has the same ``event_id``),
 ``slack:<team>:action:<action_ts or trigger_id>``, ``slack:<team>:cmd:<trigger_id>``.
@@ -29,6 +30,7 @@ from typing import Any
 from bot.config import LOCALES
 from bot.slack import actions
 from handlers.events import Attachment, Incoming
+from handlers.home import HOME_SIGNAL
 
 PLATFORM = "slack"
 
@@ -239,3 +241,16 @@ def filed_request(*, user: str, dm_channel: str, text: str, category: str | None
     """The ``/helpdesk`` modal submitted: the description and the chosen category."""
     return _incoming(platform=PLATFORM, chat_id=dm_channel, user_id=user, event_key=key, action=FILE_REQUEST,
                      text=text, value=category, locale=locale, display_name=display_name, is_private=True)
+
+
+# --- App Home -----------------------------------------------------------------------------
+
+def home_opened(event: dict[str, Any], key: str, *, locale: str | None = None,
+                display_name: str | None = None) -> Incoming | None:
+    """The person opened the app's Home tab (``None`` for the Messages / About tabs)."""
+    user = str(event.get("user") or "")
+    if event.get("tab") != "home" or not user:
+        return None
+    channel = str(event.get("channel") or "")  # the app's DM with them
+    return _incoming(platform=PLATFORM, chat_id=channel or user, user_id=user, event_key=key, signal=HOME_SIGNAL,
+                     locale=locale, display_name=display_name, is_private=True)
