@@ -31,7 +31,7 @@ from handlers.events import Button, Destination, Reply
 from handlers.texts import Translator, translator
 from store import home as store_home
 from store import people, tickets
-from store.models import Status, Ticket, TicketEvent
+from store.models import OPEN_STATUSES, Status, Ticket, TicketEvent
 
 HOME_SIGNAL = "home"
 HOME_CARD = "home"
@@ -181,8 +181,9 @@ async def concerned(ctx: Context) -> set[int]:
         if ticket is None:
             continue
         who.add(ticket.requester_id)
-        if ticket.assignee_id is not None:
-            who.add(ticket.assignee_id)
+        was_open = any(e.from_value in OPEN_STATUSES for e in events)
+        if ticket.assignee_id is not None and (ticket.status in OPEN_STATUSES or was_open):
+            who.add(ticket.assignee_id)  # "My tickets" lists open tickets only
         who |= {int(e.from_value) for e in events
                 if e.action in ("assign", "release") and e.from_value and e.from_value.isdigit()}
         if ticket.status == Status.NEW or any(e.from_value == Status.NEW or e.action == "assign" for e in events):
