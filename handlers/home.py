@@ -83,25 +83,29 @@ class HomeSection:
 
 @dataclass(frozen=True)
 class HomeView:
+    """``reply_chat``: the person's direct chat, where answers to presses on the Home go."""
+
     title: str
     intro: str
     sections: tuple[HomeSection, ...]
+    reply_chat: str | None = None
 
     def section(self, key: str) -> HomeSection | None:
         return next((s for s in self.sections if s.key == key), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "intro": self.intro, "sections": [s.to_dict() for s in self.sections]}
+        return {"title": self.title, "intro": self.intro, "sections": [s.to_dict() for s in self.sections],
+                "reply_chat": self.reply_chat}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HomeView:
         return cls(title=str(d["title"]), intro=str(d.get("intro") or ""),
-                   sections=tuple(HomeSection.from_dict(s) for s in d["sections"]))
+                   sections=tuple(HomeSection.from_dict(s) for s in d["sections"]), reply_chat=d.get("reply_chat"))
 
 
 # --- building -----------------------------------------------------------------------------
 
-async def build_view(ctx: Context, person_id: int, locale: str) -> HomeView:
+async def build_view(ctx: Context, person_id: int, locale: str, reply_chat: str | None = None) -> HomeView:
     """The Home of ``person_id`` as it is now, in ``locale``."""
     t = translator(locale)
     requests, total = await store_home.requests_of(ctx.s, person_id, MAX_ROWS)
@@ -114,7 +118,7 @@ async def build_view(ctx: Context, person_id: int, locale: str) -> HomeView:
         queue = await tickets.team_queue(ctx.s, teams, MAX_ROWS, priorities=urgent_first, unclaimed=True)
         waiting = await store_home.unclaimed_count(ctx.s, teams)
         sections.append(await _section(ctx, t, "queue", queue, waiting, "home_team_queue", "home_team_queue_none"))
-    return HomeView(title=t("home_title"), intro=t("home_intro"), sections=tuple(sections))
+    return HomeView(title=t("home_title"), intro=t("home_intro"), sections=tuple(sections), reply_chat=reply_chat)
 
 
 async def _section(ctx: Context, t: Translator, key: str, rows: list[Ticket], total: int, title: str,
@@ -163,7 +167,7 @@ async def refresh(ctx: Context) -> None:
         if person is None:
             continue
         locale = pick_locale(person, ctx.config, ident.locale)
-        view = await build_view(ctx, ident.person_id, locale)
+        view = await build_view(ctx, ident.person_id, locale, ident.dm_chat_id)
         reply = Reply(view.title, card=HOME_CARD, view=view.to_dict())
         ctx.to_destination(Destination(ident.platform, ident.platform_user_id, ident.person_id),
                            lambda _t, reply=reply: reply, locale)

@@ -6,6 +6,8 @@ a context line for "… and N more" or the empty text. Every text is escaped (a 
 typed as ``<!channel>`` stays text). Limits respected: at most 100 blocks (the rows that
 do not fit are left out, the last block then says so), section text ≤ 3000, header text
 ≤ 150, button text ≤ 75 (:func:`bot.slack.blocks.button`), ``action_id`` unique in the view.
+The view's ``private_metadata`` is the person's DM channel: Slack sends a press on a Home
+without a channel, and the answer (or a refusal, ephemeral) goes there.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from handlers.home import HomeSection, HomeView
 MAX_HOME_BLOCKS = 100
 MAX_HEADER = 150
 MAX_CONTEXT = 2000
+MAX_METADATA = 3000
 
 
 def _cut(text: str, limit: int) -> str:
@@ -59,7 +62,10 @@ def home_view(view: HomeView) -> dict[str, Any]:
             blocks.append(_context(section.more or section.empty))
     if len(blocks) > MAX_HOME_BLOCKS:
         blocks = blocks[: MAX_HOME_BLOCKS - 1] + [_context(ELLIPSIS)]
-    return {"type": "home", "blocks": blocks}
+    published: dict[str, Any] = {"type": "home", "blocks": blocks}
+    if view.reply_chat:  # a press on the Home comes without a channel: this says where to answer
+        published["private_metadata"] = view.reply_chat[:MAX_METADATA]
+    return published
 
 
 __all__ = ["MAX_HOME_BLOCKS", "home_view"]

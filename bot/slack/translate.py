@@ -186,7 +186,7 @@ def button(body: dict[str, Any], key: str, *, locale: str | None = None,
     """
     pressed = (body.get("actions") or [{}])[0]
     user = body.get("user") or {}
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or _home_dm(body)
     message_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
     common: dict[str, Any] = {
         "platform": PLATFORM, "user_id": str(user.get("id") or ""), "event_key": key,
@@ -198,6 +198,14 @@ def button(body: dict[str, Any], key: str, *, locale: str | None = None,
     if data is None or data.action in GESTURES:
         return _incoming(**common, action="stale")
     return _incoming(**common, action=data.action, ticket_id=data.ticket, value=data.value)
+
+
+def _home_dm(body: dict[str, Any]) -> str | None:
+    """A press on the App Home has no channel; the Home carries the person's DM channel
+    (``private_metadata``, see :mod:`bot.slack.home`), where the answer goes."""
+    view = body.get("view") or {}
+    dm = str(view.get("private_metadata") or "")
+    return dm if view.get("type") == "home" and dm.startswith("D") else None
 
 
 def press_key(body: dict[str, Any]) -> str:

@@ -77,6 +77,7 @@ async def test_a_requester_sees_their_requests_with_status_in_their_language(hom
 
     view = await latest_home(home_desk, "anna")
     assert [s.key for s in view.sections] == ["requests"]  # not staff: no tickets, no queue
+    assert view.reply_chat == "DU0000ANNA"  # the DM the Home was opened from answers its presses
     requests = view.section("requests")
     assert requests is not None and requests.title == ru("home_my_requests")
     assert [r.ticket_id for r in requests.rows] == [second, first]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bot.slack.actions import decode
+from bot.slack.actions import decode, encode
 from bot.slack.home import MAX_HOME_BLOCKS, home_view
+from bot.slack.translate import button, press_key
 from handlers.events import Button
 from handlers.home import HomeRow, HomeSection, HomeView
 
@@ -40,3 +41,16 @@ def test_never_more_than_a_hundred_blocks() -> None:
     view = home_view(HomeView("Desk", "intro", tuple(section(f"s{i}", 40, button=True) for i in range(3))))
     assert len(view["blocks"]) == MAX_HOME_BLOCKS
     assert view["blocks"][-1]["type"] == "context"
+
+
+def test_a_press_on_the_home_is_answered_in_the_dm_the_home_names() -> None:
+    published = home_view(HomeView("Desk", "", (section("queue", 1, button=True),), reply_chat="D0BORIS"))
+    assert published["private_metadata"] == "D0BORIS"
+    body = {"type": "block_actions", "user": {"id": "U0BORIS"}, "team": {"id": "T1"},
+            "container": {"type": "view", "view_id": "V1"}, "view": {**published, "id": "V1"},
+            "actions": [{"action_id": "b0.0", "value": encode(Button("Claim", "claim", 1)), "action_ts": "1.2"}]}
+    inc = button(body, press_key(body))
+    assert (inc.chat_id, inc.is_private, inc.action, inc.ticket_id) == ("D0BORIS", True, "claim", 1)
+    # A modal's private_metadata is not a channel.
+    modal = {**body, "view": {"type": "modal", "id": "V2", "private_metadata": "D0BORIS"}}
+    assert button(modal, press_key(modal)).chat_id == "U0BORIS"

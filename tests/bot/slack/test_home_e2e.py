@@ -62,6 +62,7 @@ async def test_homes_show_requests_queue_and_claim_and_follow_every_change(db_ur
         assert "Boris" in card.text
         home = await boris.sees_home(ru("home_team_queue_none"), timeout=WAIT)
         assert home.buttons == [] and ru("status_claimed", owner="Boris Petrov") in home.text
+        await boris.sees(ru("claimed_ok", n=1), timeout=WAIT)  # in his DM with the app
         await anna.sees_home(ru("status_claimed", owner="Boris Petrov"), timeout=WAIT)
 
         await boris.says("/resolve 1 замятие убрано", channel=it, thread_ts=card.ts)
@@ -88,7 +89,8 @@ async def test_a_forged_claim_on_the_home_for_another_teams_ticket_is_refused(sq
         before = publishes_for(d, boris.id)
 
         await boris.presses(home, ru("btn_claim"), value=encode(Button("Claim", "claim", number)), action_id="b0.0")
-        await boris.gets_ephemeral(ru("no_ticket", n=number), timeout=WAIT)
+        refusal = await boris.gets_ephemeral(ru("no_ticket", n=number), timeout=WAIT)
+        assert refusal["channel"] == boris.dm["id"]  # a Home press is answered in the DM
         async with d.app.db.transaction() as s:
             ticket = (await s.exec(select(Ticket).where(Ticket.id == number))).one()
         assert ticket.status == Status.NEW and ticket.assignee_id is None
