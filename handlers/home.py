@@ -13,7 +13,8 @@ When it is sent:
   :func:`store.tickets.changes_in`): the Homes of everyone whose screen changed are
   published again — the requester, the holder (and a previous one), and the team's agents
   and leads when the ticket entered or left the queue. Only for people who opened their
-  Home, at most once per person and event.
+  Home, at most once per person and event; a Home still waiting in the outbox is
+  superseded by the new one (only the latest is published).
 
 A Home goes out as an outbox row addressed to the account itself (chat = platform user
 id) with ``card="home"`` and the view in the payload; only platforms in
@@ -30,7 +31,7 @@ from handlers.context import Context, pick_locale
 from handlers.events import Button, Destination, Reply
 from handlers.texts import Translator, translator
 from store import home as store_home
-from store import people, tickets
+from store import outbox, people, tickets
 from store.models import OPEN_STATUSES, Status, Ticket, TicketEvent
 
 HOME_SIGNAL = "home"
@@ -169,6 +170,7 @@ async def refresh(ctx: Context) -> None:
         locale = pick_locale(person, ctx.config, ident.locale)
         view = await build_view(ctx, ident.person_id, locale, ident.dm_chat_id)
         reply = Reply(view.title, card=HOME_CARD, view=view.to_dict())
+        await outbox.supersede(ctx.s, ident.platform, ident.platform_user_id, HOME_CARD)  # not sent yet: stale
         ctx.to_destination(Destination(ident.platform, ident.platform_user_id, ident.person_id),
                            lambda _t, reply=reply: reply, locale)
 

@@ -12,6 +12,9 @@ to whom (:mod:`bot.slack.blocks` decides how it looks):
   ``"thread"`` post (``message_id = thread_id = ts``) so that messages written in the
   thread map back to the ticket (:func:`store.outbox.ticket_for_message`).
 
+An App Home (``card="home"``, the view in ``Reply.view``) is not a message: it is drawn by
+:mod:`bot.slack.home` and published to the person (``views.publish``, ``chat_id`` = their id).
+
 Files: Slack files (``Attachment.platform == "slack"``) are shared again as a permalink line
 under the text (the name alone when the file cannot be looked up). A file from another
 platform is copied across when the sender was given a fetcher for that platform

@@ -155,6 +155,24 @@ async def test_nothing_changed_publishes_nothing_and_other_platforms_never_get_a
     assert ticket.assignee_id is None
 
 
+async def test_a_home_not_yet_published_is_superseded_by_the_newer_one(home_desk: Desk) -> None:
+    number = await new_ticket(home_desk, "it", "anna", "Принтер не печатает")
+    engine = home_desk.app.engine
+    for key in ("open:1", "open:2"):  # the worker is not running: both wait in the outbox
+        await engine.handle(Incoming(platform="slack", chat_id="DU000BORIS", user_id=SLACK_ID["boris"],
+                                     event_key=key, signal="home"))
+    await engine.handle(Incoming(platform="console", chat_id="boris", user_id="boris", event_key="claim:1",
+                                 action="claim", ticket_id=number))
+
+    assert [r.status for r in await home_rows(home_desk)] == ["superseded", "superseded", "pending"]
+    slack = home_desk.app.senders["slack"]
+    assert isinstance(slack, RecordingSender)
+    while await home_desk.app.worker.deliver_pending():
+        pass
+    assert len([m for m in slack.messages if m.chat == SLACK_ID["boris"]]) == 1  # one publish: the latest Home
+    assert [r.ticket_id for r in (await latest_home(home_desk, "boris")).section("tickets").rows] == [number]  # type: ignore[union-attr]
+
+
 def test_a_home_view_survives_the_outbox_payload() -> None:
     from handlers.events import Button
     from handlers.home import HomeRow, HomeSection
