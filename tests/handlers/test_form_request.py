@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import Config
 from handlers.events import Incoming
-from handlers.forms import FormRequest
+from handlers.forms import FORM_ANSWER_MAX, REQUIRED, FormRequest, check_answer, check_form, read_request
 from handlers.texts import t
 from store import conversations
 from store.models import Ticket
@@ -108,3 +108,28 @@ async def test_an_unknown_priority_is_asked_in_the_chat(prio_desk: Desk) -> None
     assert ask.text == t("ask_priority", "ru") and {b.action for b in ask.buttons} == {"prio"}
     await prio_desk.press("anna", 1)
     assert (await ticket_row(prio_desk, 1))["fields"] == {"system": "CRM"}  # the form was not asked again
+
+
+# --- the pure rules (handlers/forms.py) ------------------------------------------------------
+
+
+def test_check_answer_is_the_one_rule_for_an_answer(config: Config) -> None:
+    system, since = config.categories["business_apps"].ask  # required, optional
+    assert check_answer(system, "  CRM  ") == ("CRM", None)
+    assert check_answer(system, "   ") == (None, REQUIRED)
+    assert check_answer(system, None) == (None, REQUIRED)  # not text: empty
+    assert check_answer(since, "") == (None, None)
+    assert check_answer(since, "x" * (FORM_ANSWER_MAX + 5)) == ("x" * FORM_ANSWER_MAX, None)
+    assert check_form([system, since], {"system": "", "since": "Monday", "other": "x"}) == (
+        {"since": "Monday"}, {"system": REQUIRED})
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, FormRequest()),
+    ("", FormRequest()),
+    ("business_apps", FormRequest(category="business_apps")),
+    ("[1]", FormRequest()),
+    ('{"category": 1, "priority": ["x"], "fields": {"a": 2, "b": "ok"}}', FormRequest(fields={"b": "ok"})),
+])
+def test_read_request_keeps_only_what_is_well_formed(value: str | None, expected: FormRequest) -> None:
+    assert read_request(value) == expected

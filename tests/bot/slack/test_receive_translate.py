@@ -8,7 +8,8 @@ import pytest
 from bot.config import ConfigError
 
 from bot.slack import actions, translate
-from handlers.events import Attachment, Button
+from handlers.events import Attachment, Button, Origin
+from handlers.forms import FormRequest, read_request
 from tests.support.scenarios import make_config
 
 KEY = "slack:T1:Ev1"
@@ -118,6 +119,16 @@ def test_a_filed_message_is_the_authors_request_in_their_dm() -> None:
     inc = translate.file_message(author="U0000ANNA", dm_channel="D0ANNA", text="printer on 3 is jammed", key=KEY)
     assert (inc.action, inc.value, inc.user_id, inc.chat_id, inc.is_private) == (
         "file_message", "printer on 3 is jammed", "U0000ANNA", "D0ANNA", True)
+
+
+def test_a_filed_message_carries_where_it_was_and_a_modal_its_choices() -> None:
+    origin = Origin(chat_id="C0GENERAL", message_id="1700000000.000100", locale="ru")
+    inc = translate.file_message(author="U0000ANNA", dm_channel="D0ANNA", text="x", key=KEY, origin=origin)
+    assert inc.origin == origin
+    request = FormRequest(category="business_apps", priority=None, fields={"system": "CRM"})
+    filed = translate.filed_request(user="U0000ANNA", dm_channel="D0ANNA", text="CRM is empty", request=request,
+                                    key=KEY)
+    assert (filed.action, filed.text, read_request(filed.value)) == ("file_request", "CRM is empty", request)
 
 
 @pytest.mark.parametrize(("slack", "ours"), [("ru-RU", "ru"), ("en-US", "en"), ("en_GB", "en"), ("de-DE", None),
