@@ -60,7 +60,7 @@ class Context:
     locale: str = "en"
     _out: list[tuple[Destination, Reply, str]] = field(default_factory=list)
     after_commit: list[Callable[[], Any]] = field(default_factory=list)
-    alert: str | None = None  # a refusal shown in place (alert presses only)
+    alert: str | None = None  # shown in place: a refusal (alert presses), an unannounced gesture's notice
     # The ticket this event acts on (set when an action loads it): answers in a shared chat
     # carry it, so the platform's sender puts them in the ticket's thread.
     subject_ticket: int | None = None

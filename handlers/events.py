@@ -207,5 +207,6 @@ class Outcome:
 
     duplicate: bool = False
     outgoing: list[Outgoing] = field(default_factory=list)
-    # For ``Incoming.alert`` presses: a refusal to show in place (nothing else changed).
+    # Shown in place to the person: for ``Incoming.alert`` presses a refusal (nothing else
+    # changed); for an unannounced gesture (``Origin.announce`` false) what became of the message.
     alert: str | None = None
