@@ -261,6 +261,7 @@ class OutboxWorker:
         self._running = False  # inside run(): lanes wait out a platform pause instead of ending
         self._saturated = False
         self._settled = 0
+        self._recorded = asyncio.Condition()  # notified after each delivery attempt is recorded
         self._last_sweep = 0.0
 
     # --- public ---------------------------------------------------------------------------------
@@ -555,6 +556,25 @@ class OutboxWorker:
             return "error", None, exc
 
     async def _record(
+        self, row: outbox.OutboxMessage, outcome: str, message_id: str | None, error: Exception | None
+    ) -> tuple[_End, outbox.Due | None]:
+        try:
+            return await self._record_attempt(row, outcome, message_id, error)
+        finally:
+            async with self._recorded:  # committed (or failed): whoever waits looks again
+                self._recorded.notify_all()
+
+    async def wait_recorded(self, predicate: Callable[[], Awaitable[bool]], timeout: float) -> None:
+        """Wait until ``predicate()`` (typically a read of the outbox) holds, looking again
+        after every delivery attempt is recorded. Raises ``TimeoutError``."""
+        async def waiter() -> None:
+            async with self._recorded:
+                while not await predicate():
+                    await self._recorded.wait()
+
+        await asyncio.wait_for(waiter(), timeout)
+
+    async def _record_attempt(
         self, row: outbox.OutboxMessage, outcome: str, message_id: str | None, error: Exception | None
     ) -> tuple[_End, outbox.Due | None]:
         row_id: int = row.id  # type: ignore[assignment]

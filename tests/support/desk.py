@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from bot.app import App
 from handlers.events import Button, Destination, Incoming, Outcome, Reply
+from store import outbox
 
 PLATFORM = "console"
 
@@ -118,3 +119,15 @@ class Desk:
             if m.buttons:
                 return m
         raise AssertionError(f"{who} has no message with buttons")
+
+
+async def recorded(app: App, platform: str, chat_id: str, message_id: str, timeout: float = 20.0) -> None:
+    """Wait until the desk knows which ticket a message it sent belongs to.
+
+    A platform shows the bot's message a moment before the outbox marks it sent; a reply to
+    it maps to its ticket only after that (a person is never that quick, a test is)."""
+    async def known() -> bool:
+        async with app.db.transaction() as s:
+            return await outbox.ticket_for_message(s, platform, chat_id, message_id) is not None
+
+    await app.worker.wait_recorded(known, timeout)

@@ -27,6 +27,7 @@ from handlers.texts import translator
 from store.models import Status, Ticket
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
+from tests.support.desk import recorded
 from tests.support.scenarios import make_config
 from tests.support.slack import SlackChannel, SlackMessage, SlackUser, _Reading
 from tests.support.telegram import TOKEN as TG_TOKEN
@@ -210,6 +211,9 @@ async def test_a_telegram_ticket_with_a_photo_is_handled_in_slack(sqlite_url: st
         guess = await _tg_button(anna, yes)
         await anna.presses(guess, next(b for b in guess.buttons if b.startswith(yes)))
         created = await anna.sees("#1", timeout=WAIT)
+        # A reply maps to its ticket once the bot has recorded the message it replies to
+        # (the fake shows it a moment before the outbox row is marked sent).
+        await recorded(d.app, "telegram", str(created.chat_id), str(created.message_id))
         photo = await anna.sends_photo("вот экран", reply_to=created)
 
         # boris claims in Slack; the Telegram group's card follows.

@@ -32,6 +32,7 @@ from bot.telegram.frontend import TelegramFrontend
 from handlers.texts import translator
 from store.models import Status, Ticket
 from tests.fakes.telegram import FakeTelegram
+from tests.support.desk import recorded
 from tests.support.scenarios import make_config
 from tests.support.telegram import (
     TOKEN,
@@ -285,7 +286,10 @@ async def test_hostile_text_arrives_intact_and_literal(sqlite_url: str, forum: b
         # In her topic, or (no topics) as a reply to the bot's message about #1.
         where: dict[str, Any] = {"thread": filed.anna_thread}
         if filed.anna_thread is None:
-            where = {"reply_to": anna.find("#1")}
+            about = anna.find("#1")
+            assert about is not None
+            await recorded(story.app, "telegram", str(about.chat_id), str(about.message_id))
+            where = {"reply_to": about}
         await anna.says(HOSTILE, **where)
         shown = await it.sees("bold?", thread=filed.group_thread, timeout=WAIT)
         assert HOSTILE.replace("\x00", "").replace("  ", " ") in shown.text.replace("  ", " ")
