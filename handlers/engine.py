@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 
 from bot.config import LOCALES, Config
-from handlers import agent, lead, linking, requester
+from handlers import agent, home, lead, linking, requester
 from handlers.context import Context, pick_locale
 from handlers.events import MAX_TEXT, Incoming, Outcome, Reply
 from handlers.ports import Clock, KnowledgeBase
@@ -162,7 +162,7 @@ class Engine:
             person, identity = await people.resolve_sender(
                 s, inc.platform, inc.user_id, display_name=inc.display_name, locale=inc.locale,
                 chat_id=inc.chat_id, private=inc.is_private, now=now,
-                seen=inc.signal not in ("blocked", "unblocked"),
+                seen=inc.signal not in ("blocked", "unblocked", home.HOME_SIGNAL),  # not the person writing
             )
             ctx = Context(s=s, config=self.config, inc=inc, person=person, identity=identity,
                           now=now, platforms=self.platforms)
@@ -174,6 +174,7 @@ class Engine:
             if dropped:  # told first, so the flow's answer (with its buttons) stays the last word
                 ctx.reply("text_cut", limit=f"{MAX_TEXT:,}", rest=f"{dropped:,}")
             await self._dispatch(ctx, conv)
+            await home.refresh(ctx)  # the Homes this event changed (and an opened one)
             outgoing = await ctx.flush()
         for callback in ctx.after_commit:
             callback()
@@ -242,6 +243,8 @@ class Engine:
                 await people.mark_reachable(ctx.s, inc.platform, inc.chat_id)
             for ticket in await tickets.open_tickets_of_requester(ctx.s, ctx.person_id):
                 await agent.refresh_card(ctx, ticket)
+        elif signal == home.HOME_SIGNAL:
+            await home.opened(ctx)
         elif signal == "unsupported":
             if inc.is_private or await self._thread_ticket(ctx) is not None:
                 ctx.reply("unsupported_content")

@@ -456,6 +456,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "придут туда, где вы писали последним.",
     },
     # --- slack app home ---
+    "home_title": {"en": "Service desk", "ru": "Служба поддержки"},
+    "home_intro": {
+        "en": "Write to me in Messages to ask for help; your requests and their status are here.",
+        "ru": "Напишите мне во вкладке «Сообщения», чтобы попросить о помощи; ваши заявки и их статус — здесь.",
+    },
+    "home_my_requests": {"en": "My requests", "ru": "Мои заявки"},
+    "home_my_requests_none": {"en": "You have no requests yet.", "ru": "У вас пока нет заявок."},
+    "home_my_tickets": {"en": "My tickets", "ru": "Мои тикеты"},
+    "home_my_tickets_none": {"en": "You hold no open tickets.", "ru": "У вас нет открытых заявок в работе."},
+    "home_team_queue": {"en": "Team queue", "ru": "Очередь команды"},
+    "home_team_queue_none": {"en": "Nobody is waiting: the queue is empty.", "ru": "Очередь пуста: никто не ждёт."},
+    "home_row": {"en": "#{n} {subject}", "ru": "#{n} {subject}"},
+    "home_row_queue": {"en": "#{n} [{priority}] {subject}", "ru": "#{n} [{priority}] {subject}"},
+    "home_row_detail": {"en": "{status} · {team}", "ru": "{status} · {team}"},
+    "home_more": {"en": "… and {n} more", "ru": "… и ещё {n}"},
     # --- slack modal and gestures ---
     # --- cross-platform files and time zones ---
     # --- business calendars and SLA ---

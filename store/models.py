@@ -207,6 +207,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after max attempts
     BLOCKED = "blocked"  # the recipient blocked the bot / chat is gone
+    SUPERSEDED = "superseded"  # a newer row replaces it before it went out (a whole screen: an App Home)
 
 
 class OutboxMessage(SQLModel, table=True):

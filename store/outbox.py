@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,6 +40,18 @@ async def enqueue(
     s.add(row)
     await s.flush()
     return row
+
+
+async def supersede(s: AsyncSession, platform: str, chat_id: str, card: str) -> None:
+    """The chat's pending ``card`` rows will not be sent: the row about to be written replaces
+    them (a screen published whole, such as an App Home, where only the latest counts). A row
+    already in a sender's hands still goes out, before the new one (rows of a chat are in order)."""
+    await s.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.platform) == platform, col(OutboxMessage.chat_id) == chat_id,
+               col(OutboxMessage.card) == card, col(OutboxMessage.status) == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SUPERSEDED)
+    )
 
 
 async def pending(s: AsyncSession, platforms: list[str], limit: int = 200) -> list[OutboxMessage]:

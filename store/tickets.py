@@ -70,7 +70,18 @@ async def audit(
     )
     s.add(ev)
     await s.flush()
+    if ticket_id is not None:
+        s.info.setdefault(CHANGES_KEY, []).append(ev)
     return ev
+
+
+CHANGES_KEY = "deskbot.ticket_changes"
+
+
+def changes_in(s: AsyncSession) -> list[TicketEvent]:
+    """The audit events this transaction wrote about tickets, in order: what changed (the
+    App Home refresh reads them; every ticket operation audits, so none is missed)."""
+    return list(s.info.get(CHANGES_KEY, ()))
 
 
 MAX_TICKET_ID = 2**31 - 1  # ticket.id is an INTEGER (int4 on PostgreSQL)
@@ -365,19 +376,22 @@ async def tickets_of_requester(s: AsyncSession, requester_id: int, limit: int = 
 
 
 async def team_queue(
-    s: AsyncSession, teams: Sequence[str], limit: int = 20, *, priorities: Sequence[str] = ()
+    s: AsyncSession, teams: Sequence[str], limit: int = 20, *, priorities: Sequence[str] = (),
+    unclaimed: bool = False,
 ) -> list[Ticket]:
-    """Open tickets of ``teams``: by priority (``priorities`` lists keys most urgent first;
-    unknown keys last), then the SLA due time that matters now (first response while there
-    is none, else resolution), then unassigned before held, then number."""
+    """Open tickets of ``teams`` (``unclaimed``: only those nobody holds): by priority
+    (``priorities`` lists keys most urgent first; unknown keys last), then the SLA due time
+    that matters now (first response while there is none, else resolution), then unassigned
+    before held, then number."""
     by_priority = (
         [case({key: i for i, key in enumerate(priorities)}, value=col(Ticket.priority), else_=len(priorities))]
         if priorities else []
     )
     due = case((col(Ticket.first_response_at).is_(None), col(Ticket.first_response_due)), else_=col(Ticket.resolution_due))
+    statuses = (Status.NEW,) if unclaimed else OPEN_STATUSES
     stmt = (
         select(Ticket)
-        .where(col(Ticket.team).in_(teams), col(Ticket.status).in_(OPEN_STATUSES))
+        .where(col(Ticket.team).in_(teams), col(Ticket.status).in_(statuses))
         .order_by(*by_priority, due.is_(None), due, col(Ticket.assignee_id).is_not(None), col(Ticket.id))
         .limit(limit)
     )

@@ -15,6 +15,7 @@ the request again (the engine's inbox makes the repeat a no-op).
 | the modal submitted (``view_submission``)       | :func:`submitted`| ``file_request``; errors on the field |
 | message shortcut ``create_ticket``              | :func:`shortcut` | ``file_message`` for the author |
 | ``reaction_added`` with ``slack.ticket_reaction`` | :func:`reacted`  | ``file_message`` for the author |
+| ``app_home_opened`` (the Home tab)              | :func:`home_opened` | ``signal="home"``: the Home is published |
 | any other event                                 | acknowledged     | —                           |
 """
 
@@ -136,6 +137,16 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
         await desk.handle(translate.filed_request(user=user, dm_channel=dm, text=desc, category=category, key=key,
                                                   locale=locale, display_name=name))
 
+    async def home_opened(ack: Any, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        if event.get("tab") != "home":
+            return
+        locale, name = await desk.profile(client, str(event.get("user") or ""))
+        key = translate.event_key(translate.team_of(body), str(body.get("event_id") or ""))
+        inc = translate.home_opened(event, key, locale=locale, display_name=name)
+        if inc is not None:
+            await desk.handle(inc)
+
     async def other(ack: Any) -> None:
         # Subscribed events the desk does not use are acknowledged (Slack retries a 404).
         await ack()
@@ -146,6 +157,7 @@ def register(app: AsyncApp, desk: Handoff, config: Config) -> None:
     app.shortcut(SHORTCUT)(shortcut)
     app.view(modal.CALLBACK_ID)(submitted)
     app.event("reaction_added")(reacted)
+    app.event("app_home_opened")(home_opened)
     app.event(re.compile(".*"))(other)
 
 

@@ -12,6 +12,9 @@ to whom (:mod:`bot.slack.blocks` decides how it looks):
   ``"thread"`` post (``message_id = thread_id = ts``) so that messages written in the
   thread map back to the ticket (:func:`store.outbox.ticket_for_message`).
 
+An App Home (``card="home"``, the view in ``Reply.view``) is not a message: it is drawn by
+:mod:`bot.slack.home` and published to the person (``views.publish``, ``chat_id`` = their id).
+
 Files: Slack files (``Attachment.platform == "slack"``) are shared again as a permalink line
 under the text (the name alone when the file cannot be looked up). A file from another
 platform is copied across when the sender was given a fetcher for that platform
@@ -43,8 +46,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import RateLimit, RatePolicy, RecipientBlocked, RetryAfter, masking
 from bot.slack.blocks import SlackMessage, render_messages, render_single
+from bot.slack.home import home_view
 from bot.slack.render import escape
 from handlers.events import Attachment, Destination, Reply
+from handlers.home import HOME_CARD, HomeView
 from store import outbox, tickets
 from store.db import Database
 
@@ -181,12 +186,17 @@ class SlackSender:
 
     def cost(self, dest: Destination, reply: Reply) -> int:
         """chat.postMessage calls this reply takes (its messages; file lines estimated by name)."""
+        if _is_home(reply):
+            return 1
         lines = [file_line(a.name, "https://files.slack.com/files-pri/T0-F0/x") for a in slack_files(reply)]
         lines += [file_line(upload_name(a), None) for a in self._foreign_files(reply)]
         return max(1, len(render_messages(reply, lines)))
 
     async def send(self, dest: Destination, reply: Reply) -> str | None:
-        """Send ``reply`` as new messages; return the ts of the last one."""
+        """Send ``reply`` as new messages; return the ts of the last one. An App Home
+        (``card="home"``) is published to the person instead (``views.publish``)."""
+        if _is_home(reply):
+            return await self._guarded(self._publish_home(dest, reply))
         return await self._guarded(self._send(dest, reply))
 
     async def edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
@@ -307,6 +317,13 @@ class SlackSender:
             lines.append(file_line(attachment.name, permalink))
         return lines
 
+    async def _publish_home(self, dest: Destination, reply: Reply) -> str | None:
+        """Replace the person's App Home with the view (``dest.chat_id`` is their user id)."""
+        assert reply.view is not None
+        view = home_view(HomeView.from_dict(reply.view))
+        response = await self._call(self.client.views_publish(user_id=dest.chat_id, view=view))
+        return str((response.get("view") or {}).get("id") or "") or None
+
     # --- editing ----------------------------------------------------------------------
 
     async def _edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
@@ -385,6 +402,10 @@ class SlackSender:
     async def _guarded(self, call: Awaitable[T]) -> T:
         """Make sure no failure leaving the sender carries the bot token."""
         return await masking(call, self.client.token, SlackSendError)
+
+
+def _is_home(reply: Reply) -> bool:
+    return reply.card == HOME_CARD and reply.view is not None
 
 
 def _error_code(exc: Exception) -> str:

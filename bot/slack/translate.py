@@ -16,6 +16,7 @@ channel (``D…`` for a DM), ``user_id`` = ``U…``, message ids = the message `
 | ``/helpdesk queue`` · ``take 12`` · ``text``   | ``/queue`` · ``/take 12`` · ``/new text``       |
 | shortcut / reaction on a message               | ``action="file_message"``, ``value`` = its text |
 | the ``/helpdesk`` modal submitted               | ``action="file_request"``, ``text``, ``value`` = category |
+| ``app_home_opened`` on the Home tab            | ``signal="home"`` (the engine publishes the Home) |
 
 Event keys: ``slack:<team>:<event_id>`` (Events API; a retry has the same ``event_id``),
 ``slack:<team>:action:<action_ts or trigger_id>``, ``slack:<team>:cmd:<trigger_id>``.
@@ -29,6 +30,7 @@ from typing import Any
 from bot.config import LOCALES
 from bot.slack import actions
 from handlers.events import Attachment, Incoming
+from handlers.home import HOME_SIGNAL
 
 PLATFORM = "slack"
 
@@ -184,7 +186,7 @@ def button(body: dict[str, Any], key: str, *, locale: str | None = None,
     """
     pressed = (body.get("actions") or [{}])[0]
     user = body.get("user") or {}
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or _home_dm(body)
     message_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
     common: dict[str, Any] = {
         "platform": PLATFORM, "user_id": str(user.get("id") or ""), "event_key": key,
@@ -196,6 +198,14 @@ def button(body: dict[str, Any], key: str, *, locale: str | None = None,
     if data is None or data.action in GESTURES:
         return _incoming(**common, action="stale")
     return _incoming(**common, action=data.action, ticket_id=data.ticket, value=data.value)
+
+
+def _home_dm(body: dict[str, Any]) -> str | None:
+    """A press on the App Home has no channel; the Home carries the person's DM channel
+    (``private_metadata``, see :mod:`bot.slack.home`), where the answer goes."""
+    view = body.get("view") or {}
+    dm = str(view.get("private_metadata") or "")
+    return dm if view.get("type") == "home" and dm.startswith("D") else None
 
 
 def press_key(body: dict[str, Any]) -> str:
@@ -239,3 +249,16 @@ def filed_request(*, user: str, dm_channel: str, text: str, category: str | None
     """The ``/helpdesk`` modal submitted: the description and the chosen category."""
     return _incoming(platform=PLATFORM, chat_id=dm_channel, user_id=user, event_key=key, action=FILE_REQUEST,
                      text=text, value=category, locale=locale, display_name=display_name, is_private=True)
+
+
+# --- App Home -----------------------------------------------------------------------------
+
+def home_opened(event: dict[str, Any], key: str, *, locale: str | None = None,
+                display_name: str | None = None) -> Incoming | None:
+    """The person opened the app's Home tab (``None`` for the Messages / About tabs)."""
+    user = str(event.get("user") or "")
+    if event.get("tab") != "home" or not user:
+        return None
+    channel = str(event.get("channel") or "")  # the app's DM with them
+    return _incoming(platform=PLATFORM, chat_id=channel or user, user_id=user, event_key=key, signal=HOME_SIGNAL,
+                     locale=locale, display_name=display_name, is_private=True)

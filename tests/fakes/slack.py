@@ -61,6 +61,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from tests.fakes.waiting import CallLog
+
 if TYPE_CHECKING:
     from tests.support.slack import SlackChannel, SlackUser
 
@@ -224,7 +226,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-class FakeSlack:
+class FakeSlack(CallLog):
     """The fake Slack (see the module docstring).
 
     Options: ``token`` (xoxb), ``app_token`` (xapp, Socket Mode), ``signing_secret``,
@@ -320,7 +322,7 @@ class FakeSlack:
 
         self._ts_seq = itertools.count(1)
         self._id_seq = itertools.count(1)
-        self._cond = asyncio.Condition()
+        self._init_waiting()
         self._windows: dict[Any, deque[float]] = {}
         self._bans: dict[Any, tuple[float, float, int | None]] = {}
         self._inject: list[list[Any]] = []  # [remaining, retry_after, channel or None, method or None]
@@ -384,42 +386,8 @@ class FakeSlack:
         self.clock_offset += seconds
 
     # ------------------------------------------------------------------ waiting
-    async def notify(self) -> None:
-        async with self._cond:
-            self._cond.notify_all()
-
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Wait until ``predicate()`` is truthy (re-checked after every call and POST);
-        return its value. Raises ``TimeoutError`` naming the last calls."""
-        async def waiter() -> Any:
-            async with self._cond:
-                while True:
-                    value = predicate()
-                    if value:
-                        return value
-                    await self._cond.wait()
-
-        try:
-            return await asyncio.wait_for(waiter(), timeout)
-        except TimeoutError:
-            recent = ", ".join(f"{c.method}{'' if c.ok else '!' + str(c.error)}" for c in self.calls[-15:])
-            raise TimeoutError(f"condition not met within {timeout}s; last calls: {recent}") from None
-
-    async def wait_call(self, method: str, predicate: Callable[[Call], bool] | None = None,
-                        *, count: int = 1, timeout: float = 5.0, since: int = 0) -> list[Call]:
-        """Wait until ``count`` calls of ``method`` (matching ``predicate``) were made."""
-        def check() -> list[Call] | None:
-            found = [c for c in self.calls_of(method, since) if predicate is None or predicate(c)]
-            return found if len(found) >= count else None
-
-        result: list[Call] = await self.wait_for(check, timeout)
-        return result
-
-    def calls_of(self, method: str, since: int = 0) -> list[Call]:
-        return [c for c in self.calls[since:] if c.method == method]
-
-    def mark(self) -> int:
-        return len(self.calls)
+    def describe(self, call: Call) -> str:
+        return f"{call.method}{'' if call.ok else '!' + str(call.error)}"
 
     # ------------------------------------------------------------------ state set-up
     def new_ts(self) -> str:

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, ClientResponse, ClientSession, ClientTimeout, MultipartReader, web
 
 from tests.fakes.html import EntityParseError, parse_html
+from tests.fakes.waiting import CallLog
 
 if TYPE_CHECKING:
     from tests.support.telegram import Group, Person
@@ -213,7 +214,7 @@ class FileRecord:
     path: str | None = None
 
 
-class FakeTelegram:
+class FakeTelegram(CallLog):
     """The fake Bot API (see the module docstring).
 
     Options: ``token`` (its numeric part is the bot id), ``username``,
@@ -233,6 +234,8 @@ class FakeTelegram:
     ``inject_429``, ``push_update``, ``redeliver``, ``post_webhook``, ``wait_for``,
     ``wait_call``, ``wait_confirmed``, ``wait_idle``.
     """
+
+    method_case_sensitive = False  # the Bot API takes sendMessage and sendmessage alike
 
     def __init__(
         self,
@@ -301,7 +304,7 @@ class FakeTelegram:
         self._next_message_id: dict[int, int] = {}
         self._file_seq = itertools.count(1)
         self._callback_seq = itertools.count(1)
-        self._cond = asyncio.Condition()
+        self._init_waiting()
         self._poll_generation = 0
         self._poll_end_reason = "terminated by other getUpdates request"
         self.filtered_updates: list[dict[str, Any]] = []  # not of an allowed type: never delivered
@@ -364,34 +367,7 @@ class FakeTelegram:
 
     # ------------------------------------------------------------------ waiting
     async def _notify(self) -> None:
-        async with self._cond:
-            self._cond.notify_all()
-
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Wait until ``predicate()`` is truthy (re-checked after every call and update);
-        return its value. Raises ``TimeoutError`` with the last calls on timeout."""
-        async def _wait() -> Any:
-            async with self._cond:
-                while True:
-                    value = predicate()
-                    if value:
-                        return value
-                    await self._cond.wait()
-
-        try:
-            return await asyncio.wait_for(_wait(), timeout)
-        except TimeoutError:
-            recent = ", ".join(f"{c.method}{'' if c.ok else '!'}" for c in self.calls[-15:])
-            raise TimeoutError(f"condition not met within {timeout}s; last calls: {recent}") from None
-
-    async def wait_call(self, method: str, predicate: Callable[[Call], bool] | None = None,
-                        *, count: int = 1, timeout: float = 5.0) -> list[Call]:
-        """Wait until ``count`` calls of ``method`` (matching ``predicate``) were made."""
-        def check() -> list[Call] | None:
-            found = [c for c in self.calls_of(method) if predicate is None or predicate(c)]
-            return found if len(found) >= count else None
-
-        return await self.wait_for(check, timeout)
+        await self.notify()
 
     async def wait_confirmed(self, update_id: int, timeout: float = 5.0) -> None:
         """Wait until the bot confirmed the update (getUpdates offset past it, or a 2xx
@@ -401,15 +377,6 @@ class FakeTelegram:
     async def wait_idle(self, timeout: float = 5.0) -> None:
         """Wait until every pushed update was confirmed."""
         await self.wait_for(lambda: not self.updates, timeout)
-
-    def calls_of(self, method: str, since: int = 0) -> list[Call]:
-        """Calls of one method (case-insensitive), from index ``since`` of ``calls``."""
-        m = method.lower()
-        return [c for c in self.calls[since:] if c.method.lower() == m]
-
-    def mark(self) -> int:
-        """A position in ``calls``: pass it as ``since`` to look only at later calls."""
-        return len(self.calls)
 
     def texts(self, chat_id: int, thread: int | None = None) -> list[str]:
         """Current texts (or captions) of the bot's messages in a chat, in send order."""

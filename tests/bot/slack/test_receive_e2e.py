@@ -322,7 +322,9 @@ async def test_the_ticket_reaction_files_the_message_for_its_author(db_url: str)
 async def test_channel_chatter_and_unused_events_are_acknowledged_and_ignored(db_url: str) -> None:
     async with running(db_url) as r:
         assert (await r.boris.says("lunch?", channel=r.it)).status == 200
-        assert (await r.anna.opens_home()).status == 200
+        messages_tab = {"type": "app_home_opened", "user": r.anna.id, "channel": r.anna.dm["id"], "tab": "messages",
+                        "event_ts": r.fake.new_ts()}  # the Messages tab: only the Home tab is the desk's
+        assert (await r.fake.post_event(messages_tab)).status == 200
         own = {"type": "message", "channel": IT_CHANNEL, "channel_type": "channel", "user": r.fake.bot_user_id,
                "bot_id": r.fake.bot_id, "text": "#1 card", "ts": r.fake.new_ts(), "thread_ts": "1700000000.000001"}
         assert (await r.fake.post_event(own)).status == 200
