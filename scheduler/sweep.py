@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import BusinessSpan, Config, SweepRuleSet
+from handlers import home
 from handlers import scheduled as do
 from handlers.context import Context, system_context
 from scheduler.calendar import BusinessCalendar, for_person, for_team
@@ -387,6 +388,7 @@ async def _apply(app: App, rules: Rules, action: Action, now: datetime) -> bool:
             await store.record(s, rows, now)
             ctx = system_context(s, app.config, now, app.platforms, occasion=current.key)
             await APPLY[current.kind](ctx, current, fresh, rules)
+            await home.refresh(ctx)  # Slack Homes that show these tickets, as after any event
             await ctx.flush()
     except IntegrityError:
         log.info("sweep action already taken elsewhere", extra={"key": action.key})

@@ -255,3 +255,32 @@ async def test_a_key_taken_by_another_process_rolls_the_action_back(desk: Desk, 
     assert await sweep_once(desk.app) == []  # the unique key refused it: nothing sent
     assert await count_rows(desk, OutboxMessage) == outbox
     assert len(await recorded(desk)) == 1
+
+
+async def test_a_sweep_change_refreshes_slack_homes(config: Config, sqlite_url: str, clock: FakeClock) -> None:
+    """On a desk that serves Slack, the sweep's changes go through the App Home refresh too
+    (a person who opened their Home gets it again when the sweep escalates their ticket)."""
+    from handlers.events import Incoming
+
+    slack = RecordingSender(platform="slack")
+    app = build(config, senders={"console": RecordingSender(), "slack": slack}, database_url=sqlite_url,
+                clock=clock, kb=FakeKb())
+    await app.start()
+    try:
+        desk = await Desk.open(app)
+        n = await file_printer(desk)
+        await app.engine.handle(Incoming(platform="slack", chat_id="D0ANNA", user_id="U0000ANNA",
+                                         event_key="home-open", signal="home"))
+        while await app.worker.deliver_pending():
+            pass
+        def homes() -> int:  # a Home is addressed to the account itself
+            return len([m for m in slack.messages if m.chat == "U0000ANNA"])
+
+        opened = homes()
+        assert opened >= 1
+        clock.advance(days=1)
+        assert [a.kind for a in await run_sweep(desk)] == [sweep.BREACH]
+        assert (await ticket(desk, n)).tier == "L2"
+        assert homes() == opened + 1  # anna's Home was published again, once
+    finally:
+        await app.close()
