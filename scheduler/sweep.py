@@ -332,7 +332,8 @@ class Snapshot:
 async def load(s: Any, config: Config, *, ticket_id: int | None = None, assignee_id: int | None = None,
                for_update: bool = False) -> Snapshot:
     """The state :func:`plan` reads (all candidates, or one ticket's / one agent's)."""
-    rows = await store.candidates(s, ticket_id=ticket_id, assignee_id=assignee_id, for_update=for_update)
+    rows = [t for t in await store.candidates(s, ticket_id=ticket_id, assignee_id=assignee_id, for_update=for_update)
+            if t.team in config.teams]  # a team taken out of the config has no queue to ping
     ids = [t.id for t in rows if t.id is not None]
     back = await store.unclaimed_since(s, [t.id for t in rows if t.status == Status.NEW and t.id])
     replied = await store.last_agent_reply(s, [t.id for t in rows if t.status == Status.WAITING and t.id])

@@ -111,21 +111,35 @@ async def test_no_repeat_after_a_restart(config: Config, db_url: str, clock: Fak
     assert (await ticket(desk, n)).status == Status.NEW
 
 
-async def test_exactly_one_catch_up_after_a_three_day_outage(desk: Desk, clock: FakeClock) -> None:
+async def test_exactly_one_catch_up_after_a_three_day_outage(config: Config, db_url: str, desk: Desk,
+                                                             clock: FakeClock) -> None:
     n = await file_printer(desk)
-    clock.advance(days=3)  # no sweep ran: the repost, the lead mention and the SLA breach are all due
+    waiting = await open_ticket(desk, "dina", "не работает почта outlook")
+    await desk.click("boris", "claim", waiting)
+    await desk.say("boris", "Что пишет Outlook?", ticket_id=waiting)
+    for who in ("anna", "dina", "boris", "gleb", "vera"):
+        desk.new(who)
+    clock.advance(days=3)  # no sweep ran for three days: every stage of every rule is long due
     acts = await run_sweep(desk)
-    assert [(a.kind, a.ticket_id) for a in acts] == [(sweep.BREACH, n)]  # one action for the ticket
+    assert sorted((a.ticket_id, a.kind) for a in acts) == [(n, sweep.BREACH), (waiting, sweep.REMIND)]
     row = await ticket(desk, n)
     assert row.tier == "L2" and row.status == Status.NEW  # escalated once
     rows = await recorded(desk)
-    assert [r.kind for r in rows if r.kind != sweep.COVERED] == [sweep.BREACH]
+    assert sorted(r.kind for r in rows if r.kind != sweep.COVERED) == [sweep.BREACH, sweep.REMIND]
     covered = {r.key.rsplit(":", 1)[-1] for r in rows if r.kind == sweep.COVERED}
-    assert {"repost", "lead"} <= covered  # the pings it stood for are recorded, never sent late
+    assert {"repost", "lead"} <= covered  # the pings the escalation stood for: recorded, never sent late
     assert len([m for m in desk.new("gleb") if f"#{n}" in m.text]) == 1  # one alert to the lead
+    assert len(desk.new("dina")) == 1  # one reminder, not one per missed minute
+    assert (await ticket(desk, waiting)).status == Status.WAITING  # reminded first, not resolved unwarned
     outbox = await count_rows(desk, OutboxMessage)
     clock.advance(minutes=1)
     assert await run_sweep(desk) == []
+    again = build(config, senders={"console": RecordingSender()}, database_url=db_url, clock=clock, kb=FakeKb())
+    await again.start()
+    try:
+        assert await sweep_once(again) == []  # and not after a restart either
+    finally:
+        await again.close()
     assert await count_rows(desk, OutboxMessage) == outbox
 
 
