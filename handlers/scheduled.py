@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.config import BusinessSpan
 from handlers import agent
 from handlers.cards import escalation_target, format_time
 from handlers.context import Context
@@ -84,14 +85,23 @@ async def escalate_breach(ctx: Context, ticket: Ticket, what: str, due: datetime
     return target
 
 
-async def remind_requester(ctx: Context, ticket: Ticket, resolve_in_seconds: float | None) -> None:
-    """The ticket waits on its requester: remind them (in the ticket's conversation)."""
+def span_text(t: Translator, span: BusinessSpan) -> str:
+    """A business-time span for a reader: "3 рабочих дня", "2 h 30 min", "1 working day 4 h"."""
+    parts = [t.plural("sweep_working_days", span.days)] if span.days else []
+    if span.minutes or not parts:
+        parts.append(human_duration(span.minutes * 60, t.locale))
+    return " ".join(parts)
+
+
+async def remind_requester(ctx: Context, ticket: Ticket, resolve_after: BusinessSpan | None) -> None:
+    """The ticket waits on its requester: remind them (in the ticket's conversation), saying
+    when it will be resolved without an answer (``None``: it will not)."""
     n, subject = ticket.id, ticket.subject
 
     def text(t: Translator) -> str:
-        if resolve_in_seconds is None:  # no auto-resolve configured
+        if resolve_after is None:
             return t("sweep_waiting_remind_only", n=n, subject=subject)
-        return t("sweep_waiting_remind", n=n, subject=subject, after=human_duration(resolve_in_seconds, t.locale))
+        return t("sweep_waiting_remind", n=n, subject=subject, after=span_text(t, resolve_after))
 
     await ctx.to_person(ticket.requester_id, lambda t: Reply(text(t), ticket_id=n))
 

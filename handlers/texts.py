@@ -510,14 +510,18 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "sweep_waiting_remind": {
         "en": "We are waiting for your answer on #{n} “{subject}”. Just reply here to go on. If we do not hear "
-        "from you, we will mark it resolved in about {after} of working time (you can reopen it).",
+        "from you, we will mark it resolved in {after} (working time only; you can reopen it).",
         "ru": "Мы ждём вашего ответа по заявке #{n} «{subject}». Просто ответьте здесь, чтобы продолжить. Если ответа "
-        "не будет, примерно через {after} рабочего времени мы отметим заявку решённой (её можно будет открыть снова).",
+        "не будет, через {after} (считая только рабочее время) мы отметим заявку решённой — её можно будет открыть снова.",
     },
     "sweep_waiting_remind_only": {
         "en": "We are waiting for your answer on #{n} “{subject}”. Just reply here to go on.",
         "ru": "Мы ждём вашего ответа по заявке #{n} «{subject}». Просто ответьте здесь, чтобы продолжить.",
     },
+    "sweep_working_days_one": {"en": "{n} working day", "ru": "{n} рабочий день"},
+    "sweep_working_days_few": {"ru": "{n} рабочих дня"},
+    "sweep_working_days_many": {"ru": "{n} рабочих дней"},
+    "sweep_working_days_other": {"en": "{n} working days", "ru": "{n} рабочего дня"},
     "sweep_auto_resolved": {
         "en": "#{n} “{subject}” is marked resolved: we did not hear back from you. If it still needs work, "
         "tap the button or just write here.",

@@ -257,8 +257,8 @@ def _waiting(t: TicketState, r: SweepRuleSet, rules: Rules, now: datetime, done:
     remind_key, resolve_key = f"{base}:remind", f"{base}:resolve"
     if r.waiting_remind is not None and remind_key not in done:
         at = rules.after(t.team, since, r.waiting_remind)
-        resolve_in = rules.minutes(t.team, r.waiting_resolve) * 60 if r.waiting_resolve is not None else None
-        return _latest(t, [_Stage(REMIND, remind_key, at, {"resolve_in_seconds": resolve_in})], now, done)
+        after = str(r.waiting_resolve) if r.waiting_resolve is not None else None
+        return _latest(t, [_Stage(REMIND, remind_key, at, {"resolve_after": after})], now, done)
     if r.waiting_resolve is None:
         return []
     start = done[remind_key] if r.waiting_remind is not None else since
@@ -434,8 +434,8 @@ async def _breach(ctx: Context, action: Action, snap: Snapshot, rules: Rules) ->
 
 
 async def _remind(ctx: Context, action: Action, snap: Snapshot, rules: Rules) -> None:
-    seconds = action.detail.get("resolve_in_seconds")
-    await do.remind_requester(ctx, _ticket(snap, action), float(seconds) if seconds is not None else None)
+    after = action.detail.get("resolve_after")
+    await do.remind_requester(ctx, _ticket(snap, action), BusinessSpan.model_validate(after) if after else None)
 
 
 async def _resolve(ctx: Context, action: Action, snap: Snapshot, rules: Rules) -> None:

@@ -196,7 +196,7 @@ async def test_waiting_requester_is_reminded_then_resolved_and_can_reopen(desk: 
     clock.advance(days=2)  # Wednesday 10:00: two business days
     assert [a.kind for a in await run_sweep(desk)] == [sweep.REMIND]
     remind = desk.new("anna")
-    assert len(remind) == 1 and f"#{n}" in remind[0].text
+    assert [m.text for m in remind] == [ru("sweep_waiting_remind", n=n, subject=PRINTER, after="3 рабочих дня")]
     clock.advance(days=2)  # Friday: only two business days after the reminder
     assert [a for a in await run_sweep(desk) if a.ticket_id == n] == []
     clock.advance(days=3)  # the next Monday 10:00: three business days after the reminder

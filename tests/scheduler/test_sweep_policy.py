@@ -177,7 +177,7 @@ def test_waiting_reminds_then_resolves_after_the_reminder(rules: Rules) -> None:
     assert plan([t], msk(2, 11, 59, month=12), rules) == []
     remind = plan([t], msk(2, 12, month=12), rules)
     assert [a.kind for a in remind] == [sweep.REMIND]
-    assert remind[0].detail["resolve_in_seconds"] == 3 * 9 * 3600  # three working days of 9 hours
+    assert remind[0].detail["resolve_after"] == "3d"  # told to the requester: three working days
     done = done_now(remind, msk(2, 12, month=12))
     # Three business days after the reminder: Wed 12:00 → Mon 7 Dec 12:00 (the weekend does not count).
     assert plan([t], msk(7, 11, 59, month=12), rules, done=done) == []
@@ -282,3 +282,17 @@ def test_a_working_day_is_the_calendars_length(rules: Rules) -> None:
 
     assert sweep.day_minutes(rules.calendar("it")) == 9 * 60
     assert sweep.day_minutes(ALWAYS) == 24 * 60
+
+
+@pytest.mark.parametrize(
+    ("span", "en", "ru"),
+    [("3d", "3 working days", "3 рабочих дня"), ("1d4h", "1 working day 4h", "1 рабочий день 4 ч"),
+     ("5d", "5 working days", "5 рабочих дней"), ("90m", "1h 30m", "1 ч 30 мин")],
+)
+def test_business_spans_read_as_working_days_and_hours(span: str, en: str, ru: str) -> None:
+    from bot.config import BusinessSpan
+    from handlers.scheduled import span_text
+    from handlers.texts import translator
+
+    assert span_text(translator("en"), BusinessSpan.model_validate(span)) == en
+    assert span_text(translator("ru"), BusinessSpan.model_validate(span)) == ru
