@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import BusinessSpan, Config, SweepRuleSet
 from handlers import home
@@ -329,7 +330,7 @@ class Snapshot:
     rows: dict[int, Ticket]
 
 
-async def load(s: Any, config: Config, *, ticket_id: int | None = None, assignee_id: int | None = None,
+async def load(s: AsyncSession, config: Config, *, ticket_id: int | None = None, assignee_id: int | None = None,
                for_update: bool = False) -> Snapshot:
     """The state :func:`plan` reads (all candidates, or one ticket's / one agent's)."""
     rows = [t for t in await store.candidates(s, ticket_id=ticket_id, assignee_id=assignee_id, for_update=for_update)

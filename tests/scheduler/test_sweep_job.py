@@ -298,3 +298,16 @@ async def test_a_sweep_change_refreshes_slack_homes(config: Config, sqlite_url: 
         assert homes() == opened + 1  # anna's Home was published again, once
     finally:
         await app.close()
+
+
+async def test_a_ticket_claimed_after_the_plan_is_not_pinged(desk: Desk, clock: FakeClock) -> None:
+    n = await file_printer(desk)
+    clock.advance(minutes=31)
+    rules = sweep.Rules(desk.app.config)
+    async with desk.app.db.transaction() as s:
+        snap = await sweep.load(s, desk.app.config)
+    [action] = sweep.plan(snap.tickets, clock.now, rules, done=snap.done)
+    await desk.click("boris", "claim", n)  # between the plan and its action
+    outbox = await count_rows(desk, OutboxMessage)
+    assert await sweep._apply(desk.app, rules, action, clock.now) is False  # re-planned on the locked row
+    assert await count_rows(desk, OutboxMessage) == outbox and await recorded(desk) == []
