@@ -455,6 +455,137 @@ class SlackConfig(_Model):
         return bool(self.bot_token.get_secret_value())
 
 
+# --- sweep rules (scheduler/sweep.py) ---------------------------------------------------
+
+_SPAN = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
+
+
+class BusinessSpan(_Model):
+    """A length of business time: ``days`` working days of the team's calendar plus
+    ``minutes`` business minutes. Written ``30m``, ``2h``, ``3d``, ``1d4h`` (or ``0m``)."""
+
+    days: int = Field(default=0, ge=0, le=365)
+    minutes: int = Field(default=0, ge=0, le=525_600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return {"minutes": value}
+        if isinstance(value, str):
+            m = _SPAN.match(value.strip())
+            if not m or not any(m.groups()):
+                raise ValueError(f"expected business time like 30m, 2h, 3d or 1d4h, or off; got {value!r}")
+            d, h, mi = (int(g) if g else 0 for g in m.groups())
+            return {"days": d, "minutes": h * 60 + mi}
+        return value
+
+    def __str__(self) -> str:
+        hours, minutes = divmod(self.minutes, 60)
+        parts = [f"{self.days}d" * bool(self.days), f"{hours}h" * bool(hours), f"{minutes}m" * bool(minutes)]
+        return "".join(parts) or "0m"
+
+
+def _off(value: Any) -> Any:
+    """``off`` (or YAML's ``false``) switches a rule off: ``None``."""
+    return None if value is False or (isinstance(value, str) and value.strip().lower() == "off") else value
+
+
+SWEEP_SWITCHABLE = ("unclaimed_repost", "unclaimed_lead", "response_warn", "response_overdue", "escalate_after",
+                    "waiting_remind", "waiting_resolve", "unrated_close")
+
+
+class SweepRuleSet(_Model):
+    """The sweep's rules for one team and priority. Every time is business time of the
+    team's calendar; ``None`` (``off`` in YAML) switches a rule off."""
+
+    unclaimed_repost: BusinessSpan | None = BusinessSpan(minutes=30)  # unclaimed this long: ping the queue
+    unclaimed_lead: BusinessSpan | None = BusinessSpan(minutes=120)  # still unclaimed: ping the queue and the lead
+    response_warn: float | None = Field(default=0.8, gt=0, lt=1)  # share of the first-response window: DM the assignee
+    response_overdue: BusinessSpan | None = BusinessSpan()  # this long past the first-response due: DM again
+    escalate_after: BusinessSpan | None = BusinessSpan(minutes=30)  # this long past an SLA due: up one tier, tell the lead
+    waiting_remind: BusinessSpan | None = BusinessSpan(days=2)  # waiting on the requester: remind them
+    waiting_resolve: BusinessSpan | None = BusinessSpan(days=3)  # this long after the reminder: resolve (reopenable)
+    unrated_close: BusinessSpan | None = BusinessSpan(days=3)  # resolved and not rated: close
+    off_shift_notice: bool = True  # an agent off shift or /away with tickets: tell the lead
+
+    _switch = field_validator(*SWEEP_SWITCHABLE, mode="before")(_off)
+
+    @model_validator(mode="after")
+    def _lead_after_repost(self) -> SweepRuleSet:
+        repost, lead = self.unclaimed_repost, self.unclaimed_lead
+        if repost is not None and lead is not None and (lead.days, lead.minutes) <= (repost.days, repost.minutes):
+            raise ValueError(f"unclaimed_lead ({lead}) must come after unclaimed_repost ({repost})")
+        return self
+
+
+class SweepOverride(_Model):
+    """Some of :class:`SweepRuleSet`'s values, for a team or a priority (``off`` switches one off)."""
+
+    unclaimed_repost: BusinessSpan | None = None
+    unclaimed_lead: BusinessSpan | None = None
+    response_warn: float | None = Field(default=None, gt=0, lt=1)
+    response_overdue: BusinessSpan | None = None
+    escalate_after: BusinessSpan | None = None
+    waiting_remind: BusinessSpan | None = None
+    waiting_resolve: BusinessSpan | None = None
+    unrated_close: BusinessSpan | None = None
+    off_shift_notice: bool | None = None
+
+    _switch = field_validator(*SWEEP_SWITCHABLE, mode="before")(_off)
+
+    def given(self) -> dict[str, Any]:
+        """The values this override sets; a rule given as ``off`` is set to ``None``."""
+        return {k: getattr(self, k) for k in SweepOverride.model_fields if k in self.model_fields_set}
+
+
+class SweepTeamOverride(SweepOverride):
+    priorities: dict[str, SweepOverride] = Field(default_factory=dict)
+
+
+class SweepConfig(_Model):
+    """``sweep:`` — what the scheduler's sweep does about tickets that wait.
+
+    Later wins: ``defaults`` < ``teams.T`` < ``priorities.P`` < ``teams.T.priorities.P``."""
+
+    defaults: SweepRuleSet = SweepRuleSet()
+    priorities: dict[str, SweepOverride] = Field(default_factory=dict)
+    teams: dict[str, SweepTeamOverride] = Field(default_factory=dict)
+
+    def rules(self, team: str | None, priority: str | None) -> SweepRuleSet:
+        """The rules for a ticket of ``team`` with ``priority`` (overrides applied in order)."""
+        team_conf = self.teams.get(team) if team else None
+        layers = (team_conf, self.priorities.get(priority) if priority else None,
+                  team_conf.priorities.get(priority) if team_conf and priority else None)
+        values: dict[str, Any] = {}
+        for layer in layers:
+            if layer is not None:
+                values.update(layer.given())
+        return self.defaults.model_copy(update=values) if values else self.defaults
+
+    def problems(self, teams: Any, priorities: Any) -> list[tuple[str, str]]:
+        """Unknown team / priority names, and combinations whose merged rules do not fit."""
+        out: list[tuple[str, str]] = []
+        for key in self.teams:
+            if key not in teams:
+                out.append((f"sweep.teams.{key}", f"unknown team {key!r}"))
+        named = [("sweep.priorities", self.priorities)] + [
+            (f"sweep.teams.{k}.priorities", t.priorities) for k, t in self.teams.items()]
+        for path, block in named:
+            out += [(f"{path}.{p}", f"unknown priority {p!r}") for p in block if p not in priorities]
+        clashes: dict[tuple[str, str], list[str]] = {}  # (priority, problem) -> teams
+        for team in teams:
+            for priority in priorities:
+                try:
+                    SweepRuleSet.model_validate(self.rules(team, priority).model_dump())
+                except ValidationError as exc:
+                    msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                    clashes.setdefault((priority, msg), []).append(team)
+        for (priority, msg), names in clashes.items():
+            out.append(("sweep", f"priority {priority} in team(s) {', '.join(names)}: {msg}"))
+        return out
+
+
 class Config(_Model):
     """The validated configuration of one desk."""
 
@@ -468,6 +599,7 @@ class Config(_Model):
     server: ServerConfig = ServerConfig()
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
+    sweep: SweepConfig = SweepConfig()
 
     @property
     def default_priority(self) -> str:
@@ -620,6 +752,7 @@ def parse_config(
         problems += cross_check(data)
         raise ConfigError(source, problems) from None
     problems += cross_check(data)
+    problems += config.sweep.problems(config.teams, config.priorities)
     if problems:
         raise ConfigError(source, problems)
     return config

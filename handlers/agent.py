@@ -249,19 +249,32 @@ async def escalate(ctx: Context, number: int | None, reason: str | None = None) 
     if checked is None:
         return
     ticket, target = checked
-    reason = " ".join(reason.split())[:MAX_REASON] if reason else None
     before = ticket.tier
     try:
-        await tickets.escalate_ticket(ctx.s, ticket, ctx.person_id, ctx.now, reason=reason, to_tier=target)
+        reason = await move_up(ctx, ticket, target, reason, actor_id=ctx.person_id)
     except TicketStateError:
         bad_state(ctx, ticket)
         return
+    ctx.reply("escalated_ok", n=ticket.id, from_tier=before, to_tier=ticket.tier)
+    await announce_escalation(ctx, ticket, reason)
+
+
+async def move_up(ctx: Context, ticket: Ticket, target: str, reason: str | None, *, actor_id: int | None) -> str | None:
+    """Escalate ``ticket`` to tier ``target`` with its history mark; returns the reason as kept.
+    ``actor_id`` ``None`` is the desk itself (the scheduler's sweep)."""
+    reason = " ".join(reason.split())[:MAX_REASON] if reason else None
+    before = ticket.tier
+    await tickets.escalate_ticket(ctx.s, ticket, actor_id, ctx.now, reason=reason, to_tier=target)
     mark = f"{before} → {ticket.tier}" + (f": {reason}" if reason else "")
     await tickets.add_message(
-        ctx.s, ticket, kind=MessageKind.SYSTEM, author_id=ctx.person_id, text=f"escalate {mark}",
-        platform=ctx.inc.platform, now=ctx.now,
+        ctx.s, ticket, kind=MessageKind.SYSTEM, author_id=actor_id, text=f"escalate {mark}",
+        platform=ctx.inc.platform if actor_id is not None else None, now=ctx.now,
     )
-    ctx.reply("escalated_ok", n=ticket.id, from_tier=before, to_tier=ticket.tier)
+    return reason
+
+
+async def announce_escalation(ctx: Context, ticket: Ticket, reason: str | None) -> None:
+    """After :func:`move_up`: the card shows the new tier, the tier is told, so is the requester."""
     await refresh_card(ctx, ticket)
     # In a shared team chat the card is edited in place, which pings nobody: tell the tier.
     tier, n, subject = ticket.tier, ticket.id, ticket.subject

@@ -48,6 +48,22 @@ def pick_locale(person: Person, config: Config, platform_locale: str | None) -> 
     return config.desk.default_locale
 
 
+SYSTEM_PLATFORM = "system"  # the desk acting on its own (the scheduler): no chat to answer in
+
+
+def system_context(s: AsyncSession, config: Config, now: datetime, platforms: tuple[str, ...],
+                   *, occasion: str) -> Context:
+    """A context for what the desk does by itself (the sweep), in the desk's language.
+
+    Nobody acts: the actor is an unsaved stand-in person (``person.id`` is ``None``), so
+    only the addressing and delivery parts are used (``to_person``, ``to_team``,
+    ``to_leads``, ``update_card``, ``flush``); actions record ``actor_id=None``."""
+    person = Person(key="deskbot", name=config.desk.name, locale=config.desk.default_locale)
+    identity = Identity(person_id=0, platform=SYSTEM_PLATFORM, platform_user_id="deskbot")
+    inc = Incoming(platform=SYSTEM_PLATFORM, chat_id="", user_id="deskbot", event_key=occasion, is_private=False)
+    return Context(s=s, config=config, inc=inc, person=person, identity=identity, now=now, platforms=platforms)
+
+
 @dataclass
 class Context:
     s: AsyncSession

@@ -437,10 +437,13 @@ class Engine:
 
     async def _cmd_away(self, ctx: Context, conv: Conversation, arg: str) -> None:
         await people.set_away(ctx.s, ctx.person, True)
+        # Audited: the sweep tells the leads once per away period (keyed by this event).
+        await tickets.audit(ctx.s, ticket_id=None, actor_id=ctx.person_id, action="away", now=ctx.now)
         ctx.reply("away_on")
 
     async def _cmd_back(self, ctx: Context, conv: Conversation, arg: str) -> None:
         await people.set_away(ctx.s, ctx.person, False)
+        await tickets.audit(ctx.s, ticket_id=None, actor_id=ctx.person_id, action="back", now=ctx.now)
         ctx.reply("away_off")
 
     async def _ask_line(self, ctx: Context, conv: Conversation, action: str, number: int | None) -> None:

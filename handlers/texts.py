@@ -487,6 +487,70 @@ TEXTS: dict[str, dict[str, str]] = {
     # --- business calendars and SLA ---
     # --- runner ---
     # --- sweep rules ---
+    "sweep_unclaimed_repost": {
+        "en": "⏰ #{n} “{subject}” has waited {waited} of working time and nobody has taken it. Who claims it?",
+        "ru": "⏰ Заявка #{n} «{subject}» ждёт уже {waited} рабочего времени, её никто не взял. Кто возьмёт?",
+    },
+    "sweep_unclaimed_lead": {
+        "en": "⏰ #{n} “{subject}” is still unclaimed after {waited} of working time. {lead}, please find it an owner.",
+        "ru": "⏰ Заявку #{n} «{subject}» так и не взяли за {waited} рабочего времени. {lead}, пожалуйста, найдите исполнителя.",
+    },
+    "sweep_unclaimed_lead_notice": {
+        "en": "#{n} “{subject}” ({team}, {tier}) is still unclaimed after {waited} of working time.",
+        "ru": "Заявку #{n} «{subject}» ({team}, {tier}) так и не взяли за {waited} рабочего времени.",
+    },
+    "sweep_response_near": {
+        "en": "⏳ #{n} “{subject}”: the first response is due by {due}. Please answer the requester before then.",
+        "ru": "⏳ Заявка #{n} «{subject}»: первый ответ нужен до {due}. Пожалуйста, ответьте заявителю до этого времени.",
+    },
+    "sweep_response_overdue": {
+        "en": "❗ #{n} “{subject}”: the first response was due by {due} and the requester has not heard from us yet.",
+        "ru": "❗ Заявка #{n} «{subject}»: первый ответ был нужен до {due}, а заявитель ещё ничего от нас не получил.",
+    },
+    "sweep_what_first_response": {"en": "the first response", "ru": "первый ответ"},
+    "sweep_what_resolution": {"en": "the resolution", "ru": "решение"},
+    "sweep_breach_reason": {"en": "SLA: {what} was due by {due}", "ru": "SLA: {what} — срок до {due}"},
+    "sweep_breach_escalated": {
+        "en": "🚨 SLA breached on #{n} “{subject}”: {what} was due by {due}. Escalated {from_tier} → {to_tier}.",
+        "ru": "🚨 Нарушен SLA по заявке #{n} «{subject}»: {what} — срок был до {due}. Эскалация {from_tier} → {to_tier}.",
+    },
+    "sweep_breach_stays": {
+        "en": "🚨 SLA breached on #{n} “{subject}”: {what} was due by {due}. No higher tier has agents: it stays at {tier}.",
+        "ru": "🚨 Нарушен SLA по заявке #{n} «{subject}»: {what} — срок был до {due}. На линиях выше нет сотрудников: "
+        "заявка остаётся на {tier}.",
+    },
+    "sweep_waiting_remind": {
+        "en": "We are waiting for your answer on #{n} “{subject}”. Just reply here to go on. If we do not hear "
+        "from you, we will mark it resolved in {after} (working time only; you can reopen it).",
+        "ru": "Мы ждём вашего ответа по заявке #{n} «{subject}». Просто ответьте здесь, чтобы продолжить. Если ответа "
+        "не будет, через {after} (считая только рабочее время) мы отметим заявку решённой — её можно будет открыть снова.",
+    },
+    "sweep_waiting_remind_only": {
+        "en": "We are waiting for your answer on #{n} “{subject}”. Just reply here to go on.",
+        "ru": "Мы ждём вашего ответа по заявке #{n} «{subject}». Просто ответьте здесь, чтобы продолжить.",
+    },
+    "sweep_working_days_one": {"en": "{n} working day", "ru": "{n} рабочий день"},
+    "sweep_working_days_few": {"ru": "{n} рабочих дня"},
+    "sweep_working_days_many": {"ru": "{n} рабочих дней"},
+    "sweep_working_days_other": {"en": "{n} working days", "ru": "{n} рабочего дня"},
+    "sweep_auto_resolved": {
+        "en": "#{n} “{subject}” is marked resolved: we did not hear back from you. If it still needs work, "
+        "tap the button or just write here.",
+        "ru": "Заявка #{n} «{subject}» отмечена решённой: мы не получили от вас ответа. Если вопрос не решён, "
+        "нажмите кнопку или просто напишите здесь.",
+    },
+    "sweep_auto_resolved_note": {
+        "en": "resolved automatically: no answer from the requester",
+        "ru": "решена автоматически: заявитель не ответил",
+    },
+    "sweep_off_shift_lead": {
+        "en": "{name} is off shift and holds tickets that may need another owner:\n{tickets}",
+        "ru": "{name}: смена закончилась, а на этом сотруднике остались заявки — возможно, им нужен другой исполнитель:\n{tickets}",
+    },
+    "sweep_away_lead": {
+        "en": "{name} is away and holds tickets that may need another owner:\n{tickets}",
+        "ru": "{name}: сотрудник отсутствует (/away), а на нём остались заявки — возможно, им нужен другой исполнитель:\n{tickets}",
+    },
     # --- digest and stats ---
     # --- console ---
     "console_updated": {"en": "(updated)", "ru": "(обновлено)"},

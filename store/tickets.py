@@ -300,7 +300,8 @@ async def escalate_ticket(
     return ticket
 
 
-async def resolve_ticket(s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime, *, note: str | None = None) -> Ticket:
+async def resolve_ticket(s: AsyncSession, ticket: Ticket, actor_id: int | None, now: datetime, *,
+                         note: str | None = None) -> Ticket:
     _require(ticket, "resolve", OPEN_STATUSES)
     before = ticket.status
     ticket.status = Status.RESOLVED

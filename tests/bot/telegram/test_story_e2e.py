@@ -29,6 +29,7 @@ from sqlmodel import select
 from bot.app import App, build
 from bot.delivery import UNLIMITED
 from bot.telegram.frontend import TelegramFrontend
+from handlers.ports import Clock
 from handlers.texts import translator
 from store.models import Status, Ticket
 from tests.fakes.telegram import FakeTelegram
@@ -93,7 +94,7 @@ async def with_button(chat: _Chatty, label: str, thread: int | None = None) -> B
 
 
 @asynccontextmanager
-async def desk(db_url: str, mode: str, *, topics: bool, forum: bool) -> AsyncIterator[Story]:
+async def desk(db_url: str, mode: str, *, topics: bool, forum: bool, clock: Clock | None = None) -> AsyncIterator[Story]:
     fake = FakeTelegram(token=TOKEN, rate_limits=False, has_topics_enabled=topics)
     await fake.start()
     anna = fake.user(100001, "Anna", language_code="ru")
@@ -107,7 +108,7 @@ async def desk(db_url: str, mode: str, *, topics: bool, forum: bool) -> AsyncIte
         config = pointing_at(config, f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook")
     front = TelegramFrontend(config, polling_timeout_s=1)
     front.sender.rate_policy = UNLIMITED  # type: ignore[attr-defined]  # the fake's limits are off too
-    app = build(config, senders={"telegram": front.sender}, database_url=db_url)
+    app = build(config, senders={"telegram": front.sender}, database_url=db_url, clock=clock)
     await app.start()
     front.bind(app)
     runner: web.AppRunner | None = None
@@ -150,7 +151,17 @@ class Filed:
 
 async def file_and_claim(story: Story) -> Filed:
     """anna files #1 (KB first, then the guessed category); boris claims it in the IT group."""
-    anna, boris, it = story.anna, story.boris, story.it
+    filed = await file_ticket(story)
+    team = translator(story.app.config.teams["it"].locale or story.app.config.desk.default_locale)  # the group's
+    await story.boris.presses(filed.card, team("btn_claim"), chat=story.it)
+    await story.fake.wait_for(lambda: team("btn_claim") not in filed.card.buttons or None, WAIT)  # edited in place
+    assert "Boris" in filed.card.text
+    return filed
+
+
+async def file_ticket(story: Story) -> Filed:
+    """anna files #1 (KB first, then the guessed category); its card reaches the IT group."""
+    anna, it = story.anna, story.it
 
     # anna writes in the main chat; the KB answers first, she opens a ticket anyway.
     await anna.says(PROBLEM)
@@ -180,9 +191,6 @@ async def file_and_claim(story: Story) -> Filed:
     conf = story.app.config
     team = translator(conf.teams["it"].locale or conf.desk.default_locale)  # the group's language
     card = await with_button(it, team("btn_claim"), group_thread)
-    await boris.presses(card, team("btn_claim"), chat=it)
-    await story.fake.wait_for(lambda: team("btn_claim") not in card.buttons or None, WAIT)  # edited in place
-    assert "Boris" in card.text
     return Filed(anna_thread, group_thread, card)
 
 
