@@ -24,15 +24,15 @@ from rapidfuzz import fuzz
 from handlers import agent, richtext
 from handlers import files as filing
 from handlers import conversation_routing as routing_rule
-from handlers.assignment import choose_assignee
+from handlers.assignment import choose_assignee, on_shift
 from handlers.cards import format_time
 from handlers.context import Context
 from handlers.events import MAX_TEXT, Button, Reply
 from handlers.ports import KnowledgeBase
 from handlers.relay import add_own_message, post_message, relay_to_staff
 from handlers.routing import guess_category, infer_priority
-from scheduler.calendar import is_working_time
-from scheduler.sla import due_times
+from scheduler.calendar import for_person, for_team
+from scheduler.sla import due_times, recompute_detail, reopened_due_times
 from store import conversations, feedback, people, tickets
 from store.models import OPEN_STATUSES, Conversation, MessageKind, Status, Ticket
 
@@ -568,7 +568,8 @@ class RequesterFlow:
     async def _create(self, ctx: Context, conv: Conversation, data: dict[str, Any]) -> None:
         category = ctx.config.categories[data["category"]]
         priority_key = data.get("priority") or ctx.config.default_priority
-        first_due, resolution_due = due_times(ctx.now, ctx.config.priorities[priority_key])
+        first_due, resolution_due = due_times(ctx.now, ctx.config.priorities[priority_key],
+                                              for_team(ctx.config, category.team))
         ticket = await tickets.create_ticket(
             ctx.s, team=category.team, category=data["category"], priority=priority_key,
             requester_id=ctx.person_id, text=data["query"], platform=ctx.inc.platform, now=ctx.now,
@@ -650,10 +651,12 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
     policy = ctx.config.teams[ticket.team].assignment
     if policy == "manual":
         return
-    if not on_shift(ctx, ticket.team):
-        return
     members = await people.team_members(ctx.s, ticket.team)
-    candidates = [p.id for p, m in members if m.tier == ticket.tier and not p.away and p.id is not None]
+    candidates = on_shift(
+        [(p.id, for_person(ctx.config, p.key, ticket.team)) for p, m in members
+         if m.tier == ticket.tier and not p.away and p.id is not None],
+        ctx.now,
+    )
     load = await tickets.open_load(ctx.s, candidates)
     last = await tickets.last_auto_assignee(ctx.s, ticket.team)
     chosen = choose_assignee(policy, candidates, load=load, last_assigned=last)
@@ -661,13 +664,6 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
         return
     await tickets.assign_ticket(ctx.s, ticket, chosen, None, ctx.now, detail="auto")
     await ctx.to_person(chosen, lambda t: agent.assignment_notice(t, ticket))
-
-
-def on_shift(ctx: Context, team: str) -> bool:
-    """Whether the team's agents are on shift now (a team without a calendar always is)."""
-    name = ctx.config.teams[team].calendar
-    calendar = ctx.config.calendars.get(name) if name else None
-    return calendar is None or is_working_time(calendar, ctx.now)
 
 
 async def load_own_ticket(ctx: Context, action: str, number: int | None) -> Ticket | None:
@@ -740,7 +736,12 @@ async def reopen(ctx: Context, number: int | None) -> None:
     if ticket.status != Status.RESOLVED:
         agent.bad_state(ctx, ticket)
         return
+    resolved_at = ticket.resolved_at
     await tickets.reopen_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+    paused, first_due, resolution_due = reopened_due_times(ctx.config, ticket, resolved_at, ctx.now)
+    await tickets.set_due_times(ctx.s, ticket, ctx.person_id, ctx.now, first_response_due=first_due,
+                                resolution_due=resolution_due, paused_minutes=paused,
+                                detail=recompute_detail("reopen", first_due, resolution_due))
     ctx.reply("reopened_requester", n=ticket.id)
     name, n = ctx.person.name, ticket.id
     if ticket.assignee_id is not None:

@@ -1,16 +1,110 @@
-"""SLA due times.
+"""SLA due times in the business time of the team's calendar.
 
-For now the clock is wall-clock time (issue #2); business-hours calendars plug in
-here with the scheduler: ``due_times`` is the one place that decides.
+``due_times`` is the one place that decides: the first response is due ``first_response``
+business minutes after filing, the resolution ``resolution`` business minutes after it,
+plus the business minutes the ticket spent waiting on the requester (or resolved before a
+reopen), which do not count. A ticket filed on Tuesday 23:15 in Moscow (09:00–18:00,
+first response 4h) is due on Wednesday at 13:00.
+
+The pause is kept on the ticket: ``sla_paused_at`` while it waits on the requester,
+``sla_paused_minutes`` the business minutes of the pauses that ended. :func:`settle`
+brings both in line with the ticket's status at the end of a transaction, so every path
+that moves a ticket into or out of ``waiting`` (a reply, a follow-up, a release, an
+escalation, a resolve, a sweep) pauses and resumes the same way.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from bot.config import PriorityConfig
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import Config, PriorityConfig
+from scheduler.calendar import ALWAYS, BusinessCalendar, for_team
+from store.models import Status, Ticket
 
 
-def due_times(created_at: datetime, priority: PriorityConfig) -> tuple[datetime, datetime]:
-    """(first response due, resolution due) for a ticket created at ``created_at``."""
-    return created_at + priority.first_response, created_at + priority.resolution
+def _minutes(duration: timedelta) -> float:
+    return duration.total_seconds() / 60
+
+
+def due_times(
+    created_at: datetime, priority: PriorityConfig, calendar: BusinessCalendar = ALWAYS, *, paused_minutes: float = 0,
+) -> tuple[datetime, datetime]:
+    """(first response due, resolution due) for a ticket created at ``created_at``.
+
+    Durations are business time in ``calendar`` (the default, :data:`ALWAYS`, is wall-clock
+    time); ``paused_minutes`` of business time do not count toward the resolution."""
+    return (calendar.add(created_at, _minutes(priority.first_response)),
+            calendar.add(created_at, _minutes(priority.resolution) + paused_minutes))
+
+
+def ticket_due_times(config: Config, ticket: Ticket, priority: str | None = None) -> tuple[datetime, datetime]:
+    """The due times ``ticket`` should have now (with ``priority`` instead of its own)."""
+    return due_times(ticket.created_at, config.priorities[priority or ticket.priority],
+                     for_team(config, ticket.team), paused_minutes=ticket.sla_paused_minutes)
+
+
+@dataclass(frozen=True)
+class PauseChange:
+    ticket_id: int
+    action: str  # "sla_pause" | "sla_resume"
+    minutes: int  # business minutes of the pause that ended (0 for a pause)
+
+
+def pause_or_resume(ticket: Ticket, calendar: BusinessCalendar, now: datetime) -> PauseChange | None:
+    """Pause the SLA of a ticket that waits on the requester; resume one that no longer does.
+
+    A resume adds the pause's business minutes (whole minutes) to ``sla_paused_minutes``
+    and pushes ``resolution_due`` by them. Pure apart from changing ``ticket``."""
+    assert ticket.id is not None
+    waiting = ticket.status == Status.WAITING
+    if waiting and ticket.sla_paused_at is None:
+        ticket.sla_paused_at = now
+        return PauseChange(ticket.id, "sla_pause", 0)
+    if waiting or ticket.sla_paused_at is None:
+        return None
+    minutes = round(calendar.between(ticket.sla_paused_at, now))
+    ticket.sla_paused_at = None
+    ticket.sla_paused_minutes += minutes
+    if minutes and ticket.resolution_due is not None:
+        ticket.resolution_due = calendar.add(ticket.resolution_due, minutes)
+    return PauseChange(ticket.id, "sla_resume", minutes)
+
+
+async def settle(s: AsyncSession, config: Config, now: datetime) -> list[PauseChange]:
+    """Pause or resume the SLA of every ticket loaded in this transaction whose status asks
+    for it. Call it before the commit of any transaction that may change ticket statuses
+    (``Context.flush`` does, for every engine event)."""
+    changes: list[PauseChange] = []
+    for obj in list(s.sync_session.identity_map.values()):
+        if isinstance(obj, Ticket) and obj.id is not None:
+            change = pause_or_resume(obj, for_team(config, obj.team), now)
+            if change is not None:
+                s.add(obj)
+                changes.append(change)
+    if changes:
+        await s.flush()
+    return changes
+
+
+def recompute_detail(reason: str, first_due: datetime | None, resolution_due: datetime | None) -> str:
+    """The audit line of a recompute (``ticket_event.detail``)."""
+    def iso(t: datetime | None) -> str:
+        return t.isoformat(timespec="minutes") if t else "-"
+
+    return f"{reason}: first_response_due={iso(first_due)} resolution_due={iso(resolution_due)}"
+
+
+def reopened_due_times(
+    config: Config, ticket: Ticket, resolved_at: datetime | None, now: datetime,
+) -> tuple[int, datetime, datetime]:
+    """(paused minutes, first response due, resolution due) of a ticket reopened at ``now``.
+
+    The business time it spent resolved does not count: it joins the paused minutes."""
+    resolved = round(for_team(config, ticket.team).between(resolved_at, now)) if resolved_at else 0
+    paused = ticket.sla_paused_minutes + resolved
+    first_due, resolution_due = due_times(ticket.created_at, config.priorities[ticket.priority],
+                                          for_team(config, ticket.team), paused_minutes=paused)
+    return paused, first_due, resolution_due

@@ -523,3 +523,38 @@ async def record_edit(
     await audit(s, ticket_id=original.ticket_id, actor_id=author_id, action="edit", now=now,
                 detail=f"message {original.id}")
     return edit
+
+
+# --- SLA due times (H-CAL) ---------------------------------------------------------------------
+
+async def change_priority(
+    s: AsyncSession, ticket: Ticket, priority: str, actor_id: int, now: datetime,
+    *, first_response_due: datetime | None, resolution_due: datetime | None, detail: str | None = None,
+) -> Ticket:
+    """Give an open ticket another priority and the due times that go with it."""
+    _require(ticket, "change priority", OPEN_STATUSES)
+    before = ticket.priority
+    ticket.priority = priority
+    ticket.first_response_due, ticket.resolution_due = first_response_due, resolution_due
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="priority", now=now,
+                from_value=before, to_value=priority, detail=detail)
+    return ticket
+
+
+async def set_due_times(
+    s: AsyncSession, ticket: Ticket, actor_id: int | None, now: datetime,
+    *, first_response_due: datetime | None, resolution_due: datetime | None, paused_minutes: int,
+    detail: str,
+) -> Ticket:
+    """Record recomputed SLA due times (e.g. on reopen) with an ``sla`` audit event."""
+    before = ticket.resolution_due
+    ticket.first_response_due, ticket.resolution_due = first_response_due, resolution_due
+    ticket.sla_paused_minutes = paused_minutes
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="sla", now=now,
+                from_value=before.isoformat(timespec="minutes") if before else None,
+                to_value=resolution_due.isoformat(timespec="minutes") if resolution_due else None, detail=detail)
+    return ticket
