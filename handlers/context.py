@@ -68,6 +68,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.locale = pick_locale(self.person, self.config, self.identity.locale)
+        sla.track(self.s)  # flush() settles the SLA pause of the tickets this event changes
 
     @property
     def t(self) -> Translator:

@@ -255,16 +255,37 @@ def person_calendar_config(config: Config, person: str | None, team: str | None)
     return (base or CalendarConfig(timezone=config.desk.timezone)).patched(conf.shift)
 
 
+class _Same:
+    """A config object as a cache key by identity (configs are frozen; the cache holds the
+    object, so its id is not reused while the entry lives)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+@lru_cache(maxsize=1024)
+def _calendar_of(config: _Same, team: str | None, person: str | None) -> BusinessCalendar:
+    assert isinstance(config.obj, Config)
+    conf = person_calendar_config(config.obj, person, team)
+    return ALWAYS if conf is None else from_config(conf)
+
+
 def for_team(config: Config, team: str | None) -> BusinessCalendar:
     """The team's business calendar; a team without one works around the clock."""
-    conf = team_calendar_config(config, team)
-    return ALWAYS if conf is None else from_config(conf)
+    return _calendar_of(_Same(config), team, None)
 
 
 def for_person(config: Config, person: str | None, team: str | None) -> BusinessCalendar:
     """A person's working time in ``team``: their own shift when configured, else the team's."""
-    conf = person_calendar_config(config, person, team)
-    return ALWAYS if conf is None else from_config(conf)
+    return _calendar_of(_Same(config), team, person)
 
 
 # --- the earlier API (kept for callers that only ask "is it working time now?") ---------

@@ -15,9 +15,12 @@ escalation, a resolve, a sweep) pauses and resumes the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Config, PriorityConfig
@@ -73,17 +76,39 @@ def pause_or_resume(ticket: Ticket, calendar: BusinessCalendar, now: datetime) -
     return PauseChange(ticket.id, "sla_resume", minutes)
 
 
-async def settle(s: AsyncSession, config: Config, now: datetime) -> list[PauseChange]:
-    """Pause or resume the SLA of every ticket loaded in this transaction whose status asks
-    for it. Call it before the commit of any transaction that may change ticket statuses
-    (``Context.flush`` does, for every engine event)."""
+_TOUCHED = "sla_touched_tickets"
+
+
+def track(s: AsyncSession) -> None:
+    """Remember every ticket this session writes (for :func:`settle`): the identity map
+    alone forgets objects nobody references any more once they are flushed."""
+
+    def collect(session: Session, _context: object, _instances: object) -> None:
+        touched = session.info.setdefault(_TOUCHED, {})
+        for obj in [*session.new, *session.dirty]:
+            if isinstance(obj, Ticket):
+                touched[id(obj)] = obj
+
+    if _TOUCHED not in s.sync_session.info:
+        s.sync_session.info[_TOUCHED] = {}
+        event.listen(s.sync_session, "before_flush", collect)
+
+
+async def settle(s: AsyncSession, config: Config, now: datetime, tickets: Iterable[Ticket] = ()) -> list[PauseChange]:
+    """Pause or resume the SLA of the tickets written in this transaction (since
+    :func:`track`) and of ``tickets``, as their status asks. Call it before the commit of
+    any transaction that may change ticket statuses (``Context`` does both for every
+    engine event)."""
+    await s.flush()
+    found = {id(t): t for t in [*s.sync_session.info.get(_TOUCHED, {}).values(), *tickets]}
     changes: list[PauseChange] = []
-    for obj in list(s.sync_session.identity_map.values()):
-        if isinstance(obj, Ticket) and obj.id is not None:
-            change = pause_or_resume(obj, for_team(config, obj.team), now)
-            if change is not None:
-                s.add(obj)
-                changes.append(change)
+    for ticket in found.values():
+        if ticket.id is None:
+            continue
+        change = pause_or_resume(ticket, for_team(config, ticket.team), now)
+        if change is not None:
+            s.add(ticket)
+            changes.append(change)
     if changes:
         await s.flush()
     return changes
