@@ -255,3 +255,26 @@ def test_working_day_counts_are_what_the_calendar_says() -> None:
     first = date(2026, 1, 1)
     days = [first + timedelta(days=i) for i in range(31)]
     assert sum(MSK_RU.is_working_day(d) for d in days) == 15
+
+
+def test_long_spans_do_not_walk_the_days_again() -> None:
+    # Each day's windows are built once; after that a measurement over years is look-ups only.
+    cal = calendar(timezone="Europe/Moscow", hours=["09:00-13:00", "14:00-18:00"], holidays_country="RU",
+                   holidays=["2031-06-01"])  # a calendar no other test shares
+    built: list[date] = []
+    original = cal._build_windows
+
+    def counting(day: date) -> tuple[tuple[datetime, datetime], ...]:
+        built.append(day)
+        return original(day)
+
+    object.__setattr__(cal, "_build_windows", counting)
+    a, b = msk(2030, 1, 1, 10), msk(2034, 12, 31, 10)
+    first = cal.between(a, b)
+    assert len(built) == len(set(built)) <= 5 * 366  # each day of the five years at most once
+    built.clear()
+    for shift in range(0, 1000, 7):
+        cal.between(a + timedelta(days=shift, minutes=shift), b - timedelta(days=shift))
+        cal.add(a + timedelta(days=shift), 60 * 24 * 40)
+    assert built == []
+    assert cal.between(a, b) == first
