@@ -165,3 +165,24 @@ async def test_auto_assignment_picks_only_agents_on_their_shift(hr_desk: Desk, c
     late = await open_ticket(desk, "anna", HR_REQUESTS[0])
     row = await ticket_row(desk, late)
     assert (row["status"], row["assignee_id"]) == (Status.NEW, None)
+
+
+async def test_a_reopen_after_a_resolve_outside_the_engine_counts_no_minute_twice(desk: Desk, clock: FakeClock) -> None:
+    from store import tickets
+
+    number = await open_ticket(desk, "anna", VPN)  # resolution due Mon 7 Dec 13:00
+    await desk.say("boris", f"/take {number}")
+    await desk.say("boris", f"/reply {number} Попробуйте ещё раз")  # waiting from Mon 10:00
+    clock.advance(hours=3)  # Mon 13:00: a job resolves it in its own transaction, pause left open
+    boris = await person_id(desk, "boris")
+    async with desk.app.db.transaction() as s:
+        ticket = await tickets.get_ticket(s, number, for_update=True)
+        assert ticket is not None and ticket.sla_paused_at is not None
+        await tickets.resolve_ticket(s, ticket, boris, clock.now, note="auto")
+    clock.advance(days=1)  # Tue 13:00
+    await desk.click("anna", "reopen", number)
+
+    row = await ticket_row(desk, number)
+    # waited Mon 10–13 (3h), resolved Mon 13–18 and Tue 09–13 (9h): 12 working hours once
+    assert (row["sla_paused_at"], row["sla_paused_minutes"]) == (None, 12 * 60)
+    assert row["resolution_due"] == msk(2026, 12, 8, 16, 0)
