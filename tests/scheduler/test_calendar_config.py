@@ -137,3 +137,12 @@ def test_a_bad_shift_is_reported_under_the_person() -> None:
     assert "must not overlap" in problems["people.boris.shift.hours"]
     problems = problems_of(person("boris", shift={"holidays_subdivision": "ZZ"}))
     assert "unknown subdivision 'ZZ' of RU" in problems["people.boris.shift"]  # checked over the team's calendar
+
+
+def test_times_are_shown_in_the_overridden_zone_of_a_team() -> None:
+    from handlers.cards import format_time
+
+    config = make_config(team("legal", calendar_overrides={"timezone": "Asia/Yekaterinburg"}))
+    due = msk(2026, 12, 2, 13, 0)
+    assert format_time(due, config, "en", team="legal").startswith("Dec 2 3:00")  # UTC+5
+    assert format_time(due, config, "en", team="it").startswith("Dec 2 1:00")
