@@ -15,7 +15,7 @@ from handlers.context import Context
 from handlers.events import Button, Reply
 from handlers.files import as_attachments, file_line
 from handlers.texts import Translator
-from scheduler.sla import recompute_detail, ticket_due_times
+from scheduler.sla import ticket_due_times
 from store import people, tickets
 from store.models import OPEN_STATUSES, MessageKind, Status, Ticket
 from store.tickets import TicketStateError
@@ -303,11 +303,9 @@ async def change_priority(ctx: Context, number: int | None, key: str) -> None:
     if ticket.status not in OPEN_STATUSES:
         bad_state(ctx, ticket)
         return
-    first_due, resolution_due = ticket_due_times(ctx.config, ticket, key)
-    await tickets.change_priority(ctx.s, ticket, key, ctx.person_id, ctx.now, first_response_due=first_due,
-                                  resolution_due=resolution_due,
-                                  detail=recompute_detail("priority", first_due, resolution_due))
-    due = first_due if ticket.first_response_at is None else resolution_due
+    times = ticket_due_times(ctx.config, ticket, key)
+    await tickets.change_priority(ctx.s, ticket, key, ctx.person_id, ctx.now, due=times)
+    due = times.first_response if ticket.first_response_at is None else times.resolution
     ctx.reply("priority_changed", n=ticket.id, priority=ctx.config.priorities[key].title.get(ctx.locale),
               due=format_time(due, ctx.config, ctx.locale, team=ticket.team))
     await refresh_card(ctx, ticket)

@@ -32,7 +32,7 @@ from handlers.ports import KnowledgeBase
 from handlers.relay import add_own_message, post_message, relay_to_staff
 from handlers.routing import guess_category, infer_priority
 from scheduler.calendar import for_person, for_team
-from scheduler.sla import due_times, pause_or_resume, recompute_detail, reopened_due_times
+from scheduler.sla import due_times, pause_or_resume, reopened_due_times
 from store import conversations, feedback, people, tickets
 from store.models import OPEN_STATUSES, Conversation, MessageKind, Status, Ticket
 
@@ -739,11 +739,8 @@ async def reopen(ctx: Context, number: int | None) -> None:
     resolved_at = ticket.resolved_at
     # A pause left open by a resolve outside the engine (a sweep) ends when it was resolved.
     pause_or_resume(ticket, for_team(ctx.config, ticket.team), resolved_at or ctx.now)
-    await tickets.reopen_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
-    paused, first_due, resolution_due = reopened_due_times(ctx.config, ticket, resolved_at, ctx.now)
-    await tickets.set_due_times(ctx.s, ticket, ctx.person_id, ctx.now, first_response_due=first_due,
-                                resolution_due=resolution_due, paused_minutes=paused,
-                                detail=recompute_detail("reopen", first_due, resolution_due))
+    await tickets.reopen_ticket(ctx.s, ticket, ctx.person_id, ctx.now,
+                                due=reopened_due_times(ctx.config, ticket, resolved_at, ctx.now))
     ctx.reply("reopened_requester", n=ticket.id)
     name, n = ctx.person.name, ticket.id
     if ticket.assignee_id is not None:

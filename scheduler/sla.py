@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import Config, PriorityConfig
 from scheduler.calendar import ALWAYS, BusinessCalendar, for_team
 from store.models import Status, Ticket
+from store.tickets import DueTimes
 
 
 def _minutes(duration: timedelta) -> float:
@@ -43,10 +44,11 @@ def due_times(
             calendar.add(created_at, _minutes(priority.resolution) + paused_minutes))
 
 
-def ticket_due_times(config: Config, ticket: Ticket, priority: str | None = None) -> tuple[datetime, datetime]:
+def ticket_due_times(config: Config, ticket: Ticket, priority: str | None = None) -> DueTimes:
     """The due times ``ticket`` should have now (with ``priority`` instead of its own)."""
-    return due_times(ticket.created_at, config.priorities[priority or ticket.priority],
-                     for_team(config, ticket.team), paused_minutes=ticket.sla_paused_minutes)
+    first_due, resolution_due = due_times(ticket.created_at, config.priorities[priority or ticket.priority],
+                                          for_team(config, ticket.team), paused_minutes=ticket.sla_paused_minutes)
+    return DueTimes(first_due, resolution_due, ticket.sla_paused_minutes)
 
 
 @dataclass(frozen=True)
@@ -114,22 +116,11 @@ async def settle(s: AsyncSession, config: Config, now: datetime, tickets: Iterab
     return changes
 
 
-def recompute_detail(reason: str, first_due: datetime | None, resolution_due: datetime | None) -> str:
-    """The audit line of a recompute (``ticket_event.detail``)."""
-    def iso(t: datetime | None) -> str:
-        return t.isoformat(timespec="minutes") if t else "-"
-
-    return f"{reason}: first_response_due={iso(first_due)} resolution_due={iso(resolution_due)}"
-
-
-def reopened_due_times(
-    config: Config, ticket: Ticket, resolved_at: datetime | None, now: datetime,
-) -> tuple[int, datetime, datetime]:
-    """(paused minutes, first response due, resolution due) of a ticket reopened at ``now``.
-
-    The business time it spent resolved does not count: it joins the paused minutes."""
-    resolved = round(for_team(config, ticket.team).between(resolved_at, now)) if resolved_at else 0
-    paused = ticket.sla_paused_minutes + resolved
-    first_due, resolution_due = due_times(ticket.created_at, config.priorities[ticket.priority],
-                                          for_team(config, ticket.team), paused_minutes=paused)
-    return paused, first_due, resolution_due
+def reopened_due_times(config: Config, ticket: Ticket, resolved_at: datetime | None, now: datetime) -> DueTimes:
+    """The due times of a ticket reopened at ``now``: the business time it spent resolved
+    does not count (it joins the paused minutes)."""
+    calendar = for_team(config, ticket.team)
+    paused = ticket.sla_paused_minutes + (round(calendar.between(resolved_at, now)) if resolved_at else 0)
+    first_due, resolution_due = due_times(ticket.created_at, config.priorities[ticket.priority], calendar,
+                                          paused_minutes=paused)
+    return DueTimes(first_due, resolution_due, paused)
