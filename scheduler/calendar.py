@@ -15,16 +15,15 @@ stays 09:00 local; a night window over the change is an hour shorter or longer).
 window belongs to the day it starts on: a Friday night window that ends on Saturday
 morning is Friday's.
 
-Speed: each day's windows and a per-year running total of working time are computed
-once per calendar and kept; ``between`` then costs a few look-ups whatever the span
-(partial days at both ends, whole days in between from the running totals), and ``add``
-jumps whole years and finds the day by bisection. Results do not depend on the cache:
-the functions stay pure.
+Speed: each day's windows, and per UTC year the working windows laid end to end with
+their running total, are computed once per calendar and kept. ``between`` is then two
+bisections and the year totals in between (no walk over days), ``add`` one bisection per
+year it crosses. The cache does not change any result: the functions stay pure.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -40,7 +39,43 @@ from bot.config import (
 
 MAX_YEARS = 10  # a calendar with no working time in ten years is treated as broken
 MICRO = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Window = tuple[datetime, datetime]
+
+
+def _us(instant: datetime) -> int:
+    """Microseconds since the epoch (any aware datetime)."""
+    return (instant - EPOCH) // MICRO
+
+
+def _utc_year(instant: datetime) -> int:
+    return instant.year if instant.tzinfo is UTC else instant.astimezone(UTC).year
+
+
+@dataclass(frozen=True)
+class _Year:
+    """The working windows of one UTC year, clipped to it, as microseconds since the epoch,
+    with ``done[i]`` = working microseconds of the year before window ``i`` starts."""
+
+    starts: list[int]
+    ends: list[int]
+    done: list[int]  # one longer than starts: done[-1] is the year's total
+
+    @property
+    def total(self) -> int:
+        return self.done[-1]
+
+    def before(self, at: int) -> int:
+        """Working microseconds of this year before the instant ``at`` (inside the year)."""
+        i = bisect_right(self.starts, at) - 1
+        if i < 0:
+            return 0
+        return self.done[i] + min(at, self.ends[i]) - self.starts[i]
+
+    def instant_after(self, worked: int) -> int:
+        """The first instant by which ``worked`` (0 < worked ≤ total) microseconds are worked."""
+        i = bisect_left(self.done, worked) - 1  # the window in which the total reaches it
+        return self.starts[i] + worked - self.done[i]
 
 
 class NoWorkingTime(ValueError):
@@ -83,7 +118,7 @@ class BusinessCalendar:
     regional: RegionalHolidays | None = None
     # Memo of windows per day and running totals per year (not part of the value).
     _windows: dict[date, tuple[Window, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _years: dict[int, list[int]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _years: dict[int, _Year] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # --- one day --------------------------------------------------------------------
 
@@ -120,28 +155,27 @@ class BusinessCalendar:
                 out.append((a, b))
         return tuple(out)
 
-    def _year(self, year: int) -> list[int]:
-        """Running totals of working microseconds: ``[k]`` = days of ``year`` before day index k."""
-        table = self._years.get(year)
-        if table is None:
-            table, total, day = [0], 0, date(year, 1, 1)
-            while day.year == year:
-                total += sum(((b - a) // MICRO for a, b in self.windows(day)), 0)
-                table.append(total)
-                day += timedelta(days=1)
-            self._years[year] = table
-        return table
+    def _year(self, year: int) -> _Year:
+        found = self._years.get(year)
+        if found is None:
+            found = self._years[year] = self._build_year(year)
+        return found
 
-    def _whole_days(self, first: date, stop: date) -> int:
-        """Working microseconds of the days ``first`` ≤ day < ``stop``."""
-        total = 0
-        while first < stop:
-            table = self._year(first.year)
-            end = min(stop, date(first.year + 1, 1, 1))
-            jan1 = date(first.year, 1, 1)
-            total += table[(end - jan1).days] - table[(first - jan1).days]
-            first = end
-        return total
+    def _build_year(self, year: int) -> _Year:
+        lo, hi = _us(datetime(year, 1, 1, tzinfo=UTC)), _us(datetime(year + 1, 1, 1, tzinfo=UTC))
+        starts: list[int] = []
+        ends: list[int] = []
+        done = [0]
+        day = date(year, 1, 1) - timedelta(days=2)  # local days whose windows may reach into the year
+        while day <= date(year + 1, 1, 1):
+            for a, b in self.windows(day):
+                s, e = max(_us(a), lo), min(_us(b), hi)
+                if e > s:
+                    starts.append(s)
+                    ends.append(e)
+                    done.append(done[-1] + e - s)
+            day += timedelta(days=1)
+        return _Year(starts, ends, done)
 
     def _local_date(self, instant: datetime) -> date:
         return instant.astimezone(self.zone).date()
@@ -162,54 +196,24 @@ class BusinessCalendar:
         at = start.astimezone(UTC)
         if minutes <= 0:
             return at
-        left = timedelta(minutes=minutes) // MICRO
-        day = self._local_date(at) - timedelta(days=1)
-        for day in (day, day + timedelta(days=1)):  # the windows that may hold ``at``
-            for a, b in self.windows(day):
-                if b <= at:
-                    continue
-                s = max(a, at)
-                if left <= (b - s) // MICRO:
-                    return s + left * MICRO
-                left -= (b - s) // MICRO
-        return self._add_whole_days(day + timedelta(days=1), left)
-
-    def _add_whole_days(self, day: date, left: int) -> datetime:
-        """``left`` working microseconds from the start of local ``day``."""
+        year = at.year
+        target = self._year(year).before(_us(at)) + timedelta(minutes=minutes) // MICRO
         for _ in range(MAX_YEARS + 1):
-            table = self._year(day.year)
-            offset = (day - date(day.year, 1, 1)).days
-            target = table[offset] + left
-            if target > table[-1]:  # not this year: jump to the next one
-                left = target - table[-1]
-                day = date(day.year + 1, 1, 1)
-                continue
-            index = bisect_left(table, target, lo=offset + 1) - 1  # the day the end falls in
-            left = target - table[index]
-            for a, b in self.windows(date(day.year, 1, 1) + timedelta(days=index)):
-                if left <= (b - a) // MICRO:
-                    return a + left * MICRO
-                left -= (b - a) // MICRO
+            table = self._year(year)
+            if target <= table.total:
+                return EPOCH + table.instant_after(target) * MICRO
+            target -= table.total
+            year += 1
         raise NoWorkingTime("the calendar has no working time to add to")
 
     def between(self, a: datetime, b: datetime) -> float:
         """Business minutes from ``a`` to ``b`` (0 when ``b`` is not after ``a``)."""
-        a, b = a.astimezone(UTC), b.astimezone(UTC)
         if b <= a:
             return 0.0
-        first, last = self._local_date(a), self._local_date(b)
-        one = timedelta(days=1)
-        if (last - first).days <= 3:
-            edges = [first - one + timedelta(days=i) for i in range((last - first).days + 2)]
-            whole = 0
-        else:  # edge days clipped to [a, b]; the windows of the days in between lie inside it
-            edges = [first - one, first, last - one, last]
-            whole = self._whole_days(first + one, last - one)
-        clipped = sum(
-            ((min(e, b) - max(s, a)) // MICRO for d in edges for s, e in self.windows(d) if min(e, b) > max(s, a)),
-            0,
-        )
-        return (clipped + whole) / 60_000_000
+        ya, yb = _utc_year(a), _utc_year(b)
+        worked = self._year(yb).before(_us(b)) - self._year(ya).before(_us(a))
+        worked += sum((self._year(y).total for y in range(ya, yb)), 0)
+        return worked / 60_000_000
 
 
 ALWAYS = BusinessCalendar()  # 24/7 in UTC: wall-clock time

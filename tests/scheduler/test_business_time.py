@@ -278,3 +278,11 @@ def test_long_spans_do_not_walk_the_days_again() -> None:
         cal.add(a + timedelta(days=shift), 60 * 24 * 40)
     assert built == []
     assert cal.between(a, b) == first
+
+
+def test_a_night_window_over_new_year_in_utc_counts_once() -> None:
+    # New Year's Eve 22:00 → 1 January 06:00 in Berlin (21:00 → 05:00 UTC): 8 hours over the UTC year end
+    assert BERLIN_NIGHT.between(ber(2026, 12, 31, 20, 0), ber(2027, 1, 1, 7, 0)) == 8 * 60
+    assert BERLIN_NIGHT.between(ber(2026, 12, 31, 23, 0), ber(2027, 1, 1, 2, 0)) == 3 * 60
+    assert BERLIN_NIGHT.add(ber(2026, 12, 31, 22, 0), 8 * 60) == ber(2027, 1, 1, 6, 0)
+    assert BERLIN_NIGHT.add(ber(2026, 12, 31, 23, 30), 90) == ber(2027, 1, 1, 1, 0)
