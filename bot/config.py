@@ -127,42 +127,172 @@ def _check_tz(v: str) -> str:
     return v
 
 
+# --- business calendars (H-CAL) --------------------------------------------------------------
+
+_HOURS_PART = re.compile(r"^(\d{1,2}:\d{2})-(\d{1,2}:\d{2})(\+1)?$")
+MINUTES_PER_DAY = 24 * 60
+
+
+def _clock_minutes(text: str, *, end: bool) -> int:
+    if end and text == "24:00":
+        return MINUTES_PER_DAY
+    return (t := time.fromisoformat(text.zfill(5))).hour * 60 + t.minute
+
+
+def parse_hours(spec: str) -> list[tuple[int, int]]:
+    """Working intervals of a day as (start, end) minutes after local midnight.
+
+    ``"09:00-13:00, 14:00-18:00"``: in order, not overlapping (touching is fine);
+    ``24:00`` is midnight at the end of the day; ``22:00-06:00+1`` is a night window that
+    ends the next day (its end is then above 1440), allowed last and only if it ends before
+    the first window of the next day starts. Raises ``ValueError`` with a readable message.
+    """
+    out: list[tuple[int, int]] = []
+    parts = [p.strip() for p in spec.split(",")]
+    for i, part in enumerate(parts):
+        m = _HOURS_PART.match(part.replace(" ", ""))
+        try:
+            if m is None:
+                raise ValueError
+            start, end = _clock_minutes(m.group(1), end=False), _clock_minutes(m.group(2), end=True)
+        except ValueError:
+            raise ValueError(f"expected HH:MM-HH:MM (several: 09:00-13:00, 14:00-18:00), got {part!r}") from None
+        if m.group(3):
+            if i != len(parts) - 1 or end >= start or end == MINUTES_PER_DAY:
+                raise ValueError(f"{part!r}: only the last window may end the next day (+1), "
+                                 "and it must end earlier in the day than it starts")
+            end += MINUTES_PER_DAY
+        elif start >= end:
+            raise ValueError(f"start must be before end, got {part!r} "
+                             f"(a night window that ends the next day is written {part}+1)")
+        if out and start < out[-1][1]:
+            raise ValueError(f"windows must be in order and must not overlap: {part!r} starts "
+                             f"before the previous one ends")
+        out.append((start, end))
+    if out and out[-1][1] > MINUTES_PER_DAY + out[0][0]:
+        raise ValueError(f"the night window {parts[-1]!r} overlaps the next day's first window {parts[0]!r}")
+    return out
+
+
+def _hours_text(value: Any) -> Any:
+    """``hours`` may be a YAML list of intervals; it is kept as one comma-separated string."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(v.strip() for v in value)
+    return value
+
+
+def _check_hours(v: str | None) -> str | None:
+    if v is not None:
+        if not v.strip():
+            raise ValueError("at least one working window is needed, like 09:00-18:00")
+        parse_hours(v)
+    return v
+
+
+def _check_days(v: list[str] | None) -> list[str] | None:
+    if v is None:
+        return v
+    bad = [d for d in v if d not in WEEKDAYS]
+    if bad:
+        raise ValueError(f"unknown day(s) {bad}; use {', '.join(WEEKDAYS)}")
+    if not v:
+        raise ValueError("at least one working day is needed")
+    return v
+
+
+def _check_country(v: str | None) -> str | None:
+    if v is None:
+        return v
+    import holidays as holidays_package
+
+    if v.upper() not in holidays_package.list_supported_countries():
+        raise ValueError(f"unknown country code {v!r} for the holidays package (use ISO codes like RU, DE, US)")
+    return v.upper()
+
+
+class CalendarPatch(_Model):
+    """Some fields of a calendar: a team's ``calendar_overrides`` or a person's ``shift``.
+
+    Each given field replaces the one of the calendar it applies to; the rest is kept."""
+
+    timezone: str | None = None
+    working_days: list[str] | None = None
+    hours: str | None = None
+    holidays: list[date] | None = None
+    holidays_country: str | None = None
+    holidays_subdivision: str | None = None
+    working_dates: list[date] | None = None
+
+    _hours_in = field_validator("hours", mode="before")(_hours_text)
+    _hours_ok = field_validator("hours")(_check_hours)
+    _days_ok = field_validator("working_days")(_check_days)
+    _country_ok = field_validator("holidays_country")(_check_country)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else _check_tz(v)
+
+    def given(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
 class CalendarConfig(_Model):
+    """A named calendar. ``hours``: one or more windows a day (``"09:00-13:00, 14:00-18:00"``
+    or a YAML list). Holidays: the listed dates plus, with ``holidays_country`` (and an
+    optional ``holidays_subdivision``), the public holidays of the ``holidays`` package,
+    whose transferred working weekend days (Russia's working Saturdays) also count as
+    working. ``working_dates``: extra working days; they win over any holiday."""
+
     timezone: str = "UTC"
     working_days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
     hours: str = "09:00-18:00"
     holidays: list[date] = Field(default_factory=list)
+    holidays_country: str | None = None
+    holidays_subdivision: str | None = None
+    working_dates: list[date] = Field(default_factory=list)
+
+    _hours_in = field_validator("hours", mode="before")(_hours_text)
+    _hours_ok = field_validator("hours")(_check_hours)
+    _days_ok = field_validator("working_days")(_check_days)
+    _country_ok = field_validator("holidays_country")(_check_country)
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
         return _check_tz(v)
 
-    @field_validator("working_days")
-    @classmethod
-    def _days(cls, v: list[str]) -> list[str]:
-        bad = [d for d in v if d not in WEEKDAYS]
-        if bad:
-            raise ValueError(f"unknown day(s) {bad}; use {', '.join(WEEKDAYS)}")
-        if not v:
-            raise ValueError("at least one working day is needed")
-        return v
+    @model_validator(mode="after")
+    def _consistent(self) -> CalendarConfig:
+        both = sorted(set(self.holidays) & set(self.working_dates))
+        if both:
+            raise ValueError(f"date(s) {[d.isoformat() for d in both]} are both holidays and working_dates")
+        if self.holidays_subdivision is not None:
+            if self.holidays_country is None:
+                raise ValueError("holidays_subdivision needs holidays_country")
+            import holidays as holidays_package
 
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, v: str) -> str:
-        try:
-            start, end = (time.fromisoformat(p.strip()) for p in v.split("-"))
-        except ValueError:
-            raise ValueError(f"expected HH:MM-HH:MM, got {v!r}") from None
-        if start >= end:
-            raise ValueError(f"start must be before end, got {v!r}")
-        return v
+            known = holidays_package.list_supported_countries().get(self.holidays_country, [])
+            if self.holidays_subdivision not in known:
+                raise ValueError(f"unknown subdivision {self.holidays_subdivision!r} of "
+                                 f"{self.holidays_country} (known: {', '.join(known) or 'none'})")
+        return self
+
+    def patched(self, patch: CalendarPatch | None) -> CalendarConfig:
+        """This calendar with the fields ``patch`` gives replaced (validated again)."""
+        if patch is None or not patch.given():
+            return self
+        return CalendarConfig.model_validate({**self.model_dump(), **patch.given()})
 
     @property
     def start_end(self) -> tuple[time, time]:
-        start, end = (time.fromisoformat(p.strip()) for p in self.hours.split("-"))
-        return start, end
+        """The first window's (start, end) local times (end 23:59:59.999999 for midnight)."""
+        start, end = parse_hours(self.hours)[0]
+        last = time(23, 59, 59, 999999) if end >= MINUTES_PER_DAY else time(end // 60, end % 60)
+        return time(start // 60, start % 60), last
+
+
+# --- end of business calendars -------------------------------------------------------------------
 
 
 class PriorityConfig(_Model):
@@ -198,6 +328,9 @@ class PersonConfig(_Model):
     telegram: int | None = None
     slack: str | None = None
     email: str | None = None
+    # An agent's own working time (hours / working_days / timezone ...) over their team's
+    # calendar: the shift auto-assignment and the sweep go by (H-CAL).
+    shift: CalendarPatch | None = None
 
     _tg = field_validator("telegram", mode="before")(_telegram_id)
 
@@ -212,6 +345,8 @@ class TeamChats(_Model):
 class TeamConfig(_Model):
     title: Localized
     calendar: str | None = None
+    # Fields of the named calendar this team replaces (e.g. its own hours); needs calendar (H-CAL).
+    calendar_overrides: CalendarPatch | None = None
     assignment: Literal["manual", "round_robin", "least_loaded"] = "manual"
     leads: list[str] = Field(default_factory=list)
     tiers: dict[str, list[str]] = Field(default_factory=dict)
@@ -639,6 +774,9 @@ def cross_check(data: dict[str, Any]) -> list[tuple[str, str]]:
         cal = team.get("calendar")
         if cal is not None and cal not in calendars:
             problems.append((f"teams.{key}.calendar", f"unknown calendar {cal!r}"))
+        if team.get("calendar_overrides") and cal is None:
+            problems.append((f"teams.{key}.calendar_overrides",
+                             "overrides change a named calendar: set teams." + key + ".calendar too"))
         for i, lead in enumerate(_l(team.get("leads"))):
             if lead not in people:
                 problems.append((f"teams.{key}.leads[{i}]", f"unknown person {lead!r}"))
@@ -751,11 +889,36 @@ def parse_config(
             problems.append((_loc_path(loc), msg))
         problems += cross_check(data)
         raise ConfigError(source, problems) from None
-    problems += cross_check(data)
+    problems += cross_check(data) + patched_calendar_problems(config)
     problems += config.sweep.problems(config.teams, config.priorities)
     if problems:
         raise ConfigError(source, problems)
     return config
+
+
+def patched_calendar_problems(config: Config) -> list[tuple[str, str]]:
+    """Team overrides and personal shifts that make their calendar invalid (H-CAL)."""
+    problems: list[tuple[str, str]] = []
+
+    def merged(path: str, base: CalendarConfig | None, patch: CalendarPatch | None) -> CalendarConfig | None:
+        if base is None:
+            return None
+        try:
+            return base.patched(patch)
+        except ValidationError as exc:
+            problems.extend((path, e["msg"].removeprefix("Value error, ")) for e in exc.errors())
+            return None
+
+    teams = {key: merged(f"teams.{key}.calendar_overrides", config.calendars.get(team.calendar or ""),
+                         team.calendar_overrides) for key, team in config.teams.items()}
+    for key, person in config.people.items():
+        if person.shift is None:
+            continue
+        for team_key, _tier in config.team_of_agent(key):
+            base = teams[team_key] or (None if config.teams[team_key].calendar else CalendarConfig())
+            if merged(f"people.{key}.shift", base, person.shift) is None and base is not None:
+                break  # one report per person is enough
+    return problems
 
 
 def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = None) -> Config:

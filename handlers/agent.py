@@ -15,6 +15,7 @@ from handlers.context import Context
 from handlers.events import Button, Reply
 from handlers.files import as_attachments, file_line
 from handlers.texts import Translator
+from scheduler.sla import ticket_due_times
 from store import people, tickets
 from store.models import OPEN_STATUSES, MessageKind, Status, Ticket
 from store.tickets import TicketStateError
@@ -299,6 +300,28 @@ async def release(ctx: Context, number: int | None) -> None:
     ctx.reply("released_ok", n=ticket.id)
     await refresh_card(ctx, ticket)
 
+
+
+async def change_priority(ctx: Context, number: int | None, key: str) -> None:
+    """``/priority N key``: another priority, and the SLA due times recomputed for it (in
+    business time since filing, pauses not counted), recorded in the ticket's audit trail."""
+    ticket = await load_ticket(ctx, "priority", number)
+    if ticket is None or not await require_staff(ctx, "priority", ticket):
+        return
+    if ticket.assignee_id is not None and not await require_owner_or_lead(ctx, "priority", ticket):
+        return
+    if key not in ctx.config.priorities:
+        ctx.reply("priority_unknown", name=key, names=", ".join(ctx.config.priorities))
+        return
+    if ticket.status not in OPEN_STATUSES:
+        bad_state(ctx, ticket)
+        return
+    times = ticket_due_times(ctx.config, ticket, key)
+    await tickets.change_priority(ctx.s, ticket, key, ctx.person_id, ctx.now, due=times)
+    due = times.first_response if ticket.first_response_at is None else times.resolution
+    ctx.reply("priority_changed", n=ticket.id, priority=ctx.config.priorities[key].title.get(ctx.locale),
+              due=format_time(due, ctx.config, ctx.locale, team=ticket.team))
+    await refresh_card(ctx, ticket)
 
 async def agent_teams(ctx: Context) -> list[str]:
     return sorted({m.team for m in await people.memberships_of(ctx.s, ctx.person_id)})

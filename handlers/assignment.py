@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from scheduler.calendar import BusinessCalendar
+
+
+def on_shift(candidates: Sequence[tuple[int, BusinessCalendar]], now: datetime) -> list[int]:
+    """The agents (id, their working time) who are inside their working time at ``now``, in order."""
+    return [agent for agent, calendar in candidates if calendar.is_working(now)]
 
 
 def choose_assignee(

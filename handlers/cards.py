@@ -35,10 +35,11 @@ def format_time(
 
 
 def team_timezone(config: Config, team: str | None) -> str:
-    """The IANA zone of ``team``'s calendar, else the desk's."""
+    """The IANA zone of ``team``'s calendar (its override first), else the desk's."""
     conf = config.teams.get(team) if team else None
     if conf is not None and conf.calendar and conf.calendar in config.calendars:
-        return config.calendars[conf.calendar].timezone
+        override = conf.calendar_overrides.timezone if conf.calendar_overrides else None
+        return override or config.calendars[conf.calendar].timezone
     return config.desk.timezone
 
 

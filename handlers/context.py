@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import LOCALES, Config
 from handlers.events import Destination, Incoming, Outgoing, Reply
 from handlers.texts import Translator, localize_usage, translator
+from scheduler import sla
 from store import outbox, people
 from store.models import Identity, Person, Ticket
 from store.tickets import audit_denied
@@ -83,6 +84,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.locale = pick_locale(self.person, self.config, self.identity.locale)
+        sla.track(self.s)  # flush() settles the SLA pause of the tickets this event changes
 
     @property
     def t(self) -> Translator:
@@ -264,7 +266,10 @@ class Context:
     # --- delivery -------------------------------------------------------------
 
     async def flush(self) -> list[Outgoing]:
-        """Write every collected reply to the outbox (same transaction as the change)."""
+        """Pause or resume the SLA of the tickets whose status changed (waiting on the
+        requester or no longer), then write every collected reply to the outbox (same
+        transaction as the change)."""
+        await sla.settle(self.s, self.config, self.now)
         result: list[Outgoing] = []
         for dest, reply, _locale in self._out:
             await outbox.enqueue(

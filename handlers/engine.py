@@ -117,6 +117,7 @@ class Engine:
             "/away": self._cmd_away,
             "/back": self._cmd_back,
             "/stats": lambda ctx, conv, arg: lead.show_stats(ctx, arg),
+            "/priority": self._cmd_priority,
         }
 
     # --- entry point ------------------------------------------------------------
@@ -477,6 +478,14 @@ class Engine:
             ctx.reply("usage", usage="/resolve N [note]")
         else:  # typed: resolves at once (scripts and other flows rely on it); the button asks
             await agent.resolve(ctx, number, note)
+
+    async def _cmd_priority(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        num, _, key = arg.partition(" ")
+        number = _ticket_number(num)
+        if number is None or not key.strip():
+            ctx.reply("usage", usage="/priority N " + "|".join(self.config.priorities))
+            return
+        await agent.change_priority(ctx, number, key.strip().lower())
 
     async def _cmd_find(self, ctx: Context, conv: Conversation, arg: str) -> None:
         if not arg.strip():

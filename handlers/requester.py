@@ -24,7 +24,7 @@ from rapidfuzz import fuzz
 from handlers import agent, forms, richtext
 from handlers import files as filing
 from handlers import conversation_routing as routing_rule
-from handlers.assignment import choose_assignee
+from handlers.assignment import choose_assignee, on_shift
 from handlers.cards import format_time
 from handlers.context import Context
 from handlers.events import MAX_TEXT, Button, Destination, Origin, Reply
@@ -32,8 +32,8 @@ from handlers.ports import KnowledgeBase
 from handlers.relay import add_own_message, post_message, relay_to_staff
 from handlers.routing import guess_category, infer_priority
 from handlers.texts import translator
-from scheduler.calendar import is_working_time
-from scheduler.sla import due_times
+from scheduler.calendar import for_person, for_team
+from scheduler.sla import due_times, pause_or_resume, reopened_due_times
 from store import conversations, feedback, people, tickets
 from store.models import OPEN_STATUSES, Conversation, MessageKind, Status, Ticket
 
@@ -622,7 +622,8 @@ class RequesterFlow:
         and platform message id of the request's message, when it is not this chat's."""
         category = ctx.config.categories[data["category"]]
         priority_key = data.get("priority") or ctx.config.default_priority
-        first_due, resolution_due = due_times(ctx.now, ctx.config.priorities[priority_key])
+        first_due, resolution_due = due_times(ctx.now, ctx.config.priorities[priority_key],
+                                              for_team(ctx.config, category.team))
         ticket = await tickets.create_ticket(
             ctx.s, team=category.team, category=data["category"], priority=priority_key,
             requester_id=ctx.person_id, text=data["query"], platform=ctx.inc.platform, now=ctx.now,
@@ -721,10 +722,12 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
     policy = ctx.config.teams[ticket.team].assignment
     if policy == "manual":
         return
-    if not on_shift(ctx, ticket.team):
-        return
     members = await people.team_members(ctx.s, ticket.team)
-    candidates = [p.id for p, m in members if m.tier == ticket.tier and not p.away and p.id is not None]
+    candidates = on_shift(
+        [(p.id, for_person(ctx.config, p.key, ticket.team)) for p, m in members
+         if m.tier == ticket.tier and not p.away and p.id is not None],
+        ctx.now,
+    )
     load = await tickets.open_load(ctx.s, candidates)
     last = await tickets.last_auto_assignee(ctx.s, ticket.team)
     chosen = choose_assignee(policy, candidates, load=load, last_assigned=last)
@@ -732,13 +735,6 @@ async def auto_assign(ctx: Context, ticket: Ticket) -> None:
         return
     await tickets.assign_ticket(ctx.s, ticket, chosen, None, ctx.now, detail="auto")
     await ctx.to_person(chosen, lambda t: agent.assignment_notice(t, ticket))
-
-
-def on_shift(ctx: Context, team: str) -> bool:
-    """Whether the team's agents are on shift now (a team without a calendar always is)."""
-    name = ctx.config.teams[team].calendar
-    calendar = ctx.config.calendars.get(name) if name else None
-    return calendar is None or is_working_time(calendar, ctx.now)
 
 
 async def load_own_ticket(ctx: Context, action: str, number: int | None) -> Ticket | None:
@@ -811,7 +807,11 @@ async def reopen(ctx: Context, number: int | None) -> None:
     if ticket.status != Status.RESOLVED:
         agent.bad_state(ctx, ticket)
         return
-    await tickets.reopen_ticket(ctx.s, ticket, ctx.person_id, ctx.now)
+    resolved_at = ticket.resolved_at
+    # A pause left open by a resolve outside the engine (a sweep) ends when it was resolved.
+    pause_or_resume(ticket, for_team(ctx.config, ticket.team), resolved_at or ctx.now)
+    await tickets.reopen_ticket(ctx.s, ticket, ctx.person_id, ctx.now,
+                                due=reopened_due_times(ctx.config, ticket, resolved_at, ctx.now))
     ctx.reply("reopened_requester", n=ticket.id)
     name, n = ctx.person.name, ticket.id
     if ticket.assignee_id is not None:

@@ -485,6 +485,14 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # --- cross-platform files and time zones ---
     # --- business calendars and SLA ---
+    "priority_changed": {
+        "en": "#{n}: priority is now {priority}; due by {due}.",
+        "ru": "#{n}: приоритет теперь {priority}; срок — {due}.",
+    },
+    "priority_unknown": {
+        "en": "There is no priority “{name}”. Use one of: {names}.",
+        "ru": "Нет приоритета «{name}». Доступны: {names}.",
+    },
     # --- runner ---
     # --- sweep rules ---
     "sweep_unclaimed_repost": {

@@ -314,14 +314,20 @@ async def resolve_ticket(s: AsyncSession, ticket: Ticket, actor_id: int | None, 
     return ticket
 
 
-async def reopen_ticket(s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime) -> Ticket:
+async def reopen_ticket(
+    s: AsyncSession, ticket: Ticket, actor_id: int, now: datetime, *, due: DueTimes | None = None,
+) -> Ticket:
+    """Back to work; ``due`` are the recomputed SLA due times, kept in the event's detail."""
     _require(ticket, "reopen", (Status.RESOLVED,))
     ticket.status = Status.CLAIMED if ticket.assignee_id else Status.NEW
     ticket.resolved_at = None
+    if due is not None:
+        ticket.first_response_due, ticket.resolution_due = due.first_response, due.resolution
+        ticket.sla_paused_minutes = due.paused_minutes
     _touch(ticket, now)
     s.add(ticket)
     await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="reopen", now=now,
-                from_value=Status.RESOLVED, to_value=ticket.status)
+                from_value=Status.RESOLVED, to_value=ticket.status, detail=due.detail() if due else None)
     return ticket
 
 
@@ -538,3 +544,36 @@ async def record_edit(
     await audit(s, ticket_id=original.ticket_id, actor_id=author_id, action="edit", now=now,
                 detail=f"message {original.id}")
     return edit
+
+
+# --- SLA due times (H-CAL) ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DueTimes:
+    """Recomputed SLA due times of a ticket (and the paused business minutes they allow for)."""
+
+    first_response: datetime | None
+    resolution: datetime | None
+    paused_minutes: int
+
+    def detail(self) -> str:
+        def iso(t: datetime | None) -> str:
+            return t.isoformat(timespec="minutes") if t else "-"
+
+        return (f"first_response_due={iso(self.first_response)} resolution_due={iso(self.resolution)} "
+                f"paused_minutes={self.paused_minutes}")
+
+
+async def change_priority(
+    s: AsyncSession, ticket: Ticket, priority: str, actor_id: int, now: datetime, *, due: DueTimes,
+) -> Ticket:
+    """Give an open ticket another priority and the due times that go with it (in the detail)."""
+    _require(ticket, "change priority", OPEN_STATUSES)
+    before = ticket.priority
+    ticket.priority = priority
+    ticket.first_response_due, ticket.resolution_due = due.first_response, due.resolution
+    _touch(ticket, now)
+    s.add(ticket)
+    await audit(s, ticket_id=ticket.id, actor_id=actor_id, action="priority", now=now,
+                from_value=before, to_value=priority, detail=due.detail())
+    return ticket
