@@ -295,10 +295,42 @@ class CalendarConfig(_Model):
 # --- end of business calendars -------------------------------------------------------------------
 
 
+_SPAN = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
+
+
+class BusinessSpan(_Model):
+    """A length of business time: ``days`` working days of the team's calendar plus
+    ``minutes`` business minutes. Written ``30m``, ``2h``, ``3d``, ``1d4h`` (or ``0m``)."""
+
+    days: int = Field(default=0, ge=0, le=365)
+    minutes: int = Field(default=0, ge=0, le=525_600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return {"minutes": value}
+        if isinstance(value, str):
+            m = _SPAN.match(value.strip())
+            if not m or not any(m.groups()):
+                raise ValueError(f"expected business time like 30m, 2h, 3d or 1d4h, or off; got {value!r}")
+            d, h, mi = (int(g) if g else 0 for g in m.groups())
+            return {"days": d, "minutes": h * 60 + mi}
+        return value
+
+    def __str__(self) -> str:
+        hours, minutes = divmod(self.minutes, 60)
+        parts = [f"{self.days}d" * bool(self.days), f"{hours}h" * bool(hours), f"{minutes}m" * bool(minutes)]
+        return "".join(parts) or "0m"
+
+
 class PriorityConfig(_Model):
+    """A priority's SLA targets, in business time of the ticket's team calendar: ``4h`` is
+    four working hours, ``2d`` two working days (as in the ``sweep:`` rules)."""
+
     title: Localized
-    first_response: timedelta
-    resolution: timedelta
+    first_response: BusinessSpan
+    resolution: BusinessSpan
     default: bool = False
     keywords: list[str] = Field(default_factory=list)
 
@@ -306,8 +338,16 @@ class PriorityConfig(_Model):
 
     @field_validator("first_response", "resolution", mode="before")
     @classmethod
-    def _dur(cls, v: Any) -> timedelta:
-        return parse_duration(v)
+    def _dur(cls, v: Any) -> Any:
+        if isinstance(v, timedelta):  # a length given in code: that many business minutes
+            v = {"minutes": round(v.total_seconds() / 60)}
+        try:
+            span = v if isinstance(v, BusinessSpan) else BusinessSpan.model_validate(v)
+        except ValidationError:
+            span = None
+        if span is None or not (span.days or span.minutes):
+            raise ValueError(f"expected a positive duration like 15m, 4h, 2d or 1h30m, got {v!r}")
+        return span
 
 
 def _telegram_id(value: Any) -> Any:
@@ -591,35 +631,6 @@ class SlackConfig(_Model):
 
 
 # --- sweep rules (scheduler/sweep.py) ---------------------------------------------------
-
-_SPAN = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
-
-
-class BusinessSpan(_Model):
-    """A length of business time: ``days`` working days of the team's calendar plus
-    ``minutes`` business minutes. Written ``30m``, ``2h``, ``3d``, ``1d4h`` (or ``0m``)."""
-
-    days: int = Field(default=0, ge=0, le=365)
-    minutes: int = Field(default=0, ge=0, le=525_600)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return {"minutes": value}
-        if isinstance(value, str):
-            m = _SPAN.match(value.strip())
-            if not m or not any(m.groups()):
-                raise ValueError(f"expected business time like 30m, 2h, 3d or 1d4h, or off; got {value!r}")
-            d, h, mi = (int(g) if g else 0 for g in m.groups())
-            return {"days": d, "minutes": h * 60 + mi}
-        return value
-
-    def __str__(self) -> str:
-        hours, minutes = divmod(self.minutes, 60)
-        parts = [f"{self.days}d" * bool(self.days), f"{hours}h" * bool(hours), f"{minutes}m" * bool(minutes)]
-        return "".join(parts) or "0m"
-
 
 def _off(value: Any) -> Any:
     """``off`` (or YAML's ``false``) switches a rule off: ``None``."""

@@ -218,6 +218,15 @@ class BusinessCalendar:
 
 ALWAYS = BusinessCalendar()  # 24/7 in UTC: wall-clock time
 
+_DAY_SAMPLE = datetime(2026, 6, 8, tzinfo=UTC)  # a plain fortnight (no DST change) to measure a working day
+
+
+def day_minutes(calendar: BusinessCalendar) -> float:
+    """The business minutes of a full working day of ``calendar`` (1440 around the clock):
+    what a "day" in a business-time span (``2d``) stands for."""
+    return max(calendar.between(_DAY_SAMPLE + timedelta(days=k), _DAY_SAMPLE + timedelta(days=k + 1))
+               for k in range(14)) or 24 * 60.0
+
 
 def _intervals(hours: str) -> tuple[tuple[time, time | None], ...]:
     def clock(minutes: int) -> time:

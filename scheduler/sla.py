@@ -23,14 +23,15 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import Config, PriorityConfig
-from scheduler.calendar import ALWAYS, BusinessCalendar, for_team
+from bot.config import BusinessSpan, Config, PriorityConfig
+from scheduler.calendar import ALWAYS, BusinessCalendar, day_minutes, for_team
 from store.models import Status, Ticket
 from store.tickets import DueTimes
 
 
-def _minutes(duration: timedelta) -> float:
-    return duration.total_seconds() / 60
+def _minutes(span: BusinessSpan, calendar: BusinessCalendar) -> float:
+    """A target in business minutes: ``2d`` is two of the calendar's working days."""
+    return span.minutes + (span.days * day_minutes(calendar) if span.days else 0.0)
 
 
 def due_times(
@@ -40,8 +41,8 @@ def due_times(
 
     Durations are business time in ``calendar`` (the default, :data:`ALWAYS`, is wall-clock
     time); ``paused_minutes`` of business time do not count toward the resolution."""
-    return (calendar.add(created_at, _minutes(priority.first_response)),
-            calendar.add(created_at, _minutes(priority.resolution) + paused_minutes))
+    return (calendar.add(created_at, _minutes(priority.first_response, calendar)),
+            calendar.add(created_at, _minutes(priority.resolution, calendar) + paused_minutes))
 
 
 def ticket_due_times(config: Config, ticket: Ticket, priority: str | None = None) -> DueTimes:

@@ -33,7 +33,7 @@ from bot.config import BusinessSpan, Config, SweepRuleSet
 from handlers import home
 from handlers import scheduled as do
 from handlers.context import Context, system_context
-from scheduler.calendar import BusinessCalendar, for_person, for_team
+from scheduler.calendar import BusinessCalendar, day_minutes, for_person, for_team
 from store import people
 from store import scheduled as store
 from store.models import OPEN_STATUSES, Status, Ticket
@@ -57,7 +57,6 @@ AWAY = "away"
 COVERED = "covered"  # a stage a later one stood for (after an outage): recorded, not acted on
 
 SHIFT_LOOKBACK_DAYS = 14  # how far back an agent's last shift end is looked for
-_DAY_SAMPLE = datetime(2026, 6, 8, tzinfo=UTC)  # a plain fortnight (no DST change) to measure a working day
 
 
 # --- the state the policy reads ---------------------------------------------------------
@@ -151,12 +150,6 @@ class Rules:
     def after(self, team: str, start: datetime, span: BusinessSpan) -> datetime:
         """The instant ``span`` of ``team``'s business time after ``start``."""
         return self.calendar(team).add(start, self.minutes(team, span))
-
-
-def day_minutes(calendar: BusinessCalendar) -> float:
-    """The business minutes of a full working day of ``calendar`` (1440 around the clock)."""
-    return max(calendar.between(_DAY_SAMPLE + timedelta(days=k), _DAY_SAMPLE + timedelta(days=k + 1))
-               for k in range(14)) or 24 * 60.0
 
 
 def last_shift_end(shift: BusinessCalendar, now: datetime) -> datetime | None:

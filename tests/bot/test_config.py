@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.config import ConfigError, load_config, parse_config, parse_duration, redact_secrets, redact_url
+from bot.config import BusinessSpan, ConfigError, load_config, parse_config, parse_duration, redact_secrets, redact_url
 from tests.bot.conftest import SAMPLE_CONFIG, RunDeskbot
 
 TG_TOKEN = "7311122233:AAH4xQ1rFz9Vb2lK8sTtY0pWmNcDe3fGhIj"
@@ -63,8 +63,8 @@ def test_sample_config_loads() -> None:
     assert config.teams["it"].leads == ["gleb"] and config.teams["hr"].leads == ["egor"]
     assert config.people["anna"].locale == "ru" and config.people["vera"].locale == "en"
     assert config.default_priority == "normal"
-    assert config.priorities["urgent"].first_response == timedelta(minutes=15)
-    assert config.priorities["low"].resolution == timedelta(days=5)
+    assert config.priorities["urgent"].first_response == BusinessSpan(minutes=15)
+    assert config.priorities["low"].resolution == BusinessSpan(days=5)  # five working days
     assert config.categories["network"].team == "it"
     assert config.desk.database_url == "sqlite+aiosqlite:///deskbot.db"  # the ${…:-default}
     assert not config.telegram.enabled and not config.slack.enabled

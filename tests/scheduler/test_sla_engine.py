@@ -51,8 +51,8 @@ async def test_filed_on_tuesday_night_the_first_response_is_due_wednesday_at_130
         number = await open_ticket(desk, "anna", VPN)
         row = await ticket_row(desk, number)
         assert row["first_response_due"] == msk(2026, 12, 2, 13, 0)
-        # 48 working hours from Wed 09:00: Wed–Fri and Mon–Tue are 45 hours, 3 more on Wed 9 Dec
-        assert row["resolution_due"] == msk(2026, 12, 9, 12, 0)
+        # "2d" is two working days (of 9 hours) from Wed 09:00: the end of Thursday
+        assert row["resolution_due"] == msk(2026, 12, 3, 18, 0)
         assert any("2 дек. 13:00 MSK" in m.text for m in desk.received("anna"))
 
 
@@ -81,8 +81,8 @@ async def test_a_priority_change_is_refused_for_strangers_and_unknown_priorities
 
 
 async def test_waiting_on_the_requester_pauses_the_resolution_clock(desk: Desk, clock: FakeClock) -> None:
-    number = await open_ticket(desk, "anna", VPN)  # Mon 10:00; resolution due Mon 7 Dec 13:00
-    assert (await ticket_row(desk, number))["resolution_due"] == msk(2026, 12, 7, 13, 0)
+    number = await open_ticket(desk, "anna", VPN)  # Mon 10:00; "2d": resolution due Wed 2 Dec 10:00
+    assert (await ticket_row(desk, number))["resolution_due"] == msk(2026, 12, 2, 10, 0)
     await desk.say("boris", f"/take {number}")
     clock.advance(hours=1)  # Mon 11:00
     await desk.say("boris", f"/reply {number} Перезагрузите ноутбук, пожалуйста")
@@ -95,7 +95,7 @@ async def test_waiting_on_the_requester_pauses_the_resolution_clock(desk: Desk, 
 
     row = await ticket_row(desk, number)
     assert (row["status"], row["sla_paused_at"], row["sla_paused_minutes"]) == (Status.CLAIMED, None, 9 * 60)
-    assert row["resolution_due"] == msk(2026, 12, 8, 13, 0)  # a working day later
+    assert row["resolution_due"] == msk(2026, 12, 3, 10, 0)  # a working day later
     assert row["first_response_due"] == msk(2026, 11, 30, 14, 0)  # untouched
 
 
@@ -108,11 +108,11 @@ async def test_a_release_while_waiting_also_ends_the_pause(desk: Desk, clock: Fa
 
     row = await ticket_row(desk, number)
     assert (row["status"], row["sla_paused_at"], row["sla_paused_minutes"]) == (Status.NEW, None, 120)
-    assert row["resolution_due"] == msk(2026, 12, 7, 15, 0)
+    assert row["resolution_due"] == msk(2026, 12, 2, 12, 0)
 
 
 async def test_a_reopen_recomputes_without_the_time_it_was_resolved(desk: Desk, clock: FakeClock) -> None:
-    number = await open_ticket(desk, "anna", VPN)  # resolution due Mon 7 Dec 13:00
+    number = await open_ticket(desk, "anna", VPN)  # resolution due Wed 2 Dec 10:00
     await desk.say("boris", f"/take {number}")
     clock.advance(hours=2)  # Mon 12:00
     await desk.say("boris", f"/resolve {number}")
@@ -121,9 +121,9 @@ async def test_a_reopen_recomputes_without_the_time_it_was_resolved(desk: Desk, 
 
     row = await ticket_row(desk, number)
     assert (row["status"], row["sla_paused_minutes"]) == (Status.CLAIMED, 9 * 60)
-    assert row["resolution_due"] == msk(2026, 12, 8, 13, 0)
+    assert row["resolution_due"] == msk(2026, 12, 3, 10, 0)
     [event] = [e for e in await ticket_events(desk, number) if e.action == "reopen"]
-    assert event.detail is not None and "resolution_due=2026-12-08T10:00+00:00 paused_minutes=540" in event.detail
+    assert event.detail is not None and "resolution_due=2026-12-03T07:00+00:00 paused_minutes=540" in event.detail
 
 
 # --- shift-aware auto-assignment -------------------------------------------------------------------
@@ -169,7 +169,7 @@ async def test_auto_assignment_picks_only_agents_on_their_shift(hr_desk: Desk, c
 async def test_a_reopen_after_a_resolve_outside_the_engine_counts_no_minute_twice(desk: Desk, clock: FakeClock) -> None:
     from store import tickets
 
-    number = await open_ticket(desk, "anna", VPN)  # resolution due Mon 7 Dec 13:00
+    number = await open_ticket(desk, "anna", VPN)  # resolution due Wed 2 Dec 10:00
     await desk.say("boris", f"/take {number}")
     await desk.say("boris", f"/reply {number} Попробуйте ещё раз")  # waiting from Mon 10:00
     clock.advance(hours=3)  # Mon 13:00: a job resolves it in its own transaction, pause left open
@@ -184,4 +184,4 @@ async def test_a_reopen_after_a_resolve_outside_the_engine_counts_no_minute_twic
     row = await ticket_row(desk, number)
     # waited Mon 10–13 (3h), resolved Mon 13–18 and Tue 09–13 (9h): 12 working hours once
     assert (row["sla_paused_at"], row["sla_paused_minutes"]) == (None, 12 * 60)
-    assert row["resolution_due"] == msk(2026, 12, 8, 16, 0)
+    assert row["resolution_due"] == msk(2026, 12, 3, 13, 0)
