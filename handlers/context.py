@@ -250,7 +250,9 @@ class Context:
     async def flush(self) -> list[Outgoing]:
         """Write every collected reply to the outbox (same transaction as the change)."""
         result: list[Outgoing] = []
-        for dest, reply, _locale in self._out:
+        for dest, reply, locale in self._out:
+            if reply.locale is None:
+                reply = dataclasses.replace(reply, locale=locale)
             await outbox.enqueue(
                 self.s,
                 platform=dest.platform,

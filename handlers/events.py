@@ -123,11 +123,16 @@ class Reply:
     rich: tuple[Any, ...] | None = None
     # Files sent with the text (by reference; a sender passes on those valid on its platform).
     attachments: tuple[Attachment, ...] = ()
+    # The reader's language (set when the reply is queued): for a note a sender adds itself,
+    # e.g. a file of another platform it could not copy.
+    locale: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"text": self.text, "buttons": [[b.to_dict() for b in row] for row in self.buttons]}
         if self.attachments:
             payload["attachments"] = [a.to_dict() for a in self.attachments]
+        if self.locale:
+            payload["locale"] = self.locale
         if self.rich is not None:
             from handlers.richtext import to_data
 
@@ -143,7 +148,9 @@ class Reply:
 
             rich = from_data(payload["rich"])
         files = tuple(Attachment.from_dict(a) for a in payload.get("attachments") or ())
-        return cls(text=payload["text"], buttons=rows, ticket_id=ticket_id, card=card, rich=rich, attachments=files)
+        locale = payload.get("locale")
+        return cls(text=payload["text"], buttons=rows, ticket_id=ticket_id, card=card, rich=rich, attachments=files,
+                   locale=locale if isinstance(locale, str) else None)
 
     @property
     def plain(self) -> str:

@@ -16,6 +16,7 @@ from bot.telegram.callbacks import decode
 from bot.telegram.sender import TelegramSender
 from handlers.events import Attachment, Button, Destination, Reply
 from handlers.richtext import parse_markdown
+from handlers.texts import t
 from store import outbox, tickets
 from store.db import Database
 from store.models import Person, Status, TicketPost
@@ -382,7 +383,7 @@ async def test_files_follow_the_text_by_file_id_in_the_same_topic(make_sender: M
         Attachment("screen.jpg", "image/jpeg", 50_000, photo.file_id, "photo", "telegram"),
         Attachment("dump.zip", "application/zip", doc.size, doc.file_id, "document", "telegram"),
         Attachment("note.ogg", "audio/ogg", 9_000, voice.file_id, "voice", "telegram"),
-        Attachment("slack.png", "image/png", 10, "F123SLACK", "photo", "slack"),  # not valid here: skipped
+        Attachment("slack.png", "image/png", 10, "F123SLACK", "photo", "slack"),  # no fetcher here: a note
     )
     reply = Reply("Anna sent files", ticket_id=ticket, attachments=files,
                   buttons=((Button("Reply", "reply", ticket),),))
@@ -396,6 +397,7 @@ async def test_files_follow_the_text_by_file_id_in_the_same_topic(make_sender: M
         "text", "photo", "document", "voice"]
     assert sent == str(messages[0]["message_id"]) and "reply_markup" in messages[0]
     assert messages[2]["document"]["file_id"] == doc.file_id
+    assert t("file_not_copied", "en", name="slack.png", source="Slack") in messages[0]["text"]
     assert [c.method for c in fake.sent(IT)] == ["sendMessage", "sendPhoto", "sendDocument", "sendVoice"]
 
 
