@@ -58,6 +58,8 @@ class Incoming:
     text: str = ""
     display_name: str | None = None
     locale: str | None = None
+    # The person's IANA time zone from their platform profile (Slack's ``tz``), when known.
+    timezone: str | None = None
     thread_id: str | None = None
     reply_to: str | None = None  # the platform message id this message replies to
     action: str | None = None
