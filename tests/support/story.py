@@ -22,7 +22,7 @@ from bot.app import App, build
 from bot.delivery import UNLIMITED
 from bot.run import share_files
 from bot.slack.frontend import PATH, SlackFrontend
-from store.models import Ticket
+from store.models import OutboxMessage, Ticket
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 from tests.support.scenarios import make_config
@@ -50,6 +50,20 @@ class Desk:
     async def ticket(self, number: int = 1) -> Ticket:
         async with self.app.db.transaction() as s:
             return (await s.exec(select(Ticket).where(Ticket.id == number))).one()
+
+    async def recorded(self, platform: str, chat_id: str | int, message_id: str | int) -> None:
+        """Wait until the outbox worker recorded the bot's message as sent. The platform shows
+        it a moment earlier; a reply to it finds its ticket only once it is recorded (no person
+        answers that fast, a test does)."""
+        query = select(OutboxMessage.id).where(OutboxMessage.platform == platform,
+                                               OutboxMessage.chat_id == str(chat_id),
+                                               OutboxMessage.message_id == str(message_id))
+        async with asyncio.timeout(WAIT):
+            while True:
+                async with self.app.db.transaction() as s:
+                    if (await s.exec(query)).first() is not None:
+                        return
+                await asyncio.sleep(0.05)  # polling the store: the worker has no event for this
 
 
 async def with_button(where: _Reading, label: str, thread_ts: str | None = None) -> SlackMessage:

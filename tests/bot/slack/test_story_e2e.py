@@ -95,6 +95,7 @@ async def test_a_telegram_ticket_with_a_photo_is_handled_in_slack(sqlite_url: st
         guess = await tg_button(anna, yes)
         await anna.presses(guess, next(b for b in guess.buttons if b.startswith(yes)))
         created = await anna.sees("#1", timeout=WAIT)
+        await d.recorded("telegram", anna.id, created.message_id)
         photo = await anna.sends_photo("вот экран", reply_to=created)
 
         # boris claims in Slack; the Telegram group's card follows.
