@@ -28,6 +28,8 @@ log = logging.getLogger("deskbot.slack")
 
 
 class Profile(NamedTuple):
+    """What ``users.info`` says about a person, in the desk's terms."""
+
     locale: str | None
     name: str | None
     timezone: str | None
@@ -63,7 +65,8 @@ class Handoff:
         if not user_id:
             return None, None
         if user_id in self._profiles:
-            return self._profiles[user_id][:2]
+            known = self._profiles[user_id]
+            return known.locale, known.name
         try:
             resp = await client.users_info(user=user_id, include_locale=True)
         except Exception as exc:  # noqa: BLE001 - a profile is a convenience, the message matters
@@ -72,4 +75,4 @@ class Handoff:
         user: dict[str, Any] = resp.get("user") or {}
         found = Profile(translate.locale_of(user.get("locale")), translate.name_of(user), translate.timezone_of(user))
         self._profiles[user_id] = found
-        return found[:2]
+        return found.locale, found.name

@@ -174,10 +174,11 @@ def copy_note(t: Translator, attachment: Attachment, *, too_big: bool) -> str:
     name = filing.display_name(attachment, t)
     if not too_big:
         return t("file_not_copied", name=name, source=source)
-    size = filing.human_size(attachment.size) if attachment.size > MAX_UPLOAD_BYTES else \
-        f"> {filing.human_size(MAX_UPLOAD_BYTES)}"
-    return t("file_not_copied_too_big", name=name, size=size, limit=filing.human_size(MAX_UPLOAD_BYTES),
-             platform=t(f"platform_{PLATFORM}"), source=source)
+    limit = filing.human_size(MAX_UPLOAD_BYTES)
+    # The size Slack gave, or, when it gave none and the download stopped at the limit, "> limit".
+    size = filing.human_size(attachment.size) if attachment.size > MAX_UPLOAD_BYTES else f"> {limit}"
+    return t("file_not_copied_too_big", name=name, size=size, limit=limit, platform=t(f"platform_{PLATFORM}"),
+             source=source)
 
 
 @dataclass
