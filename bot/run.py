@@ -27,7 +27,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from aiohttp import web
 
@@ -40,6 +40,10 @@ from bot.server import Status, make_app
 from handlers.engine import utc_clock
 from handlers.events import Incoming, Outcome
 from handlers.ports import Clock, KnowledgeBase
+
+if TYPE_CHECKING:
+    from bot.slack.frontend import SlackFrontend
+    from bot.telegram.frontend import TelegramFrontend
 
 log = logging.getLogger("deskbot.run")
 
@@ -68,12 +72,24 @@ def build_frontends(config: Config) -> list[Frontend]:
         from bot.slack.frontend import SlackFrontend
 
         slack = SlackFrontend(config)
-        if telegram is not None:  # Telegram files on a ticket handled in Slack are copied over
-            from bot.slack.sender import SlackSender, telegram_fetcher
-
-            slack.sender = SlackSender(slack.client, files={"telegram": telegram_fetcher(telegram.bot)})
+        if telegram is not None:
+            share_files(telegram, slack)
         frontends.append(slack)
     return frontends
+
+
+def share_files(telegram: TelegramFrontend, slack: SlackFrontend) -> None:
+    """Files on a ticket cross between the two platforms: each sender gets a fetcher for the
+    other's files (a Telegram photo uploaded into the Slack thread, a Slack file sent to
+    Telegram as a document, within Telegram's upload limit)."""
+    from bot.slack.files import slack_fetcher
+    from bot.slack.sender import SlackSender, telegram_fetcher
+    from bot.telegram.sender import MAX_UPLOAD_BYTES, TelegramSender
+
+    if isinstance(slack.sender, SlackSender):
+        slack.sender.fetchers["telegram"] = telegram_fetcher(telegram.bot)
+    if isinstance(telegram.sender, TelegramSender):
+        telegram.sender.fetchers["slack"] = slack_fetcher(slack.client, max_bytes=MAX_UPLOAD_BYTES)
 
 
 class Runner:

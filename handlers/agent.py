@@ -379,7 +379,12 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
         return
     requester = await display_name(ctx, ticket.requester_id) or "?"
     owner = await display_name(ctx, ticket.assignee_id)
-    card = ticket_card(ctx.t, ticket, ctx.config, requester=requester, owner=owner)
+    zone = await ctx.reader_zone()  # times in the reader's own zone when their profile has one
+
+    def at(moment: datetime) -> str:
+        return format_time(moment, ctx.config, ctx.locale, team=ticket.team, zone=zone)
+
+    card = ticket_card(ctx.t, ticket, ctx.config, requester=requester, owner=owner, zone=zone)
     lines = [card.text, "", ctx.t("ticket_history")]
     entries: list[tuple[datetime, int, int, str]] = []  # (time, messages before events, id, line)
     hidden: set[int | None] = set()  # notes a requester does not see
@@ -395,7 +400,7 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
         mark = {MessageKind.NOTE: f" ({ctx.t('note_mark')})",
                 MessageKind.EDIT: f" ({ctx.t('hist_edited')})"}.get(msg.kind, "")  # type: ignore[call-overload]
         body = "\n".join([msg.text] * bool(msg.text) + [file_line(ctx.t, f) for f in as_attachments(msg.attachments)])
-        entries.append((msg.created_at, 1, msg.id or 0, f"{format_time(msg.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}{mark}: {body}"))
+        entries.append((msg.created_at, 1, msg.id or 0, f"{at(msg.created_at)} {who}{mark}: {body}"))
     for event in await tickets.events(ctx.s, ticket.id):  # type: ignore[arg-type]
         if event.action not in HISTORY_EVENTS:
             continue
@@ -406,7 +411,7 @@ async def show_ticket(ctx: Context, number: int | None) -> None:
         text = ctx.t(f"hist_{event.action}", **values)
         if event.detail and event.action in ("escalate", "resolve", "rate", "csat_comment"):
             text += f" — {event.detail}"
-        entries.append((event.created_at, 0, event.id or 0, f"{format_time(event.created_at, ctx.config, ctx.locale, team=ticket.team)} {who}: {text}"))
+        entries.append((event.created_at, 0, event.id or 0, f"{at(event.created_at)} {who}: {text}"))
     lines.extend(line for *_, line in sorted(entries, key=lambda e: e[:3]))
     buttons = card.buttons if staff else ()
     ctx.here(Reply("\n".join(lines), buttons, ticket_id=ticket.id))

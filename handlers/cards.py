@@ -9,23 +9,26 @@ from babel import dates as babel_dates
 
 from bot.config import Config
 from handlers.events import Button, Reply
+from handlers.sanitize import known_timezone
 from handlers.texts import Translator
 from store.models import Status, Ticket
 from store.tickets import TIER_ORDER
 
 
 def format_time(
-    value: datetime | None, config: Config, locale: str | None = None, *, team: str | None = None
+    value: datetime | None, config: Config, locale: str | None = None, *, team: str | None = None,
+    zone: str | None = None,
 ) -> str:
     """A moment for a reader: "2 дек. 13:00 MSK" / "Dec 2 1:00 PM MSK" (Babel, CLDR patterns).
 
-    Shown in ``team``'s calendar time zone (the desk time zone when the team has none) and
+    Shown in the reader's own time zone ``zone`` when it is known (a platform profile's),
+    else in ``team``'s calendar time zone (the desk time zone when the team has none), and
     in ``locale`` (the desk default when not given).
     """
     if value is None:
         return "—"
     loc = locale or config.desk.default_locale
-    tz = ZoneInfo(team_timezone(config, team))
+    tz = ZoneInfo(known_timezone(zone) or team_timezone(config, team))
     date = babel_dates.format_skeleton("MMMd", value, tzinfo=tz, locale=loc)
     clock = babel_dates.format_time(value, "short", tzinfo=tz, locale=loc)
     zone = value.astimezone(tz).tzname() or ""
@@ -90,8 +93,9 @@ def fields_text(t: Translator, ticket: Ticket, config: Config) -> str:
 
 def ticket_card(
     t: Translator, ticket: Ticket, config: Config, *, requester: str, owner: str | None,
-    unreachable_on: str | None = None,
+    unreachable_on: str | None = None, zone: str | None = None,
 ) -> Reply:
+    """The queue card (``zone``: the reader's time zone, for a card shown to one person)."""
     locale = t.locale
     category = config.categories.get(ticket.category)
     priority = config.priorities.get(ticket.priority)
@@ -103,7 +107,7 @@ def ticket_card(
         requester=requester,
         category=category.title.get(locale) if category else ticket.category,
         tier=ticket.tier,
-        due=format_time(ticket.first_response_due, config, locale, team=ticket.team),
+        due=format_time(ticket.first_response_due, config, locale, team=ticket.team, zone=zone),
         status=status_text(t, ticket, owner),
     )
     if unreachable_on is not None:  # the platform the requester blocked the bot on

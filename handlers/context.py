@@ -130,6 +130,11 @@ class Context:
             return
         self.here(Reply(text))
 
+    async def reader_zone(self) -> str | None:
+        """The actor's own time zone, for times in the answers to them: their profile's on
+        the platform they wrote from, else the last one they had anywhere (None: unknown)."""
+        return self.identity.timezone or await people.timezone_of(self.s, self.person_id, self.inc.platform)
+
     async def to_person(self, person_id: int, build: ReplyBuilder) -> None:
         """Reach a person on the platform they last used (that this desk serves)."""
         dest, locale = await self._person_destination(person_id)
@@ -271,7 +276,9 @@ class Context:
         transaction as the change)."""
         await sla.settle(self.s, self.config, self.now)
         result: list[Outgoing] = []
-        for dest, reply, _locale in self._out:
+        for dest, reply, locale in self._out:
+            if reply.locale is None:
+                reply = dataclasses.replace(reply, locale=locale)
             await outbox.enqueue(
                 self.s,
                 platform=dest.platform,

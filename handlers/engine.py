@@ -162,7 +162,7 @@ class Engine:
             await record_event(s, inc.event_key, now)
             person, identity = await people.resolve_sender(
                 s, inc.platform, inc.user_id, display_name=inc.display_name, locale=inc.locale,
-                chat_id=inc.chat_id, private=inc.is_private, now=now,
+                timezone=inc.timezone, chat_id=inc.chat_id, private=inc.is_private, now=now,
                 seen=inc.signal not in ("blocked", "unblocked", home.HOME_SIGNAL),  # not the person writing
             )
             ctx = Context(s=s, config=self.config, inc=inc, person=person, identity=identity,

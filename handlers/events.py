@@ -73,6 +73,8 @@ class Incoming:
     text: str = ""
     display_name: str | None = None
     locale: str | None = None
+    # The person's IANA time zone from their platform profile (Slack's ``tz``), when known.
+    timezone: str | None = None
     thread_id: str | None = None
     reply_to: str | None = None  # the platform message id this message replies to
     action: str | None = None
@@ -143,6 +145,9 @@ class Reply:
     # A whole screen instead of a message, as plain data (``card="home"``: an App Home,
     # handlers.home.HomeView.to_dict()); ``text`` is then its one-line summary.
     view: dict[str, Any] | None = None
+    # The reader's language (set when the reply is queued): for a note a sender adds itself,
+    # e.g. a file of another platform it could not copy.
+    locale: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"text": self.text, "buttons": [[b.to_dict() for b in row] for row in self.buttons]}
@@ -150,6 +155,8 @@ class Reply:
             payload["attachments"] = [a.to_dict() for a in self.attachments]
         if self.view is not None:
             payload["view"] = self.view
+        if self.locale:
+            payload["locale"] = self.locale
         if self.rich is not None:
             from handlers.richtext import to_data
 
@@ -166,8 +173,9 @@ class Reply:
             rich = from_data(payload["rich"])
         files = tuple(Attachment.from_dict(a) for a in payload.get("attachments") or ())
         view = payload.get("view") if isinstance(payload.get("view"), dict) else None
+        locale = payload.get("locale")
         return cls(text=payload["text"], buttons=rows, ticket_id=ticket_id, card=card, rich=rich, attachments=files,
-                   view=view)
+                   view=view, locale=locale if isinstance(locale, str) else None)
 
     @property
     def plain(self) -> str:

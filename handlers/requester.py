@@ -641,7 +641,7 @@ class RequesterFlow:
             "ticket_created", n=ticket.id, subject=ticket.subject,
             team=ctx.config.teams[ticket.team].title.get(ctx.locale),
             priority=ctx.config.priorities[priority_key].title.get(ctx.locale),
-            due=format_time(first_due, ctx.config, ctx.locale, team=ticket.team),
+            due=format_time(first_due, ctx.config, ctx.locale, team=ticket.team, zone=await ctx.reader_zone()),
         ), ticket_id=ticket.id))
         files = filing.as_attachments(data.get("files"))
         filing.tell_sender_too_big(ctx, files)

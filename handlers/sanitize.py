@@ -9,8 +9,10 @@ values that are keys in the store are made to fit their columns. Nothing here ra
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
+from zoneinfo import available_timezones
 
 from handlers.events import Attachment, Incoming, Origin
 
@@ -18,6 +20,7 @@ MAX_ID = 64  # platform user / chat id columns (VARCHAR(64))
 MAX_NAME = 200  # display names
 MAX_LOCALE = 8  # locale columns
 MAX_KB_QUERY = 4000  # ticket.kb_query, kb_feedback.query
+MAX_TIMEZONE = 64  # identity.timezone
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -50,6 +53,20 @@ def clean_locale(locale: str | None) -> str | None:
     primary = locale.replace("_", "-").split("-")[0].strip().lower()
     primary = "".join(ch for ch in primary if ch.isascii() and ch.isalpha())[:MAX_LOCALE]
     return primary or None
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def known_timezone(name: str | None) -> str | None:
+    """``name`` when it is an IANA time zone this system knows (``Europe/Berlin``), else ``None``
+    (a platform's profile may carry anything; an unknown zone is ignored, never an error)."""
+    if not name or not isinstance(name, str) or len(name) > MAX_TIMEZONE:
+        return None
+    name = name.strip()
+    return name if name in _zones() else None
 
 
 def cut_text(inc: Incoming, limit: int) -> tuple[Incoming, int]:
@@ -94,6 +111,7 @@ def clean_incoming(inc: Incoming) -> Incoming:
         text=clean_text(inc.text) or "",
         display_name=display[:MAX_NAME] if display else display,
         locale=clean_locale(clean_text(inc.locale)),
+        timezone=known_timezone(clean_text(inc.timezone)),
         thread_id=fit_key(thread, MAX_ID) if thread else thread,
         reply_to=clean_text(inc.reply_to),
         edit_of=_fit_id(inc.edit_of),

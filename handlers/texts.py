@@ -484,6 +484,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "По этому сообщению уже есть заявка #{n}.",
     },
     # --- cross-platform files and time zones ---
+    "file_not_copied_too_big": {
+        "en": "📎 {name} ({size}) is not attached here: a bot can send files of at most {limit} in {platform}. "
+        "It stays with the ticket in {source}; ask for a link or a smaller file if you need it.",
+        "ru": "📎 {name} ({size}) не приложен: в {platform} бот может отправить файл не больше {limit}. "
+        "Файл остался в заявке в {source}; если он нужен, попросите ссылку или файл поменьше.",
+    },
+    "file_not_copied": {
+        "en": "📎 {name} is not attached here: it could not be fetched from {source}. "
+        "It stays with the ticket there; ask for it another way if you need it.",
+        "ru": "📎 {name} не приложен: его не удалось получить из {source}. "
+        "Файл остался в заявке там; если он нужен, попросите прислать его иначе.",
+    },
     # --- business calendars and SLA ---
     "priority_changed": {
         "en": "#{n}: priority is now {priority}; due by {due}.",

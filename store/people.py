@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete
@@ -101,6 +101,7 @@ async def resolve_sender(
     private: bool,
     now: datetime,
     seen: bool = True,
+    timezone: str | None = None,
 ) -> tuple[Person, Identity]:
     """Find (or create) the person behind an incoming event and mark the identity as last used
     (``seen=False``: an event that is not the person writing, e.g. blocking the bot)."""
@@ -126,6 +127,8 @@ async def resolve_sender(
         ident.display_name = display_name[:200]
     if locale:
         ident.locale = locale[:8]
+    if timezone:
+        ident.timezone = timezone[:64]
     if private and chat_id:
         ident.dm_chat_id = chat_id
     if seen:
@@ -170,6 +173,21 @@ async def mark_reachable(s: AsyncSession, platform: str, chat_id: str) -> None:
 async def is_unreachable(s: AsyncSession, platform: str, chat_id: str) -> bool:
     """Whether ``chat_id`` is a person's chat that blocked the bot and they have not written since."""
     return any(ident.unreachable_at is not None for ident in await s.exec(_identities_at(platform, chat_id)))
+
+
+async def timezone_of(s: AsyncSession, person_id: int, platform: str | None = None) -> str | None:
+    """The person's time zone from their profiles: their identity's on ``platform`` (where they
+    are addressed), else that of the identity they used last that has one."""
+    idents = [i for i in await identities_of(s, person_id) if i.timezone]
+    if not idents:
+        return None
+    never = datetime.min.replace(tzinfo=UTC)
+    best = max(idents, key=lambda i: (i.platform == platform, _aware(i.last_seen_at) or never))
+    return best.timezone
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 async def get_person(s: AsyncSession, person_id: int) -> Person | None:

@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
-import mimetypes
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -45,6 +44,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import RateLimit, RatePolicy, RecipientBlocked, RetryAfter, masking
+from bot.files import FileFetcher, foreign_files, upload_name
 from bot.slack.blocks import SlackMessage, render_messages, render_single
 from bot.slack.home import home_view
 from bot.slack.render import escape
@@ -77,10 +77,6 @@ MAX_DM_CACHE = 10_000
 
 T = TypeVar("T")
 
-FileFetcher = Callable[[Attachment], Awaitable[bytes]]
-"""Downloads a file of another platform (its content), raising when it cannot."""
-
-
 def telegram_fetcher(bot: Bot) -> FileFetcher:
     """A Telegram file's content through the Bot API (``getFile``, then the file URL)."""
 
@@ -93,15 +89,6 @@ def telegram_fetcher(bot: Bot) -> FileFetcher:
         return data.read()
 
     return fetch
-
-
-def upload_name(attachment: Attachment) -> str:
-    """The name a copied file gets: its own, or its kind with the type's extension (a
-    Telegram photo has no name)."""
-    if attachment.name:
-        return attachment.name
-    extension = mimetypes.guess_extension(attachment.mime_type or "") or (".jpg" if attachment.kind == "photo" else "")
-    return f"{attachment.kind or 'file'}{extension}"
 
 
 def slack_rate_policy() -> RatePolicy:
@@ -275,7 +262,7 @@ class SlackSender:
         await pacer.acquire()
 
     def _foreign_files(self, reply: Reply) -> list[Attachment]:
-        return [a for a in reply.attachments if a.platform not in ("", PLATFORM) and a.file_id]
+        return foreign_files(reply.attachments, PLATFORM)
 
     async def _fetch_foreign(self, reply: Reply) -> tuple[list[tuple[str, bytes]], list[Attachment]]:
         """The other platforms' files downloaded for upload, and those that could not be

@@ -32,6 +32,7 @@ from bot.slack import actions
 from handlers.events import Attachment, Incoming, Origin
 from handlers.forms import FormRequest
 from handlers.home import HOME_SIGNAL
+from handlers.sanitize import known_timezone
 
 PLATFORM = "slack"
 
@@ -93,6 +94,11 @@ def name_of(user: dict[str, Any] | None) -> str | None:
         if name:
             return str(name)
     return None
+
+
+def timezone_of(user: dict[str, Any] | None) -> str | None:
+    """``users.info``'s ``tz`` (``Europe/Berlin``) when it is a zone we know, else ``None``."""
+    return known_timezone(str((user or {}).get("tz") or "")) if user else None
 
 
 # --- messages ---------------------------------------------------------------------------

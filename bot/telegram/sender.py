@@ -13,6 +13,14 @@ what to say and to whom:
 - a forum group's topic follows its ticket: closed when the ticket is resolved or closed,
   reopened when it is open again (looked up whenever the ticket's card is sent or edited).
 
+Files: a Telegram file goes by its ``file_id``. A file of another platform (a Slack file on
+a ticket handled there) is copied when the sender was given a fetcher for that platform
+(``files={"slack": slack_fetcher(client, max_bytes=MAX_UPLOAD_BYTES)}``): downloaded and
+uploaded after the text, as a document (a JPEG/PNG within the photo limit as a photo), in
+the same topic or reply chain. One over the bot's upload limit, or one that could not be
+downloaded, is not lost silently: the text carries a note in the reader's language
+(``Reply.locale``) saying so, and the rest of the reply is delivered.
+
 Failures are reported in the worker's vocabulary (:class:`~bot.delivery.RetryAfter`,
 :class:`~bot.delivery.RecipientBlocked`, anything else = retry with backoff).
 """
@@ -20,8 +28,8 @@ Failures are reported in the worker's vocabulary (:class:`~bot.delivery.RetryAft
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiolimiter import AsyncLimiter
@@ -32,12 +40,15 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 
 from bot.delivery import RateLimit, RatePolicy, RecipientBlocked, RetryAfter, masking
+from bot.files import MB, FileFetcher, FileTooLarge, foreign_files, upload_name
 from bot.telegram.callbacks import encode
 from bot.telegram.render import MAX_MESSAGE, plain_to_html, split_html, telegram_length, to_html
+from handlers import files as filing
 from handlers.events import Attachment, Destination, Reply
+from handlers.texts import TEXTS, Translator, translator
 from store import outbox, tickets
 from store.db import Database
 from store.models import Status
@@ -51,6 +62,14 @@ MAX_TOPIC_NAME = 128
 PARSE_MODE = "HTML"
 MAX_PACERS = 10_000
 MAX_PROGRESS = 1_000
+
+# What a bot may upload itself (Bot API, https://core.telegram.org/bots/api#sending-files).
+MAX_UPLOAD_BYTES = 50 * MB  # sendDocument
+MAX_PHOTO_BYTES = 10 * MB  # sendPhoto
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
+NOTE_LOCALE = "en"  # for a reply queued before replies carried their reader's language
+# Telegram refusing an uploaded image as a photo (it then goes as a document).
+PHOTO_REFUSED = ("photo_invalid_dimensions", "image_process_failed", "photo_ext_invalid", "photo_save_file_invalid")
 
 # Attachment kind → (Bot method, its file parameter). Unknown kinds go as documents.
 SEND_FILE = {
@@ -115,9 +134,12 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
-def render_parts(reply: Reply) -> list[str]:
-    """The reply as parse_mode=HTML texts, each within Telegram's 4096 characters."""
+def render_parts(reply: Reply, notes: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The reply as parse_mode=HTML texts, each within Telegram's 4096 characters; ``notes``
+    (plain text, the sender's own) follow the text as paragraphs."""
     html = to_html(reply.rich) if reply.rich is not None else plain_to_html(reply.text)
+    if notes:
+        html = "\n\n".join([html] * bool(html.strip()) + [plain_to_html(n) for n in notes])
     return split_html(html, MAX_MESSAGE)
 
 
@@ -128,6 +150,35 @@ def telegram_files(reply: Reply) -> list[Attachment]:
 
 class TelegramSendError(Exception):
     """A Telegram failure whose description had to be cleaned of the bot token."""
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """Another platform's file, downloaded, to upload here."""
+
+    name: str
+    size: int
+    as_photo: bool
+    data: bytes = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, attachment: Attachment, data: bytes) -> _Upload:
+        photo = attachment.mime_type in PHOTO_TYPES and len(data) <= MAX_PHOTO_BYTES
+        return cls(upload_name(attachment), len(data), photo, data)
+
+
+def copy_note(t: Translator, attachment: Attachment, *, too_big: bool) -> str:
+    """Why a file of another platform is not attached, in the reader's language."""
+    key = f"platform_{attachment.platform}"
+    source = t(key) if key in TEXTS else attachment.platform
+    name = filing.display_name(attachment, t)
+    if not too_big:
+        return t("file_not_copied", name=name, source=source)
+    limit = filing.human_size(MAX_UPLOAD_BYTES)
+    # The size Slack gave, or, when it gave none and the download stopped at the limit, "> limit".
+    size = filing.human_size(attachment.size) if attachment.size > MAX_UPLOAD_BYTES else f"> {limit}"
+    return t("file_not_copied_too_big", name=name, size=size, limit=limit, platform=t(f"platform_{PLATFORM}"),
+             source=source)
 
 
 @dataclass
@@ -172,9 +223,11 @@ class TelegramSender:
 
     platform = PLATFORM
 
-    def __init__(self, bot: Bot, *, rate_policy: RatePolicy | None = None) -> None:
+    def __init__(self, bot: Bot, *, rate_policy: RatePolicy | None = None,
+                 files: Mapping[str, FileFetcher] | None = None) -> None:
         self.bot = bot
         self.rate_policy = rate_policy if rate_policy is not None else telegram_rate_policy()
+        self.fetchers: dict[str, FileFetcher] = dict(files or {})
         self._db: Database | None = None
         self._private_topics: bool | None = None  # getMe().has_topics_enabled, fetched once
         self._forum: dict[str, bool] = {}  # group chat id → getChat().is_forum
@@ -202,6 +255,7 @@ class TelegramSender:
         """API calls this reply takes: its text parts, its files, and a topic to create
         (when this chat is known to have topics and the ticket has none here yet)."""
         calls = max(1, len(render_parts(reply))) + len(telegram_files(reply))
+        calls += sum(a.platform in self.fetchers for a in foreign_files(reply.attachments, PLATFORM))  # uploads
         if reply.ticket_id is not None and dest.thread_id is None and self._known_topics(dest.chat_id):
             if (dest.chat_id, reply.ticket_id) not in self._topics:
                 calls += 1
@@ -221,7 +275,9 @@ class TelegramSender:
     async def _send(self, dest: Destination, reply: Reply) -> str | None:
         route = await self._route(dest, reply, create_topic=True)
         await self._before_card(route, reply)
-        parts, markup, files = render_parts(reply), keyboard(reply), telegram_files(reply)
+        uploads, notes = await self._copy_foreign(reply)
+        parts, markup = render_parts(reply, notes), keyboard(reply)
+        files: list[Attachment | _Upload] = [*telegram_files(reply), *uploads]
         try:
             message_id = await self._deliver(route, parts, markup, files)
         except TelegramBadRequest as exc:
@@ -247,7 +303,8 @@ class TelegramSender:
         return message_id
 
     async def _deliver(
-        self, route: _Route, texts: list[str], markup: InlineKeyboardMarkup | None, files: list[Attachment],
+        self, route: _Route, texts: list[str], markup: InlineKeyboardMarkup | None,
+        files: list[Attachment | _Upload],
     ) -> str | None:
         """Send the text parts (buttons on the last) and then the files, into the route."""
         steps: list[tuple[str, Any]] = [("text", t) for t in texts] + [("file", f) for f in files]
@@ -281,8 +338,53 @@ class TelegramSender:
             kwargs["reply_markup"] = markup
         if kind == "text":
             return self.bot.send_message(text=item, parse_mode=PARSE_MODE, **kwargs)
+        if isinstance(item, _Upload):
+            return self._upload(item, kwargs)
         method, param = SEND_FILE.get(item.kind, SEND_FILE["document"])
         return getattr(self.bot, method)(**{param: item.file_id}, **kwargs)
+
+    async def _upload(self, item: _Upload, kwargs: dict[str, Any]) -> Any:
+        """A copied file: a photo when it is one Telegram takes as such, else a document."""
+        if item.as_photo:
+            try:
+                return await self.bot.send_photo(photo=BufferedInputFile(item.data, filename=item.name), **kwargs)
+            except TelegramBadRequest as exc:
+                if not _says(exc, *PHOTO_REFUSED):
+                    raise
+                log.info("image refused as a photo; sending it as a document", extra={"platform": PLATFORM})
+        return await self.bot.send_document(document=BufferedInputFile(item.data, filename=item.name), **kwargs)
+
+    async def _copy_foreign(self, reply: Reply) -> tuple[list[_Upload], list[str]]:
+        """Other platforms' files downloaded for upload, and a note for each that cannot be
+        (over the upload limit, no fetcher, the download failed)."""
+        uploads: list[_Upload] = []
+        notes: list[str] = []
+        t = translator(reply.locale or NOTE_LOCALE)
+        for attachment in foreign_files(reply.attachments, PLATFORM):
+            fetch = self.fetchers.get(attachment.platform)
+            if attachment.size > MAX_UPLOAD_BYTES:
+                notes.append(copy_note(t, attachment, too_big=True))
+                continue
+            try:
+                if fetch is None:
+                    raise LookupError(f"no fetcher for {attachment.platform} files")
+                data = await fetch(attachment)
+                if not data:
+                    raise LookupError("empty file")
+            except FileTooLarge:
+                notes.append(copy_note(t, attachment, too_big=True))
+                continue
+            except Exception as exc:  # noqa: BLE001 — a file that cannot be copied gets a note instead
+                # Only the type: another platform's error text may carry its bot token.
+                log.warning("%s file not copied to Telegram: %s", attachment.platform, type(exc).__name__,
+                            extra={"platform": PLATFORM})
+                notes.append(copy_note(t, attachment, too_big=False))
+                continue
+            if len(data) > MAX_UPLOAD_BYTES:
+                notes.append(copy_note(t, attachment, too_big=True))
+                continue
+            uploads.append(_Upload.of(attachment, data))
+        return uploads, notes
 
     async def _pace(self, chat_id: str) -> None:
         """Wait until this chat's limit allows one more call. The worker paces replies; this
@@ -478,4 +580,7 @@ def _markup_key(markup: InlineKeyboardMarkup | None) -> tuple[Any, ...]:
     return tuple(tuple((b.text, b.callback_data) for b in row) for row in markup.inline_keyboard)
 
 
-__all__ = ["TelegramSender", "TelegramSendError", "keyboard", "render_parts", "telegram_rate_policy", "topic_name"]
+__all__ = [
+    "MAX_PHOTO_BYTES", "MAX_UPLOAD_BYTES", "TelegramSender", "TelegramSendError", "copy_note", "keyboard",
+    "render_parts", "telegram_rate_policy", "topic_name",
+]

@@ -60,6 +60,9 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_CALLBACK_ANSWER = 200
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
+UPLOAD_LIMIT = {"photo": 10 * 1024 * 1024}  # what a bot may upload; other kinds: 50 MB
+UPLOAD_DEFAULT_LIMIT = 50 * 1024 * 1024
+IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"RIFF")  # JPEG, PNG, WebP
 
 SEND_METHODS = frozenset(
     {
@@ -659,7 +662,8 @@ class FakeTelegram(CallLog):
             form = await request.post()
             for key, value in form.items():
                 if isinstance(value, web.FileField):
-                    raw[key] = {"_upload": value.filename, "_size": len(value.file.read())}
+                    content = value.file.read()
+                    raw[key] = {"_upload": value.filename, "_size": len(content), "_head": content[:8]}
                 else:
                     raw[key] = value
         for key, value in request.query.items():
@@ -1264,9 +1268,9 @@ class FakeTelegram(CallLog):
             upload = params.get(value[len("attach://"):])
             if not isinstance(upload, dict):
                 raise bad(f"there is no {kind} in the request")
-            rec = self.add_file(kind, upload["_size"], name=upload["_upload"])
+            rec = self.add_file(kind, _uploaded(kind, upload), name=upload["_upload"])
         elif isinstance(value, dict) and "_upload" in value:
-            rec = self.add_file(kind, value["_size"], name=value["_upload"])
+            rec = self.add_file(kind, _uploaded(kind, value), name=value["_upload"])
         elif isinstance(value, str) and value.startswith(("http://", "https://")):
             raise bad("wrong file identifier/HTTP URL specified")
         else:
@@ -1410,6 +1414,19 @@ class FakeTelegram(CallLog):
     def callback_answer(self, query_id: str) -> dict[str, Any] | None:
         q = self.callback_queries.get(query_id)
         return None if q is None else q.get("answer")
+
+
+def _uploaded(kind: str, upload: dict[str, Any]) -> int:
+    """The size of a file the bot uploads, refused as Telegram does over the bot's limit
+    (10 MB for a photo: PHOTO_SAVE_FILE_INVALID; 50 MB otherwise: 413)."""
+    size = int(upload["_size"])
+    if kind == "photo" and not bytes(upload.get("_head") or b"").startswith(IMAGE_MAGIC):
+        raise bad("IMAGE_PROCESS_FAILED")  # not a picture Telegram can read
+    if size > UPLOAD_LIMIT.get(kind, UPLOAD_DEFAULT_LIMIT):
+        if kind == "photo":
+            raise bad("PHOTO_SAVE_FILE_INVALID")
+        raise ApiError(413, "Request Entity Too Large")
+    return size
 
 
 def media_payload(rec: FileRecord, kind: str | None = None) -> dict[str, Any]:

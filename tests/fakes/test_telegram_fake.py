@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramConflictError,
     TelegramForbiddenError,
@@ -774,3 +775,16 @@ async def test_media_by_file_id_of_each_kind(fake: FakeTelegram, bot: Bot) -> No
     assert uploaded.document.file_name == "log.txt" and uploaded.document.file_size == 1234  # type: ignore[union-attr]
     assert [m.media["kind"] for m in it.messages()] == [  # type: ignore[index]
         "voice", "video", "audio", "animation", "document", "document"]
+
+
+async def test_uploads_over_the_bots_limits_are_refused(fake: FakeTelegram, bot: Bot) -> None:
+    from aiogram.types import BufferedInputFile
+
+    it = fake.group(-1001, "IT")
+    with pytest.raises(TelegramBadRequest, match="PHOTO_SAVE_FILE_INVALID"):
+        await bot.send_photo(it.id, BufferedInputFile(b"\x89PNG\r\n\x1a\n" + b"\0" * (10 * 1024 * 1024), filename="big.png"))
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await bot.send_photo(it.id, BufferedInputFile(b"not a picture", filename="fake.png"))
+    with pytest.raises(TelegramAPIError, match="Request Entity Too Large"):
+        await bot.send_document(it.id, BufferedInputFile(b"\0" * (50 * 1024 * 1024 + 1), filename="big.bin"))
+    assert it.messages() == []

@@ -17,7 +17,8 @@ from handlers.events import Button
 from handlers.texts import translator
 from store import tickets
 from store.models import Person, Status, Ticket
-from tests.bot.slack.test_story_e2e import PROBLEM, WAIT, Desk, desk, with_button
+from tests.bot.slack.test_story_e2e import PROBLEM
+from tests.support.story import WAIT, Desk, desk, with_button
 from tests.support.slack import SlackView
 
 ru = translator("ru")

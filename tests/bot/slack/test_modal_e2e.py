@@ -16,7 +16,7 @@ from sqlmodel import select
 from bot.slack import modal
 from handlers.texts import translator
 from store.models import OutboxMessage, Person, Ticket
-from tests.bot.slack.test_story_e2e import WAIT, Desk, desk
+from tests.support.story import WAIT, Desk, desk
 from tests.support.slack import SlackView
 
 ru = translator("ru")

@@ -69,35 +69,24 @@ async def test_the_run_server_serves_slack_events_and_healthz(sqlite_url: str) -
         assert front.health()["connected"] is False
 
 
-async def test_socket_mode_connects_on_start_and_closes_on_stop(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake has no WebSocket server: the handler's connect/close are recorded instead
-    (its dispatch path is covered in test_receive_e2e.py)."""
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    seen: list[tuple[str, Any]] = []
-    real_close = AsyncSocketModeHandler.close_async
-
-    async def connect(self: AsyncSocketModeHandler) -> None:
-        seen.append(("connect", self.app_token))
-
-    async def close(self: AsyncSocketModeHandler) -> None:
-        seen.append(("close", self.app))
-        await real_close(self)  # never connected: closes the client's HTTP session only
-
-    monkeypatch.setattr(AsyncSocketModeHandler, "connect_async", connect)
-    monkeypatch.setattr(AsyncSocketModeHandler, "close_async", close)
+async def test_socket_mode_connects_on_start_and_closes_on_stop(sqlite_url: str) -> None:
+    """With the app token the frontend opens a Socket Mode connection to the fake when the
+    run starts (apps.connections.open at api_base), /healthz says so, and stopping closes it
+    (the desk's flows over the socket: test_receive_socket.py)."""
     async with FakeSlack(token=TOKEN, signing_secret=SECRET, rate_limits=False) as fake:
-        config = slack_config(fake, app_token="xapp-1-A0-1-socket")
+        config = slack_config(fake, app_token=fake.app_token)
         front = SlackFrontend(config, sender=RecordingSender(platform="slack"))
         runner = Runner(config, [front], listen="127.0.0.1:0", database_url=sqlite_url)
         await runner.start()
         try:
-            assert seen == [("connect", "xapp-1-A0-1-socket")]
+            await fake.wait_socket(20.0)
             assert front.socket is not None and front.socket.app is front.bolt
-            assert front.socket.client.web_client is front.client  # apps.connections.open at api_base
-            assert front.health()["mode"] == "socket"
-            assert front.health()["connected"] is False  # connect was recorded, no WebSocket is open
+            assert [c.method for c in fake.calls if c.method == "apps.connections.open"] == ["apps.connections.open"]
+            async with aiohttp.ClientSession() as http, http.get(f"{runner.url}/healthz") as resp:
+                health = await resp.json()
+            assert health["platforms"]["slack"]["connected"] is True and health["platforms"]["slack"]["mode"] == "socket"
         finally:
             await runner.stop()
-        assert seen == [("connect", "xapp-1-A0-1-socket"), ("close", front.bolt)]
         assert front.socket is None
+        await fake.wait_for(lambda: not fake.socket_connected or None, 20.0)  # the connection was closed
+        assert front.health()["connected"] is False

@@ -137,6 +137,14 @@ def test_locale_from_users_info(slack: str | None, ours: str | None) -> None:
     assert translate.locale_of(slack) == ours
 
 
+@pytest.mark.parametrize(("user", "zone"), [
+    ({"tz": "America/New_York"}, "America/New_York"), ({"tz": "Mars/Olympus"}, None), ({"tz": ""}, None),
+    ({"tz": None}, None), ({}, None), (None, None), ({"tz": "../../etc/passwd"}, None),
+])
+def test_time_zone_from_users_info(user: dict[str, object] | None, zone: str | None) -> None:
+    assert translate.timezone_of(user) == zone
+
+
 def test_name_prefers_the_display_name() -> None:
     assert translate.name_of({"name": "anna", "profile": {"display_name": "", "real_name": "Anna I"}}) == "Anna I"
     assert translate.name_of({"name": "anna", "profile": {"display_name": "annie"}}) == "annie"

@@ -10,33 +10,12 @@ boris claims and answers in Slack.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-from sqlmodel import select
-
-from bot.app import App, build
-from bot.delivery import UNLIMITED
-from bot.slack.frontend import PATH, SlackFrontend
-from bot.slack.sender import SlackSender, telegram_fetcher
 from handlers.texts import translator
-from store.models import Status, Ticket
-from tests.fakes.slack import FakeSlack
-from tests.fakes.telegram import FakeTelegram
-from tests.support.desk import recorded
-from tests.support.scenarios import make_config
-from tests.support.slack import SlackChannel, SlackMessage, SlackUser, _Reading
-from tests.support.telegram import TOKEN as TG_TOKEN
-from tests.support.telegram import loopback_socket, serve, telegram_section
+from store.models import Status
+from tests.support.story import WAIT, desk, tg_button, with_button
 
-SLACK_TOKEN = "xoxb-0000000001-0000000002-storyTESTtoken"
-SIGNING = "8f14e45fceea167a5a36dedd4bea2543"
-IT_CHANNEL = "C00ITQUEUE"
-WAIT = 20.0
 ru = translator("ru")
 
 PROBLEM = "не печатает принтер на третьем этаже"
@@ -45,101 +24,6 @@ ANSWER = "HP LaserJet 400 <!channel> <@U123> <http://evil|Reset password> & co"
 NOTE = "Убрали замятую бумагу, принтер печатает"
 NOT_FIXED = "не помогло, опять замятие"
 REASON = "Замятие повторяется — нужен ремонт узла подачи"
-
-
-@dataclass
-class Desk:
-    app: App
-    slack: FakeSlack
-    anna: SlackUser
-    boris: SlackUser
-    vera: SlackUser
-    it: SlackChannel
-    telegram: FakeTelegram | None = None
-
-    async def ticket(self) -> Ticket:
-        async with self.app.db.transaction() as s:
-            return (await s.exec(select(Ticket).where(Ticket.id == 1))).one()
-
-
-async def with_button(where: _Reading, label: str, thread_ts: str | None = None) -> SlackMessage:
-    def check() -> SlackMessage | None:
-        for m in reversed(where.messages(thread_ts)):
-            if any(b == label or b.startswith(label) for b in m.buttons):
-                return m
-        return None
-
-    try:
-        found: SlackMessage = await where.fake.wait_for(check, WAIT)
-    except TimeoutError:
-        shown = [(m.text[:60], m.buttons) for m in where.messages(thread_ts)]
-        raise AssertionError(f"no message with button {label!r} in {where.channel_id}: {shown}") from None
-    return found
-
-
-@asynccontextmanager
-async def desk(db_url: str, *, with_telegram: bool = False,
-               config_changes: tuple[Callable[[dict[str, Any]], None], ...] = ()) -> AsyncIterator[Desk]:
-    async with AsyncExitStack() as stack:
-        slack = FakeSlack(token=SLACK_TOKEN, signing_secret=SIGNING, rate_limits=False)
-        await slack.start()
-        stack.push_async_callback(slack.close)
-        anna = slack.user("U0000ANNA", "Anna Ivanova", locale="ru-RU", tz="Europe/Moscow")
-        boris = slack.user("U000BORIS", "Boris Petrov", locale="ru-RU", tz="Europe/Moscow")
-        vera = slack.user("U0000VERA", "Vera Sokolova", locale="en-US")
-        it = slack.channel(IT_CHANNEL, "it-queue", members=["U000BORIS", "U0000VERA"])
-        tg: FakeTelegram | None = None
-        changes: list[Callable[[dict[str, Any]], None]] = [lambda data: data.__setitem__(
-            "slack", {"bot_token": SLACK_TOKEN, "signing_secret": SIGNING, "api_base": slack.base_url})]
-        if with_telegram:
-            tg = FakeTelegram(token=TG_TOKEN, rate_limits=False)
-            await tg.start()
-            stack.push_async_callback(tg.close)
-            section = telegram_section(tg, "polling")
-            changes.append(lambda data: data.__setitem__("telegram", section))
-        config = make_config(*changes, *config_changes)
-        fronts: list[Any] = []
-        senders: dict[str, Any] = {}
-        telegram_front = None
-        if tg is not None:
-            from bot.telegram.frontend import TelegramFrontend
-
-            telegram_front = TelegramFrontend(config, polling_timeout_s=1)
-            telegram_front.sender.rate_policy = UNLIMITED  # type: ignore[attr-defined]
-            fronts.append(telegram_front)
-            senders["telegram"] = telegram_front.sender
-        front = SlackFrontend(config)
-        files = {"telegram": telegram_fetcher(telegram_front.bot)} if telegram_front is not None else None
-        front.sender = SlackSender(front.client, rate_policy=UNLIMITED, files=files)
-        fronts.append(front)
-        senders["slack"] = front.sender
-        app = build(config, senders=senders, database_url=db_url)
-        await app.start()
-        stack.push_async_callback(app.close)
-        for f in fronts:
-            f.bind(app)
-        sock = loopback_socket()
-        runner: web.AppRunner = await serve(front.routes(), sock)
-        stack.push_async_callback(runner.cleanup)
-        slack.request_url = f"http://127.0.0.1:{sock.getsockname()[1]}{PATH}"
-        stop = asyncio.Event()
-        for f in fronts:
-            await f.start()
-        if telegram_front is not None:
-            stack.push_async_callback(telegram_front.close)
-        worker = asyncio.create_task(app.worker.run(stop, idle_seconds=0.2))
-
-        async def halt() -> None:
-            for f in fronts:
-                await f.stop()
-            stop.set()
-            await worker
-
-        stack.push_async_callback(halt)
-        yield Desk(app, slack, anna, boris, vera, it, tg)
-    assert slack.block_errors == [], slack.block_errors
-    if tg is not None:
-        assert tg.html_errors == [], tg.html_errors
 
 
 async def test_the_whole_story_in_slack(db_url: str) -> None:
@@ -206,19 +90,17 @@ async def test_a_telegram_ticket_with_a_photo_is_handled_in_slack(sqlite_url: st
         team = translator(d.app.config.teams["it"].locale or d.app.config.desk.default_locale)
 
         await anna.says(PROBLEM)
-        await anna.presses(await _tg_button(anna, ru("btn_open_ticket")), ru("btn_open_ticket"))
+        await anna.presses(await tg_button(anna, ru("btn_open_ticket")), ru("btn_open_ticket"))
         yes = ru("btn_yes_category", category="").strip(" ,")
-        guess = await _tg_button(anna, yes)
+        guess = await tg_button(anna, yes)
         await anna.presses(guess, next(b for b in guess.buttons if b.startswith(yes)))
         created = await anna.sees("#1", timeout=WAIT)
-        # A reply maps to its ticket once the bot has recorded the message it replies to
-        # (the fake shows it a moment before the outbox row is marked sent).
-        await recorded(d.app, "telegram", str(created.chat_id), str(created.message_id))
+        await d.recorded("telegram", anna.id, created.message_id)
         photo = await anna.sends_photo("вот экран", reply_to=created)
 
         # boris claims in Slack; the Telegram group's card follows.
         card = await with_button(it, team("btn_claim"))
-        tg_card = await _tg_button(tg_it, team("btn_claim"))  # the same ticket's card in the Telegram group
+        tg_card = await tg_button(tg_it, team("btn_claim"))  # the same ticket's card in the Telegram group
         await boris.presses(card, team("btn_claim"))
         await it.sees("Boris", timeout=WAIT)
         await tg.wait_for(lambda: "Boris" in tg_card.text or None, WAIT)
@@ -233,11 +115,64 @@ async def test_a_telegram_ticket_with_a_photo_is_handled_in_slack(sqlite_url: st
         await anna.sees(QUESTION, timeout=WAIT)
 
 
-async def _tg_button(person: Any, label: str) -> Any:
-    def check() -> Any:
-        for m in reversed(person.messages()):
-            if any(b == label or b.startswith(label) for b in m.buttons):
-                return m
-        return None
+async def _telegram_ticket_claimed_in_slack(d: Any) -> tuple[Any, Any]:
+    """anna opens #1 in Telegram, boris claims it in Slack: (anna, the Slack card)."""
+    assert d.telegram is not None
+    anna = d.telegram.user(100001, "Anna", language_code="ru")
+    d.telegram.group(-1001000000001, "IT")
+    team = translator(d.app.config.teams["it"].locale or d.app.config.desk.default_locale)
+    await anna.says(PROBLEM)
+    await anna.presses(await tg_button(anna, ru("btn_open_ticket")), ru("btn_open_ticket"))
+    yes = ru("btn_yes_category", category="").strip(" ,")
+    guess = await tg_button(anna, yes)
+    await anna.presses(guess, next(b for b in guess.buttons if b.startswith(yes)))
+    await anna.sees("#1", timeout=WAIT)
+    card = await with_button(d.it, team("btn_claim"))
+    await d.boris.presses(card, team("btn_claim"))
+    await d.it.sees("Boris", timeout=WAIT)
+    return anna, card
 
-    return await person.fake.wait_for(check, WAIT)
+
+def _uploads(anna: Any) -> list[dict[str, Any]]:
+    """The files the bot uploaded into anna's Telegram chat (kind, name, size, thread)."""
+    return [{**m.media, "thread": m.thread_id} for m in anna.messages() if m.media is not None]
+
+
+async def test_a_slack_file_reaches_telegram_as_a_document(sqlite_url: str, caplog: Any) -> None:
+    log = b"2026-12-02 10:01 vpn: TLS handshake failed\n" * 50
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 2000
+    async with desk(sqlite_url, with_telegram=True) as d:
+        anna, card = await _telegram_ticket_claimed_in_slack(d)
+
+        # A log and a screenshot from boris in the card's thread: a document and a photo for anna.
+        await d.boris.says("Пришлите, пожалуйста, такой же лог", channel=d.it, thread_ts=card.ts,
+                           files=[("vpn.log", log), ("screen.png", png)])
+        text = await anna.sees("такой же лог", timeout=WAIT)
+        files = await d.telegram.wait_for(lambda: len(_uploads(anna)) >= 2 and _uploads(anna), WAIT)
+        assert [(f["kind"], f.get("file_name"), f["file_size"]) for f in files] == [
+            ("document", "vpn.log", len(log)), ("photo", None, len(png))]
+        assert {f["thread"] for f in files} == {text.thread_id}  # where the ticket's messages are
+        assert "не приложен" not in text.text
+
+        # Over Telegram's 50 MB for a bot's upload: a note in anna's language, the text still there.
+        big = b"\0" * (50 * 1024 * 1024 + 1)
+        await d.boris.says("Вот полный дамп", channel=d.it, thread_ts=card.ts, files=[("dump.bin", big)])
+        dump = await anna.sees("Вот полный дамп", timeout=WAIT)
+        assert ru("file_not_copied_too_big", name="dump.bin", size="50 MB", limit="50 MB", platform="Telegram",
+                  source="Slack")[:40] in dump.text
+        assert "dump.bin" in dump.text and len(_uploads(anna)) == 2
+
+        # A file Slack no longer hands over (deleted before the bot fetched it): a note, the text.
+        real_add = d.slack.add_file
+
+        def deleted_at_once(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            record = real_add(*args, **kwargs)
+            d.slack.files.pop(record["id"])
+            return record
+
+        d.slack.add_file = deleted_at_once  # type: ignore[method-assign]
+        await d.boris.says("И конфиг", channel=d.it, thread_ts=card.ts, files=[("vpn.conf", b"remote x")])
+        conf = await anna.sees("И конфиг", timeout=WAIT)
+        assert ru("file_not_copied", name="vpn.conf", source="Slack") in conf.text
+        assert len(_uploads(anna)) == 2
+        assert all(d.front.client.token not in r.getMessage() for r in caplog.records)

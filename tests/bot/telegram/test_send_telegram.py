@@ -13,9 +13,11 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from bot.delivery import UNLIMITED, RecipientBlocked, RetryAfter
 from bot.telegram.callbacks import decode
+from bot.files import MB, FileFetcher
 from bot.telegram.sender import TelegramSender
 from handlers.events import Attachment, Button, Destination, Reply
 from handlers.richtext import parse_markdown
+from handlers.texts import t
 from store import outbox, tickets
 from store.db import Database
 from store.models import Person, Status, TicketPost
@@ -35,13 +37,14 @@ async def make_sender(database: Database) -> AsyncIterator[MakeSender]:
     opened: list[tuple[FakeTelegram, Bot]] = []
 
     async def make(*, topics: bool = False, forum: bool = False, rate_limits: bool = False,
-                   rate_policy: Any = UNLIMITED) -> tuple[FakeTelegram, TelegramSender]:
+                   rate_policy: Any = UNLIMITED, files: dict[str, FileFetcher] | None = None,
+                   ) -> tuple[FakeTelegram, TelegramSender]:
         fake = await FakeTelegram(has_topics_enabled=topics, rate_limits=rate_limits).start()
         fake.add_user(ANNA, "Anna")
         fake.add_group(IT, "IT", forum=forum)
         bot = Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
         opened.append((fake, bot))
-        sender = TelegramSender(bot, rate_policy=rate_policy)
+        sender = TelegramSender(bot, rate_policy=rate_policy, files=files)
         sender.bind(database)
         return fake, sender
 
@@ -382,7 +385,7 @@ async def test_files_follow_the_text_by_file_id_in_the_same_topic(make_sender: M
         Attachment("screen.jpg", "image/jpeg", 50_000, photo.file_id, "photo", "telegram"),
         Attachment("dump.zip", "application/zip", doc.size, doc.file_id, "document", "telegram"),
         Attachment("note.ogg", "audio/ogg", 9_000, voice.file_id, "voice", "telegram"),
-        Attachment("slack.png", "image/png", 10, "F123SLACK", "photo", "slack"),  # not valid here: skipped
+        Attachment("slack.png", "image/png", 10, "F123SLACK", "photo", "slack"),  # no fetcher here: a note
     )
     reply = Reply("Anna sent files", ticket_id=ticket, attachments=files,
                   buttons=((Button("Reply", "reply", ticket),),))
@@ -396,7 +399,46 @@ async def test_files_follow_the_text_by_file_id_in_the_same_topic(make_sender: M
         "text", "photo", "document", "voice"]
     assert sent == str(messages[0]["message_id"]) and "reply_markup" in messages[0]
     assert messages[2]["document"]["file_id"] == doc.file_id
+    assert t("file_not_copied", "en", name="slack.png", source="Slack") in messages[0]["text"]
     assert [c.method for c in fake.sent(IT)] == ["sendMessage", "sendPhoto", "sendDocument", "sendVoice"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 500
+
+
+async def test_files_of_another_platform_are_uploaded_or_noted_in_the_readers_language(
+    make_sender: MakeSender, database: Database, caplog: pytest.LogCaptureFixture,
+) -> None:
+    stored = {"F1LOG": b"vpn: handshake failed\n" * 10, "F2PNG": PNG, "F3BAD": b"not a picture"}
+
+    async def fetch(attachment: Attachment) -> bytes:
+        if attachment.file_id not in stored:
+            raise RuntimeError("GET https://files.slack.com/x?token=xoxb-secret-slack-token failed")
+        return stored[attachment.file_id]
+
+    fake, sender = await make_sender(forum=True, files={"slack": fetch})
+    ticket = await new_ticket(database)
+    files = (
+        Attachment("vpn.log", "text/plain", 230, "F1LOG", "file", "slack"),
+        Attachment("screen.png", "image/png", len(PNG), "F2PNG", "file", "slack"),
+        Attachment("wrong.png", "image/png", 13, "F3BAD", "file", "slack"),  # not a picture: as a document
+        Attachment("gone.txt", "text/plain", 5, "F4GONE", "file", "slack"),  # the download fails
+        Attachment("dump.bin", "application/octet-stream", 60 * MB, "F5BIG", "file", "slack"),  # over 50 MB
+    )
+    reply = Reply("Boris: вот файлы", ticket_id=ticket, attachments=files, locale="ru")
+    assert sender.cost(to(IT), reply) == 1 + 5
+    await sender.send(to(IT), reply)
+    [topic] = fake.topics(IT)
+    messages = fake.bot_messages(IT, topic.thread_id)
+    assert [(k, m[k].get("file_name") if k == "document" else None)
+            for m in messages for k in ("text", "photo", "document") if k in m] == [
+        ("text", None), ("document", "vpn.log"), ("photo", None), ("document", "wrong.png")]
+    text = messages[0]["text"]
+    assert text.startswith("Boris: вот файлы")
+    assert t("file_not_copied", "ru", name="gone.txt", source="Slack") in text
+    assert t("file_not_copied_too_big", "ru", name="dump.bin", size="60 MB", limit="50 MB", platform="Telegram",
+             source="Slack") in text
+    assert "xoxb-secret-slack-token" not in caplog.text
 
 
 @pytest.mark.parametrize("kind", ["video", "audio", "animation"])
