@@ -488,6 +488,45 @@ TEXTS: dict[str, dict[str, str]] = {
     # --- runner ---
     # --- sweep rules ---
     # --- digest and stats ---
+    "digest_title": {"en": "{team} — {period}", "ru": "{team} — {period}"},
+    "digest_for_day": {"en": "digest for {date}", "ru": "сводка за {date}"},
+    "stats_today": {"en": "stats for today", "ru": "статистика за сегодня"},
+    "stats_last_days": {"en": "stats for the last {period}", "ru": "статистика за последние {period}"},
+    "digest_late": {
+        "en": "Sent late: it was due {due}, when the bot was not running.",
+        "ru": "Отправлено с опозданием: сводка ожидалась {due}, бот тогда не работал.",
+    },
+    "digest_flow": {
+        "en": "Created {created} · resolved {resolved} · open now {open} · overdue {overdue}",
+        "ru": "Создано {created} · решено {resolved} · открыто сейчас {open} · просрочено {overdue}",
+    },
+    "digest_times": {
+        "en": "Business time to first response: median {frt_p50}, p90 {frt_p90} · to resolution: median {res_p50}, p90 {res_p90}",
+        "ru": "Рабочее время до первого ответа: медиана {frt_p50}, p90 {frt_p90} · до решения: медиана {res_p50}, p90 {res_p90}",
+    },
+    "digest_sla_csat": {
+        "en": "SLA breached: {breach} of resolved · CSAT {csat} ({csat_n} ratings)",
+        "ru": "Нарушен SLA: {breach} решённых · CSAT {csat} (оценок: {csat_n})",
+    },
+    "digest_backlog": {"en": "Open per assignee: {items}", "ru": "Открыто по исполнителям: {items}"},
+    "digest_unassigned": {"en": "unassigned", "ru": "без исполнителя"},
+    "digest_oldest": {"en": "Oldest open:", "ru": "Самые старые открытые:"},
+    "digest_oldest_line": {"en": "  #{n} {subject} — open {age} ({who})", "ru": "  #{n} {subject} — открыта {age} ({who})"},
+    "digest_repeats": {
+        "en": "Repeat requests (same person and category within {days} days): {n} — {top}",
+        "ru": "Повторные обращения (тот же человек и категория за {days} дн.): {n} — {top}",
+    },
+    "digest_repeat_item": {"en": "{name} · {category} ×{n}", "ru": "{name} · {category} ×{n}"},
+    "digest_low_rating": {"en": "Low rating #{n} {score}/5: “{comment}”", "ru": "Низкая оценка #{n} {score}/5: «{comment}»"},
+    "digest_kb": {"en": "KB deflections (whole desk): {n}", "ru": "Решено базой знаний (весь деск): {n}"},
+    "digest_gaps": {"en": "Top KB gaps: {items}", "ru": "Чего нет в базе знаний: {items}"},
+    "digest_gap_item": {"en": "“{query}” ×{n}", "ru": "«{query}» ×{n}"},
+    "stats_usage": {"en": "/stats [today|week|month|days]", "ru": "/stats [today|week|month|дни]"},
+    "chart_title": {"en": "{team}: the last {days} days", "ru": "{team}: последние {days} дн."},
+    "chart_created": {"en": "Created", "ru": "Создано"},
+    "chart_resolved": {"en": "Resolved", "ru": "Решено"},
+    "chart_tickets": {"en": "Tickets", "ru": "Заявки"},
+    "chart_breach": {"en": "SLA breached, % of resolved", "ru": "Нарушен SLA, % решённых"},
     # --- console ---
     "console_updated": {"en": "(updated)", "ru": "(обновлено)"},
     "console_no_button": {"en": "no button {n} for {who}", "ru": "нет кнопки {n} у {who}"},

@@ -32,7 +32,7 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 
 from bot.delivery import RateLimit, RatePolicy, RecipientBlocked, RetryAfter, masking
 from bot.telegram.callbacks import encode
@@ -122,8 +122,9 @@ def render_parts(reply: Reply) -> list[str]:
 
 
 def telegram_files(reply: Reply) -> list[Attachment]:
-    """The attachments that can be sent by file id here (others are noted by the engine)."""
-    return [a for a in reply.attachments if a.platform == PLATFORM and a.file_id]
+    """The attachments that can be sent by file id here (others are noted by the engine),
+    and those carried whole (a digest's chart: uploaded)."""
+    return [a for a in reply.attachments if (a.platform == PLATFORM and a.file_id) or a.data]
 
 
 class TelegramSendError(Exception):
@@ -282,7 +283,10 @@ class TelegramSender:
         if kind == "text":
             return self.bot.send_message(text=item, parse_mode=PARSE_MODE, **kwargs)
         method, param = SEND_FILE.get(item.kind, SEND_FILE["document"])
-        return getattr(self.bot, method)(**{param: item.file_id}, **kwargs)
+        file: str | BufferedInputFile = item.file_id
+        if item.data:
+            file = BufferedInputFile(item.data, filename=item.name or "file")
+        return getattr(self.bot, method)(**{param: file}, **kwargs)
 
     async def _pace(self, chat_id: str) -> None:
         """Wait until this chat's limit allows one more call. The worker paces replies; this
