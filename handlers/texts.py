@@ -505,7 +505,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Рабочее время до первого ответа: медиана {frt_p50}, p90 {frt_p90} · до решения: медиана {res_p50}, p90 {res_p90}",
     },
     "digest_sla_csat": {
-        "en": "SLA breached: {breach} of resolved · CSAT {csat} ({csat_n} ratings)",
+        "en": "SLA breached: {breach} of resolved · CSAT {csat} (ratings: {csat_n})",
         "ru": "Нарушен SLA: {breach} решённых · CSAT {csat} (оценок: {csat_n})",
     },
     "digest_backlog": {"en": "Open per assignee: {items}", "ru": "Открыто по исполнителям: {items}"},

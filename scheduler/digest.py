@@ -5,11 +5,11 @@
   team's business time (:func:`scheduler.calendar.for_team`);
 - :func:`render` writes them in the reader's language (Babel numbers, dates, durations);
 - :func:`digests_once` is the scheduler's job: every team whose ``digest_time`` (local to
-  its calendar's zone) has passed gets yesterday's digest with its chart in its lead chats,
-  written to the outbox together with the ``digest:<team>:<date>`` key in
+  its calendar's zone) has passed today gets yesterday's digest with its chart in its lead
+  chats, written to the outbox together with the ``digest:<team>:<yesterday>`` key in
   ``scheduled_action`` — one transaction, so a restart, a second run or a second process
-  never sends it twice. After downtime only the most recent missed digest is sent (once,
-  labelled with its date and marked late); older missed days are skipped.
+  never sends it twice. After downtime only the most recent missed digest (today's) is
+  sent, once, labelled with its date and marked late; older missed days are skipped.
 """
 
 from __future__ import annotations
@@ -56,15 +56,14 @@ def day_bounds(last_day: date, days: int, zone: ZoneInfo) -> list[datetime]:
     return [local_midnight(first + timedelta(days=i), zone) for i in range(days + 1)]
 
 
-def digest_due(now: datetime, zone: ZoneInfo, digest_time: str) -> tuple[datetime, date]:
-    """The latest digest time at or before ``now`` (UTC) and the local day that digest
-    reports on (the day before it)."""
-    at = time.fromisoformat(digest_time)
+def digest_due(now: datetime, zone: ZoneInfo, digest_time: str) -> tuple[datetime, date] | None:
+    """Today's digest time (UTC) and the local day that digest reports on (yesterday), once
+    the time has passed today in ``zone``; None before it. Earlier days' digests are never
+    due any more: after downtime only today's is sent (late)."""
     today = now.astimezone(zone).date()
-    due = datetime.combine(today, at, tzinfo=zone).astimezone(UTC)
+    due = datetime.combine(today, time.fromisoformat(digest_time), tzinfo=zone).astimezone(UTC)
     if due > now:
-        today -= timedelta(days=1)
-        due = datetime.combine(today, at, tzinfo=zone).astimezone(UTC)
+        return None
     return due, today - timedelta(days=1)
 
 
@@ -353,7 +352,10 @@ async def digests_once(app: Any, now: datetime | None = None) -> list[str]:
 async def _send_team_digest(app: Any, team: str, dests: list[Destination], now: datetime) -> str | None:
     config: Config = app.config
     zone = ZoneInfo(team_timezone(config, team))
-    due, day = digest_due(now, zone, config.teams[team].digest_time)
+    when = digest_due(now, zone, config.teams[team].digest_time)
+    if when is None:
+        return None
+    due, day = when
     key = digest_key(team, day)
     async with app.db.transaction() as s:
         if await digests.is_done(s, key):
