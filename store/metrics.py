@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_
+from sqlalchemy import and_, case, func, or_
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -81,30 +80,11 @@ def _in(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(column >= start, column < end)
 
 
-@dataclass(frozen=True)
-class Flow:
-    """Tickets in and out of a team during a period."""
-
-    created: int
-    resolved: int
-    breached: int  # of the resolved ones
-    csat_sum: int  # ratings of the resolved ones
-    csat_count: int
-
-
-async def flow(s: AsyncSession, team: str, start: datetime, end: datetime) -> Flow:
-    created = (await s.exec(
+async def created(s: AsyncSession, team: str, start: datetime, end: datetime) -> int:
+    """Tickets the team got in the period."""
+    return int((await s.exec(
         select(func.count()).select_from(Ticket).where(Ticket.team == team, _in(col(Ticket.created_at), start, end))
-    )).one()
-    resolved, breached, csat_sum, csat_count = (await s.exec(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((_breached(), 1), else_=0)), 0),
-            func.coalesce(func.sum(col(Ticket.csat)), 0),
-            func.count(col(Ticket.csat)),
-        ).where(Ticket.team == team, _in(col(Ticket.resolved_at), start, end))
-    )).one()
-    return Flow(int(created), int(resolved), int(breached), int(csat_sum), int(csat_count))
+    )).one())
 
 
 @dataclass(frozen=True)
@@ -152,12 +132,22 @@ async def first_responses(s: AsyncSession, team: str, start: datetime, end: date
     return [(a, b) for a, b in rows if b is not None]
 
 
-async def resolutions(s: AsyncSession, team: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, int]]:
-    """(created, resolved, business minutes paused waiting on the requester) of the team's
-    tickets resolved in the period."""
-    rows = await s.exec(select(Ticket.created_at, Ticket.resolved_at, Ticket.sla_paused_minutes).where(
-        Ticket.team == team, _in(col(Ticket.resolved_at), start, end)))
-    return [(a, b, int(p or 0)) for a, b, p in rows if b is not None]
+@dataclass(frozen=True)
+class Resolution:
+    created_at: datetime
+    resolved_at: datetime
+    paused_minutes: int  # business minutes waiting on the requester (not resolution time)
+    breached: bool
+    csat: int | None
+
+
+async def resolutions(s: AsyncSession, team: str, start: datetime, end: datetime) -> list[Resolution]:
+    """The team's tickets resolved in the period: the rows the resolution percentiles need,
+    which also give the resolved count, the breach share and CSAT without another scan."""
+    rows = await s.exec(select(
+        Ticket.created_at, Ticket.resolved_at, Ticket.sla_paused_minutes, case((_breached(), 1), else_=0), Ticket.csat,
+    ).where(Ticket.team == team, _in(col(Ticket.resolved_at), start, end)))
+    return [Resolution(a, b, int(p or 0), bool(br), c) for a, b, p, br, c in rows if b is not None]
 
 
 # --- now ----------------------------------------------------------------------------------
@@ -230,32 +220,35 @@ class Repeat:
 
 async def repeats(s: AsyncSession, team: str, start: datetime, end: datetime, *, window_days: int,
                   limit: int = 3) -> tuple[int, list[Repeat]]:
-    """Tickets created in the period by a requester who had filed one in the same category
-    within ``window_days`` before: their number, and the requesters with most of them."""
-    earlier = aliased(Ticket)
-    had_one = (
-        select(literal(1)).select_from(earlier).where(
-            col(earlier.requester_id) == col(Ticket.requester_id),
-            col(earlier.category) == col(Ticket.category),
-            col(earlier.created_at) < col(Ticket.created_at),
-            col(earlier.created_at) >= _MinusDays(col(Ticket.created_at), window_days),
-            col(earlier.id) != col(Ticket.id),
-        ).exists()
+    """Tickets created in the period by a requester whose previous ticket in the same
+    category was at most ``window_days`` earlier: their number, and the requesters with
+    most of them. One range scan: each ticket is compared with the one before it
+    (``LAG`` over requester and category; both databases have window functions)."""
+    since = start - timedelta(days=window_days)
+    prev = func.lag(col(Ticket.created_at)).over(
+        partition_by=(col(Ticket.requester_id), col(Ticket.category)), order_by=(col(Ticket.created_at), col(Ticket.id)))
+    seq = (
+        select(Ticket.requester_id, Ticket.category, Ticket.created_at, prev.label("prev"))
+        .where(Ticket.team == team, col(Ticket.created_at) >= since, col(Ticket.created_at) < end)
+        .subquery()
     )
-    repeat = and_(col(Ticket.team) == team, _in(col(Ticket.created_at), start, end), had_one)
-    total = (await s.exec(select(func.count()).select_from(Ticket).where(repeat))).one()
-    if not total:
-        return 0, []
+    groups = (
+        select(seq.c.requester_id, seq.c.category, func.count().label("n"),
+               func.sum(func.count()).over().label("total"))
+        .where(seq.c.created_at >= start, seq.c.prev >= _MinusDays(seq.c.created_at, window_days))
+        .group_by(seq.c.requester_id, seq.c.category)
+        .subquery()
+    )
     stmt = (
-        select(Person.name, Ticket.category, func.count().label("n"))
-        .select_from(Ticket)
-        .join(Person, col(Person.id) == col(Ticket.requester_id))
-        .where(repeat)
-        .group_by(col(Ticket.requester_id), col(Person.name), col(Ticket.category))
-        .order_by(func.count().desc(), col(Person.name), col(Ticket.category))
+        select(Person.name, groups.c.category, groups.c.n, groups.c.total)
+        .join(groups, col(Person.id) == groups.c.requester_id)
+        .order_by(groups.c.n.desc(), col(Person.name), groups.c.category)
         .limit(limit)
     )
-    return int(total), [Repeat(name, category, int(n)) for name, category, n in await s.exec(stmt)]
+    rows = list(await s.exec(stmt))
+    if not rows:
+        return 0, []
+    return int(rows[0][3]), [Repeat(name, category, int(n)) for name, category, n, _ in rows]
 
 
 @dataclass(frozen=True)

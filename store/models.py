@@ -107,7 +107,7 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_ticket_team_created_at", "team", "created_at"),
         sa.Index("ix_ticket_team_resolved_at", "team", "resolved_at"),
-        sa.Index("ix_ticket_team_first_response_at", "team", "first_response_at"),
+        sa.Index("ix_ticket_team_first_response_at", "team", "first_response_at", "created_at"),
         sa.Index("ix_ticket_team_status_created_at", "team", "status", "created_at"),
         sa.Index("ix_ticket_requester_category_created_at", "requester_id", "category", "created_at"),
     )
