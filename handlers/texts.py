@@ -521,7 +521,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "digest_kb": {"en": "KB deflections (whole desk): {n}", "ru": "Решено базой знаний (весь деск): {n}"},
     "digest_gaps": {"en": "Top KB gaps: {items}", "ru": "Чего нет в базе знаний: {items}"},
     "digest_gap_item": {"en": "“{query}” ×{n}", "ru": "«{query}» ×{n}"},
-    "stats_usage": {"en": "/stats [today|week|month|days]", "ru": "/stats [today|week|month|дни]"},
+    "stats_usage": {"en": "/stats [today|week|month|days]", "ru": "/stats [сегодня|неделя|месяц|дни]"},
     "chart_title": {"en": "{team}: the last {days} days", "ru": "{team}: последние {days} дн."},
     "chart_created": {"en": "Created", "ru": "Создано"},
     "chart_resolved": {"en": "Resolved", "ru": "Решено"},

@@ -40,6 +40,8 @@ log = logging.getLogger("deskbot.digest")
 KIND = "digest"
 LATE_AFTER = timedelta(hours=1)  # a digest sent this long after its time says it is late
 PERIODS = {"today": 1, "week": 7, "month": 30}
+PERIOD_WORDS = {"today": "today", "week": "week", "month": "month",  # and as a Russian reader types them
+                "сегодня": "today", "неделя": "week", "неделю": "week", "месяц": "month"}
 
 
 # --- periods ------------------------------------------------------------------------------
@@ -89,10 +91,12 @@ def day_period(day: date, zone: ZoneInfo) -> Period:
 
 def parse_period(arg: str, now: datetime, zone: ZoneInfo) -> Period | None:
     """``/stats`` argument: ``today``, ``week`` (the default: the last 7 days with today),
-    ``month`` (the last 30) or a number of days 1..366; None for anything else."""
+    ``month`` (the last 30) — or сегодня, неделя, месяц — or a number of days 1..366;
+    None for anything else."""
     word = arg.strip().lower() or "week"
-    if word in PERIODS:
-        days, name = PERIODS[word], word
+    if word in PERIOD_WORDS:
+        name = PERIOD_WORDS[word]
+        days = PERIODS[name]
     else:
         digits = word.removesuffix("d")
         if not (digits.isascii() and digits.isdigit() and 1 <= int(digits) <= 366):

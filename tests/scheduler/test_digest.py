@@ -221,3 +221,15 @@ def test_many_business_minutes_at_once_agree_with_the_calendar(config: object) -
     spring = [(datetime(2027, 3, 27, 22, tzinfo=UTC) + timedelta(hours=h), datetime(2027, 3, 28, 12, tzinfo=UTC))
               for h in range(0, 12)]
     assert digest.business_minutes(berlin, spring) == pytest.approx([berlin.between(a, b) for a, b in spring], abs=1e-6)
+
+
+def test_stats_periods_end_with_today_in_the_team_zone() -> None:
+    now = msk(1, 0, 30, month=12)  # Tuesday 00:30 in Moscow, still Monday in UTC
+    week = digest.parse_period("", now, MSK)
+    assert week is not None and (week.name, week.days, week.last_day) == ("week", 7, date(2026, 12, 1))
+    assert week.start == msk(25, 0) and week.end == msk(2, 0, month=12)
+    for words, days in ((("today", "Сегодня"), 1), (("month", "месяц"), 30), (("14", "14d"), 14)):
+        for word in words:
+            period = digest.parse_period(word, now, MSK)
+            assert period is not None and period.days == days and period.start == msk(2, 0, month=12) - timedelta(days=days)
+    assert [digest.parse_period(w, now, MSK) for w in ("0", "367", "year", "٣", "-1")] == [None] * 5
