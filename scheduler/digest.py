@@ -343,7 +343,11 @@ async def digests_once(app: Any, now: datetime | None = None) -> list[str]:
         dests = lead_destinations(app.config, team, app.platforms)
         if not dests:
             continue
-        key = await _send_team_digest(app, team, dests, now)
+        try:
+            key = await _send_team_digest(app, team, dests, now)
+        except Exception:  # noqa: BLE001 — one team's failure must not hold back the others; retried next run
+            log.exception("digest of team %s failed", team, extra={"team": team})
+            continue
         if key is not None:
             sent.append(key)
     if sent:

@@ -128,3 +128,25 @@ async def test_a_team_zone_decides_the_local_time(db_url: str) -> None:
         await deliver(app)
         (got,) = sender.messages
         assert got.chat == "C00HRLEADS" and got.text.startswith("Отдел кадров — сводка за понедельник, 30 ноября")
+
+
+async def test_a_team_whose_digest_fails_does_not_hold_back_the_others(sqlite_url: str, monkeypatch: Any) -> None:
+    from scheduler import digest
+
+    def both(data: dict[str, Any]) -> None:
+        data["teams"]["it"]["lead_chats"] = {"slack": LEADS}
+        data["teams"]["hr"]["lead_chats"] = {"slack": "C00HRLEADS"}
+
+    real = digest.compute
+
+    async def broken_for_hr(s: Any, config: Config, team: str, *args: Any) -> Any:
+        if team == "hr":
+            raise RuntimeError("hr is broken")
+        return await real(s, config, team, *args)
+
+    monkeypatch.setattr(digest, "compute", broken_for_hr)
+    clock = FakeClock(msk(1, 9, 30))
+    async with slack_app(make_config(both), sqlite_url, clock) as (app, _):
+        assert await digests_once(app) == ["digest:it:2026-11-30"]
+        monkeypatch.setattr(digest, "compute", real)
+        assert await digests_once(app) == ["digest:hr:2026-11-30"]  # retried on the next run
