@@ -1,4 +1,4 @@
-"""``deskbot`` command line: console, run, check-config, db upgrade, kb search/eval/report."""
+"""``deskbot`` command line: console, run, check-config, db upgrade, digest, kb search/eval/report."""
 
 from __future__ import annotations
 
@@ -299,6 +299,61 @@ def cmd_kb_report(args: argparse.Namespace) -> int:
     return report_command(rows)
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    """A team's digest in the terminal (yesterday in the team's zone, or ``--date``), the
+    chart written to ``--png`` when asked. Nothing is sent and nothing recorded."""
+    from datetime import UTC, date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from handlers.cards import team_timezone
+    from scheduler import digest
+    from store import migrate
+    from store.db import Database
+
+    config = _load(args)
+    if config is None:
+        return EXIT_FAIL
+    if args.team not in config.teams:
+        print(f"--team: unknown team {args.team!r}; known: {', '.join(config.teams)}", file=sys.stderr)
+        return EXIT_USAGE
+    zone = ZoneInfo(team_timezone(config, args.team))
+    now = datetime.now(UTC)
+    try:
+        day = date.fromisoformat(args.date) if args.date else now.astimezone(zone).date() - timedelta(days=1)
+    except ValueError:
+        print(f"--date: expected YYYY-MM-DD, got {args.date!r}", file=sys.stderr)
+        return EXIT_USAGE
+    url = _database_url(args, config.desk.database_url)
+    if url is None:
+        return EXIT_USAGE
+    locale = args.lang or digest.lead_chat_locale(config, args.team)
+
+    async def main() -> Any:
+        db = Database(url)
+        try:
+            await migrate.upgrade(db)
+            async with db.transaction() as s:
+                numbers = await digest.compute(s, config, args.team, digest.day_period(day, zone), now)
+            return await digest.digest_reply(config, numbers, locale) if args.png else numbers
+        finally:
+            await db.dispose()
+
+    try:
+        result = _run_db(url, main())
+    except DatabaseProblem as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    if args.png:
+        print(result.text)
+        Path(args.png).write_bytes(result.attachments[0].data or b"")
+        print(f"chart: {args.png} ({result.attachments[0].size:,} bytes)")
+    else:
+        from handlers.texts import translator
+
+        print(digest.render(translator(locale), result, config))
+    return EXIT_OK
+
+
 # --- parser --------------------------------------------------------------------------
 
 
@@ -339,6 +394,14 @@ def make_parser() -> argparse.ArgumentParser:
     rev = db_sub.add_parser("revision", help="(developers) generate a migration from model changes")
     rev.add_argument("message")
     rev.set_defaults(func=cmd_db_revision)
+
+    p = sub.add_parser("digest", help="print a team's daily digest (and write its chart)")
+    p.add_argument("--team", required=True, help="team key from the config, e.g. it")
+    p.add_argument("--date", default=None, help="the day to report, YYYY-MM-DD (default: yesterday in the team's zone)")
+    p.add_argument("--png", default=None, metavar="FILE", help="write the 14-day chart to this PNG file")
+    p.add_argument("--lang", choices=("en", "ru"), default=None, help="language (default: the lead chat's)")
+    p.add_argument("--db", default=None, help="SQLite file or database URL")
+    p.set_defaults(func=cmd_digest)
 
     kb_sub = add_kb_arguments(sub)
     rep = kb_sub.add_parser("report", help="per-article feedback and KB gaps from the database")

@@ -732,6 +732,16 @@ class SweepConfig(_Model):
         return out
 
 
+class DigestConfig(_Model):
+    """The leads' daily digest and ``/stats`` (each team's ``digest_time`` says when)."""
+
+    repeat_window_days: int = Field(default=7, ge=1, le=90)  # same requester + category this close = a repeat
+    chart_days: int = Field(default=14, ge=2, le=60)  # days on the chart (created vs resolved, SLA breaches)
+    oldest: int = Field(default=5, ge=0, le=20)  # oldest open tickets listed
+    low_csat: int = Field(default=2, ge=1, le=5)  # ratings at or below this are quoted with their comment
+    gaps: int = Field(default=3, ge=0, le=20)  # top KB gaps listed
+
+
 class Config(_Model):
     """The validated configuration of one desk."""
 
@@ -746,6 +756,7 @@ class Config(_Model):
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
     sweep: SweepConfig = SweepConfig()
+    digest: DigestConfig = DigestConfig()
 
     @property
     def default_priority(self) -> str:

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from bot.app import App
 from handlers.context import pick_locale
-from handlers.events import Button, Destination, Incoming, Reply
+from handlers.events import Button, Destination, Incoming, Reply, inline_files
 from handlers.texts import t
 from store import conversations, people
 
@@ -49,6 +49,8 @@ class ConsoleSender:
         self.out.write(f"[{dest.chat_id}] {mark}{lines[0]}\n")
         for line in lines[1:]:
             self.out.write(f"{INDENT}{line}\n")
+        for file in inline_files(reply.attachments):  # a terminal shows no pictures: say one came
+            self.out.write(f"{INDENT}📎 {file.name} ({file.mime_type}, {file.size:,} bytes)\n")
         flat = [b for row in reply.buttons for b in row]
         if flat:
             self.out.write(INDENT + "  ".join(f"[{i}] {b.label}" for i, b in enumerate(flat, 1)) + "\n")

@@ -7,6 +7,7 @@ to the outbox). Nothing here knows about Telegram, Slack or the terminal.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,15 +29,28 @@ class Attachment:
     file_id: str
     kind: str = "document"
     platform: str = ""
+    # A file made here (the digest's chart), carried whole: base64 in the outbox payload,
+    # uploaded by every sender. ``file_id`` is then empty and ``platform`` "".
+    data: bytes | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "mime_type": self.mime_type, "size": self.size,
-                "file_id": self.file_id, "kind": self.kind, "platform": self.platform}
+        d: dict[str, Any] = {"name": self.name, "mime_type": self.mime_type, "size": self.size,
+                             "file_id": self.file_id, "kind": self.kind, "platform": self.platform}
+        if self.data is not None:
+            d["data_b64"] = base64.b64encode(self.data).decode("ascii")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Attachment:
+        data = base64.b64decode(d["data_b64"]) if d.get("data_b64") else None
         return cls(name=d.get("name", ""), mime_type=d.get("mime_type", ""), size=int(d.get("size") or 0),
-                   file_id=d["file_id"], kind=d.get("kind", "document"), platform=d.get("platform", ""))
+                   file_id=d.get("file_id") or "", kind=d.get("kind", "document"), platform=d.get("platform", ""),
+                   data=data)
+
+
+def inline_files(attachments: tuple[Attachment, ...]) -> list[Attachment]:
+    """The attachments carried whole (``data``), which every sender uploads itself."""
+    return [a for a in attachments if a.data]
 
 
 @dataclass(frozen=True)

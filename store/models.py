@@ -103,6 +103,14 @@ class Membership(SQLModel, table=True):
 class Ticket(SQLModel, table=True):
     """A request. ``id`` is the ticket number people see (#123)."""
 
+    # The digest's and /stats' range scans per team (migration 0006; bench/digest.py).
+    __table_args__ = (
+        sa.Index("ix_ticket_team_created_at", "team", "created_at"),
+        sa.Index("ix_ticket_team_resolved_at", "team", "resolved_at"),
+        sa.Index("ix_ticket_team_first_response_at", "team", "first_response_at", "created_at"),
+        sa.Index("ix_ticket_team_status_created_at", "team", "status", "created_at"),
+        sa.Index("ix_ticket_requester_category_created_at", "requester_id", "category", "created_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     team: str = Field(max_length=64, index=True)
     category: str = Field(max_length=64)
@@ -234,6 +242,7 @@ class KbFeedback(SQLModel, table=True):
     """What happened to KB suggestions: shown, opened, solved, not_solved, gap."""
 
     __tablename__ = "kb_feedback"
+    __table_args__ = (sa.Index("ix_kb_feedback_outcome_created_at", "outcome", "created_at"),)
     id: int | None = Field(default=None, primary_key=True)
     slug: str | None = Field(default=None, max_length=200, index=True)
     query: str = Field(max_length=4000)

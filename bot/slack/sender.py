@@ -48,7 +48,7 @@ from bot.files import FileFetcher, foreign_files, upload_name
 from bot.slack.blocks import SlackMessage, render_messages, render_single
 from bot.slack.home import home_view
 from bot.slack.render import escape
-from handlers.events import Attachment, Destination, Reply
+from handlers.events import Attachment, Destination, Reply, inline_files
 from handlers.home import HOME_CARD, HomeView
 from store import outbox, tickets
 from store.db import Database
@@ -196,6 +196,7 @@ class SlackSender:
     async def _send(self, dest: Destination, reply: Reply) -> str | None:
         route = await self._route(dest, reply)
         uploads, unfetched = await self._fetch_foreign(reply)
+        uploads += [(a.name or upload_name(a), a.data) for a in inline_files(reply.attachments) if a.data]
         lines = await self._file_lines(reply) + [file_line(upload_name(a), None) for a in unfetched]
         messages = render_messages(reply, lines)
         if not messages and not uploads:

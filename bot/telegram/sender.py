@@ -144,8 +144,9 @@ def render_parts(reply: Reply, notes: list[str] | tuple[str, ...] = ()) -> list[
 
 
 def telegram_files(reply: Reply) -> list[Attachment]:
-    """The attachments that can be sent by file id here (others are noted by the engine)."""
-    return [a for a in reply.attachments if a.platform == PLATFORM and a.file_id]
+    """The attachments that can be sent by file id here (others are noted by the engine),
+    and those carried whole (a digest's chart: uploaded)."""
+    return [a for a in reply.attachments if (a.platform == PLATFORM and a.file_id) or a.data]
 
 
 class TelegramSendError(Exception):
@@ -341,7 +342,10 @@ class TelegramSender:
         if isinstance(item, _Upload):
             return self._upload(item, kwargs)
         method, param = SEND_FILE.get(item.kind, SEND_FILE["document"])
-        return getattr(self.bot, method)(**{param: item.file_id}, **kwargs)
+        file: str | BufferedInputFile = item.file_id
+        if item.data:
+            file = BufferedInputFile(item.data, filename=item.name or "file")
+        return getattr(self.bot, method)(**{param: file}, **kwargs)
 
     async def _upload(self, item: _Upload, kwargs: dict[str, Any]) -> Any:
         """A copied file: a photo when it is one Telegram takes as such, else a document."""

@@ -167,7 +167,7 @@ async def test_a_russian_session_has_no_english_word(db_url: str, clock: FakeClo
     assert not leaks, sorted(leaks)
     units = [text for text in seen if re.search(r"\d+[mhd]\b", text)]  # English duration units ("0m")
     assert not units, units
-    assert any("Статистика за 7 дней" in text for text in seen)
+    assert any("статистика за последние 7 дней" in text for text in seen)
     assert any("(заметка)" in text for text in seen)
 
 

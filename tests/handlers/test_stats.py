@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
+
+from PIL import Image
+
 from bot.config import Config
 from tests.support.clock import FakeClock
 from tests.support.scenarios import VPN_ARTICLE, open_desk, open_ticket
 
 
 async def test_stats_shows_the_numbers_of_the_history(config: Config, db_url: str, clock: FakeClock) -> None:
-    async with open_desk(config, db_url, clock) as desk:
+    async with open_desk(config, db_url, clock) as desk:  # Monday 10:00 in Moscow: working hours
         first = await open_ticket(desk, "anna", "принтер не печатает")  # created at t0
         clock.advance(minutes=10)
         await desk.click("boris", "claim", first)
@@ -26,14 +30,28 @@ async def test_stats_shows_the_numbers_of_the_history(config: Config, db_url: st
         await desk.click("anna", "kb_solved")
         desk.new("vera")
         await desk.say("vera", "/stats")
+        await desk.say("vera", "/stats today")
+        await desk.say("vera", "/stats year")
 
     # By hand: two created, one resolved, the second one open (answered, due in 2 days: not
-    # overdue). First responses 10m and 30m: nearest-rank median 10m, p90 30m. One resolution
-    # of 1h10m. Both within their SLA (normal: 4h / 2d). One rating of 4, one deflection.
-    stats = [m.text for m in desk.new("vera") if "Stats for" in m.text]
-    assert stats == [
-        "Stats for the last 7 days · IT support:\n"
-        "created 2 · resolved 1 · open now 1 · overdue 0\n"
-        "first response median 10m (p90 30m) · resolution median 1h 10m (p90 1h 10m)\n"
-        "SLA breached 0% · CSAT 4.0 (1) · KB deflections 1"
+    # overdue), held by boris. First responses 10m and 30m (all in working hours): nearest-rank
+    # median 10m, p90 30m. One resolution of 1h10m. Both within their SLA (normal: 4h / 2d).
+    # One rating of 4, one deflection. Both are anna's, both "hardware": the second is a repeat.
+    week, today, wrong = desk.new("vera")
+    lines = week.text.splitlines()
+    assert lines[:5] == [
+        "IT support — stats for the last 7 days",
+        "Created 2 · resolved 1 · open now 1 · overdue 0",
+        "Business time to first response: median 10m, p90 30m · to resolution: median 1h 10m, p90 1h 10m",
+        "SLA breached: 0% of resolved · CSAT 4.0 (ratings: 1)",
+        "Open per assignee: Boris Petrov 1",
     ]
+    assert f"  #{second} ноутбук не включается — open 30m (Boris Petrov)" in lines
+    assert "Repeat requests (same person and category within 7 days): 1 — Anna Ivanova · Hardware and printers ×1" in lines
+    assert "KB deflections (whole desk): 1" in lines
+    (chart,) = week.files
+    assert chart.data is not None
+    with Image.open(io.BytesIO(chart.data)) as image:
+        assert image.format == "PNG" and image.size == (900, 400)
+    assert today.text.splitlines()[:2] == ["IT support — stats for today", lines[1]]
+    assert wrong.text == "Usage: /stats [today|week|month|days]" and not wrong.files

@@ -16,7 +16,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from bot.app import App
-from handlers.events import Button, Destination, Incoming, Outcome, Reply
+from handlers.events import Attachment, Button, Destination, Incoming, Outcome, Reply
 from store import outbox
 
 PLATFORM = "console"
@@ -29,6 +29,7 @@ class Received:
     buttons: list[Button]
     edited: bool
     ticket_id: int | None
+    files: tuple[Attachment, ...] = ()  # what came with the text (inline files carry their bytes)
 
     def labels(self) -> list[str]:
         return [b.label for b in self.buttons]
@@ -43,7 +44,8 @@ class RecordingSender:
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
 
     async def send(self, dest: Destination, reply: Reply) -> str | None:
-        self.messages.append(Received(dest.chat_id, reply.plain, [b for r in reply.buttons for b in r], False, reply.ticket_id))
+        self.messages.append(Received(dest.chat_id, reply.plain, [b for r in reply.buttons for b in r], False, reply.ticket_id,
+                                      reply.attachments))
         return str(next(self._ids))
 
     async def edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
