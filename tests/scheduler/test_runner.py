@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from bot.config import RunnerConfig
+from bot.config import Config, ConfigError, RunnerConfig, parse_config
 from scheduler.runner import AdvisoryLock, LeaseLock, RunnerElection, RunnerLock, holder_id, runner_lock
 from store.db import Database
 from tests.support.clock import FakeClock
@@ -241,3 +241,19 @@ async def test_a_failing_lock_check_means_not_the_runner(database: Database) -> 
     assert await runner.beat() is False
     assert role.changes == ["gain", "lose"]
     await runner.stop()
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def test_by_default_a_dead_runner_is_replaced_within_30_seconds() -> None:
+    defaults = RunnerConfig()
+    assert defaults.lease_seconds + defaults.heartbeat_seconds <= 30
+
+
+def test_a_heartbeat_too_slow_for_its_lease_is_a_config_error(config: Config) -> None:
+    data = {**config.model_dump(mode="json", exclude={"telegram", "slack"}),
+            "runner": {"lease_seconds": 4, "heartbeat_seconds": 3}}
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, env={})
+    assert "runner: heartbeat_seconds (3) must be at most half of lease_seconds (4)" in str(err.value)
