@@ -7,7 +7,8 @@ backlog and the age of its oldest row, the pid, and the runner (``runner.is_runn
 whether this process is the one running the outbox worker and the scheduler, ``id``:
 this process's holder id, ``holder``: the runner's). 200 when everything is well (the
 worker must run in the runner, nowhere else), 503 otherwise (also while shutting down),
-so a load balancer or systemd watchdog can act on the status alone. ``/metrics`` is the Prometheus text format of :mod:`bot.metrics`.
+so a load balancer or systemd watchdog can act on the status alone. ``/metrics`` is the
+Prometheus text format of :mod:`bot.metrics`.
 """
 
 from __future__ import annotations

@@ -53,6 +53,8 @@ log = logging.getLogger("deskbot.runner")
 LEASE_NAME = "runner"  # the runner_lease row
 PG_LOCK_KEY = (0x6465736B, 0x72756E)  # "desk", "run": pg_try_advisory_lock(key1, key2)
 HOLDER_MAX = 63  # PostgreSQL keeps 63 bytes of application_name
+CHECK_TIMEOUT_MIN = 2.0  # seconds a lock check may take at least (a short test heartbeat on a busy host)
+CONNECT_TIMEOUT = 10.0  # seconds to open the lock's connection (not yet the runner: no hurry)
 
 WallClock = Callable[[], datetime]
 
@@ -140,7 +142,7 @@ class AdvisoryLock:
         self.url = url
         self.holder = (holder or holder_id())[:HOLDER_MAX]
         self.key = key
-        self.timeout = timeout  # for one check; a server that slow counts as lost
+        self.timeout = timeout  # for one statement: a runner's check that slow counts as lost
         self._engine: AsyncEngine | None = None
         self._conn: AsyncConnection | None = None
         self._held = False
@@ -152,7 +154,8 @@ class AdvisoryLock:
                 self._engine = create_async_engine(
                     self.url, poolclass=NullPool,
                     connect_args={"server_settings": {"application_name": self.holder}})
-            conn = await self._engine.connect()
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                conn = await self._engine.connect()
             self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         return self._conn
 
@@ -168,8 +171,8 @@ class AdvisoryLock:
     async def acquire(self) -> bool:
         async with self._io:
             try:
+                conn = await self._connection()
                 async with asyncio.timeout(self.timeout):
-                    conn = await self._connection()
                     if self._held:
                         self._held = await leases.holds_advisory_lock(conn, self.key)
                     else:
@@ -192,8 +195,9 @@ class AdvisoryLock:
             if self._held:
                 return self.holder
             try:
+                conn = await self._connection()
                 async with asyncio.timeout(self.timeout):
-                    return await leases.advisory_holder(await self._connection(), self.key)
+                    return await leases.advisory_holder(conn, self.key)
             except BaseException:
                 await self._drop()
                 raise
@@ -209,7 +213,7 @@ def runner_lock(db: Database, config: RunnerConfig, *, holder: str | None = None
     """The lock for ``db``'s dialect: a lease row on SQLite, an advisory lock on PostgreSQL."""
     if is_sqlite(db.url):
         return LeaseLock(db, holder=holder, lease_seconds=config.lease_seconds)
-    return AdvisoryLock(db.url, holder=holder, timeout=config.heartbeat_seconds)
+    return AdvisoryLock(db.url, holder=holder, timeout=max(config.heartbeat_seconds, CHECK_TIMEOUT_MIN))
 
 
 RoleHook = Callable[[], Awaitable[None]]
