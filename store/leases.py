@@ -61,6 +61,19 @@ async def lease_holder(s: AsyncSession, name: str, now: datetime) -> str | None:
 
 # --- advisory lock (PostgreSQL) -------------------------------------------------------------
 
+STARTUP_LOCK_KEY = (0x6465736B, 0x737461)  # "desk", "sta": one process at a time syncs config
+
+
+async def serialize_startup(s: AsyncSession) -> None:
+    """Make processes starting together run their start-up writes (people and teams from
+    config) one after another: on PostgreSQL a transaction-level advisory lock, held until
+    ``s`` commits; SQLite's ``BEGIN IMMEDIATE`` already serializes writers."""
+    bind = s.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        await s.exec(text("SELECT pg_advisory_xact_lock(:k1, :k2)"),  # type: ignore[call-overload]
+                     params={"k1": STARTUP_LOCK_KEY[0], "k2": STARTUP_LOCK_KEY[1]})
+
+
 _HELD = """
     SELECT EXISTS (
         SELECT 1 FROM pg_locks

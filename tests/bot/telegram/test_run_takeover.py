@@ -113,6 +113,7 @@ async def test_two_processes_one_runner_sigkill_takeover_nothing_twice(db_url: s
         holder = (await health(session, runner))["runner"]["id"]
         assert [r["runner"]["holder"] for r in reports] == [holder, holder]
         assert [r["worker"]["running"] for r in reports] == [run is runner for run in runs]
+        assert [r["scheduler"]["running"] for r in reports] == [run is runner for run in runs]
 
         # Each process handles one update; the runner delivers both replies.
         await say_help(fake, people[0], runner)
@@ -130,6 +131,7 @@ async def test_two_processes_one_runner_sigkill_takeover_nothing_twice(db_url: s
         took = time.monotonic() - killed
         assert took < TAKEOVER_LIMIT
         assert report["runner"]["holder"] == report["runner"]["id"] != holder
+        assert report["scheduler"]["running"] is True
         await fake.wait_for(lambda: all(sends_to(fake, p.id) for p in people[2:]), WAIT)
         await wait_health(session, other, lambda r: r["outbox"]["backlog"] == 0 and r["status"] == "ok")
 
