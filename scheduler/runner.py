@@ -258,12 +258,15 @@ class RunnerElection:
             except Exception as exc:  # noqa: BLE001 — cannot confirm the lock: not the runner
                 log.warning("runner lock check failed: %s", _one_line(exc))
                 held = False
-            if held and not self.is_runner:
-                await self._gain(raise_on_gain)
-            elif not held and self.is_runner:
+            if held:
+                self.holder = self.me
+                if not self.is_runner:
+                    await self._gain(raise_on_gain)
+                return self.is_runner
+            await self._look_up_holder()  # first, so /healthz never names this process once it lost
+            if self.is_runner:
                 log.warning("runner lock lost: stopping the outbox worker and the scheduler")
                 await self._lose()
-            await self._look_up_holder()
             return self.is_runner
 
     async def stop(self) -> None:
@@ -297,6 +300,7 @@ class RunnerElection:
             await self.on_gain()
         except Exception as exc:
             log.error("could not start as the runner (%s): giving the role up", _one_line(exc))
+            self.holder = None
             await self._lose()  # undoes what on_gain started and releases the lock
             if raise_errors:
                 raise
@@ -312,9 +316,6 @@ class RunnerElection:
                 await self.lock.release()
 
     async def _look_up_holder(self) -> None:
-        if self.is_runner:
-            self.holder = self.me
-            return
         try:
             self.holder = await self.lock.current_holder()
         except Exception as exc:  # noqa: BLE001 — unknown for now
