@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -141,30 +141,33 @@ async def test_a_stopped_runner_hands_over_and_the_next_one_delivers_the_backlog
         await until(lambda: second_ticks.runs == 1)
 
 
-async def steal(db_url: str, runner: Runner) -> Callable[[], Any]:
-    """Take ``runner``'s lock away from under it; returns how to give it back."""
+@asynccontextmanager
+async def stolen(db_url: str, runner: Runner) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """``runner``'s lock taken away from under it; yields how to give it back."""
     db = Database(db_url)
-    if is_sqlite(db_url):
-        async with db.transaction() as s:
-            await s.exec(text("UPDATE runner_lease SET holder = 'intruder', "  # type: ignore[call-overload]
-                              "expires_at = '2999-01-01 00:00:00'"))
+    intruder = None if is_sqlite(db_url) else AdvisoryLock(db_url, holder="intruder")
+    try:
+        if intruder is None:
+            async with db.transaction() as s:
+                await s.exec(text("UPDATE runner_lease SET holder = 'intruder', "  # type: ignore[call-overload]
+                                  "expires_at = '2999-01-01 00:00:00'"))
+        else:
+            assert await intruder.current_holder() == runner.election.me  # connected: ready to pounce
+            assert await terminate(db, runner.election.me) == 1
+            assert await intruder.acquire()
 
         async def give_back() -> None:
+            if intruder is not None:
+                await intruder.release()
+                return
             async with db.transaction() as s:
                 await s.exec(text("DELETE FROM runner_lease"))  # type: ignore[call-overload]
-            await db.dispose()
 
-        return give_back
-    intruder = AdvisoryLock(db_url, holder="intruder")
-    assert await intruder.current_holder() == runner.election.me  # connected: ready to pounce
-    assert await terminate(db, runner.election.me) == 1
-    assert await intruder.acquire()
-
-    async def release() -> None:
-        await intruder.close()
+        yield give_back
+    finally:
+        if intruder is not None:
+            await intruder.close()
         await db.dispose()
-
-    return release
 
 
 async def test_a_lost_lock_stops_the_worker_and_scheduler_and_a_regained_one_starts_them(
@@ -175,26 +178,26 @@ async def test_a_lost_lock_stops_the_worker_and_scheduler_and_a_regained_one_sta
         assert runner.election.is_runner and receiver.receiving
         await until(lambda: ticks.runs == 1)
 
-        give_back = await steal(db_url, runner)
-        await until(lambda: not (runner.election.is_runner or runner.scheduler.running or receiver.receiving
-                                 or runner.status.worker_running()))
+        async with stolen(db_url, runner) as give_back:
+            await until(lambda: not (runner.election.is_runner or runner.scheduler.running or receiver.receiving
+                                     or runner.status.worker_running()))
 
-        status, health = await client.get("/healthz")
-        assert status == 200, health  # a healthy standby
-        assert health["runner"] == {"is_runner": False, "id": runner.election.me, "holder": "intruder"}
-        assert health["worker"] == {"running": False}
-        assert health["platforms"]["poll"] == {"connected": False, "standby": True}
-        await client.say("anna", "/help")  # written to the outbox, not delivered: no runner here
+            status, health = await client.get("/healthz")
+            assert status == 200, health  # a healthy standby
+            assert health["runner"] == {"is_runner": False, "id": runner.election.me, "holder": "intruder"}
+            assert health["worker"] == {"running": False}
+            assert health["platforms"]["poll"] == {"connected": False, "standby": True}
+            await client.say("anna", "/help")  # written to the outbox, not delivered: no runner here
 
-        await give_back()
-        await until(lambda: runner.election.is_runner)
+            await give_back()
+            await until(lambda: runner.election.is_runner)
 
-        await until(lambda: bool(delivered(runner, "anna")))
-        assert runner.scheduler.running and receiver.receiving and receiver.starts == 2
-        await until(lambda: ticks.runs == 2)  # the scheduler started again (and ran its job at once)
-        status, health = await client.get("/healthz")
-        assert status == 200 and health["runner"]["is_runner"] is True and health["worker"] == {"running": True}
-        assert "standby" not in health["platforms"]["poll"]
+            await until(lambda: bool(delivered(runner, "anna")))
+            assert runner.scheduler.running and receiver.receiving and receiver.starts == 2
+            await until(lambda: ticks.runs == 2)  # the scheduler started again (and ran its job at once)
+            status, health = await client.get("/healthz")
+            assert status == 200 and health["runner"]["is_runner"] is True and health["worker"] == {"running": True}
+            assert "standby" not in health["platforms"]["poll"]
 
 
 async def test_runner_only_frontends_receive_in_the_runner_alone(fast: Config, db_url: str) -> None:
