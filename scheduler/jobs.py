@@ -1,8 +1,7 @@
 """The jobs the runner process schedules (:class:`scheduler.service.SchedulerService`).
 
-One line per job, with a stable id (it names the job in logs and ``/healthz``)::
+One line per job, with a stable id (it names the job in logs and ``/healthz``), e.g.::
 
-    JobSpec("sweep", sweep_once, every(minutes=1)),
     JobSpec("digests", digests_once, every(minutes=5)),
 
 A job is ``async def job(app, now)``; it must be safe to run again (it records what it
@@ -16,12 +15,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scheduler.service import JobSpec
+from scheduler.service import JobSpec, every
+from scheduler.sweep import sweep_once
 
 if TYPE_CHECKING:
     from bot.app import App
 
 
 def jobs(app: App) -> list[JobSpec]:
-    """Every scheduled job of ``app`` (none yet: the sweep and the digests come next)."""
-    return []
+    """Every scheduled job of ``app``."""
+    return [
+        JobSpec("sweep", sweep_once, every(minutes=1)),
+    ]
