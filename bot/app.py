@@ -18,7 +18,7 @@ from handlers.events import Incoming, Outcome
 from handlers.ports import Clock, KnowledgeBase
 from kb.articles import default_kb_dir
 from kb.matcher import Matcher
-from store import feedback, migrate, people
+from store import feedback, leases, migrate, people
 from store.db import Database
 
 log = logging.getLogger("deskbot.app")
@@ -41,7 +41,13 @@ class App:
         before, after = await migrate.upgrade(self.db)
         if before != after:
             log.info("database migrated %s -> %s (%s)", before, after, redact_url(self.db.url))
+        await self.sync_config()
+
+    async def sync_config(self) -> None:
+        """Copy people and teams from config into the database and replay KB feedback; safe
+        while other processes on the database do the same (their syncs queue up)."""
         async with self.db.transaction() as s:
+            await leases.serialize_startup(s)
             await people.sync_from_config(s, person_specs(self.config), membership_specs(self.config))
             rows = await feedback.rows_with_outcome(s, ("solved", "not_solved"))
         for row in rows:

@@ -742,6 +742,28 @@ class DigestConfig(_Model):
     gaps: int = Field(default=3, ge=0, le=20)  # top KB gaps listed
 
 
+# --- runner (one runner per database: scheduler/runner.py) ---
+
+RUNNER_LEASE_SECONDS = 15.0  # a runner silent this long (SQLite lease) may be replaced
+RUNNER_HEARTBEAT_SECONDS = 5.0  # how often the runner renews and the others try to take over
+
+
+class RunnerConfig(_Model):
+    """Who runs the outbox worker and the scheduler when several ``deskbot run`` share a
+    database. A dead runner is replaced within ``lease_seconds + heartbeat_seconds`` on
+    SQLite and within ``heartbeat_seconds`` on PostgreSQL (its lock dies with it)."""
+
+    lease_seconds: float = Field(default=RUNNER_LEASE_SECONDS, gt=0)
+    heartbeat_seconds: float = Field(default=RUNNER_HEARTBEAT_SECONDS, gt=0)
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> RunnerConfig:
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError(f"heartbeat_seconds ({self.heartbeat_seconds:g}) must be at most half of "
+                             f"lease_seconds ({self.lease_seconds:g}), so a lease is renewed before it runs out")
+        return self
+
+
 class Config(_Model):
     """The validated configuration of one desk."""
 
@@ -757,6 +779,7 @@ class Config(_Model):
     slack: SlackConfig = SlackConfig()
     sweep: SweepConfig = SweepConfig()
     digest: DigestConfig = DigestConfig()
+    runner: RunnerConfig = RunnerConfig()
 
     @property
     def default_priority(self) -> str:

@@ -6,6 +6,12 @@ A frontend owns its platform connection: it turns platform events into
 process builds each frontend, gives its sender to :func:`bot.app.build`, binds
 the built app, mounts the frontend's HTTP routes on the one server, then starts
 it; on SIGTERM it stops every frontend before the worker.
+
+A frontend whose receiving must happen in one process only (Telegram long polling: a
+second ``getUpdates`` loop on the same bot ends the first with 409 Conflict) sets
+``runner_only = True``: ``deskbot run`` then starts it only in the runner process
+(:mod:`scheduler.runner`), stops it when the process stops being the runner and starts
+it again when it becomes the runner again; elsewhere /healthz reports it on standby.
 """
 
 from __future__ import annotations

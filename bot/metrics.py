@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -84,6 +84,8 @@ class Metrics:
                              ["platform", "outcome"], registry=self.registry)
         self.rate_limited = Counter("deskbot_rate_limited", "Sends the platform refused with 429 (retry_after)",
                                     ["platform"], registry=self.registry)
+        self.runner = Gauge("deskbot_runner", "1 while this process is the runner (outbox worker and "
+                            "scheduler), 0 otherwise", registry=self.registry)
         self._db = _DatabaseCollector()
         self.registry.register(self._db)
         for platform in platforms:  # zeros are visible before the first event

@@ -1,4 +1,5 @@
-"""``deskbot run``: every configured platform, one store, one outbox worker, one HTTP server.
+"""``deskbot run``: every configured platform, one store, one HTTP server; and, in the one
+runner process per database, the outbox worker and the scheduler.
 
 :class:`Runner` is the long-running program without the process around it: a test
 builds one with its own frontends (anything implementing
@@ -7,15 +8,23 @@ adds the signal handling of the real process.
 
 Start order: build the desk with every frontend's sender → migrate and sync people
 (:meth:`bot.app.App.start`) → bind each frontend → open the HTTP server (a webhook
-frontend needs it up before it calls ``setWebhook``) → start each frontend → start the
-outbox worker.
+frontend needs it up before it calls ``setWebhook``) → start each frontend → the first
+try for the runner lock (:mod:`scheduler.runner`).
+
+Runner role: several processes may serve one database (webhooks behind a load
+balancer); only the lock holder runs the outbox worker, the scheduler
+(:mod:`scheduler.service`) and the frontends marked ``runner_only`` (Telegram long
+polling: two ``getUpdates`` loops on one bot end each other with 409 Conflict). The
+others still handle events and write to the outbox; the runner delivers. The role
+follows the lock at every heartbeat, both ways: lost → those stop; gained → they start.
 
 Stop order (SIGTERM / SIGINT), within :data:`STOP_BUDGET` seconds: /healthz turns 503;
 the HTTP server stops accepting and lets requests in flight (webhook updates being
 handled) finish; each frontend stops receiving and finishes the events in hand; the
-worker ends its pass (rows not yet delivered stay pending for the next start); the
-frontends' connections (``close()``, when a frontend has one) and the database are
-closed.
+scheduler (runs in progress may finish) and the worker end their pass (rows not yet
+delivered stay pending for the next runner); the runner lock is released, so another
+process takes over at once; the frontends' connections (``close()``, when a frontend
+has one) and the database are closed.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aiohttp import web
 
@@ -40,6 +49,9 @@ from bot.server import Status, make_app
 from handlers.engine import utc_clock
 from handlers.events import Incoming, Outcome
 from handlers.ports import Clock, KnowledgeBase
+from scheduler.jobs import jobs as scheduled_jobs
+from scheduler.runner import RunnerElection, runner_lock
+from scheduler.service import JobSpec, SchedulerService
 
 if TYPE_CHECKING:
     from bot.slack.frontend import SlackFrontend
@@ -106,6 +118,7 @@ class Runner:
         kb: KnowledgeBase | None = None,
         kb_dir: Path | None = None,
         idle_seconds: float = 1.0,
+        jobs: Sequence[JobSpec] | None = None,
     ) -> None:
         if not frontends:
             raise StartError("no platform to serve")
@@ -124,8 +137,15 @@ class Runner:
             clock=self.clock, kb=kb, kb_dir=kb_dir, on_handled=self._on_handled,
             on_send=self.metrics.record_send,
         )
+        self.scheduler = SchedulerService(self.app, scheduled_jobs(self.app) if jobs is None else jobs)
+        self.election = RunnerElection(
+            runner_lock(self.app.db, config.runner), heartbeat_seconds=config.runner.heartbeat_seconds,
+            on_gain=self._become_runner, on_lose=self._stop_being_runner,
+        )
+        self._runner_only = [f for f in self.frontends if getattr(f, "runner_only", False)]
         self.status = Status(db=self.app.db, frontends=self.frontends, metrics=self.metrics, clock=self.clock,
-                             worker_running=self._worker_running)
+                             worker_running=self._worker_running, runner=self._runner_state,
+                             scheduler=self._scheduler_state, standby=self._standby)
         self._http: web.AppRunner | None = None
         self._started: list[Frontend] = []
         self._worker_stop = asyncio.Event()
@@ -137,7 +157,7 @@ class Runner:
 
     def _on_handled(self, inc: Incoming, outcome: Outcome, seconds: float) -> None:
         self.metrics.record_event(inc, outcome, seconds)
-        if outcome.outgoing:
+        if outcome.outgoing and self.election.is_runner:  # elsewhere the runner's worker finds the rows
             self.app.worker.wake()
 
     def _reason(self, exc: BaseException) -> str:
@@ -147,6 +167,15 @@ class Runner:
 
     def _worker_running(self) -> bool:
         return self._worker is not None and not self._worker.done()
+
+    def _runner_state(self) -> dict[str, Any]:
+        return {"is_runner": self.election.is_runner, "id": self.election.me, "holder": self.election.holder}
+
+    def _scheduler_state(self) -> dict[str, Any]:
+        return {"running": self.scheduler.running, "jobs": self.scheduler.job_ids}
+
+    def _standby(self, frontend: Frontend) -> bool:
+        return frontend in self._runner_only and frontend not in self._started
 
     @property
     def url(self) -> str:
@@ -175,23 +204,62 @@ class Runner:
             self.address = (str(host), int(port))
             log.info("listening on %s", self.url, extra={"listen": self.url})
             for frontend in self.frontends:
-                try:
-                    await frontend.start()
-                except Exception as exc:  # noqa: BLE001 — e.g. a revoked token: say so in one line
-                    raise StartError(f"{frontend.platform}: cannot start: {self._reason(exc)}") from exc
-                self._started.append(frontend)
-                log.info("%s frontend started", frontend.platform, extra={"platform": frontend.platform})
-            self._worker = asyncio.create_task(
-                self.app.worker.run(self._worker_stop, idle_seconds=self.idle_seconds,
-                                    shutdown_timeout=WORKER_STOP - 0.5),  # sends in flight may finish
-                name="outbox-worker",
-            )
+                if frontend not in self._runner_only:
+                    await self._start_frontend(frontend)
+            await self.election.start()
         except BaseException:
             await self.stop()
             raise
 
+    async def _start_frontend(self, frontend: Frontend) -> None:
+        try:
+            await frontend.start()
+        except Exception as exc:  # noqa: BLE001 — e.g. a revoked token: say so in one line
+            raise StartError(f"{frontend.platform}: cannot start: {self._reason(exc)}") from exc
+        self._started.append(frontend)
+        log.info("%s frontend started", frontend.platform, extra={"platform": frontend.platform})
+
+    # --- runner role ----------------------------------------------------------------------
+
+    async def _become_runner(self) -> None:
+        """Start what only the runner runs: runner-only frontends, the outbox worker, the scheduler."""
+        for frontend in self._runner_only:
+            await self._start_frontend(frontend)
+        self._worker_stop = asyncio.Event()
+        self._worker = asyncio.create_task(
+            self.app.worker.run(self._worker_stop, idle_seconds=self.idle_seconds,
+                                shutdown_timeout=WORKER_STOP - 0.5),  # sends in flight may finish
+            name="outbox-worker",
+        )
+        self.scheduler.start()
+        self.metrics.runner.set(1)
+
+    async def _stop_being_runner(self) -> None:
+        """Stop, together, the runner-only frontends, the scheduler and the outbox worker."""
+        self.metrics.runner.set(0)
+        receiving = [f for f in self._started if f in self._runner_only]
+        self._started = [f for f in self._started if f not in receiving]
+        await asyncio.gather(
+            *(_bounded(f"{f.platform} frontend", f.stop(), FRONTEND_STOP) for f in receiving),
+            _bounded("scheduler", self.scheduler.stop(WORKER_STOP - 0.5), WORKER_STOP),
+            self._stop_worker(),
+        )
+
+    async def _stop_worker(self) -> None:
+        if self._worker is None:
+            return
+        worker, self._worker = self._worker, None
+        self._worker_stop.set()
+        self.app.worker.wake()
+        done, _ = await asyncio.wait({worker}, timeout=WORKER_STOP)
+        if not done:
+            log.warning("outbox worker still busy after %ss: cancelled (pending rows stay queued)", WORKER_STOP)
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
     async def stop(self) -> None:
-        """Stop receiving, finish the events in hand, stop the worker, close the database."""
+        """Stop receiving, finish the events in hand, stop the worker and the scheduler, release
+        the runner lock, close the database."""
         self.status.stopping = True
         self.stopping.set()
         if self._http is not None:
@@ -202,15 +270,7 @@ class Runner:
             await asyncio.gather(*(
                 _bounded(f"{f.platform} frontend", f.stop(), FRONTEND_STOP) for f in reversed(started)
             ))
-        if self._worker is not None:
-            worker, self._worker = self._worker, None
-            self._worker_stop.set()
-            self.app.worker.wake()
-            done, _ = await asyncio.wait({worker}, timeout=WORKER_STOP)
-            if not done:
-                log.warning("outbox worker still busy after %ss: cancelled (pending rows stay queued)", WORKER_STOP)
-                worker.cancel()
-                await asyncio.gather(worker, return_exceptions=True)
+        await self.election.stop()  # the scheduler and the worker stop; the lock is released
         # Last, after the worker that sends through them: frontends' own connections
         # (a frontend may have ``close()``, e.g. Telegram's HTTP session).
         for frontend in self.frontends:

@@ -1,10 +1,14 @@
 """The one HTTP server of ``deskbot run``: ``/healthz``, ``/metrics`` and the frontends' routes.
 
 ``/healthz`` answers JSON: the database (reachable?), each platform's own report
-(``Frontend.health()``; ``connected`` must be true), the outbox worker, the outbox
-backlog and the age of its oldest row, and the pid. 200 when everything is well, 503
-otherwise (also while shutting down), so a load balancer or systemd watchdog can act
-on the status alone. ``/metrics`` is the Prometheus text format of :mod:`bot.metrics`.
+(``Frontend.health()``; ``connected`` must be true, unless the platform is on
+``standby``: it receives only in the runner process), the outbox worker, the outbox
+backlog and the age of its oldest row, the pid, and the runner (``runner.is_runner``:
+whether this process is the one running the outbox worker and the scheduler, ``id``:
+this process's holder id, ``holder``: the runner's). 200 when everything is well (the
+worker must run in the runner, nowhere else), 503 otherwise (also while shutting down),
+so a load balancer or systemd watchdog can act on the status alone. ``/metrics`` is the
+Prometheus text format of :mod:`bot.metrics`.
 """
 
 from __future__ import annotations
@@ -39,15 +43,21 @@ class Status:
     metrics: Metrics
     clock: Clock
     worker_running: Callable[[], bool]
+    # this process's runner role: {"is_runner": bool, "id": str, "holder": str | None}
+    runner: Callable[[], dict[str, Any]] = lambda: {"is_runner": True}
+    scheduler: Callable[[], dict[str, Any]] = lambda: {}
+    standby: Callable[[Frontend], bool] = lambda _frontend: False  # receives only in the runner
     stopping: bool = False
 
 
-def _frontend_health(frontend: Frontend) -> dict[str, Any]:
+def _frontend_health(frontend: Frontend, standby: bool) -> dict[str, Any]:
     try:
         report = dict(frontend.health())
     except Exception as exc:  # noqa: BLE001 — a broken health() is itself unhealthy
         return {"connected": False, "error": redact_secrets(f"{type(exc).__name__}: {exc}")}
     report["connected"] = bool(report.get("connected"))
+    if standby:
+        report["standby"] = True
     return report
 
 
@@ -68,11 +78,12 @@ async def health_report(status: Status) -> tuple[bool, dict[str, Any]]:
     except Exception as exc:  # noqa: BLE001 — any failure means the database is not usable
         reason = "timeout" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
         database = {"ok": False, "error": redact_secrets(reason.splitlines()[0] if reason else "error")}
-    platforms = {f.platform: _frontend_health(f) for f in status.frontends}
+    platforms = {f.platform: _frontend_health(f, status.standby(f)) for f in status.frontends}
     worker = {"running": status.worker_running()}
+    runner = status.runner()
     healthy = (
-        database["ok"] and all(p["connected"] for p in platforms.values()) and worker["running"]
-        and not status.stopping
+        database["ok"] and all(p["connected"] or p.get("standby") for p in platforms.values())
+        and worker["running"] == bool(runner.get("is_runner")) and not status.stopping
     )
     report = {
         "status": "ok" if healthy else ("stopping" if status.stopping else "unhealthy"),
@@ -81,6 +92,8 @@ async def health_report(status: Status) -> tuple[bool, dict[str, Any]]:
         "platforms": platforms,
         "worker": worker,
         "outbox": outbox,
+        "runner": runner,
+        "scheduler": status.scheduler(),
     }
     return healthy, report
 

@@ -100,6 +100,12 @@ class TelegramFrontend:
                                  timeout=polling_timeout_s or polling_timeout(tg), database_up=self._database_up)
         self._app: App | None = None
 
+    @property
+    def runner_only(self) -> bool:
+        """Polling runs in the runner process only (two getUpdates loops end each other);
+        webhooks are served by every process."""
+        return self.poller is not None
+
     def bind(self, app: App) -> None:
         self._app = app
         self.desk.app = app

@@ -69,14 +69,16 @@ class Run:
 
 
 @asynccontextmanager
-async def deskbot_run(fake: FakeTelegram, mode: str, tmp_path: Path) -> AsyncIterator[Run]:
+async def deskbot_run(fake: FakeTelegram, mode: str, tmp_path: Path, *, db: str | None = None,
+                      config: Path = SAMPLE_CONFIG) -> AsyncIterator[Run]:
+    """``deskbot run`` on ``db`` (default: a SQLite file in ``tmp_path``) with ``config``."""
     env = {k: v for k, v in os.environ.items() if not _is_desk_var(k)}
     env.update(PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8",
                TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TELEGRAM_MODE=mode,
                TELEGRAM_WEBHOOK_URL=PUBLIC_WEBHOOK, TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(SAMPLE_CONFIG), "--log-format", "json",
-        "run", "--listen", "127.0.0.1:0", "--db", str(tmp_path / "desk.db"),
+        sys.executable, "-m", "bot", "--config", str(config), "--log-format", "json",
+        "run", "--listen", "127.0.0.1:0", "--db", db or str(tmp_path / "desk.db"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=str(tmp_path), env=env,
     )
     assert proc.stdout is not None and proc.stderr is not None
