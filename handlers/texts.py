@@ -137,11 +137,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "help_agent": {
         "en": (
             "Agent commands: /queue, /mine, /ticket N, /take N, /reply N text, /note N text, "
-            "/resolve N, /assign N who, /escalate N, /release N, /canned [name], /away, /back, /stats [days]"
+            "/resolve N, /assign N who, /escalate N, /priority N key, /release N, /canned [name], /away, /back, "
+            "/stats [today|week|month]"
         ),
         "ru": (
             "Команды агента: /queue, /mine, /ticket N, /take N, /reply N текст, /note N текст, "
-            "/resolve N, /assign N кто, /escalate N, /release N, /canned [имя], /away, /back, /stats [дни]"
+            "/resolve N, /assign N кто, /escalate N, /priority N ключ, /release N, /canned [имя], /away, /back, "
+            "/stats [сегодня|неделя|месяц]"
         ),
     },
     "lang_set": {"en": "Language: English.", "ru": "Язык: русский."},
@@ -384,7 +386,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "tgcmd_canned": {"en": "Canned answers", "ru": "Шаблоны ответов"},
     "tgcmd_away": {"en": "Mark yourself away", "ru": "Отметить себя отсутствующим"},
     "tgcmd_back": {"en": "Back at work", "ru": "Снова на работе"},
-    "tgcmd_stats": {"en": "/stats [days] — team statistics", "ru": "/stats [дни] — статистика команды"},
+    "tgcmd_stats": {"en": "/stats [today|week|month] — team numbers", "ru": "/stats [сегодня|неделя|месяц] — цифры команды"},
+    "tgcmd_priority": {"en": "/priority N key — change a ticket's priority", "ru": "/priority N ключ — сменить приоритет"},
     # --- run / check-config ---
     "config_server": {"en": "HTTP server of deskbot run: {listen}", "ru": "HTTP-сервер deskbot run: {listen}"},
     "config_telegram_polling": {

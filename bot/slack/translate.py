@@ -49,7 +49,7 @@ GESTURES = frozenset({FILE_MESSAGE, FILE_REQUEST})  # never a button: a press cl
 # ``/helpdesk <sub> [args]`` → the engine's chat command; anything else files a request.
 SUBCOMMANDS: frozenset[str] = frozenset({
     "queue", "mine", "my", "ticket", "take", "note", "resolve", "assign", "escalate", "release",
-    "find", "canned", "away", "back", "stats", "help", "cancel", "lang", "new", "reply", "link",
+    "find", "canned", "away", "back", "stats", "help", "cancel", "lang", "new", "reply", "link", "priority",
 })
 
 _INCOMING_FIELDS = frozenset(f.name for f in fields(Incoming))

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("deskbot.telegram")
 
 PRIVATE_COMMANDS = ("new", "my", "cancel", "lang", "link", "help")
-GROUP_COMMANDS = ("queue", "mine", "ticket", "take", "note", "resolve", "assign", "escalate", "release",
+GROUP_COMMANDS = ("queue", "mine", "ticket", "take", "note", "resolve", "assign", "escalate", "priority", "release",
                   "find", "canned", "away", "back", "stats", "help")
 
 
