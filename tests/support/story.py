@@ -25,9 +25,10 @@ from bot.slack.frontend import PATH, SlackFrontend
 from store.models import Ticket
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
+from tests.support.buttons import with_button
 from tests.support.desk import recorded
 from tests.support.scenarios import make_config
-from tests.support.slack import SlackChannel, SlackMessage, SlackUser, _Reading, slack_section
+from tests.support.slack import SlackChannel, SlackUser, slack_section
 from tests.support.telegram import TOKEN as TG_TOKEN
 from tests.support.telegram import loopback_socket, serve, telegram_section
 
@@ -59,31 +60,7 @@ class Desk:
         await recorded(self.app, platform, str(chat_id), str(message_id), WAIT)
 
 
-async def with_button(where: _Reading, label: str, thread_ts: str | None = None) -> SlackMessage:
-    """The latest Slack message in ``where`` (its thread ``thread_ts``) with a button ``label``."""
-    def check() -> SlackMessage | None:
-        for m in reversed(where.messages(thread_ts)):
-            if any(b == label or b.startswith(label) for b in m.buttons):
-                return m
-        return None
-
-    try:
-        found: SlackMessage = await where.fake.wait_for(check, WAIT)
-    except TimeoutError:
-        shown = [(m.text[:60], m.buttons) for m in where.messages(thread_ts)]
-        raise AssertionError(f"no message with button {label!r} in {where.channel_id}: {shown}") from None
-    return found
-
-
-async def tg_button(person: Any, label: str) -> Any:
-    """The latest Telegram message in ``person``'s chat (or a group) with a button ``label``."""
-    def check() -> Any:
-        for m in reversed(person.messages()):
-            if any(b == label or b.startswith(label) for b in m.buttons):
-                return m
-        return None
-
-    return await person.fake.wait_for(check, WAIT)
+tg_button = with_button  # a Telegram chat or group: the same search
 
 
 @asynccontextmanager

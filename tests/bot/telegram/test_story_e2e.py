@@ -33,6 +33,7 @@ from handlers.ports import Clock
 from handlers.texts import translator
 from store.models import Status, Ticket
 from tests.fakes.telegram import FakeTelegram
+from tests.support.buttons import with_button
 from tests.support.desk import recorded
 from tests.support.scenarios import make_config
 from tests.support.telegram import (
@@ -40,7 +41,6 @@ from tests.support.telegram import (
     BotMessage,
     Group,
     Person,
-    _Chatty,
     loopback_socket,
     pointing_at,
     serve,
@@ -74,23 +74,6 @@ class Story:
     async def ticket(self) -> Ticket:
         async with self.app.db.transaction() as s:
             return (await s.exec(select(Ticket).where(Ticket.id == 1))).one()
-
-
-async def with_button(chat: _Chatty, label: str, thread: int | None = None) -> BotMessage:
-    """The latest bot message in ``chat`` carrying a button labelled ``label`` (or starting so)."""
-
-    def check() -> BotMessage | None:
-        for m in reversed(chat.messages(thread)):
-            if any(b == label or b.startswith(label) for b in m.buttons):
-                return m
-        return None
-
-    try:
-        found: BotMessage = await chat.fake.wait_for(check, WAIT)
-    except TimeoutError:
-        shown = [(m.text[:60], m.buttons) for m in chat.messages(thread)]
-        raise AssertionError(f"no message with button {label!r} in {chat.chat_id}: {shown}") from None
-    return found
 
 
 @asynccontextmanager
