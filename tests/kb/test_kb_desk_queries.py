@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from rapidfuzz import fuzz, process
 
 from kb.articles import Article, default_kb_dir, load_articles
 from kb.errors import KbError
@@ -82,6 +83,19 @@ def test_no_query_copied_from_the_articles_or_the_it_set(
     taken |= {_norm(q.text) for q in load_queries(IT)}
     copied = [q.text for q in desk if _norm(q.text) in taken]
     assert copied == []
+
+
+def test_no_query_is_a_near_copy_of_an_example_question(
+    desk: list[EvalQuery], articles: list[Article]
+) -> None:
+    # Verbatim copies are caught above; this catches "copy and change one word" too.
+    examples = [_norm(q) for a in articles for q in a.questions]
+    near = []
+    for q in desk:
+        best = process.extractOne(_norm(q.text), examples, scorer=fuzz.ratio)
+        if best is not None and best[1] >= 90:
+            near.append((q.text, best[0]))
+    assert near == []
 
 
 def test_select_one_split() -> None:
