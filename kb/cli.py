@@ -16,7 +16,7 @@ from typing import Any
 
 from kb.articles import default_kb_dir
 from kb.errors import KbError
-from kb.evaluate import evaluate, load_queries
+from kb.evaluate import SPLITS, evaluate, load_queries
 from kb.feedback import FeedbackRow, build_report
 from kb.matcher import Matcher
 
@@ -68,16 +68,22 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def eval_command(
-    kb_dir: Path | None, queries_csv: Path, as_json: bool, *, semantic: bool = False
+    kb_dir: Path | None,
+    queries_csv: Path,
+    as_json: bool,
+    *,
+    semantic: bool = False,
+    split: str | None = None,
 ) -> int:
     """Evaluate the matcher on a ``text,slug`` CSV; print n, top1, top3, oos_rejected, latency.
 
     ``semantic`` evaluates the optional semantic reranker instead of the lexical matcher.
+    ``split`` (``tune`` or ``eval``) keeps only that part of a file with a ``split`` column.
     ``kb_dir`` None means the bundled sample KB, as for ``kb search``.
     """
     try:
         matcher = _matcher(kb_dir or default_kb_dir(), semantic)
-        queries = load_queries(queries_csv, {a.slug for a in matcher.articles})
+        queries = load_queries(queries_csv, {a.slug for a in matcher.articles}, split)
     except KbError as exc:
         return _fail(exc)
     result = evaluate(matcher.search, queries)
@@ -125,7 +131,9 @@ def _run_search(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    return eval_command(args.kb, args.queries, args.json, semantic=args.semantic)
+    return eval_command(
+        args.kb, args.queries, args.json, semantic=args.semantic, split=args.split
+    )
 
 
 def _positive_int(value: str) -> int:
@@ -185,6 +193,12 @@ def add_arguments(subparsers: Any) -> Any:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument(
         "--semantic", action="store_true", help="evaluate the semantic reranker (needs the extra)"
+    )
+    ev.add_argument(
+        "--split",
+        choices=SPLITS,
+        default=None,
+        help="only the rows of this part (the CSV's split column; default: all rows)",
     )
     ev.set_defaults(func=_run_eval)
     return kb_sub

@@ -1,7 +1,8 @@
 """Offline evaluation of the matcher: top-1 / top-3 accuracy, out-of-scope rejection, latency.
 
 The queries file is a CSV with columns ``text,slug``; an empty slug means "no article
-should be suggested" (an out-of-scope query).
+should be suggested" (an out-of-scope query). An optional ``split`` column (``tune`` or
+``eval``) marks the part a row belongs to, so tuning and reporting use different queries.
 """
 
 from __future__ import annotations
@@ -17,17 +18,23 @@ import numpy as np
 from kb.errors import KbError
 from kb.matcher import Suggestion
 
-__all__ = ["EvalQuery", "EvalResult", "evaluate", "load_queries"]
+__all__ = ["SPLITS", "EvalQuery", "EvalResult", "evaluate", "load_queries"]
+
+SPLITS = ("tune", "eval")
 
 SearchFn = Callable[[str], Sequence[Suggestion]]
 
 
 @dataclass(frozen=True)
 class EvalQuery:
-    """One labelled query; ``slug`` is ``None`` for an out-of-scope query."""
+    """One labelled query; ``slug`` is ``None`` for an out-of-scope query.
+
+    ``split`` is ``"tune"`` or ``"eval"`` when the file has a ``split`` column, else ``None``.
+    """
 
     text: str
     slug: str | None
+    split: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,12 +53,17 @@ class EvalResult:
         return asdict(self)
 
 
-def load_queries(path: Path, known_slugs: set[str] | None = None) -> list[EvalQuery]:
-    """Read a ``text,slug`` CSV. Raises :class:`KbError` naming the file and row on errors.
+def load_queries(
+    path: Path, known_slugs: set[str] | None = None, split: str | None = None
+) -> list[EvalQuery]:
+    """Read a ``text,slug[,split]`` CSV. Raises :class:`KbError` naming the file and row on errors.
 
     With ``known_slugs``, an expected slug that is not in the KB is an error too (a typo
-    in the file would otherwise count as a miss forever).
+    in the file would otherwise count as a miss forever). With ``split`` (``tune`` or
+    ``eval``), only that part's rows are returned; the file must then have a ``split`` column.
     """
+    if split is not None and split not in SPLITS:
+        raise KbError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     try:
         with Path(path).open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
@@ -59,20 +71,35 @@ def load_queries(path: Path, known_slugs: set[str] | None = None) -> list[EvalQu
             missing = [c for c in ("text", "slug") if c not in fields]
             if missing:
                 raise KbError(f"{path}: missing column(s) {', '.join(missing)}; need 'text,slug'")
-            queries = []
-            for line, row in enumerate(reader, start=2):
-                text = (row.get("text") or "").strip()
-                slug = (row.get("slug") or "").strip() or None
-                if not text:
-                    raise KbError(f"{path}: line {line}: empty text")
-                if slug is not None and known_slugs is not None and slug not in known_slugs:
-                    raise KbError(f"{path}: line {line}: slug {slug!r} is not in the KB")
-                queries.append(EvalQuery(text, slug))
+            has_split = "split" in fields
+            if split is not None and not has_split:
+                raise KbError(f"{path}: no 'split' column, cannot select the {split!r} part")
+            queries = [
+                _row_query(path, line, row, known_slugs, has_split)
+                for line, row in enumerate(reader, start=2)
+            ]
     except OSError as exc:
         raise KbError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise KbError(f"{path}: not a valid UTF-8 CSV file: {exc}") from None
-    return queries
+    return [q for q in queries if split is None or q.split == split]
+
+
+def _row_query(
+    path: Path, line: int, row: dict[str, str], known_slugs: set[str] | None, has_split: bool
+) -> EvalQuery:
+    """One CSV row as an :class:`EvalQuery`, or :class:`KbError` naming the file and line."""
+    text = (row.get("text") or "").strip()
+    slug = (row.get("slug") or "").strip() or None
+    if not text:
+        raise KbError(f"{path}: line {line}: empty text")
+    if slug is not None and known_slugs is not None and slug not in known_slugs:
+        raise KbError(f"{path}: line {line}: slug {slug!r} is not in the KB")
+    part = (row.get("split") or "").strip() if has_split else None
+    if has_split and part not in SPLITS:
+        choices = ", ".join(SPLITS)
+        raise KbError(f"{path}: line {line}: split must be one of {choices}, got {part!r}")
+    return EvalQuery(text, slug, part)
 
 
 def evaluate(search: SearchFn, queries: Sequence[EvalQuery]) -> EvalResult:

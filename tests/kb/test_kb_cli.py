@@ -61,8 +61,13 @@ def test_argparse_wiring(capsys: pytest.CaptureFixture[str]) -> None:
         True,
         False,
     )
+    assert args.split is None
+    args = parser().parse_args(["kb", "eval", "--queries", "q.csv", "--split", "eval"])
+    assert args.split == "eval"
     with pytest.raises(SystemExit):
         parser().parse_args(["kb", "eval"])  # --queries is required
+    with pytest.raises(SystemExit):
+        parser().parse_args(["kb", "eval", "--queries", "q.csv", "--split", "test"])
     capsys.readouterr()
 
 
@@ -103,6 +108,22 @@ def test_eval_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["top1"] == data["top3"] == 1.0
     assert data["oos_rejected"] == 1.0
     assert 0 <= data["p50_ms"] <= data["p99_ms"]
+
+
+def test_eval_one_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kb.articles import default_kb_dir
+
+    csv_path = tmp_path / "q.csv"
+    csv_path.write_text(
+        "text,slug,split\nvpn not working,vpn-connect-en,tune\n"
+        "forgot my password,password-reset-en,eval\nbuy an elephant,,eval\n",
+        encoding="utf-8",
+    )
+    assert eval_command(default_kb_dir(), csv_path, as_json=True, split="eval") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["n"] == 2 and data["oos_rejected"] == 1.0
+    assert eval_command(default_kb_dir(), csv_path, as_json=True, split="tune") == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 1
 
 
 def test_eval_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
