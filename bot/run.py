@@ -172,7 +172,11 @@ class Runner:
         return {"is_runner": self.election.is_runner, "id": self.election.me, "holder": self.election.holder}
 
     def _scheduler_state(self) -> dict[str, Any]:
-        return {"running": self.scheduler.running, "jobs": self.scheduler.job_ids}
+        """For /healthz: the jobs scheduled in this process (none unless it is the runner) and
+        how many runs of each finished here since it started."""
+        running = self.scheduler.running
+        return {"running": running, "jobs": self.scheduler.job_ids if running else [],
+                "runs": dict(self.scheduler.runs)}
 
     def _standby(self, frontend: Frontend) -> bool:
         return frontend in self._runner_only and frontend not in self._started

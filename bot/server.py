@@ -3,12 +3,13 @@
 ``/healthz`` answers JSON: the database (reachable?), each platform's own report
 (``Frontend.health()``; ``connected`` must be true, unless the platform is on
 ``standby``: it receives only in the runner process), the outbox worker, the outbox
-backlog and the age of its oldest row, the pid, and the runner (``runner.is_runner``:
+backlog and the age of its oldest row, the pid, the runner (``runner.is_runner``:
 whether this process is the one running the outbox worker and the scheduler, ``id``:
-this process's holder id, ``holder``: the runner's). 200 when everything is well (the
-worker must run in the runner, nowhere else), 503 otherwise (also while shutting down),
-so a load balancer or systemd watchdog can act on the status alone. ``/metrics`` is the
-Prometheus text format of :mod:`bot.metrics`.
+this process's holder id, ``holder``: the runner's) and the scheduler (``jobs``: the
+ids scheduled here, none outside the runner; ``runs``: finished runs per job). 200 when
+everything is well (the worker must run in the runner, nowhere else), 503 otherwise
+(also while shutting down), so a load balancer or systemd watchdog can act on the
+status alone. ``/metrics`` is the Prometheus text format of :mod:`bot.metrics`.
 """
 
 from __future__ import annotations

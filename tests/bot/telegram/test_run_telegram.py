@@ -42,7 +42,7 @@ from tests.bot.telegram.test_story_e2e import with_button
 from tests.bot.test_run import sample
 from tests.bot.test_run_process import LISTENING, TOKEN, WEBHOOK_SECRET
 from tests.fakes.telegram import FakeTelegram
-from tests.support.telegram import as_update
+from tests.support.telegram import BotMessage, Group, Person, as_update
 
 ANNA, IT_CHAT = 100001, -1001000000001  # as in config.yaml
 PUBLIC_WEBHOOK = "https://desk.example.com/telegram/webhook"  # what an operator configures
@@ -113,6 +113,22 @@ async def healthy(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
         await asyncio.sleep(0.1)
 
 
+async def files_vpn_ticket(anna: Person, it: Group) -> BotMessage:
+    """anna writes PROBLEM, opens ticket #1 past the KB offer with the guessed category (VPN
+    and network); returns its card in the IT group."""
+    await anna.says(PROBLEM)
+    offer = await with_button(anna, ru("btn_open_ticket"))
+    await anna.presses(offer, ru("btn_open_ticket"))
+    yes = ru("btn_yes_category", category="").strip(" ,")
+    guess = await with_button(anna, yes)
+    assert any("VPN и сеть" in b for b in guess.buttons), guess.buttons
+    await anna.presses(guess, next(b for b in guess.buttons if b.startswith(yes)))
+    await anna.sees("#1", timeout=20)
+    card = await with_button(it, team("btn_claim"))  # the card reached the IT group
+    assert "#1" in card.text and "VPN" in card.text
+    return card
+
+
 def counters(text: str) -> dict[str, float]:
     """The numbers this test expects to move with one ticket (0 when not yet exported)."""
     return {
@@ -151,16 +167,7 @@ async def test_deskbot_run_files_a_ticket_through_the_fake_bot_api(tmp_path: Pat
                 assert await fake.post_webhook(forged, secret=None) == 401
                 assert await fake.post_webhook(forged, secret="wh_" + WEBHOOK_SECRET[::-1][:20]) == 401
 
-            await anna.says(PROBLEM)
-            offer = await with_button(anna, ru("btn_open_ticket"))
-            await anna.presses(offer, ru("btn_open_ticket"))
-            yes = ru("btn_yes_category", category="").strip(" ,")
-            guess = await with_button(anna, yes)
-            assert any("VPN и сеть" in b for b in guess.buttons), guess.buttons
-            await anna.presses(guess, next(b for b in guess.buttons if b.startswith(yes)))
-            await anna.sees("#1", timeout=20)
-            card = await with_button(it, team("btn_claim"))  # the card reached the IT group
-            assert "#1" in card.text and "VPN" in card.text
+            await files_vpn_ticket(anna, it)
 
             after = counters((await get(session, run.url + "/metrics"))[1])
             assert after["text events"] >= before["text events"] + 1, (before, after)
