@@ -6,7 +6,7 @@ Both serve the webhook (the test plays the load balancer and points the fake's w
 at one of them); exactly one, the runner, delivers and schedules (/healthz says which,
 both name the same holder, and only the runner lists the ``sweep`` and ``digests`` jobs).
 The config makes work due in both processes' view at once: team ``it`` has a lead chat on
-the fake and a ``digest_time`` already past today (00:00 in its zone), so yesterday's
+the fake and a ``digest_time`` already past today (an hour ago in its zone), so yesterday's
 digest is due at start, and it is sent once, text and chart; it works around the clock
 (no calendar) and re-posts an unclaimed ticket at once (``unclaimed_repost: 0m``).
 anna files a ticket through the standby; its card is delivered and the runner is killed
@@ -57,14 +57,17 @@ team = translator("en")  # the IT group's and the lead chat's language (desk.def
 
 def fast_config(tmp_path: Path) -> Path:
     """The sample config with a short runner lease (the defaults take up to 20 s), and team
-    ``it`` with a lead chat, its digest due since local midnight, no calendar (around the
+    ``it`` with a lead chat, its digest due since an hour ago, no calendar (around the
     clock) and an unclaimed ticket re-posted at once."""
     data = yaml.safe_load(SAMPLE_CONFIG.read_text(encoding="utf-8"))
     data["runner"] = {"lease_seconds": LEASE, "heartbeat_seconds": HEARTBEAT}
     it = data["teams"]["it"]
     it.pop("calendar")  # a team without a calendar works 24/7: the re-post is due whatever the hour
     it["lead_chats"] = {"telegram": LEAD_CHAT}
-    it["digest_time"] = "00:00"
+    # Due since an hour ago (or since midnight in the day's first hour): due at start, and the
+    # next one is almost a day away, so a run near local midnight cannot meet two.
+    local = datetime.now(ZoneInfo(data["desk"]["timezone"]))
+    it["digest_time"] = max(local - timedelta(hours=1), local.replace(hour=0, minute=0)).strftime("%H:%M")
     data["sweep"]["teams"] = {"it": {"unclaimed_repost": "0m"}}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
