@@ -154,7 +154,15 @@ async def stolen(db_url: str, runner: Runner) -> AsyncIterator[Callable[[], Awai
         else:
             assert await intruder.current_holder() == runner.election.me  # connected: ready to pounce
             assert await terminate(db, runner.election.me) == 1
-            assert await intruder.acquire()
+            # The server frees a terminated backend's lock a moment later, and the runner may
+            # reconnect and take it back first: terminate again until the intruder holds it.
+            for _ in range(100):
+                if await intruder.acquire():
+                    break
+                await terminate(db, runner.election.me)
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the intruder never got the lock")
 
         async def give_back() -> None:
             if intruder is not None:
