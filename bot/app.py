@@ -92,7 +92,7 @@ def membership_specs(config: Config) -> list[people.MembershipSpec]:
 def load_kb(config: Config, kb_dir: Path | None = None) -> Matcher:
     directory = kb_dir or (Path(config.desk.kb_dir) if config.desk.kb_dir else default_kb_dir())
     kwargs = {} if config.desk.kb_threshold is None else {"threshold": config.desk.kb_threshold}
-    return Matcher.from_dir(directory, **kwargs)
+    return Matcher.from_dir(directory, cache_dir=config.desk.kb_cache_dir, **kwargs)
 
 
 def build(

@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kb.articles import Article, article_files, load_articles
+from kb.articles import Article, article_files
+from kb.cache import IndexCache, KbSource, cached_index
 from kb.errors import KbError
 from kb.feedback import FeedbackMemory
-from kb.index import Analysis, Index, QueryTerm
+from kb.index import Analysis, FieldWeights, Index, QueryTerm
 from kb.normalize import is_cyrillic, is_latin, stem
 from kb.ranking import confidence
 
@@ -81,13 +82,17 @@ class Matcher:
     :meth:`reload_if_changed` now and then to pick up edited article files.
     """
 
+    # The class _make_index builds (a cached index of another class is not used).
+    _index_type: type[Index] = Index
+
     def __init__(
-        self, articles: Sequence[Article], *, threshold: float = DEFAULT_THRESHOLD
+        self, articles: Sequence[Article] | KbSource, *, threshold: float = DEFAULT_THRESHOLD
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within 0..1, got {threshold}")
         self.threshold = threshold
-        self._index = self._make_index(articles)
+        self._cache_dir: Path | str | None = None
+        self._index = self._load_index(articles)
         self._feedback = FeedbackMemory()
         self._directory: Path | None = None
         self._signature: FileSignature = {}
@@ -97,6 +102,24 @@ class Matcher:
         """Build the index for a list of articles (a subclass may add to it)."""
         return Index(articles)
 
+    def _index_params(self) -> dict[str, Any] | None:
+        """What the index is built with besides the files, for the cache key (``None``:
+        this matcher's index is not cached)."""
+        return {"matcher": "lexical", "weights": asdict(FieldWeights())}
+
+    def _load_index(self, articles: Sequence[Article] | KbSource) -> Index:
+        """The index of a list of articles (built), or of a KB's files (from the on-disk
+        cache when an entry for the same files, parameters and code exists; see kb/cache.py)."""
+        if not isinstance(articles, KbSource):
+            return self._make_index(articles)
+        params = self._index_params()
+        if params is None:
+            return self._make_index(articles.articles())
+        index: Index = cached_index(
+            articles, IndexCache(articles.cache_dir), params, self._index_type, self._make_index
+        )
+        return index
+
     def _score(
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -104,11 +127,18 @@ class Matcher:
         return cand, confidence(feats)
 
     @classmethod
-    def from_dir(cls, directory: Path, **kw: Any) -> Matcher:
-        """Load every article of a directory (raises :class:`KbError` on a bad file)."""
+    def from_dir(
+        cls, directory: Path, *, cache_dir: Path | str | None = None, **kw: Any
+    ) -> Matcher:
+        """Load every article of a directory (raises :class:`KbError` on a bad file).
+
+        The built index is cached in ``cache_dir`` (default: ``$XDG_CACHE_HOME/deskbot/kb``),
+        so the next start with the same files loads it instead of rebuilding.
+        """
         directory = Path(directory)
         signature = _signature(directory) if directory.is_dir() else {}
-        matcher = cls(load_articles(directory), **kw)
+        matcher = cls(KbSource.read(directory, cache_dir), **kw)
+        matcher._cache_dir = cache_dir
         matcher._directory = directory
         matcher._signature = signature
         return matcher
@@ -195,9 +225,9 @@ class Matcher:
                 return False
             self._signature = signature
             try:
-                articles = load_articles(self._directory)
+                index = self._load_index(KbSource.read(self._directory, self._cache_dir))
             except KbError as exc:
                 log.error("kb reload failed, keeping the previous articles: %s", exc)
                 return False
-            self._index = self._make_index(articles)
+            self._index = index
             return True
