@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.config import Config, redact_url
 from bot.delivery import OutboxWorker, Sender
+from bot.kb_reload import KbReloader
 from handlers.engine import Engine, utc_clock
 from handlers.events import Incoming, Outcome
 from handlers.ports import Clock, KnowledgeBase
@@ -35,6 +36,7 @@ class App:
     worker: OutboxWorker
     platforms: tuple[str, ...]
     senders: dict[str, Sender] = field(default_factory=dict)
+    kb_reloader: KbReloader | None = None  # `deskbot kb reload`, learned questions, edited files
 
     async def start(self) -> None:
         """Migrate the schema, copy people and teams from config, replay KB feedback."""
@@ -42,6 +44,8 @@ class App:
         if before != after:
             log.info("database migrated %s -> %s (%s)", before, after, redact_url(self.db.url))
         await self.sync_config()
+        if self.kb_reloader is not None:
+            await self.kb_reloader.prime()  # the learned questions so far
 
     async def sync_config(self) -> None:
         """Copy people and teams from config into the database and replay KB feedback; safe
@@ -116,5 +120,6 @@ def build(
     platforms = tuple(senders)
     engine = Engine(db, config, knowledge, platforms=platforms, clock=clock, on_handled=on_handled)
     worker = OutboxWorker(db, senders, clock, on_send=on_send)
+    reloader = KbReloader(db, knowledge, interval=config.desk.kb_reload_seconds)
     return App(config=config, db=db, kb=knowledge, engine=engine, worker=worker,
-               platforms=platforms, senders=dict(senders))
+               platforms=platforms, senders=dict(senders), kb_reloader=reloader)
