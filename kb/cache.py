@@ -127,6 +127,10 @@ class KbSource:
         return h.hexdigest()
 
 
+# Entries kept per KB directory (see IndexCache._evict).
+KEEP_ENTRIES = 3
+
+
 class IndexCache:
     """Cache entries of built indexes in one directory (``None``: :func:`default_cache_dir`)."""
 
@@ -173,10 +177,14 @@ class IndexCache:
                 path, type(index).__name__, kind.__name__,
             )
             return None
+        try:
+            os.utime(path)  # most recently used: kept by _evict
+        except OSError:
+            pass
         return index
 
     def store(self, kb_dir: Path, key: str, index: Any) -> bool:
-        """Write the entry atomically and drop the KB's older entries; ``False`` (and a
+        """Write the entry atomically and keep the KB's most recently used entries; ``False`` (and a
         warning) if the directory cannot be written."""
         path = self._path(kb_dir, key)
         tmp: str | None = None
@@ -200,13 +208,26 @@ class IndexCache:
                     os.unlink(tmp)
                 except OSError:
                     pass
-        for old in self.directory.glob(f"{self._prefix(kb_dir)}-*.idx"):
-            if old != path:
+        self._evict(kb_dir, keep=path)
+        return True
+
+    def _evict(self, kb_dir: Path, keep: Path) -> None:
+        """Keep the KB's :data:`KEEP_ENTRIES` most recently used entries. More than one:
+        a desk starts from the files alone and then adds the learned questions, and both
+        indexes should stay cached."""
+        entries = []
+        for entry in self.directory.glob(f"{self._prefix(kb_dir)}-*.idx"):
+            try:
+                entries.append((entry.stat().st_mtime, entry))
+            except OSError:
+                pass
+        entries.sort(reverse=True)
+        for _, old in entries[KEEP_ENTRIES:]:
+            if old != keep:
                 try:
                     old.unlink()
                 except OSError:
                     pass
-        return True
 
 
 def cached_index(

@@ -113,7 +113,7 @@ def test_edited_article_changes_the_key_and_rebuilds(
     m = Matcher.from_dir(kb_dir, cache_dir=cache)
     assert len(builds) == 2
     assert "Check the cable" in (m.article("printer").body if m.article("printer") else "")
-    assert len(list(cache.glob("*.idx"))) == 1  # the KB's older entry was replaced
+    assert len(list(cache.glob("*.idx"))) == 2  # both kept (KEEP_ENTRIES per KB)
     # a synonyms file is part of the key too
     (kb_dir / "synonyms.yaml").write_text("- [mfa, 2fa]\n", encoding="utf-8")
     key_with = KbSource.read(kb_dir).key({"p": 1})
@@ -138,13 +138,29 @@ def test_reload_uses_the_cache(write_article: WriteArticle, tmp_path: Path, buil
     path.write_text(article_text(body="Reinstall the client."), encoding="utf-8")
     assert m.reload_if_changed()
     assert len(builds) == 2 and m.article("vpn").body == "Reinstall the client."  # type: ignore[union-attr]
-    # back to the first content: only the newest entry of a KB is kept, so this rebuilds
+    # back to the first content: its entry is still cached, so this loads it
     path.write_text(original, encoding="utf-8")
     assert m.reload_if_changed()
     assert m.article("vpn").body == "Restart the VPN client."  # type: ignore[union-attr]
+    assert len(builds) == 2
     Matcher.from_dir(tmp_path, cache_dir=cache)
-    assert len(builds) == 3  # the reload stored it; the start loaded it
-    assert len(list(cache.glob("*.idx"))) == 1
+    assert len(builds) == 2  # the start loaded it too
+
+
+def test_only_the_most_recently_used_entries_are_kept(
+    write_article: WriteArticle, tmp_path: Path, builds: list[int]
+) -> None:
+    from kb.cache import KEEP_ENTRIES
+
+    path = write_article("vpn")
+    cache = tmp_path / "cache"
+    m = Matcher.from_dir(tmp_path, cache_dir=cache)
+    for n in range(KEEP_ENTRIES + 2):
+        path.write_text(article_text(body=f"Reinstall the client, take {n}."), encoding="utf-8")
+        assert m.reload_if_changed()
+        assert m.article("vpn").body == f"Reinstall the client, take {n}."  # type: ignore[union-attr]
+    assert len(builds) == KEEP_ENTRIES + 3
+    assert len(list(cache.glob("*.idx"))) == KEEP_ENTRIES
 
 
 @pytest.mark.parametrize(
@@ -214,3 +230,21 @@ def test_bad_article_is_still_an_error(write_article: WriteArticle, tmp_path: Pa
         Matcher.from_dir(tmp_path, cache_dir=tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # nothing was stored for a KB that does not load
 
+
+
+def test_learned_questions_are_part_of_the_cache_key(kb_dir: Path, tmp_path: Path, builds: list[int]) -> None:
+    """A cached index built without learned questions must not serve a matcher that has
+    some (and the other way round): they are merged into the index before it is built."""
+    cache = tmp_path / "cache"
+    query = "квакозябры в накладной из 1с"  # words no article has
+    plain = Matcher.from_dir(kb_dir, cache_dir=cache)
+    assert plain.search(query) == []
+    learned = {"printer-ru": [query]}
+    with_learned = Matcher.from_dir(kb_dir, cache_dir=cache, extra_questions=learned)
+    assert len(builds) == 2  # a new key: built, not loaded from the plain entry
+    assert [s.slug for s in with_learned.search(query)][:1] == ["printer-ru"]
+    again = Matcher.from_dir(kb_dir, cache_dir=cache, extra_questions=learned)
+    assert len(builds) == 2  # the learned entry is now cached too
+    assert [s.slug for s in again.search(query)][:1] == ["printer-ru"]
+    assert Matcher.from_dir(kb_dir, cache_dir=cache).search(query) == []
+    assert len(builds) == 2  # both entries are kept: a desk starts plain, then adds what it learned
