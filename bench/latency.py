@@ -219,7 +219,7 @@ def main() -> int:
             r50, r99 = time_queries(baseline, bq)
             b50, b99 = f"{r50:.2f}", f"{r99:.2f}"
         target = TARGET_P99_MS.get(n)
-        verdict = "-" if target is None else f"<={target:g} {'ok' if p99 <= target else 'MISSED'}"
+        verdict = "-" if target is None else f"<={target:g}:{'ok' if p99 <= target else 'MISSED'}"
         print(f"{n:>9}  {build:>7.1f}  {p50:>7.2f}  {p99:>7.2f}  {b50:>12}  {b99:>12}  {verdict}",
               flush=True)
         del matcher

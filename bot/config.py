@@ -102,6 +102,7 @@ class DeskConfig(_Model):
     # Where "Save this answer as an article" writes drafts (null: <kb_dir>/drafts if writable,
     # else ./kb-drafts). Drafts are never loaded by the matcher.
     kb_drafts_dir: str | None = None
+    kb_semantic: bool = False  # the SemanticMatcher (needs the 'semantic' extra) instead of the lexical one
     ask_priority: bool = False
     duplicate_window_days: int = Field(default=14, ge=0, le=365)
     reopen_window_days: int = Field(default=14, ge=0, le=365)  # a resolved ticket's thread offers a reopen this long
