@@ -47,6 +47,7 @@ class Offer:
 
     offered: tuple[tuple[str, str], ...]  # (slug, title)
     chosen: tuple[tuple[str, str], ...]
+    can_draft: bool = True  # an agent replied: there is an answer to save as an article
 
 
 async def first_message(ctx: Context, ticket: Ticket) -> str:
@@ -78,6 +79,8 @@ async def offer_for(ctx: Context, ticket: Ticket) -> Offer | None:
     if ctx.kb is None or ticket.status not in LEARN_STATUSES or ticket.id is None:
         return None
     chosen = tuple((r.slug, _title(ctx.kb, r.slug)) for r in await kb_learning.learned_for_ticket(ctx.s, ticket.id))
+    history = await tickets.history(ctx.s, ticket.id)
+    can_draft = any(m.kind == MessageKind.AGENT and m.text.strip() for m in history)
     offered = []
     for s in _closest(ctx.kb, await first_message(ctx, ticket)):
         if len(s.slug.encode()) > MAX_SLUG_BYTES:
@@ -85,7 +88,7 @@ async def offer_for(ctx: Context, ticket: Ticket) -> Offer | None:
                         s.slug, MAX_SLUG_BYTES)
             continue
         offered.append((s.slug, s.title))
-    return Offer(tuple(offered), chosen)
+    return Offer(tuple(offered), chosen, can_draft)
 
 
 def _short(title: str) -> str:
@@ -95,7 +98,7 @@ def _short(title: str) -> str:
 
 def decorate(t: Translator, reply: Reply, ticket: Ticket, offer: Offer | None) -> Reply:
     """The card with the offer: a line naming the chosen articles, one button per offered
-    article (marked once chosen) and "Save this answer as an article"."""
+    article (marked once chosen) and, once an agent replied, "Save this answer as an article"."""
     if offer is None:
         return reply
     n = ticket.id
@@ -108,7 +111,8 @@ def decorate(t: Translator, reply: Reply, ticket: Ticket, offer: Offer | None) -
                 ANSWERED, n, slug),)
         for slug, title in offer.offered
     ]
-    rows.append((Button(t("btn_kb_save_draft"), SAVE_DRAFT, n),))
+    if offer.can_draft:
+        rows.append((Button(t("btn_kb_save_draft"), SAVE_DRAFT, n),))
     return dataclasses.replace(reply, text=text, buttons=(*reply.buttons, *rows))
 
 

@@ -211,3 +211,50 @@ async def test_the_poll_rebuilds_when_an_article_file_changes(desk: Desk, kb_dir
         body="Forget the network and join again."), encoding="utf-8")
     assert await reloader.poll_once() is True
     assert first(desk, "wifi drops every minute") == "wifi-en"
+
+
+async def test_no_save_button_without_an_agent_reply(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", REQUEST)
+    await desk.say("boris", f"/take {number}")
+    await desk.say("boris", f"/resolve {number}")
+    card = desk.last_with_buttons("boris")
+    assert card.ticket_id == number
+    assert [b.action for b in card.buttons] == ["kb_answer"]  # the offer, nothing to save yet
+    await desk.click("boris", "kb_draft", number)  # a forged press is answered, writes nothing
+    assert "нет ответа сотрудника" in desk.last("boris").text or any(
+        "нет ответа сотрудника" in m.text for m in desk.received("boris"))
+
+
+def test_offered_buttons_fit_telegram_and_slack() -> None:
+    from bot.slack.actions import decode as slack_decode, encode as slack_encode
+    from bot.telegram.callbacks import MAX_BYTES, decode, encode
+    from handlers.events import Button
+    from handlers.kb_learning import ANSWERED, MAX_SLUG_BYTES
+
+    slug = "a" * MAX_SLUG_BYTES
+    button = Button("Answered by: x", ANSWERED, 9_999_999_999, slug)
+    data = encode(button)
+    assert len(data.encode()) <= MAX_BYTES
+    for decoded in (decode(data), slack_decode(slack_encode(button))):
+        assert decoded is not None and (decoded.action, decoded.ticket, decoded.value) == (ANSWERED, 9_999_999_999, slug)
+
+
+async def test_a_slug_too_long_for_a_button_is_not_offered(db_url: str, clock: FakeClock, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    kb = write_kb(tmp_path / "kb")
+    long_slug = "printer-" + "x" * 40
+    (kb / "printer-en.md").rename(kb / f"{long_slug}.md")
+    app = build(make_config(), senders={"console": RecordingSender()}, database_url=db_url, clock=clock,
+                kb=Matcher.from_dir(kb))
+    await app.start()
+    try:
+        desk = await Desk.open(app)
+        number = await open_ticket(desk, "anna", REQUEST)
+        await desk.say("boris", f"/take {number}")
+        await desk.say("boris", f"/reply {number} {REPLY}")
+        await desk.say("boris", f"/resolve {number}")
+        card = desk.last_with_buttons("boris")
+        assert [b.action for b in card.buttons] == ["kb_draft"]
+        assert long_slug in caplog.text
+    finally:
+        await app.close()
