@@ -48,9 +48,11 @@ class Instant:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.at: dict[str, float] = {}  # text -> perf_counter of its send
 
     async def send(self, dest: Destination, reply: Reply) -> str | None:
         self.calls += 1
+        self.at[reply.text] = time.perf_counter()
         return f"m{self.calls}"
 
     async def edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
@@ -101,6 +103,38 @@ async def measure(url: str, worker_class: Any, rows: int, chats: int) -> dict[st
         return {"rows": rows, "seconds": seconds, "tx": counts["begin"] / rows, "stmts": counts["statements"] / rows}
     finally:
         await db.dispose()
+
+
+async def latency(url: str, worker_class: Any, rows: int, rate: float) -> list[float]:
+    """A running worker (idle poll 1 s, as ``deskbot run``); rows committed one at a time at
+    ``rate`` per second by this process, nobody calling ``wake()``: seconds from each commit
+    to its send."""
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
+        sender = Instant()
+        worker = worker_class(db, {"fake": sender}, lambda: datetime.now(UTC))
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop, idle_seconds=1.0))
+        committed: dict[str, float] = {}
+        for n in range(rows):
+            async with db.transaction() as s:
+                await outbox.enqueue(s, platform="fake", chat_id=f"c{n % 7}", payload=Reply(f"l{n}").to_payload(),
+                                     now=datetime.now(UTC))
+            committed[f"l{n}"] = time.perf_counter()
+            await asyncio.sleep(1 / rate)
+        deadline = time.perf_counter() + 10
+        while len(sender.at) < rows and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await running
+        return sorted(sender.at[k] - committed[k] for k in committed if k in sender.at)
+    finally:
+        await db.dispose()
+
+
+def pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
 
 
 async def pg_url() -> tuple[str, str]:
@@ -160,6 +194,19 @@ async def main() -> int:
             ratios.append(speed)
             print(f"{name}: x{speed:.1f} rows/s, transactions per row {results['baseline']['tx']:.2f} -> "
                   f"{results['batched']['tx']:.2f}")
+            n_lat = 40 if args.smoke else 200
+            for tag, cls in (("batched", OutboxWorker), ("baseline", baseline)):
+                if make is not None:
+                    url, drop = make(f"lat-{tag}"), None
+                else:
+                    url, drop = await pg_url()
+                try:
+                    lat = await latency(url, cls, n_lat, rate=20)
+                finally:
+                    if drop:
+                        await pg_drop(drop)
+                print(f"{name + ' ' + tag:<22} commit->send, {len(lat)}/{n_lat} rows at 20/s, idle poll 1 s: "
+                      f"p50 {pct(lat, 50) * 1000:.0f} ms  p99 {pct(lat, 99) * 1000:.0f} ms", flush=True)
     print("outbox claims: every row delivered once")
     return 0
 
