@@ -15,9 +15,17 @@ A ``RetryAfter`` scoped to the platform pauses every send of that platform until
 expires; one scoped to the chat holds that chat. Rate limiting is not a failure: it
 never uses up a row's attempts.
 
+Rows are claimed in batches (``store.outbox.claim_due`` / ``claim``: one statement for
+every chat that can start) and their outcomes written in batches too: a lane hands its
+outcome to the *recorder*, which writes every outcome that arrived while the previous
+write was committing in one transaction (group commit) and claims each settled chat's
+next row in it. A commit that writes outbox rows in this process wakes the worker at once
+(``store.outbox.on_commit``); the idle poll remains for rows written by other processes.
+
 Delivery is at least once: the platform is called outside any transaction and the
-outcome recorded afterwards, so a crash in between sends the message again on the
-next start, and never loses it.
+outcome recorded afterwards, so a crash in between sends the message again once its
+claim runs out (``outbox.CLAIM_SECONDS``), and never loses it. Rows claimed but not yet
+tried are handed back at once on shutdown.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from aiolimiter import AsyncLimiter
 from bot.config import redact_secrets
 from handlers.events import Destination, Reply
 from handlers.ports import Clock
-from store import outbox, people
+from store import outbox
 from store.db import Database
 
 log = logging.getLogger("deskbot.delivery")
@@ -217,6 +225,51 @@ class _Lane:
     key: tuple[str, str]
     task: asyncio.Task[None] | None = None
     busy: bool = False  # a send (or the recording of its outcome) is under way
+    row_id: int | None = None  # the claimed row in hand (not yet recorded)
+
+
+class _Recorder:
+    """Group commit: outcomes handed in while a write is committing go together in the next
+    one. Each caller gets back the next claimed row of its chat (``None``: none due)."""
+
+    def __init__(self, worker: OutboxWorker) -> None:
+        self.worker = worker
+        self._queue: list[tuple[outbox.Outcome, asyncio.Future[outbox.Due | None]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # transactions written (for tests and the bench)
+
+    async def submit(self, item: outbox.Outcome) -> outbox.Due | None:
+        fut: asyncio.Future[outbox.Due | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, fut))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush(), name="outbox recorder")
+        # Shielded: a lane cancelled (shutdown) while its outcome is being written does not
+        # abandon the write; it is recorded all the same.
+        return await asyncio.shield(fut)
+
+    async def drain(self) -> None:
+        """Wait for every outcome handed in so far to be written."""
+        while self._task is not None and not self._task.done():
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the lanes finishing in this loop turn join the first batch
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                nexts = await self.worker._write([item for item, _ in batch])
+            except Exception as exc:  # noqa: BLE001 — each lane sees it (and cools down)
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            finally:
+                self.batches += 1
+                async with self.worker._recorded:  # committed (or failed): whoever waits looks again
+                    self.worker._recorded.notify_all()
+            for item, fut in batch:
+                if not fut.done():
+                    fut.set_result(nexts.get((item.row.platform, item.row.chat_id)) if item.settled else None)
 
 
 class OutboxWorker:
@@ -256,13 +309,17 @@ class OutboxWorker:
         self._per_chat: dict[tuple[str, str], AsyncLimiter] = {}
         self._paused_until: dict[str, datetime] = {}
         self._cooldown: dict[tuple[str, str], float] = {}  # chats whose lane crashed, until (loop time)
-        self._ended_during_fill: set[tuple[str, str]] | None = None  # lanes that ended while _fill read heads
+        self._handed_back: set[int] = set()  # claimed rows never tried: released at the next chance
+        self._recheck: set[tuple[str, str]] = set()  # chats whose new head came while their lane ended
+        self._recorder = _Recorder(self)
+        self.claims = 0  # claim statements (batches) run, for tests and the bench
         self._stopping = False
         self._running = False  # inside run(): lanes wait out a platform pause instead of ending
         self._saturated = False
         self._settled = 0
         self._recorded = asyncio.Condition()  # notified after each delivery attempt is recorded
         self._last_sweep = 0.0
+        outbox.on_commit(db.engine, self.wake)  # new rows committed in this process: look at once
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -290,6 +347,8 @@ class OutboxWorker:
             rest = [lane.task for lane in self._lanes.values() if lane.task is not None]
             if rest:
                 await asyncio.wait(rest)
+            await self._recorder.drain()
+            await self._hand_back()
         return self._settled - before
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0, shutdown_timeout: float | None = None) -> None:
@@ -322,7 +381,7 @@ class OutboxWorker:
 
     async def backlog(self) -> tuple[int, float | None]:
         """Pending rows, and the age in seconds of the oldest one (``None`` when there is none)."""
-        async with self.db.transaction() as s:
+        async with self.db.read() as s:
             count, oldest = await outbox.backlog_age(s)
         age = None if oldest is None else max(0.0, (self.clock() - oldest).total_seconds())
         return count, age
@@ -345,51 +404,76 @@ class OutboxWorker:
     # --- scheduling -----------------------------------------------------------------------------
 
     async def _fill(self, seen: set[tuple[str, str]] | None) -> int:
-        """Start lanes for chats whose first pending row is due (one query for the batch)."""
+        """Claim the due first rows of chats that have no lane (one batch) and start their lanes."""
         if self._stopping:
             return 0
         self._sweep()
+        await self._hand_back()
         free = self.max_chats - len(self._lanes)
         platforms = [p for p in self.senders if self.paused_until(p) is None]
         if free <= 0 or not platforms:
             self._saturated = free <= 0
             return 0
         now = self.clock()
-        # A lane that ends while the query runs may have recorded its chat's rows after the
-        # query's snapshot: such a chat's head may be stale (already sent) and waits for the
-        # next fill, or the row would go out twice.
-        ended: set[tuple[str, str]] = set()
-        self._ended_during_fill = ended
-        try:
-            async with self.db.transaction() as s:
-                heads = await outbox.due_heads(s, platforms, now, limit=self.max_chats)
-        finally:
-            self._ended_during_fill = None
+        self._recheck.clear()
+        claimed = await self._claim(platforms, now, free)
         loop_now = asyncio.get_running_loop().time()
         started = 0
-        self._saturated = False
-        for due in heads:
+        self._saturated = len(claimed) >= free
+        for due in claimed:
             key = (due.row.platform, due.row.chat_id)
-            if (key in self._lanes or key in ended or (seen is not None and key in seen)
-                    or self._cooldown.get(key, 0.0) > loop_now):
+            lane = self._lanes.get(key)
+            if lane is not None and lane.row_id == due.row.id:
+                continue  # our own row, waiting in its lane past the lease: the claim is renewed
+            if (lane is not None or (seen is not None and key in seen)
+                    or self._cooldown.get(key, 0.0) > loop_now or self._stopping):
+                # A lane that is just ending, a chat done in this pass, one cooling down: not now.
+                self._handed_back.add(due.row.id)  # type: ignore[arg-type]
+                if lane is not None:
+                    self._recheck.add(key)
                 continue
-            if started >= free:
-                self._saturated = True
-                break
             if seen is not None:
                 seen.add(key)
-            lane = _Lane(key)
+            lane = _Lane(key, row_id=due.row.id)
             self._lanes[key] = lane
             lane.task = asyncio.create_task(self._lane(lane, due), name=f"outbox {key[0]}:{key[1]}")
             lane.task.add_done_callback(lambda _t, lane=lane: self._lane_done(lane))
             started += 1
+        if self._handed_back:
+            await self._hand_back()
         return started
+
+    async def _claim(self, platforms: list[str], now: datetime, limit: int) -> list[outbox.Due]:
+        """Claim up to ``limit`` due chat heads. PostgreSQL: one ``UPDATE … SKIP LOCKED … RETURNING``.
+        SQLite: the heads are read outside the write lock, then claimed by one compare-and-set
+        ``UPDATE … RETURNING`` under ``BEGIN IMMEDIATE`` (the write is short and taken late)."""
+        self.claims += 1
+        if self.db.dialect == "sqlite":
+            async with self.db.read() as s:
+                candidates = await outbox.due_heads(s, platforms, now, limit=limit)
+            if not candidates:
+                return []
+            async with self.db.transaction() as s:
+                return await outbox.claim(s, candidates, now)
+        async with self.db.transaction() as s:
+            return await outbox.claim_due(s, platforms, now, limit)
+
+    async def _hand_back(self) -> None:
+        """Release the claimed rows that were never tried (due again now, for anyone)."""
+        if not self._handed_back:
+            return
+        ids, self._handed_back = self._handed_back, set()
+        try:
+            async with self.db.transaction() as s:
+                await outbox.release(s, ids, self.clock())
+        except Exception:  # noqa: BLE001 — they come back anyway when their lease runs out
+            log.exception("could not hand back %d claimed outbox rows", len(ids))
 
     def _lane_done(self, lane: _Lane) -> None:
         if self._lanes.get(lane.key) is lane:
             del self._lanes[lane.key]
-        if self._ended_during_fill is not None:
-            self._ended_during_fill.add(lane.key)
+        if lane.key in self._recheck:
+            self._wake.set()  # its chat got a row while it was ending: take it now
         if self._saturated and self.max_chats - len(self._lanes) >= max(1, self.max_chats // 10):
             self._wake.set()  # chats were left out for want of room: take them now
 
@@ -398,7 +482,7 @@ class OutboxWorker:
         now = self.clock()
         wake_at = [until for p in self.senders if (until := self.paused_until(p)) is not None]
         active = [p for p in self.senders if self.paused_until(p) is None]
-        async with self.db.transaction() as s:
+        async with self.db.read() as s:
             due = await outbox.next_due_at(s, active, now)
         if due is not None:
             wake_at.append(due)
@@ -438,6 +522,8 @@ class OutboxWorker:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 if late:
                     log.warning("%d sends did not finish within %ss of shutdown; they stay pending", len(late), timeout)
+            await self._recorder.drain()
+            await self._hand_back()
         finally:
             self._stopping = False
 
@@ -467,10 +553,21 @@ class OutboxWorker:
         due: outbox.Due | None = first
         try:
             while due is not None and not self._stopping:
+                lane.row_id = due.row.id
                 end, due = await self._deliver(lane, due)
+                if end in (_End.PAUSED, _End.STOPPING):
+                    self._handed_back.add(lane.row_id)  # type: ignore[arg-type]  # claimed, not tried
+                lane.row_id = None
                 if end is not _End.DRAINED:
                     break
+            if due is not None:  # the next row was claimed for us, but we are stopping
+                self._handed_back.add(due.row.id)  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            if lane.row_id is not None and not lane.busy:  # waiting for its turn: never tried
+                self._handed_back.add(lane.row_id)
+            raise
         except Exception:  # noqa: BLE001 — e.g. the database went away while recording
+            # The row stays claimed: it is tried again when its lease runs out.
             log.exception("outbox lane failed", extra={"platform": lane.key[0]})
             self._cooldown[lane.key] = asyncio.get_running_loop().time() + BASE_BACKOFF.total_seconds()
 
@@ -481,9 +578,7 @@ class OutboxWorker:
         platform, chat_id = lane.key
         if due.unreachable:
             # They blocked the bot earlier and have not written since: do not try.
-            async with self.db.transaction() as s:
-                await outbox.mark_blocked(s, row_id, "recipient unreachable")
-                following = await outbox.next_in_chat(s, platform, chat_id, row_id, self.clock())
+            following = await self._recorder.submit(outbox.Outcome(row, "blocked", error="recipient unreachable"))
             self._settled += 1
             return _End.DRAINED, following
         payload = dict(row.payload)
@@ -558,11 +653,37 @@ class OutboxWorker:
     async def _record(
         self, row: outbox.OutboxMessage, outcome: str, message_id: str | None, error: Exception | None
     ) -> tuple[_End, outbox.Due | None]:
-        try:
-            return await self._record_attempt(row, outcome, message_id, error)
-        finally:
-            async with self._recorded:  # committed (or failed): whoever waits looks again
-                self._recorded.notify_all()
+        row_id: int = row.id  # type: ignore[assignment]
+        platform = row.platform
+        extra = {"platform": platform, "outbox_id": row_id, "ticket": row.ticket_id}
+        if self.on_send is not None:
+            try:
+                self.on_send(platform, outcome)
+            except Exception:  # noqa: BLE001 — metrics must not break delivery
+                log.exception("on_send hook failed")
+        if outcome in ("sent", "edited"):
+            item = outbox.Outcome(row, "sent", message_id=message_id)
+        elif isinstance(error, RetryAfter):
+            item = outbox.Outcome(row, "rate_limited", error=redact_secrets(str(error)),
+                                  delay=timedelta(seconds=error.seconds))
+            log.warning("rate limited, retry in %ss (%s)", error.seconds, error.scope, extra=extra)
+        elif isinstance(error, RecipientBlocked):
+            item = outbox.Outcome(row, "blocked", error=redact_secrets(str(error)) or "blocked", mark_person=True)
+            log.warning("recipient blocked", extra=extra)
+        else:
+            assert error is not None
+            item = outbox.Outcome(row, "retry", error=redact_secrets(f"{type(error).__name__}: {error}"),
+                                  delay=backoff(row.attempts + 1))
+            log.warning("send failed (attempt %d): %s", row.attempts + 1, type(error).__name__, extra=extra)
+        following = await self._recorder.submit(item)
+        if item.kind in ("sent", "blocked"):
+            self._settled += 1
+        return (_End.DRAINED, following) if item.settled else (_End.HELD, None)
+
+    async def _write(self, items: list[outbox.Outcome]) -> dict[tuple[str, str], outbox.Due]:
+        """One transaction for a batch of outcomes (the recorder's)."""
+        async with self.db.transaction() as s:
+            return await outbox.record(s, items, self.clock(), claim_next=not self._stopping)
 
     async def wait_recorded(self, predicate: Callable[[], Awaitable[bool]], timeout: float) -> None:
         """Wait until ``predicate()`` (typically a read of the outbox) holds, looking again
@@ -573,40 +694,3 @@ class OutboxWorker:
                     await self._recorded.wait()
 
         await asyncio.wait_for(waiter(), timeout)
-
-    async def _record_attempt(
-        self, row: outbox.OutboxMessage, outcome: str, message_id: str | None, error: Exception | None
-    ) -> tuple[_End, outbox.Due | None]:
-        row_id: int = row.id  # type: ignore[assignment]
-        platform, chat_id = row.platform, row.chat_id
-        extra = {"platform": platform, "outbox_id": row_id, "ticket": row.ticket_id}
-        if self.on_send is not None:
-            try:
-                self.on_send(platform, outcome)
-            except Exception:  # noqa: BLE001 — metrics must not break delivery
-                log.exception("on_send hook failed")
-        now = self.clock()
-        async with self.db.transaction() as s:
-            if outcome in ("sent", "edited"):
-                await outbox.mark_sent(s, row_id, message_id, now)
-                self._settled += 1
-                return _End.DRAINED, await outbox.next_in_chat(s, platform, chat_id, row_id, now)
-            if isinstance(error, RetryAfter):
-                await outbox.mark_rate_limited(s, row_id, redact_secrets(str(error)),
-                                               timedelta(seconds=error.seconds), now)
-                log.warning("rate limited, retry in %ss (%s)", error.seconds, error.scope, extra=extra)
-                return _End.HELD, None
-            if isinstance(error, RecipientBlocked):
-                await outbox.mark_blocked(s, row_id, redact_secrets(str(error)) or "blocked")
-                await people.mark_unreachable(s, platform, chat_id, now)
-                log.warning("recipient blocked", extra=extra)
-                self._settled += 1
-                return _End.DRAINED, await outbox.next_in_chat(s, platform, chat_id, row_id, now)
-            assert error is not None
-            updated = await outbox.mark_retry(
-                s, row_id, redact_secrets(f"{type(error).__name__}: {error}"), backoff(row.attempts + 1), now
-            )
-            log.warning("send failed (attempt %d): %s", updated.attempts, type(error).__name__, extra=extra)
-            if updated.status == outbox.OutboxStatus.FAILED:  # given up: the chat moves on
-                return _End.DRAINED, await outbox.next_in_chat(s, platform, chat_id, row_id, now)
-            return _End.HELD, None

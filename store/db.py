@@ -1,14 +1,26 @@
 """Database engine and transactions for SQLite (embedded default) and PostgreSQL.
 
-SQLite runs in WAL mode with a busy timeout, and every transaction starts with
-``BEGIN IMMEDIATE`` so that two writers queue up instead of failing half-way when
-a read lock cannot be upgraded. PostgreSQL uses READ COMMITTED; the operations
-that race (claim, inbox) are written as compare-and-set statements or rely on
-unique constraints, so they are correct under it.
+SQLite runs in WAL mode with a busy timeout, and every writing transaction starts
+with ``BEGIN IMMEDIATE`` so that two writers queue up instead of failing half-way
+when a read lock cannot be upgraded. SQLite has one writer at a time; left to
+itself, a writer that finds the lock taken sleeps in SQLite's busy handler
+(1, 2, 5 ... 100 ms steps, no queue), so under 50 concurrent writers some wait for
+seconds and the unlucky reach the busy timeout ("database is locked"). So the
+writers of one process queue first on a FIFO ``asyncio.Lock`` (the *write gate*)
+and take SQLite's lock only when it is theirs: the busy handler is left to other
+processes. Read-only work (``Database.read``) begins a deferred transaction, never
+takes the gate and never blocks a writer (WAL readers see a snapshot).
+
+PostgreSQL uses READ COMMITTED; the operations that race (claim, inbox) are
+written as compare-and-set statements or rely on unique constraints, so they are
+correct under it. The gate does not exist there (``read`` is a plain transaction).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "deskbot_read_only"  # execution option: begin a deferred (read) transaction on SQLite
 
 
 def is_sqlite(url: str) -> bool:
@@ -54,7 +67,7 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -63,6 +76,10 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo)
+        self._sqlite = is_sqlite(url)
+        self._reader = self.engine.execution_options(**{READ_ONLY: True}) if self._sqlite else self.engine
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._holding: contextvars.ContextVar[bool] = contextvars.ContextVar(f"gate{id(self)}", default=False)
 
     @property
     def dialect(self) -> str:
@@ -70,8 +87,38 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One short transaction: commit on success, roll back on any exception."""
-        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+        """One short (writing) transaction: commit on success, roll back on any exception.
+
+        On SQLite it waits for its turn at the process's write gate first (see the module
+        docstring); a transaction opened inside another one of the same task does not queue
+        behind itself."""
+        if not self._sqlite or self._holding.get():
+            async with self._session(self.engine) as session:
+                yield session
+            return
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Lock()  # writers of this process, first come first served
+        async with gate:
+            token = self._holding.set(True)
+            try:
+                async with self._session(self.engine) as session:
+                    yield session
+            finally:
+                self._holding.reset(token)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction: on SQLite a deferred ``BEGIN`` outside the write gate (a
+        consistent snapshot; it never waits for a writer nor holds one up). Writing in it is
+        a bug (SQLite would fail the upgrade when another writer committed meanwhile)."""
+        async with self._session(self._reader) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _session(self, bind: AsyncEngine) -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(bind, expire_on_commit=False) as session:
             async with session.begin():
                 yield session
 

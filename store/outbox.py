@@ -4,22 +4,89 @@ A row is ``pending`` until a sender accepts it (``sent``), gives up on the
 recipient (``blocked``) or runs out of attempts (``failed``). Rows of one chat
 are delivered in order: a row waiting for a retry holds back later rows of the
 same chat.
+
+**Claims.** A worker takes a batch of due rows in one statement (:func:`claim_due`)
+by moving their ``next_attempt_at`` a lease ahead (``CLAIM_SECONDS``): a claimed row
+is not due, so no other worker (another replica, a successor after a crash) takes it,
+and since it is its chat's first pending row, it holds back the rest of its chat just
+as a retry does. A worker killed with rows in hand leaves them claimed; they become
+due again when the lease runs out. Outcomes are written for a whole batch in one
+transaction (:func:`record`), which also claims each settled chat's next row.
+
+**Waking the worker.** A transaction that wrote outbox rows tells the callbacks
+registered with :func:`on_commit` for its engine, after the commit (same process).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, case, event, func, or_, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store import people
 from store.models import Identity, OutboxMessage, OutboxStatus, TicketPost
 
 MAX_ATTEMPTS = 8
+CLAIM_SECONDS = 30.0  # how long a claimed row is a worker's before it is due again
+
+# --- waking the worker after a commit that wrote outbox rows ----------------------------------
+
+_WROTE = "deskbot_outbox_written"
+_watchers: weakref.WeakKeyDictionary[Engine, list[weakref.ref[Any]]] = weakref.WeakKeyDictionary()
+
+
+def on_commit(engine: AsyncEngine, callback: Callable[[], None]) -> None:
+    """Call ``callback()`` after every commit through ``engine`` that inserted outbox rows
+    (``enqueue``, a bulk insert, an ORM add). ``callback`` is held weakly (a bound method
+    lives as long as its object) and must not raise; it runs on the event loop's thread."""
+    ref: weakref.ref[Any] = (
+        weakref.WeakMethod(callback) if hasattr(callback, "__self__") else weakref.ref(callback)  # type: ignore[arg-type]
+    )
+    _watchers.setdefault(engine.sync_engine, []).append(ref)
+
+
+@event.listens_for(Session, "before_flush")
+def _flushing(session: Session, _ctx: Any, _instances: Any) -> None:
+    if any(isinstance(obj, OutboxMessage) for obj in session.new):
+        session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executing(state: ORMExecuteState) -> None:
+    if state.is_insert and getattr(getattr(state.statement, "table", None), "name", None) == OutboxMessage.__tablename__:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if not session.info.pop(_WROTE, False):
+        return
+    bind = session.bind
+    engine = bind.engine if bind is not None and hasattr(bind, "engine") else bind
+    refs = _watchers.get(engine) if engine is not None else None  # type: ignore[arg-type]
+    if not refs:
+        return
+    alive = []
+    for ref in refs:
+        callback = ref()
+        if callback is not None:
+            alive.append(ref)
+            callback()
+    refs[:] = alive
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_WROTE, None)
 
 
 async def enqueue(
@@ -172,6 +239,201 @@ async def next_due_at(s: AsyncSession, platforms: Sequence[str], now: datetime) 
             )
         )
     ).one()
+
+
+# --- claims and batched outcomes ------------------------------------------------------------------
+
+
+def lease_end(now: datetime) -> datetime:
+    return now + timedelta(seconds=CLAIM_SECONDS)
+
+
+def _heads(platforms: Sequence[str]) -> Any:
+    """The first pending row (lowest id) of every chat of ``platforms``."""
+    return (
+        select(func.min(OutboxMessage.id).label("id"))
+        .where(OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.platform).in_(platforms))
+        .group_by(col(OutboxMessage.platform), col(OutboxMessage.chat_id))
+    )
+
+
+async def _as_due(s: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Due]:
+    """``rows`` (oldest first) with their card's post and whether their chat is unreachable:
+    two reads for the batch (none when no row edits a card)."""
+    rows = sorted(rows, key=lambda r: r.id or 0)
+    posts: dict[tuple[int, str, str, str], str] = {}
+    cards = [r for r in rows if r.ticket_id is not None and r.card is not None]
+    if cards:
+        found = await s.exec(
+            select(TicketPost).where(
+                col(TicketPost.ticket_id).in_({r.ticket_id for r in cards}),
+                col(TicketPost.card).in_({r.card for r in cards}),
+            )
+        )
+        for post in found:
+            posts[(post.ticket_id, post.platform, post.chat_id, post.card)] = post.message_id
+    blocked = await unreachable_chats(s, {(r.platform, r.chat_id) for r in rows})
+    return [
+        Due(r, posts.get((r.ticket_id, r.platform, r.chat_id, r.card)) if r.ticket_id and r.card else None,  # type: ignore[arg-type]
+            (r.platform, r.chat_id) in blocked)
+        for r in rows
+    ]
+
+
+def _claiming(where: Any, now: datetime) -> Any:
+    """``UPDATE outbox SET next_attempt_at = <lease end> WHERE <where> AND pending AND due RETURNING *``:
+    a row another worker claimed meanwhile is no longer due, so it is never returned twice."""
+    return (
+        update(OutboxMessage)
+        .where(where, col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now)
+        .values(next_attempt_at=lease_end(now))
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def claim_due(s: AsyncSession, platforms: Sequence[str], now: datetime, limit: int) -> list[Due]:
+    """Claim up to ``limit`` due chat heads, oldest first, in one statement (PostgreSQL:
+    ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING``, so two
+    workers claiming at once skip each other's rows instead of waiting for them).
+
+    On SQLite prefer :func:`due_heads` in a read transaction and then :func:`claim` (the read
+    stays outside the write lock); this also works there, as one ``UPDATE … RETURNING``."""
+    if not platforms or limit < 1:
+        return []
+    heads = _heads(platforms).subquery()
+    pick = (
+        select(OutboxMessage.id)
+        .join(heads, col(OutboxMessage.id) == heads.c.id)
+        .where(col(OutboxMessage.next_attempt_at) <= now)
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+    )
+    if s.bind is not None and s.bind.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=OutboxMessage)  # type: ignore[arg-type]
+    rows = list((await s.exec(_claiming(col(OutboxMessage.id).in_(pick.scalar_subquery()), now))).scalars())
+    return await _as_due(s, rows)
+
+
+async def claim(s: AsyncSession, candidates: Sequence[Due], now: datetime) -> list[Due]:
+    """Claim the ``candidates`` read earlier (by :func:`due_heads`) that are still pending and due
+    (one compare-and-set ``UPDATE … RETURNING id``); returns those claimed, oldest first."""
+    if not candidates:
+        return []
+    ids = [d.row.id for d in candidates]
+    stmt = (
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == OutboxStatus.PENDING,
+               col(OutboxMessage.next_attempt_at) <= now)
+        .values(next_attempt_at=lease_end(now))
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    won = set((await s.exec(stmt)).scalars())
+    claimed = [d for d in candidates if d.row.id in won]
+    for d in claimed:
+        d.row.next_attempt_at = lease_end(now)
+    return claimed
+
+
+async def release(s: AsyncSession, row_ids: Iterable[int], now: datetime) -> None:
+    """Hand claimed rows that were never tried back: due now, for whoever comes next."""
+    ids = list(row_ids)
+    if ids:
+        await s.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == OutboxStatus.PENDING)
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row: ``kind`` is ``sent`` (``message_id`` the platform's),
+    ``retry`` (a failed attempt; again after ``delay``, or ``failed`` after ``MAX_ATTEMPTS``),
+    ``rate_limited`` (again after ``delay``; not an attempt) or ``blocked`` (``mark_person``:
+    the platform said so now, so the person is marked unreachable too)."""
+
+    row: OutboxMessage
+    kind: str
+    message_id: str | None = None
+    error: str | None = None
+    delay: timedelta = timedelta(0)
+    mark_person: bool = False
+
+    @property
+    def settled(self) -> bool:
+        """The row is done with (sent, blocked, or given up): its chat may move on."""
+        return self.kind in ("sent", "blocked") or (self.kind == "retry" and self.row.attempts + 1 >= MAX_ATTEMPTS)
+
+
+_SETTLE = (
+    update(OutboxMessage.__table__)  # type: ignore[arg-type]
+    .where(OutboxMessage.__table__.c.id == bindparam("b_id"))  # type: ignore[attr-defined]
+    .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"), last_error=bindparam("b_error"),
+            message_id=bindparam("b_mid"), sent_at=bindparam("b_sent"))
+)
+# A row left pending keeps a ``superseded`` mark set while it was in hand (it will not go out).
+_RESCHEDULE = (
+    update(OutboxMessage.__table__)  # type: ignore[arg-type]
+    .where(OutboxMessage.__table__.c.id == bindparam("b_id"),  # type: ignore[attr-defined]
+           OutboxMessage.__table__.c.status == OutboxStatus.PENDING)  # type: ignore[attr-defined]
+    .values(attempts=bindparam("b_attempts"), last_error=bindparam("b_error"), next_attempt_at=bindparam("b_next"))
+)
+
+
+async def record(
+    s: AsyncSession, outcomes: Sequence[Outcome], now: datetime, *, claim_next: bool = True
+) -> dict[tuple[str, str], Due]:
+    """Write the outcomes of a batch of claimed rows (group commit: two ``executemany`` for
+    the batch, plus card posts and blocked people), then claim the next due row of every
+    chat whose row was settled; returns those, by ``(platform, chat_id)``."""
+    settle: list[dict[str, Any]] = []
+    reschedule: list[dict[str, Any]] = []
+    for o in outcomes:
+        row = o.row
+        error = o.error[:500] if o.error is not None else row.last_error
+        if o.kind == "sent":
+            settle.append({"b_id": row.id, "b_status": OutboxStatus.SENT, "b_attempts": row.attempts + 1,
+                           "b_error": row.last_error, "b_mid": o.message_id, "b_sent": now})
+        elif o.kind == "blocked":
+            settle.append({"b_id": row.id, "b_status": OutboxStatus.BLOCKED, "b_attempts": row.attempts + 1,
+                           "b_error": error, "b_mid": row.message_id, "b_sent": row.sent_at})
+        elif o.kind == "retry" and o.settled:
+            settle.append({"b_id": row.id, "b_status": OutboxStatus.FAILED, "b_attempts": row.attempts + 1,
+                           "b_error": error, "b_mid": row.message_id, "b_sent": row.sent_at})
+        elif o.kind in ("retry", "rate_limited"):
+            reschedule.append({"b_id": row.id, "b_attempts": row.attempts + (o.kind == "retry"),
+                               "b_error": error, "b_next": now + o.delay})
+        else:
+            raise ValueError(f"unknown outcome {o.kind!r}")
+    if settle:
+        await s.exec(_SETTLE, params=settle)  # type: ignore[call-overload]
+    if reschedule:
+        await s.exec(_RESCHEDULE, params=reschedule)  # type: ignore[call-overload]
+    for o in outcomes:
+        row = o.row
+        if o.kind == "sent" and o.message_id and row.ticket_id and row.card:
+            await remember_post(s, row.ticket_id, row.platform, row.chat_id, row.card, o.message_id)
+        if o.kind == "blocked" and o.mark_person:
+            await people.mark_unreachable(s, row.platform, row.chat_id, now)
+    if not claim_next:
+        return {}
+    chats: dict[str, set[str]] = {}
+    for o in outcomes:
+        if o.settled:
+            chats.setdefault(o.row.platform, set()).add(o.row.chat_id)
+    rows: list[OutboxMessage] = []
+    for platform, ids in chats.items():
+        heads = (
+            select(func.min(OutboxMessage.id))
+            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.platform == platform,
+                   col(OutboxMessage.chat_id).in_(ids))
+            .group_by(col(OutboxMessage.chat_id))
+        )
+        rows.extend((await s.exec(_claiming(col(OutboxMessage.id).in_(heads.scalar_subquery()), now))).scalars())
+    return {(d.row.platform, d.row.chat_id): d for d in await _as_due(s, rows)}
 
 
 async def mark_sent(s: AsyncSession, row_id: int, message_id: str | None, now: datetime) -> None:

@@ -5,7 +5,6 @@ nothing lost across a restart."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -699,17 +698,19 @@ async def test_a_crash_between_sending_and_recording_sends_again_and_loses_nothi
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a1 = await enqueue(database, clock, "A", "a1")
-    real = outbox.mark_sent
+    real = outbox.record
 
     async def crash(*args: object, **kwargs: object) -> None:
         raise ConnectionError("database went away")
 
-    monkeypatch.setattr(outbox, "mark_sent", crash)
+    monkeypatch.setattr(outbox, "record", crash)
     assert await worker.deliver_pending() == 0
     assert (await row(database, a1)).status == OutboxStatus.PENDING  # sent, but not recorded
 
-    monkeypatch.setattr(outbox, "mark_sent", real)
+    monkeypatch.setattr(outbox, "record", real)
     restarted = OutboxWorker(database, {PLATFORM: sender}, clock)
+    assert await restarted.deliver_pending() == 0  # still claimed by the dead worker: not yet
+    clock.advance(seconds=outbox.CLAIM_SECONDS)  # its lease runs out
     assert await restarted.deliver_pending() == 1
     assert sender.sent_to("A") == ["a1", "a1"]  # at least once: twice, never zero times
     assert (await row(database, a1)).status == OutboxStatus.SENT
@@ -775,47 +776,33 @@ async def test_run_takes_new_rows_when_woken(database: Database, sender: Scripte
 
 
 async def test_regression_a_lane_ending_while_the_heads_are_read_does_not_send_its_row_twice(
-    database: Database, sender: ScriptedSender, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    database: Database, sender: ScriptedSender, clock: FakeClock
 ) -> None:
-    """The heads query saw a1 still pending; its lane then recorded a1 as sent and ended
-    before the query returned. Starting a lane from that stale head sent a1 again."""
+    """A fill claimed heads while a1 was in flight; a1's lane then recorded a1 as sent and
+    ended before the fill went on. Starting a lane from a stale head would send a1 again:
+    a1 was claimed (not due), so no fill may take it."""
     read, go_on = asyncio.Event(), asyncio.Event()
-    real = outbox.due_heads
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock)
+    real = worker._claim
     calls = 0
-    hold_after_commit = False
 
-    class PausingDatabase:
-        """The worker's database, where the transaction that read the heads (the second
-        fill's, while a1 is in flight) waits after its commit until the test says so."""
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(database, name)
-
-        @contextlib.asynccontextmanager
-        async def transaction(self) -> AsyncIterator[object]:
-            nonlocal hold_after_commit
-            async with database.transaction() as s:
-                yield s
-            if hold_after_commit:
-                hold_after_commit = False
-                read.set()
-                await go_on.wait()
-
-    async def slow_heads(*args: object, **kwargs: object) -> list[outbox.Due]:
-        nonlocal calls, hold_after_commit
+    async def slow_claim(*args: object) -> list[outbox.Due]:
+        nonlocal calls
         calls += 1
-        hold_after_commit = calls == 2
-        return await real(*args, **kwargs)  # type: ignore[arg-type]
+        claimed = await real(*args)  # type: ignore[arg-type]
+        if calls == 2:
+            read.set()
+            await go_on.wait()
+        return claimed
 
-    worker = OutboxWorker(PausingDatabase(), {PLATFORM: sender}, clock)  # type: ignore[arg-type]
+    worker._claim = slow_claim  # type: ignore[method-assign]
     await enqueue(database, clock, "A", "a1")
     gate = sender.hold("a1")
-    monkeypatch.setattr(outbox, "due_heads", slow_heads)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, idle_seconds=3600))
     await sender.wait_for(lambda: sender.in_flight == 1)
     worker.wake()
-    await asyncio.wait_for(read.wait(), 10)  # the heads were read: a1 is still pending there
+    await asyncio.wait_for(read.wait(), 10)  # the second fill claimed while a1 is in flight
     gate.set()
     await eventually(lambda: worker.active_chats == 0)  # a1 recorded as sent, its lane gone
     go_on.set()
