@@ -91,11 +91,13 @@ def telegram_fetcher(bot: Bot) -> FileFetcher:
     return fetch
 
 
-def slack_rate_policy() -> RatePolicy:
+def slack_rate_policy(overall: RateLimit | None = None) -> RatePolicy:
     """chat.postMessage's documented limit: about one message per second per channel
-    (short bursts tolerated). The workspace-wide limit ("several hundred per minute") is
-    not declared: Slack answers it with a 429 like the rest, which the worker honours."""
-    return RatePolicy(overall=None, per_chat=_per_channel_limit)
+    (short bursts tolerated). Slack also keeps a workspace-wide limit but publishes no
+    number for it; ``overall`` declares one (the worker then paces every send of the app
+    to it) where a desk knows its figure. Without it Slack answers that limit with a 429
+    like the rest, which the worker honours."""
+    return RatePolicy(overall=overall, per_chat=_per_channel_limit)
 
 
 def _per_channel_limit(chat_id: str) -> RateLimit:

@@ -118,6 +118,7 @@ class Call:
     status: int = 200
     connection: int | None = None
     content_type: str = ""
+    retry_after: int | None = None  # a 429's Retry-After
 
     def __repr__(self) -> str:
         outcome = "ok" if self.ok else f"{self.status} {self.error}"
@@ -799,6 +800,7 @@ class FakeSlack(CallLog):
     def _too_many(self, retry_after: int, key: Any, call: Call) -> SlackError:
         retry_after = max(1, retry_after)
         self.too_many_requests += 1
+        call.retry_after = retry_after
         if key is not None:
             self._bans[key] = (call.time + retry_after, call.time, call.connection)
         return SlackError("ratelimited", status=429, headers={"Retry-After": str(retry_after)})
