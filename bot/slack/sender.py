@@ -25,7 +25,9 @@ when the download fails, the file is listed by name. Files too big for the bot t
 never get here: the engine notes them (handlers/files.py).
 
 Failures are reported in the worker's vocabulary: HTTP 429 → :class:`~bot.delivery.RetryAfter`
-(its ``Retry-After``, scope ``"chat"``: Slack's message limit is per channel), an unreachable
+(its ``Retry-After``, scope ``"platform"``: Slack does not say which limit it was, and the
+worker already paces each channel to its 1/s, so a 429 is most likely the workspace-wide
+limit, which holds for every channel), an unreachable
 channel or person → :class:`~bot.delivery.RecipientBlocked`, anything else is raised as it
 is (retried with backoff). The bot token never appears in what leaves the sender.
 """
@@ -383,7 +385,9 @@ class SlackSender:
             return await call
         except SlackApiError as exc:
             if exc.response is not None and exc.response.status_code == 429:
-                raise RetryAfter(_retry_after(exc.response.headers), scope="chat") from None
+                # Which limit was hit is not said: every send of the app waits (sending to
+                # another channel during a workspace-wide Retry-After would be early).
+                raise RetryAfter(_retry_after(exc.response.headers), scope="platform") from None
             code = _error_code(exc)
             if code in UNREACHABLE:
                 raise RecipientBlocked(code) from None
