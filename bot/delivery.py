@@ -27,6 +27,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -222,8 +223,10 @@ class _Lane:
 class OutboxWorker:
     """Moves pending outbox rows to their platforms and records the outcome of each.
 
-    ``concurrency`` bounds the platform calls in flight at once (over all chats);
-    ``max_chats`` bounds the chats being worked on (lanes, each holding one row);
+    ``concurrency`` bounds the platform calls in flight at once (over all chats), per
+    platform; ``max_chats`` bounds the chats being worked on (lanes, each holding one row),
+    per platform. Per platform, so that a slow platform's backlog (Slack's workspace limit,
+    a long pause) cannot take every slot and lane and hold back a faster platform's sends.
     ``shutdown_timeout`` is how long :meth:`run` lets in-flight sends finish once
     stopped. ``on_send`` is the metrics hook (see :data:`SendHook`).
     """
@@ -249,8 +252,9 @@ class OutboxWorker:
         self.shutdown_timeout = shutdown_timeout
         self.on_send = on_send
         self._wake = asyncio.Event()
-        self._slots = _OldestFirst(concurrency)
+        self._slots: dict[str, _OldestFirst] = {}  # per platform, created on first use
         self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._lanes_of: Counter[str] = Counter()  # lanes per platform
         self._overall: dict[str, AsyncLimiter | None] = {}
         self._overall_turn: dict[str, asyncio.Lock] = {}
         self._per_chat: dict[tuple[str, str], AsyncLimiter] = {}
@@ -284,6 +288,10 @@ class OutboxWorker:
                 await self._fill(seen)
                 tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
                 if not tasks:
+                    if self._saturated and not self._stopping:
+                        # A platform had no room when the fill began, and its lanes ended
+                        # while it read the heads: look again now that it has room.
+                        continue
                     break
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -349,10 +357,10 @@ class OutboxWorker:
         if self._stopping:
             return 0
         self._sweep()
-        free = self.max_chats - len(self._lanes)
-        platforms = [p for p in self.senders if self.paused_until(p) is None]
-        if free <= 0 or not platforms:
-            self._saturated = free <= 0
+        free = {p: self.max_chats - self._lanes_of[p] for p in self.senders if self.paused_until(p) is None}
+        platforms = [p for p, room in free.items() if room > 0]
+        if not platforms:
+            self._saturated = bool(free)
             return 0
         now = self.clock()
         # A lane that ends while the query runs may have recorded its chat's rows after the
@@ -362,35 +370,39 @@ class OutboxWorker:
         self._ended_during_fill = ended
         try:
             async with self.db.transaction() as s:
-                heads = await outbox.due_heads(s, platforms, now, limit=self.max_chats)
+                # Each platform's own oldest heads: one platform's backlog must not fill the
+                # batch while another has room.
+                heads = [due for p in platforms for due in await outbox.due_heads(s, [p], now, limit=self.max_chats)]
         finally:
             self._ended_during_fill = None
         loop_now = asyncio.get_running_loop().time()
-        started = 0
-        self._saturated = False
+        started: Counter[str] = Counter()
+        self._saturated = len(platforms) < len(free)
         for due in heads:
             key = (due.row.platform, due.row.chat_id)
             if (key in self._lanes or key in ended or (seen is not None and key in seen)
                     or self._cooldown.get(key, 0.0) > loop_now):
                 continue
-            if started >= free:
+            if started[key[0]] >= free[key[0]]:
                 self._saturated = True
-                break
+                continue
             if seen is not None:
                 seen.add(key)
             lane = _Lane(key)
             self._lanes[key] = lane
+            self._lanes_of[key[0]] += 1
             lane.task = asyncio.create_task(self._lane(lane, due), name=f"outbox {key[0]}:{key[1]}")
             lane.task.add_done_callback(lambda _t, lane=lane: self._lane_done(lane))
-            started += 1
-        return started
+            started[key[0]] += 1
+        return sum(started.values())
 
     def _lane_done(self, lane: _Lane) -> None:
         if self._lanes.get(lane.key) is lane:
             del self._lanes[lane.key]
+            self._lanes_of[lane.key[0]] -= 1
         if self._ended_during_fill is not None:
             self._ended_during_fill.add(lane.key)
-        if self._saturated and self.max_chats - len(self._lanes) >= max(1, self.max_chats // 10):
+        if self._saturated and self.max_chats - self._lanes_of[lane.key[0]] >= max(1, self.max_chats // 10):
             self._wake.set()  # chats were left out for want of room: take them now
 
     async def _idle_delay(self, idle_seconds: float) -> float:
@@ -499,7 +511,10 @@ class OutboxWorker:
             await take(chat_limiter, cost)
         charged = loop.time()
         while True:
-            async with self._slots.slot(row_id):
+            slots = self._slots.get(platform)
+            if slots is None:
+                slots = self._slots[platform] = _OldestFirst(self.concurrency)
+            async with slots.slot(row_id):
                 overall = self._overall_limiter(platform)
                 if overall is not None:
                     # One lane at a time in the limiter, in the order they got a slot: left to

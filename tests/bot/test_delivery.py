@@ -492,6 +492,31 @@ async def test_concurrency_bounds_the_sends_in_flight(
     assert sender.max_in_flight == 2
 
 
+@pytest.mark.parametrize("bound", ["concurrency", "max_chats"])
+async def test_a_slow_platform_does_not_hold_back_another(
+    database: Database, clock: FakeClock, bound: str
+) -> None:
+    """Send slots and lanes are per platform: while a slow platform's sends take every slot
+    (or lane) it may have, another platform's rows still go out. ``bound`` is the one set to 1."""
+    slow, fast = ScriptedSender(platform="slow"), ScriptedSender(platform="fast")
+    limits = {"concurrency": 1, "max_chats": 1000} if bound == "concurrency" else {"concurrency": 64, "max_chats": 1}
+    worker = OutboxWorker(database, {"slow": slow, "fast": fast}, clock, **limits)
+    await enqueue(database, clock, "S1", "s1", platform="slow")  # the oldest rows are the slow platform's
+    await enqueue(database, clock, "S2", "s2", platform="slow")
+    for n in range(3):
+        await enqueue(database, clock, f"F{n}", f"f{n}", platform="fast")
+    gate = slow.hold("s1")
+
+    passing = asyncio.create_task(worker.deliver_pending())
+    await slow.wait_for(lambda: slow.in_flight == 1)
+    await fast.wait_for(lambda: fast.finished == 3)  # the fast platform got through while s1 is stuck
+    assert sorted(fast.sent_to(f"F{n}")[0] for n in range(3)) == ["f0", "f1", "f2"]
+    assert slow.calls == [("send", "S1", "s1", None)]  # still one slow send at a time (its bound is 1)
+    gate.set()
+    assert await asyncio.wait_for(passing, 10) == 5
+    assert slow.max_in_flight == 1
+
+
 async def test_the_sequential_worker_sends_one_at_a_time(
     database: Database, sender: ScriptedSender, clock: FakeClock
 ) -> None:
