@@ -27,8 +27,9 @@ Printed per platform: messages, the achieved rate of send calls beside the platf
 sends before a retry_after expired (the fake's ``early_retries``), messages lost, blocked
 people skipped (marked unreachable after one refused call, never retried; those known
 before: no call at all), wall time. Pass criteria, printed with the figures: 0 lost, no
-early retry, the rate outside ordered pauses within 10 % of the limit. Exit status 0 when
-every check passed, 1 otherwise.
+early retry, the rate outside ordered pauses within 10 % of the limit (printed but not
+judged with ``--smoke``: seconds are too short to judge a rate on a shared machine). Exit
+status 0 when every check passed, 1 otherwise.
 
 Run from the repository root::
 
@@ -424,7 +425,7 @@ def _received(fake: Any, platform: str, chat_id: str) -> list[str]:
     return [m.get("text") or "" for m in fake.bot_messages(chat_id)]
 
 
-def report(results: list[Figures], plan: Plan) -> bool:
+def report(results: list[Figures], plan: Plan, *, judge_rate: bool = True) -> bool:
     print("limits enforced by the fakes: Telegram 30 msg/s overall, 1/s per private chat, 20/min per group; "
           f"Slack chat.postMessage 1/s per channel, {plan.slack_limit}/s workspace-wide, Web API tiers")
     print(f"injected: {plan.injected} platform-wide 429s per platform (retry_after {plan.retry_after} s), "
@@ -451,14 +452,16 @@ def report(results: list[Figures], plan: Plan) -> bool:
             (f"0 lost ({f.lost})", f.lost == 0),
             (f"no early retry ({f.early})", f.early == 0),
             (f"rate within {GOAL:.0%} of the limit ({f.rate_unpaused:.1f} of {f.limit:.0f} msg/s = {share:.0%})",
-             abs(share - 1) <= GOAL),
+             abs(share - 1) <= GOAL or not judge_rate),
             (f"every refusing person called once, marked unreachable; known ones not called "
              f"({f.refused} + {f.skipped})", not f.problems),
         ]
         verdict = all(passed for _, passed in checks)
         ok &= verdict
-        print(f"{f.platform}: {'PASS' if verdict else 'FAIL'}: " + "; ".join(
-            f"{name} {'ok' if passed else 'FAILED'}" for name, passed in checks))
+        shown = [f"{name} {'ok' if passed else 'FAILED'}" for name, passed in checks]
+        if not judge_rate:
+            shown[2] = shown[2].rsplit(" ", 1)[0] + " (not judged in a smoke run)"
+        print(f"{f.platform}: {'PASS' if verdict else 'FAIL'}: " + "; ".join(shown))
         if f.in_flight:
             print(f"  note: {f.in_flight} call(s) were on the wire when a 429 was answered (not early)")
         for problem in f.problems[:10]:
@@ -487,7 +490,9 @@ async def main(argv: list[str] | None = None) -> int:
         parser.error("--follow-up (and the refusing people) cannot exceed --recipients")
     with tempfile.TemporaryDirectory() as tmp:
         results = await run(plan, Path(tmp), concurrency=args.concurrency)
-    return 0 if report(results, plan) else 1
+    # A smoke run lasts seconds on a shared machine: a second's stall or the 1 s a follow-up
+    # must wait after its chat's first message weighs too much for a rate figure to be judged.
+    return 0 if report(results, plan, judge_rate=not args.smoke) else 1
 
 
 if __name__ == "__main__":
