@@ -25,7 +25,9 @@ when the download fails, the file is listed by name. Files too big for the bot t
 never get here: the engine notes them (handlers/files.py).
 
 Failures are reported in the worker's vocabulary: HTTP 429 → :class:`~bot.delivery.RetryAfter`
-(its ``Retry-After``, scope ``"chat"``: Slack's message limit is per channel), an unreachable
+(its ``Retry-After``, scope ``"platform"``: Slack does not say which limit it was, and the
+worker already paces each channel to its 1/s, so a 429 is most likely the workspace-wide
+limit, which holds for every channel), an unreachable
 channel or person → :class:`~bot.delivery.RecipientBlocked`, anything else is raised as it
 is (retried with backoff). The bot token never appears in what leaves the sender.
 """
@@ -91,11 +93,13 @@ def telegram_fetcher(bot: Bot) -> FileFetcher:
     return fetch
 
 
-def slack_rate_policy() -> RatePolicy:
+def slack_rate_policy(overall: RateLimit | None = None) -> RatePolicy:
     """chat.postMessage's documented limit: about one message per second per channel
-    (short bursts tolerated). The workspace-wide limit ("several hundred per minute") is
-    not declared: Slack answers it with a 429 like the rest, which the worker honours."""
-    return RatePolicy(overall=None, per_chat=_per_channel_limit)
+    (short bursts tolerated). Slack also keeps a workspace-wide limit but publishes no
+    number for it; ``overall`` declares one (the worker then paces every send of the app
+    to it) where a desk knows its figure. Without it Slack answers that limit with a 429
+    like the rest, which the worker honours."""
+    return RatePolicy(overall=overall, per_chat=_per_channel_limit)
 
 
 def _per_channel_limit(chat_id: str) -> RateLimit:
@@ -381,7 +385,9 @@ class SlackSender:
             return await call
         except SlackApiError as exc:
             if exc.response is not None and exc.response.status_code == 429:
-                raise RetryAfter(_retry_after(exc.response.headers), scope="chat") from None
+                # Which limit was hit is not said: every send of the app waits (sending to
+                # another channel during a workspace-wide Retry-After would be early).
+                raise RetryAfter(_retry_after(exc.response.headers), scope="platform") from None
             code = _error_code(exc)
             if code in UNREACHABLE:
                 raise RecipientBlocked(code) from None

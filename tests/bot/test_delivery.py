@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from bot.app import build
 from bot.config import Config
-from bot.delivery import OutboxWorker, RateLimit, RatePolicy, RecipientBlocked, RetryAfter, backoff
+from bot.delivery import OutboxWorker, RateLimit, RatePolicy, RecipientBlocked, RetryAfter, backoff, make_limiter
 from handlers.events import Destination, Incoming, Reply
 from store import outbox, tickets
 from store.db import Database
@@ -489,6 +489,42 @@ async def test_concurrency_bounds_the_sends_in_flight(
         gates[sender.calls[n][2]].set()
     assert await asyncio.wait_for(passing, 10) == 6
     assert sender.max_in_flight == 2
+
+
+@pytest.mark.parametrize(("per_second", "burst"), [(1, 1), (10, 1), (20, 2), (30, 2)])
+async def test_a_limiter_lets_a_second_send_through_at_once_only_at_fast_rates(per_second: int, burst: int) -> None:
+    """A rested limiter's bucket: one token below 20/s (a send over the rate there is a large
+    share of a sliding window's allowance), two from 20/s up (absorbing the event loop's lateness)."""
+    limiter = make_limiter(RateLimit(per_second, 1.0))
+    for _ in range(burst):
+        assert limiter.has_capacity()
+        await limiter.acquire()
+    assert not limiter.has_capacity()  # the next one waits for the steady rate
+
+
+@pytest.mark.parametrize("bound", ["concurrency", "max_chats"])
+async def test_a_slow_platform_does_not_hold_back_another(
+    database: Database, clock: FakeClock, bound: str
+) -> None:
+    """Send slots and lanes are per platform: while a slow platform's sends take every slot
+    (or lane) it may have, another platform's rows still go out. ``bound`` is the one set to 1."""
+    slow, fast = ScriptedSender(platform="slow"), ScriptedSender(platform="fast")
+    limits = {"concurrency": 1, "max_chats": 1000} if bound == "concurrency" else {"concurrency": 64, "max_chats": 1}
+    worker = OutboxWorker(database, {"slow": slow, "fast": fast}, clock, **limits)
+    await enqueue(database, clock, "S1", "s1", platform="slow")  # the oldest rows are the slow platform's
+    await enqueue(database, clock, "S2", "s2", platform="slow")
+    for n in range(3):
+        await enqueue(database, clock, f"F{n}", f"f{n}", platform="fast")
+    gate = slow.hold("s1")
+
+    passing = asyncio.create_task(worker.deliver_pending())
+    await slow.wait_for(lambda: slow.in_flight == 1)
+    await fast.wait_for(lambda: fast.finished == 3)  # the fast platform got through while s1 is stuck
+    assert sorted(fast.sent_to(f"F{n}")[0] for n in range(3)) == ["f0", "f1", "f2"]
+    assert slow.calls == [("send", "S1", "s1", None)]  # still one slow send at a time (its bound is 1)
+    gate.set()
+    assert await asyncio.wait_for(passing, 10) == 5
+    assert slow.max_in_flight == 1
 
 
 async def test_the_sequential_worker_sends_one_at_a_time(

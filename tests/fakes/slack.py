@@ -118,6 +118,7 @@ class Call:
     status: int = 200
     connection: int | None = None
     content_type: str = ""
+    retry_after: int | None = None  # a 429's Retry-After
 
     def __repr__(self) -> str:
         outcome = "ok" if self.ok else f"{self.status} {self.error}"
@@ -144,9 +145,13 @@ class RateLimits:
     """chat.postMessage's "1 per second per channel" as a sliding window, shortened by
     ``tolerance``; ``methods`` are the ones counted per channel. ``tiers``: Slack's
     per-method workspace limits (Tier 2 = 20/min, Tier 3 = 50/min, Tier 4 = 100/min) as
-    sliding windows over a minute for the other methods the desk calls."""
+    sliding windows over a minute for the other methods the desk calls. ``workspace``:
+    chat.postMessage over all channels together (Slack keeps such a limit but publishes
+    no number, so it is off unless set, e.g. ``(10, 1.0)``); a 429 from it bans the
+    method everywhere."""
 
     per_channel: tuple[int, float] = (1, 1.0)
+    workspace: tuple[int, float] | None = None
     tolerance: float = 0.1
     methods: frozenset[str] = frozenset({"chat.postMessage"})
     tiers: dict[str, tuple[int, float]] = field(default_factory=lambda: {
@@ -767,6 +772,9 @@ class FakeSlack(CallLog):
         if method in per_channel and channel:
             count, period = self.rate_limits.per_channel
             windows.append((("channel", channel), count, period * (1 - self.rate_limits.tolerance)))
+        if method in per_channel and self.rate_limits.workspace is not None:
+            count, period = self.rate_limits.workspace
+            windows.append((("method", method), count, period * (1 - self.rate_limits.tolerance)))
         tier = self.rate_limits.tiers.get(method)
         if tier is not None:
             windows.append((("method", method), tier[0], tier[1]))
@@ -792,6 +800,7 @@ class FakeSlack(CallLog):
     def _too_many(self, retry_after: int, key: Any, call: Call) -> SlackError:
         retry_after = max(1, retry_after)
         self.too_many_requests += 1
+        call.retry_after = retry_after
         if key is not None:
             self._bans[key] = (call.time + retry_after, call.time, call.connection)
         return SlackError("ratelimited", status=429, headers={"Retry-After": str(retry_after)})

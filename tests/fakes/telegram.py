@@ -233,7 +233,7 @@ class FakeTelegram(CallLog):
     ``html_errors``, ``too_many_requests``, ``early_retries``, ``in_flight_during_ban``,
     ``updates`` (pending), ``confirmed_ids``, ``webhook`` / ``webhook_posts`` /
     ``dropped_updates``, ``withheld`` (privacy mode), ``internal_errors`` (should stay empty).
-    What a test does: ``user``, ``group``, ``add_user``, ``add_group``, ``block``,
+    What a test does: ``user``, ``group``, ``add_user``, ``add_group``, ``block``, ``deactivate``,
     ``inject_429``, ``push_update``, ``redeliver``, ``post_webhook``, ``wait_for``,
     ``wait_call``, ``wait_confirmed``, ``wait_idle``.
     """
@@ -290,6 +290,7 @@ class FakeTelegram(CallLog):
         self.topics_by_chat: dict[int, dict[int, Topic]] = {}
         self.files: dict[str, FileRecord] = {}
         self.blocked: set[int] = set()
+        self.deactivated: set[int] = set()  # users whose account was deleted
         self.bot_admin_in: set[int] = set()
         self.privacy_in: set[int] = set()
         self.withheld: list[dict[str, Any]] = []  # group messages privacy mode kept from the bot
@@ -462,6 +463,11 @@ class FakeTelegram(CallLog):
 
     def unblock(self, chat_id: int) -> None:
         self.blocked.discard(chat_id)
+
+    def deactivate(self, user_id: int) -> None:
+        """The user deleted their account: sends to their private chat answer 403
+        ``Forbidden: user is deactivated``."""
+        self.deactivated.add(user_id)
 
     def inject_429(self, count: int = 1, retry_after: int = 1, *, chat_id: int | None = None) -> None:
         """The next ``count`` rate-limited calls (to ``chat_id`` when given) answer 429."""
@@ -751,6 +757,8 @@ class FakeTelegram(CallLog):
         return chat
 
     def _check_send_allowed(self, chat: dict[str, Any]) -> None:
+        if chat["id"] in self.deactivated and chat["type"] == "private":
+            raise ApiError(403, "Forbidden: user is deactivated")
         if chat["id"] in self.blocked:
             if chat["type"] == "private":
                 raise ApiError(403, "Forbidden: bot was blocked by the user")

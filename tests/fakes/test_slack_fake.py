@@ -196,6 +196,23 @@ async def test_rate_limit_per_channel_with_retry_after_and_early_retries() -> No
         assert sneaky.response.status_code == 429  # one window per channel, however it is named
 
 
+async def test_a_workspace_window_limits_chat_post_message_over_all_channels() -> None:
+    async with FakeSlack(rate_limits=RateLimits(workspace=(2, 1.0))) as fake:
+        client = client_for(fake)
+        for cid in ("C1", "C2", "C3"):
+            fake.add_channel(cid, cid.lower())
+        await client.chat_postMessage(channel="C1", text="1")
+        await client.chat_postMessage(channel="C2", text="2")
+        err = await error_of(client.chat_postMessage(channel="C3", text="3"))  # a third channel: workspace full
+        assert err.response.status_code == 429 and int(err.response.headers["Retry-After"]) == 1
+        fake.advance(0.2)
+        await error_of(client.chat_postMessage(channel="C1", text="x"))  # the ban holds for every channel
+        assert fake.early_retries == 1
+        fake.advance(1.0)
+        await client.chat_postMessage(channel="C3", text="3")
+        assert [m["text"] for m in fake.bot_messages("C3")] == ["3"]
+
+
 async def test_inject_429_and_rate_limits_off(fake: FakeSlack, client: AsyncWebClient) -> None:
     fake.add_channel("C1", "one")
     for n in range(5):  # off: no window

@@ -152,6 +152,16 @@ async def test_blocked_chat_is_forbidden(fake: FakeTelegram, bot: Bot) -> None:
     assert fake.updates[0]["my_chat_member"]["new_chat_member"]["status"] == "kicked"
 
 
+async def test_a_deactivated_user_is_forbidden(fake: FakeTelegram, bot: Bot) -> None:
+    fake.user(101, "Anna")
+    fake.user(102, "Boris")
+    fake.deactivate(101)
+    with pytest.raises(TelegramForbiddenError, match="user is deactivated"):
+        await bot.send_message(101, "hello")
+    await bot.send_message(102, "others still receive")
+    assert fake.bot_messages(101) == [] and len(fake.bot_messages(102)) == 1
+
+
 async def test_429_with_retry_after_and_early_retries() -> None:
     async with FakeTelegram(rate_limits=RateLimits(private=(1, 1.0))) as fake:
         fake.user(101, "Anna")

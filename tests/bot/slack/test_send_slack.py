@@ -312,12 +312,13 @@ async def test_a_telegram_photo_is_copied_into_the_tickets_thread(
 # --- errors in the worker's vocabulary -------------------------------------------------
 
 
-async def test_429_becomes_retry_after_for_the_channel(make_sender: MakeSender) -> None:
+async def test_429_becomes_retry_after_for_the_whole_app(make_sender: MakeSender) -> None:
+    # Slack does not say which limit a 429 is (a channel's, the workspace's): every send waits.
     fake, sender = await make_sender()
     fake.inject_429(retry_after=7, channel=IT)
     with pytest.raises(RetryAfter) as caught:
         await sender.send(to(IT), Reply("hello"))
-    assert caught.value.seconds == 7 and caught.value.scope == "chat"
+    assert caught.value.seconds == 7 and caught.value.scope == "platform"
     assert fake.bot_messages(IT) == []
 
 
@@ -327,7 +328,7 @@ async def test_a_reply_cut_short_by_429_continues_where_it_stopped(make_sender: 
     reply = Reply(text, buttons=((Button("Claim", "claim", 1),),))
     with pytest.raises(RetryAfter) as caught:
         await sender.send(to(IT), reply)
-    assert caught.value.scope == "chat" and caught.value.seconds >= 1
+    assert caught.value.scope == "platform" and caught.value.seconds >= 1
     assert len(fake.bot_messages(IT)) == 1
     fake.advance(caught.value.seconds + 1)  # the worker waits Retry-After, then tries the row again
     ts = await sender.send(to(IT), reply)
