@@ -118,6 +118,16 @@ OPEN_LABEL = en("btn_open_ticket")
 YES_PREFIX = en("btn_yes_category", category="").strip(" ,")
 CLAIM_LABEL = en("btn_claim")
 
+
+def _it_categories() -> tuple[str, ...]:
+    """The titles of the IT team's categories, as the category question shows them."""
+    data = yaml.safe_load(SAMPLE_CONFIG.read_text("utf-8"))
+    return tuple(c["title"][LOCALE] for c in data["categories"].values()
+                 if c.get("team") == "it" and not c.get("ask") and c["title"].get(LOCALE) != "Other")
+
+
+IT_CATEGORIES = _it_categories()
+
 _status: contextvars.ContextVar[int] = contextvars.ContextVar("webhook_status", default=0)
 
 
@@ -390,36 +400,9 @@ class DeskbotProcess:
         """Start, wait for "listening on" and /healthz 200; with ``fakes`` (and ``point``)
         wait for its setWebhook and point the fakes at it."""
         module = "bot" if paced else "bench._unpaced"
-        log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - the child writes it
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", module, "--config", str(config), "--log-level", log_level,
-                "run", "--listen", "127.0.0.1:0", "--db", database_url,
-                stdout=asyncio.subprocess.PIPE, stderr=log if log is not None else asyncio.subprocess.DEVNULL,
-                cwd=str(ROOT), env={**desk_env(), **(extra_env or {})},
-            )
-        finally:
-            if log is not None:
-                log.close()
-        assert proc.stdout is not None
-        try:
-            line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise RuntimeError(f"deskbot run did not start within {timeout}s{_tail(log_path)}") from None
-        found = LISTENING.search(line)
-        if found is None:
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
-            raise RuntimeError(f"deskbot run: no 'listening on' line: {line!r}{_tail(log_path)}")
-
-        async def drain() -> None:  # nothing else is expected on stdout; never let it block
-            while await proc.stdout.read(65536):  # type: ignore[union-attr]
-                pass
-
-        self = cls(proc, found.group(1), log_path, asyncio.create_task(drain()))
+        argv = [sys.executable, "-m", module, "--config", str(config), "--log-level", log_level,
+                "run", "--listen", "127.0.0.1:0", "--db", database_url]
+        self = await cls.spawn(argv, {**desk_env(), **(extra_env or {})}, log_path=log_path, timeout=timeout)
         try:
             if fakes is not None and point:
                 if fakes.telegram is not None:
@@ -430,6 +413,74 @@ class DeskbotProcess:
             await self.kill()
             raise
         return self
+
+    @classmethod
+    async def start_bare(cls, platform: str, fakes: Fakes, *, log_path: Path | None = None,
+                         timeout: float = START_TIMEOUT) -> DeskbotProcess:
+        """The bare baseline for ``platform`` (bench/_bare_telegram.py, bench/_bare_slack.py)
+        against ``fakes``, which are pointed at it."""
+        env = desk_env()
+        if platform == "telegram":
+            assert fakes.telegram is not None
+            env["TELEGRAM_API_BASE"] = fakes.telegram.base_url
+        else:
+            assert fakes.slack is not None
+            env["SLACK_API_BASE"] = fakes.slack.base_url
+        self = await cls.spawn([sys.executable, str(ROOT / "bench" / f"_bare_{platform}.py")], env,
+                               log_path=log_path, timeout=timeout)
+        try:
+            if platform == "telegram":
+                assert fakes.telegram is not None
+                fakes.telegram.webhook = {"url": self.url + "/telegram/webhook", "secret_token": TG_SECRET,
+                                          "allowed_updates": None, "max_connections": 40}
+            else:
+                assert fakes.slack is not None
+                fakes.slack.request_url = self.url + "/slack/events"
+            await self.wait_healthy(timeout)
+        except BaseException:
+            await self.kill()
+            raise
+        return self
+
+    @classmethod
+    async def spawn(cls, argv: list[str], env: dict[str, str], *, log_path: Path | None = None,
+                    timeout: float = START_TIMEOUT) -> DeskbotProcess:
+        """Run ``argv``; return once it printed "deskbot: listening on URL" (stderr to ``log_path``)."""
+        log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - the child writes it
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdout=asyncio.subprocess.PIPE,
+                stderr=log if log is not None else asyncio.subprocess.DEVNULL, cwd=str(ROOT), env=env)
+        finally:
+            if log is not None:
+                log.close()
+        assert proc.stdout is not None
+        try:
+            line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise RuntimeError(f"{argv[2:4]} did not start within {timeout}s{_tail(log_path)}") from None
+        found = LISTENING.search(line)
+        if found is None:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+            raise RuntimeError(f"{argv[2:4]}: no 'listening on' line: {line!r}{_tail(log_path)}")
+
+        async def drain() -> None:  # nothing else is expected on stdout; never let it block
+            while await proc.stdout.read(65536):  # type: ignore[union-attr]
+                pass
+
+        return cls(proc, found.group(1), log_path, asyncio.create_task(drain()))
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the process used so far (from /proc)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
 
     async def health(self) -> tuple[int, dict[str, Any]]:
         async with aiohttp.ClientSession() as http, http.get(self.url + "/healthz") as resp:
@@ -593,6 +644,10 @@ def shows(text: str | None = None, *, button: str | None = None, button_prefix: 
     return check
 
 
+def has_buttons(platform: str, call: Any) -> bool:
+    return bool(call_buttons(platform, call))
+
+
 def any_of(*predicates: Callable[[str, Any], bool]) -> Callable[[str, Any], bool]:
     return lambda platform, call: any(p(platform, call) for p in predicates)
 
@@ -711,15 +766,19 @@ class Population:
     # --- timing one inbound event ---------------------------------------------------------
 
     async def timed(self, platform: str, kind: str, chat: str | int, predicate: Callable[[str, Any], bool],
-                    send: Callable[[], Any]) -> Step:
-        """Register the expectation, send (``send()`` POSTs one event), wait for the match."""
+                    send: Callable[[], Any], acked: asyncio.Event | None = None) -> Step:
+        """Register the expectation, send (``send()`` POSTs one event; ``acked`` is set when
+        its answer came), wait for the match."""
         future = self.expectations.expect(platform, chat, predicate)
         step = Step(platform, kind, time.monotonic())
         try:
             step.status = await self._send(platform, send)
         except Exception as exc:  # noqa: BLE001 - counted, not fatal
             step.status, step.error = 0, f"send: {type(exc).__name__}: {exc}"
-        step.acked = time.monotonic()
+        finally:
+            step.acked = time.monotonic()
+            if acked is not None:
+                acked.set()
         if step.error is None and not 200 <= step.status < 300:
             step.error = f"HTTP {step.status}"
         if step.error is not None:
@@ -771,6 +830,7 @@ class Flow:
         self.stage = "text"
         self.steps: list[Step] = []
         self.failed = False
+        self._acked: asyncio.Event | None = None
 
     @property
     def done(self) -> bool:
@@ -802,16 +862,16 @@ class Flow:
 
     async def text(self) -> Step:
         """The employee writes the problem; they see the KB offer or the category question."""
-        predicate = any_of(shows(button=OPEN_LABEL), shows(button_prefix=YES_PREFIX), shows(regex=CREATED))
+        predicate = any_of(has_buttons, shows(regex=CREATED))
         return await self.pop.timed(self.platform, "text", self.employee_chat, predicate,
-                                    lambda: self.employee.says(self.problem))
+                                    lambda: self.employee.says(self.problem), self._acked)
 
     async def tap(self, label: str, kind: str) -> Step:
         """The employee taps a button on ``self.prompt``; they see the next question or "#N created"."""
-        predicate = any_of(shows(button_prefix=YES_PREFIX), shows(regex=CREATED))
+        predicate = any_of(has_buttons, shows(regex=CREATED))
         message = self.prompt
         return await self.pop.timed(self.platform, kind, self.employee_chat, predicate,
-                                    lambda: self.employee.presses(message, label))
+                                    lambda: self.employee.presses(message, label), self._acked)
 
     async def claim(self) -> Step:
         """The agent taps Claim on the card; the card is updated in place."""
@@ -823,7 +883,7 @@ class Flow:
             send = lambda: self.agent.presses(card, CLAIM_LABEL, chat=self.pop.fakes.tg_group)  # noqa: E731
         else:
             send = lambda: self.agent.presses(card, CLAIM_LABEL)  # noqa: E731
-        return await self.pop.timed(self.platform, "claim", self.team_chat, predicate, send)
+        return await self.pop.timed(self.platform, "claim", self.team_chat, predicate, send, self._acked)
 
     async def agent_reply(self) -> Step:
         """The agent answers in the ticket's thread; the requester gets it."""
@@ -833,7 +893,7 @@ class Flow:
             send = lambda: self.agent.says(text, chat=self.pop.fakes.tg_group, reply_to=self.card)  # noqa: E731
         else:
             send = lambda: self.agent.says(text, channel=SLACK_CHANNEL, thread_ts=self.card.ts)  # noqa: E731
-        return await self.pop.timed(self.platform, "agent_reply", self.employee_chat, shows(word), send)
+        return await self.pop.timed(self.platform, "agent_reply", self.employee_chat, shows(word), send, self._acked)
 
     async def requester_reply(self) -> Step:
         """The requester answers (Telegram: in the chat; Slack: in the ticket's thread); the team sees it."""
@@ -843,7 +903,8 @@ class Flow:
             send = lambda: self.employee.says(text)  # noqa: E731
         else:
             send = lambda: self.employee.says(text, thread_ts=self.thread_ts)  # noqa: E731
-        return await self.pop.timed(self.platform, "requester_reply", self.team_chat, shows(word), send)
+        return await self.pop.timed(self.platform, "requester_reply", self.team_chat, shows(word), send,
+                                    self._acked)
 
     async def resolve(self) -> Step:
         """The agent resolves with a note in the thread; the requester gets the note."""
@@ -853,13 +914,17 @@ class Flow:
             send = lambda: self.agent.says(text, chat=self.pop.fakes.tg_group, reply_to=self.card)  # noqa: E731
         else:
             send = lambda: self.agent.says(text, channel=SLACK_CHANNEL, thread_ts=self.card.ts)  # noqa: E731
-        return await self.pop.timed(self.platform, "resolve", self.employee_chat, shows(word), send)
+        return await self.pop.timed(self.platform, "resolve", self.employee_chat, shows(word), send, self._acked)
 
     # --- the flow ------------------------------------------------------------------------------
 
-    async def next(self) -> Step | None:
-        """Do the next event of the flow; None once it is over (or failed)."""
+    async def next(self, acked: asyncio.Event | None = None) -> Step | None:
+        """Do the next event of the flow; None once it is over (or failed). ``acked`` is set
+        as soon as the event's HTTP answer came (before its outbound call is waited for)."""
+        self._acked = acked
         if self.done:
+            if acked is not None:
+                acked.set()
             return None
         if self.stage == "text":
             step = await self.text()
@@ -887,9 +952,13 @@ class Flow:
         if OPEN_LABEL in labels:
             return await self.tap(OPEN_LABEL, "tap_open")
         yes = next((b for b in labels if b.startswith(YES_PREFIX)), None)
+        if yes is None:  # "Which category fits best?": one of the IT team's
+            yes = next((b for b in labels if b in IT_CATEGORIES), None)
         if yes is None:
             step = Step(self.platform, "tap", time.monotonic())
             step.error = f"no button to tap: {labels}"
+            if self._acked is not None:
+                self._acked.set()
             return step
         return await self.tap(yes, "tap_category")
 
@@ -929,3 +998,24 @@ class Flow:
                                    error=f"no card #{self.ticket} in the team chat"))
             return
         self.card = self._message(call)
+
+
+class EchoFlow:
+    """For the bare baselines: one employee writing again and again; each event is a text
+    with a fresh token, answered by a message containing it."""
+
+    def __init__(self, pop: Population, platform: str) -> None:
+        self.pop = pop
+        self.platform = platform
+        self.employee = pop.employee(platform)
+        self.done = False
+        self.steps: list[Step] = []
+
+    async def next(self, acked: asyncio.Event | None = None) -> Step:
+        word = token("e")
+        chat = (str(self.employee.id) if self.platform == "telegram"
+                else str(self.pop.fakes.slack.dm_id(self.employee.id)))  # type: ignore[union-attr]
+        step = await self.pop.timed(self.platform, "text", chat, shows(word),
+                                    lambda: self.employee.says(f"printer is jammed {word}"), acked)
+        self.steps.append(step)
+        return step
