@@ -9,6 +9,10 @@ after its commit) — and one handler: ``message.answer(message.text)``, a ``sen
 to the fake. No database, no engine, no outbox: what one aiogram process does per update
 when it does nothing else, behind the same webhook and the same fake. ``/healthz``
 answers 200. SIGTERM stops it.
+
+It gets deskbot's fix for aiogram under pydantic 2.11+ (``pin_response_type``: the
+parsed-answer model is kept, not rebuilt after each garbage collection), so the baseline
+is the best a bare aiogram handler does here, not a handicapped one.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -24,10 +32,13 @@ from aiogram.types import Message
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
+from bot.telegram.frontend import pin_response_type
+
 
 async def main() -> None:
     bot = Bot(os.environ["TELEGRAM_BOT_TOKEN"],
               session=AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_BASE"])))
+    bot.session.middleware(pin_response_type)
     router = Router()
 
     @router.message()
