@@ -30,8 +30,35 @@ def unpace() -> None:
     slack_sender.slack_rate_policy = lambda: UNLIMITED  # type: ignore[assignment]
 
 
-if __name__ == "__main__":
+def run() -> int:
+    """``bot.cli.main`` unpaced; with ``DESKBOT_BENCH_PROFILE=FILE``, cProfile between
+    SIGUSR1 and SIGUSR2 (the stats written to FILE)."""
+    import os
+
     unpace()
     from bot.cli import main
 
-    sys.exit(main())
+    target = os.environ.get("DESKBOT_BENCH_PROFILE")
+    if not target:
+        return main()
+    import cProfile
+    import signal
+
+    # SIGUSR1 starts profiling the main thread, SIGUSR2 stops and writes FILE: a bench
+    # profiles its measured window only, not the start-up.
+    profile = cProfile.Profile()
+
+    def start(*_: object) -> None:
+        profile.enable()
+
+    def stop(*_: object) -> None:
+        profile.disable()
+        profile.dump_stats(target)
+
+    signal.signal(signal.SIGUSR1, start)
+    signal.signal(signal.SIGUSR2, stop)
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

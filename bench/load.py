@@ -124,6 +124,14 @@ class Figures:
         return data[min(len(data) - 1, max(0, round(q * len(data) + 0.5) - 1))]
 
     @property
+    def cpu_ms_per_event(self) -> float | None:
+        """The bot's CPU time per answered event (a figure the other load on a shared machine
+        changes far less than rates and latencies)."""
+        if self.bot_cpu is None or not self.answered:
+            return None
+        return self.bot_cpu * self.seconds / self.answered * 1000
+
+    @property
     def error_count(self) -> int:
         return sum(self.errors.values())
 
@@ -143,14 +151,15 @@ def share(value: float | None) -> str:
 
 
 HEADER = (f"{'step':>14} {'offered':>7} {'achieved':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-          f"{'ack p99':>7} {'errors':>6} {'backlog':>7} {'bot cpu':>7} {'bench cpu':>9} {'rss MB':>6}")
+          f"{'ack p99':>7} {'errors':>6} {'backlog':>7} {'bot cpu':>7} {'cpu ms/ev':>9} {'bench cpu':>9} {'rss MB':>6}")
 
 
 def row(f: Figures) -> str:
     offered = "max" if f.offered is None else f"{f.offered:.0f}"
     return (f"{f.name:>14} {offered:>7} {f.achieved:>8.1f} {ms(f.pct(0.5)):>7} {ms(f.pct(0.95)):>7} "
             f"{ms(f.pct(0.99)):>7} {ms(f.pct(0.99, f.acks)):>7} {f.error_count:>6} "
-            f"{'-' if f.backlog is None else f.backlog:>7} {share(f.bot_cpu):>7} {share(f.bench_cpu):>9} "
+            f"{'-' if f.backlog is None else f.backlog:>7} {share(f.bot_cpu):>7} "
+            f"{'-' if f.cpu_ms_per_event is None else f'{f.cpu_ms_per_event:.1f}':>9} {share(f.bench_cpu):>9} "
             f"{'-' if f.rss_mb is None else f'{f.rss_mb:.0f}':>6}")
 
 
@@ -158,7 +167,8 @@ def result_line(f: Figures) -> str:
     """Machine-readable: one line per step (the smoke test reads these)."""
     return (f"RESULT db={f.db} step={f.name.replace(' ', '_')} offered={'max' if f.offered is None else f'{f.offered:.0f}'} "
             f"achieved={f.achieved:.1f} p50_ms={ms(f.pct(0.5))} p95_ms={ms(f.pct(0.95))} p99_ms={ms(f.pct(0.99))} "
-            f"errors={f.error_count} events={f.events} rss_mb={'-' if f.rss_mb is None else f'{f.rss_mb:.0f}'}")
+            f"errors={f.error_count} events={f.events} rss_mb={'-' if f.rss_mb is None else f'{f.rss_mb:.0f}'} "
+            f"cpu_ms_per_event={'-' if f.cpu_ms_per_event is None else f'{f.cpu_ms_per_event:.2f}'}")
 
 
 class Driver:
@@ -446,6 +456,7 @@ def summary(desk: list[Figures], bare: list[Figures], plan: Plan) -> None:
     print("\nsummary (must-show 1: SQLite >= 300 events/s sustained with p99 <= 250 ms; our/bare >= 0.5; "
           "PostgreSQL at least as fast)", flush=True)
     bare_max = {f.platforms[0]: f.achieved for f in bare}
+    bare_cpu = {f.platforms[0]: f.cpu_ms_per_event for f in bare}
     for db in plan.dbs:
         mine = [f for f in desk if f.db == db]
         ramp = [f for f in mine if f.offered is not None]
@@ -464,7 +475,11 @@ def summary(desk: list[Figures], bare: list[Figures], plan: Plan) -> None:
                     # the bare handlers' capacity for the same platform mix (equal shares)
                     mixed = len(f.platforms) / sum(1 / bare_max[p] for p in f.platforms)
                     ratio = f" = {f.achieved / mixed:.2f} x bare ({mixed:.0f}/s for the same mix)"
-                print(f"    {f.name}: {f.achieved:.0f} events/s, p99 {ms(f.pct(0.99))} ms{ratio}", flush=True)
+                cpu = ""
+                if len(f.platforms) == 1 and f.cpu_ms_per_event and bare_cpu.get(f.platforms[0]):
+                    cpu = (f"; CPU per event {f.cpu_ms_per_event:.1f} ms vs bare {bare_cpu[f.platforms[0]]:.1f} ms "
+                           f"(bare/our {bare_cpu[f.platforms[0]] / f.cpu_ms_per_event:.2f})")  # type: ignore[operator]
+                print(f"    {f.name}: {f.achieved:.0f} events/s, p99 {ms(f.pct(0.99))} ms{ratio}{cpu}", flush=True)
         print(f"  RATIO db={db} " + " ".join(
             f"{f.name.replace(' ', '_')}={f.achieved / bare_max[f.platforms[0]]:.2f}"
             for f in mine if f.offered is None and len(f.platforms) == 1 and bare_max.get(f.platforms[0])),
