@@ -31,6 +31,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -85,6 +86,7 @@ class SlackFrontend:
         self._idle = asyncio.Event()
         self._idle.set()
         self.refused = 0
+        self._own_session = False
 
     # --- Frontend protocol --------------------------------------------------------
 
@@ -102,6 +104,11 @@ class SlackFrontend:
     async def start(self) -> None:
         if self._app is None:
             raise RuntimeError("bind(app) before start()")
+        if self.client.session is None:
+            # One HTTP session (kept-alive connections) for every Web API call: without it
+            # slack_sdk opens a new session and TCP connection per call (bench/load.py).
+            self.client.session = aiohttp.ClientSession()
+            self._own_session = True
         resp = await self.client.auth_test()
         self.auth = {"team_id": resp.get("team_id"), "user_id": resp.get("user_id"), "bot_id": resp.get("bot_id"),
                      "team": resp.get("team"), "user": resp.get("user")}
@@ -127,7 +134,12 @@ class SlackFrontend:
         await self._idle.wait()
 
     async def close(self) -> None:
-        """Nothing held open: ``AsyncWebClient`` opens a session per call."""
+        """Close the Web API session opened by :meth:`start` (after the outbox worker, which
+        sends through it, stopped)."""
+        if self._own_session and self.client.session is not None:
+            session, self.client.session = self.client.session, None
+            self._own_session = False
+            await session.close()
 
     def health(self) -> dict[str, Any]:
         connected = self.auth is not None and self._accepting

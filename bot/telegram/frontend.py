@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.methods import Response
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 from sqlalchemy import text
@@ -69,6 +70,22 @@ def polling_timeout(tg: Any) -> int:
     return int(value) if value else DEFAULT_TIMEOUT
 
 
+# Response[T] for each result type T seen, held for the life of the process. aiogram parses
+# every Bot API answer with ``Response[method.__returning__]``; pydantic (2.11+) caches a
+# parametrized model only weakly, and the class sits in reference cycles, so the garbage
+# collector drops it between calls and the next call builds it again: tens of ms of schema
+# building per call, the largest cost of a send under load (bench/load.py profile).
+PINNED_RESPONSES: dict[Any, Any] = {}
+
+
+async def pin_response_type(make_request: Any, bot: Bot, method: Any) -> Any:
+    """aiogram request middleware: keep ``Response[<its result type>]`` alive (see above)."""
+    returning = method.__returning__
+    if returning not in PINNED_RESPONSES:
+        PINNED_RESPONSES[returning] = Response[returning]  # type: ignore[valid-type]
+    return await make_request(bot, method)
+
+
 def command_menu(names: tuple[str, ...], locale: str) -> list[BotCommand]:
     return [BotCommand(command=name, description=t(f"tgcmd_{name}", locale)) for name in names]
 
@@ -83,6 +100,7 @@ class TelegramFrontend:
         self.mode: str = tg.mode
         self.bot = Bot(_secret_value(tg.token),
                        session=AiohttpSession(api=TelegramAPIServer.from_base(tg.api_base.rstrip("/"))))
+        self.bot.session.middleware(pin_response_type)
         if sender is None:
             from bot.telegram.sender import TelegramSender  # helper F's module (h-tgout)
 

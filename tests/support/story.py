@@ -112,6 +112,7 @@ async def desk(db_url: str, *, with_telegram: bool = False, socket_mode: bool = 
             await f.start()
         if telegram_front is not None:
             stack.push_async_callback(telegram_front.close)
+        stack.push_async_callback(front.close)  # its HTTP session, after the worker stopped
         worker = asyncio.create_task(app.worker.run(stop, idle_seconds=0.2))
 
         async def halt() -> None:
