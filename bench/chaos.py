@@ -47,6 +47,7 @@ import re
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -481,7 +482,8 @@ async def run(opts: Options, workdir: Path) -> Chaos:
             if opts.replicas == 1:
                 victim = bots[0]
             elif k == opts.kills // 2:  # the runner, once, mid-run
-                victim = next((b for b in bots if await is_runner(session, b)), bots[0])
+                runners = [b for b in bots if await is_runner(session, b)]
+                victim = runners[0] if runners else bots[0]
             else:
                 victim = rng.choice(bots)
             was_runner = await is_runner(session, victim)
@@ -634,21 +636,27 @@ async def books(db_url: str, telegram: FakeTelegram, slack: FakeSlack,
         after = [i for i, (killed, _, _) in enumerate(kills) if t is not None and killed >= t]
         per_kill[after[0] if after else -1] += 1
 
-    # Reminders: each re-post recorded once is at the fake once, in each chat it was written for.
-    reposted = {a.ticket_id for a in actions if a.kind == "unclaimed_repost"}
-    repost_rows: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    # Reminders: each re-post the sweep recorded has one outbox row per chat it was written
+    # for, and that row's message is at the fake (a second copy sent after a kill is a
+    # duplicate send, counted above, not a second reminder).
+    reposted = Counter(a.ticket_id for a in actions if a.kind == "unclaimed_repost")
+    repost_rows: Counter[tuple[str, str, int]] = Counter()
     for r in rows:
         if r.ticket_id is not None and _repost(str(r.payload.get("text", "")), r.ticket_id):
-            repost_rows[r.ticket_id].add((r.platform, slack_channel(r.chat_id) if r.platform == "slack" else r.chat_id))
+            chat = slack_channel(r.chat_id) if r.platform == "slack" else r.chat_id
+            repost_rows[(r.platform, chat, r.ticket_id)] += 1
     repost_seen: Counter[tuple[str, str, int]] = Counter()
-    for (platform, chat, _), text in at_fake.items():
-        found = re.match(r"⏰ #(\d+) ", text)
-        if found and _repost(text, int(found.group(1))):
-            repost_seen[(platform, chat, int(found.group(1)))] += 1
-    reminders_lost = sum(1 for n in reposted if not repost_rows[n]) + sum(
-        1 for n in reposted for platform, chat in repost_rows[n] if repost_seen[(platform, chat, n)] == 0)
-    reminders_doubled = sum(c - 1 for c in repost_seen.values() if c > 1) + sum(
-        1 for (platform, chat, n) in repost_seen if n not in reposted)
+    for key in recorded:
+        text = at_fake.get(key)
+        found = re.match(r"⏰ #(\d+) ", text or "")
+        if text and found and _repost(text, int(found.group(1))):
+            repost_seen[(key[0], key[1], int(found.group(1)))] += 1
+    reminders_lost = sum(1 for n in reposted if not any(k[2] == n for k in repost_rows)) + sum(
+        1 for key in repost_rows if repost_seen[key] == 0)
+    reminders_doubled = (sum(c - 1 for c in reposted.values() if c > 1)
+                         + sum(c - 1 for c in repost_rows.values() if c > 1)
+                         + sum(c - 1 for c in repost_seen.values() if c > 1)
+                         + sum(1 for key in repost_seen if key[2] not in reposted))
     unclaimed = [t.id for t in tickets if t.assignee_id is None and str(t.status) == Status.NEW]
     reminders_missed = sum(1 for n in unclaimed if n not in reposted)
     return {
@@ -757,13 +765,15 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     p.add_argument("--replicas", type=int, choices=(1, 2), default=1)
     p.add_argument("--seed", type=int, default=12)
-    p.add_argument("--smoke", action="store_true", help="3 kills, a small load, SQLite unless --db says otherwise")
+    p.add_argument("--smoke", action="store_true",
+                   help="3 kills (1 with --replicas 2: the runner), a small load; SQLite unless --db says otherwise")
     args = p.parse_args(argv)
     if args.replicas > 1 and args.db == "sqlite":
         p.error("--replicas 2 needs --db postgresql (one runner lock shared by processes on one server)")
     opts = Options(db=args.db, replicas=args.replicas, seed=args.seed)
-    if args.smoke:
-        opts.kills, opts.telegram_employees, opts.slack_employees = 3, 2, 2
+    if args.smoke:  # two replicas: one kill, of the runner (each start of deskbot run costs seconds)
+        opts.kills = 3 if opts.replicas == 1 else 1
+        opts.telegram_employees, opts.slack_employees = 2, 2
         opts.gap, opts.tail = (0.5, 1.5), 1.0
     if args.kills is not None:
         if args.kills < 0:
@@ -780,6 +790,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             logs = sorted(Path(tmp).glob("*.log"))
             tail = logs[0].read_text(errors="replace")[-3000:] if logs else ""
+            traceback.print_exc()
             print(f"FAIL: the chaos run broke off: {type(exc).__name__}: {exc}\n{tail}")
             return 1
         return 0 if report(opts, chaos) else 1
