@@ -88,7 +88,7 @@ PROBLEMS = [
 ]
 # What an employee presses to get a request filed, best first.
 PRESS_ORDER = ["This is a new request", "New request", "Open a new one", "Open a ticket", "Yes, "]
-STEP_TIMEOUT = 90.0  # an employee waits this long for the desk's next step (restarts included)
+STEP_TIMEOUT = 180.0  # an employee waits this long for the desk's next step (restarts included); then: lost
 SLACK_RETRY_DELAY = 0.2
 SETTLE_TIMEOUT = 240.0
 
@@ -698,6 +698,7 @@ def verdict(opts: Options, chaos: Chaos) -> list[str]:
         (kills >= opts.kills, f"kills {kills} < {opts.kills}"),
         (b["told"] > 0, "no ticket was filed: the load did not run"),
         (b["lost_tickets"] == 0, f"{b['lost_tickets']} lost tickets"),
+        (chaos.load.abandoned == 0, f"{chaos.load.abandoned} requests never got an answer (lost inbound events)"),
         (b["duplicated_tickets"] == 0, f"{b['duplicated_tickets']} duplicated tickets"),
         (b["undelivered"] == 0, f"{b['undelivered']} outbox rows not delivered"),
         (b["missing_at_fake"] == 0, f"{b['missing_at_fake']} rows recorded sent but not at the fake"),
