@@ -44,7 +44,7 @@ WEBHOOK_SECRET = "wh_Q8f2LmZp4RtY7uVxK3nB9cD"
 SLACK_TOKEN = "xoxb-4471122334-5566778899001-Zr8QvL2mN4pT6wX9yB1cD3fG"
 SLACK_SECRET = "8f2b7c1d9e4a6b3c5d7e9f1a2b4c6d8e"
 PUBLIC_WEBHOOK = "https://desk.example.com/telegram/webhook"  # what the bot registers
-START_TIMEOUT = 120.0  # a start imports aiogram, bolt and the KB; slow on a busy 2-core host
+START_TIMEOUT = 400.0  # a start imports aiogram, bolt and the KB: over 2 minutes on a 2-core host at load 15
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
@@ -309,7 +309,7 @@ class BotProcess:
         except (aiohttp.ClientError, TimeoutError):
             return None
 
-    async def wait_healthy(self, session: aiohttp.ClientSession, timeout: float = 60.0) -> dict[str, Any]:
+    async def wait_healthy(self, session: aiohttp.ClientSession, timeout: float = 120.0) -> dict[str, Any]:
         """/healthz answers 200 (a bounded poll: only the start is waited for)."""
         deadline = time.monotonic() + timeout
         last: Any = None
