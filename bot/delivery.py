@@ -35,6 +35,7 @@ from enum import Enum
 from typing import Protocol, TypeVar
 
 from aiolimiter import AsyncLimiter
+from sqlalchemy.exc import OperationalError
 
 from bot.config import redact_secrets
 from handlers.events import Destination, Reply
@@ -51,6 +52,8 @@ MAX_BACKOFF = timedelta(minutes=10)
 SWEEP_SECONDS = 30.0  # how often idle per-chat limiters are forgotten
 FAST_LIMIT = 20.0  # sends per second from which a limiter's bucket holds FAST_BUCKET tokens
 FAST_BUCKET = 2
+RECORD_TRIES = 4  # a busy SQLite (another long write transaction) before the outcome of a send is given up
+RECORD_RETRY_SECONDS = 0.5
 
 
 class RetryAfter(Exception):
@@ -575,8 +578,21 @@ class OutboxWorker:
     async def _record(
         self, row: outbox.OutboxMessage, outcome: str, message_id: str | None, error: Exception | None
     ) -> tuple[_End, outbox.Due | None]:
+        tries = 0
         try:
-            return await self._record_attempt(row, outcome, message_id, error)
+            while True:
+                try:
+                    return await self._record_attempt(row, outcome, message_id, error, hook=tries == 0)
+                except OperationalError as exc:
+                    # The message went out: if its outcome cannot be written it is sent again
+                    # later (at least once). A busy SQLite (a long event transaction holding the
+                    # write lock past busy_timeout) is worth waiting for instead of a duplicate.
+                    tries += 1
+                    if tries >= RECORD_TRIES or "database is locked" not in str(exc):
+                        raise
+                    log.warning("recording a delivery: database busy, trying again (%d)", tries,
+                                extra={"platform": row.platform, "outbox_id": row.id})
+                    await asyncio.sleep(RECORD_RETRY_SECONDS * tries)
         finally:
             async with self._recorded:  # committed (or failed): whoever waits looks again
                 self._recorded.notify_all()
@@ -592,12 +608,13 @@ class OutboxWorker:
         await asyncio.wait_for(waiter(), timeout)
 
     async def _record_attempt(
-        self, row: outbox.OutboxMessage, outcome: str, message_id: str | None, error: Exception | None
+        self, row: outbox.OutboxMessage, outcome: str, message_id: str | None, error: Exception | None,
+        *, hook: bool = True,
     ) -> tuple[_End, outbox.Due | None]:
         row_id: int = row.id  # type: ignore[assignment]
         platform, chat_id = row.platform, row.chat_id
         extra = {"platform": platform, "outbox_id": row_id, "ticket": row.ticket_id}
-        if self.on_send is not None:
+        if self.on_send is not None and hook:
             try:
                 self.on_send(platform, outcome)
             except Exception:  # noqa: BLE001 — metrics must not break delivery
