@@ -43,6 +43,7 @@ from enum import Enum
 from typing import Protocol, TypeVar
 
 from aiolimiter import AsyncLimiter
+from sqlalchemy.exc import OperationalError
 
 from bot.config import redact_secrets
 from handlers.events import Destination, Reply
@@ -59,6 +60,8 @@ MAX_BACKOFF = timedelta(minutes=10)
 SWEEP_SECONDS = 30.0  # how often idle per-chat limiters are forgotten
 FAST_LIMIT = 20.0  # sends per second from which a limiter's bucket holds FAST_BUCKET tokens
 FAST_BUCKET = 2
+RECORD_TRIES = 4  # a busy SQLite (another long write transaction) before the outcome of a send is given up
+RECORD_RETRY_SECONDS = 0.5
 
 
 class RetryAfter(Exception):
@@ -706,9 +709,21 @@ class OutboxWorker:
         return (_End.DRAINED, following) if item.settled else (_End.HELD, None)
 
     async def _write(self, items: list[outbox.Outcome]) -> dict[tuple[str, str], outbox.Due]:
-        """One transaction for a batch of outcomes (the recorder's)."""
-        async with self.db.transaction() as s:
-            return await outbox.record(s, items, self.clock(), claim_next=not self._stopping)
+        """One transaction for a batch of outcomes (the recorder's). The messages went out:
+        if their outcomes cannot be written they are sent again after the lease (at least
+        once), so a busy SQLite (another write holding the lock past busy_timeout) is worth
+        waiting for instead of a duplicate."""
+        tries = 0
+        while True:
+            try:
+                async with self.db.transaction() as s:
+                    return await outbox.record(s, items, self.clock(), claim_next=not self._stopping)
+            except OperationalError as exc:
+                tries += 1
+                if tries >= RECORD_TRIES or "database is locked" not in str(exc):
+                    raise
+                log.warning("recording %d deliveries: database busy, trying again (%d)", len(items), tries)
+                await asyncio.sleep(RECORD_RETRY_SECONDS * tries)
 
     async def wait_recorded(self, predicate: Callable[[], Awaitable[bool]], timeout: float) -> None:
         """Wait until ``predicate()`` (typically a read of the outbox) holds, looking again

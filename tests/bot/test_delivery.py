@@ -5,11 +5,13 @@ nothing lost across a restart."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from bot.app import build
@@ -489,6 +491,37 @@ async def test_concurrency_bounds_the_sends_in_flight(
         gates[sender.calls[n][2]].set()
     assert await asyncio.wait_for(passing, 10) == 6
     assert sender.max_in_flight == 2
+
+
+async def test_a_busy_database_after_a_send_delays_the_record_instead_of_sending_again(
+    database: Database, sender: ScriptedSender, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's write lock held past busy_timeout by a long event transaction: the outcome of a
+    send that went out is written once the lock is free, and the message is not sent twice."""
+    a1 = await enqueue(database, clock, "A", "a1")
+    a2 = await enqueue(database, clock, "A", "a2")
+    real = database.transaction
+    busy = 0
+
+    @contextlib.asynccontextmanager
+    async def transaction() -> AsyncIterator[object]:
+        nonlocal busy
+        if sender.calls and busy < 2:  # the first two tries to record a1's outcome
+            busy += 1
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        async with real() as s:
+            yield s
+
+    monkeypatch.setattr(database, "transaction", transaction)
+    seen: list[str] = []
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock, on_send=lambda _p, outcome: seen.append(outcome))
+    monkeypatch.setattr("bot.delivery.RECORD_RETRY_SECONDS", 0.01)
+
+    assert await worker.deliver_pending() == 2
+    assert busy == 2
+    assert sender.sent_to("A") == ["a1", "a2"]  # a1 once, though recording it failed twice
+    assert await statuses(database, a1, a2) == [OutboxStatus.SENT, OutboxStatus.SENT]
+    assert seen == ["sent", "sent"]  # the metrics hook counted each send once
 
 
 @pytest.mark.parametrize(("per_second", "burst"), [(1, 1), (10, 1), (20, 2), (30, 2)])
