@@ -82,6 +82,7 @@ class Run:
     other_errors: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     seconds: float = 0.0
+    wal_mb: float = 0.0  # SQLite: the write-ahead log's size at the end
 
 
 @dataclass
@@ -229,6 +230,9 @@ async def measure(db: Database, total: int, writers: int, seed: int) -> Run:
     started = time.perf_counter()
     await asyncio.gather(*(writer(desk, ops, random.Random(seed * 1000 + n), run) for n in range(writers)))
     run.seconds = time.perf_counter() - started
+    if db.dialect == "sqlite":
+        wal = Path(str(db.engine.url.database) + "-wal")
+        run.wal_mb = wal.stat().st_size / 1e6 if wal.exists() else 0.0
     return run
 
 
@@ -306,6 +310,8 @@ async def main() -> int:
         print(row("postgresql", results["postgresql"]), flush=True)
 
     for name, run in results.items():
+        if run.wal_mb:
+            print(f"{name}: WAL {run.wal_mb:.1f} MB at the end")
         if run.other_errors:
             print(f"{name}: other errors {dict(run.other_errors)}")
     ours = results["sqlite"]

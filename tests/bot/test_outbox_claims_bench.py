@@ -18,9 +18,10 @@ def test_the_outbox_claims_bench_smoke_run_batches_the_database_work() -> None:
     )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    rows = {" ".join(cells[:2]): cells for cells in (line.split() for line in out.splitlines()) if len(cells) == 6}
+    rows = {" ".join(cells[:2]): cells for cells in (line.split() for line in out.splitlines()) if len(cells) == 7}
     for db in ("sqlite", "postgresql"):
         batched, baseline = rows[f"{db} batched"], rows[f"{db} baseline"]
         assert batched[2] == baseline[2] == "200"  # every row delivered by both
         assert float(batched[4]) < 0.25 < 0.9 < float(baseline[4])  # transactions per row: batches vs one each
+        assert batched[6] == "0"  # no row sent twice
     assert "outbox claims: every row delivered once" in out

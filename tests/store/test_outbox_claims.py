@@ -83,7 +83,7 @@ async def test_two_workers_claiming_at_once_never_get_the_same_row(db_url: str, 
                                         claim_all(other, 3, read_first=read_first))
             assert not set(a) & set(b), "a row was claimed twice"
             assert sorted(a + b) == sorted(ids)  # and none was left behind
-            assert a and b  # both really took part
+            # Which claimer wins how many is up to scheduling (one may win every race).
     finally:
         await other.dispose()
 
