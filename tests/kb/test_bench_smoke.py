@@ -19,14 +19,15 @@ def test_latency_bench_smoke_prints_its_figures(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = [line.split() for line in done.stdout.splitlines()]
-    search = {c[0]: c for c in lines if len(c) == 7 and c[0].isdigit()}
+    search = {c[0]: c for c in lines if len(c) == 8 and c[0].isdigit()}
     start = {c[0]: c for c in lines if len(c) == 5 and c[0].isdigit()}
     assert set(search) == set(start) == {"300", "1000"}
     for cells in search.values():
-        p50, p99 = float(cells[2]), float(cells[3])
-        assert 0 < p50 <= p99
-    assert search["300"][4] != "-"  # the rapidfuzz baseline is printed beside it
-    assert search["1000"][6].startswith("<=5")  # the 1k target is judged (ok or MISSED)
+        p50, p99, cpu50, cpu99 = map(float, cells[1:5])
+        assert 0 < p50 <= p99 and 0 < cpu50 <= cpu99
+    assert search["300"][5] != "-"  # the rapidfuzz baseline is printed beside it
+    assert search["1000"][7].startswith("<=5:wall_")  # the 1k target is judged (ok or MISSED)
+    assert "cores, load average" in done.stdout
     for cells in start.values():
         cold, warm = float(cells[1]), float(cells[2])
         assert 0 < warm < cold  # a warm start loads the cached index instead of building
