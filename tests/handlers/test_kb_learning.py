@@ -16,10 +16,13 @@ from sqlmodel import col, select
 
 from bot.app import build
 from bot.config import Config
+from handlers.events import Reply
+from handlers.kb_learning import Offer, decorate
+from handlers.texts import translator
 from kb.articles import parse_article
 from kb.matcher import Matcher
 from store import kb_learning
-from store.models import KbLearned
+from store.models import KbLearned, Ticket
 from tests.kb.conftest import article_text
 from tests.support.clock import FakeClock
 from tests.support.desk import Desk, RecordingSender
@@ -100,11 +103,9 @@ async def test_the_resolved_card_offers_the_closest_articles_and_a_draft(desk: D
     assert labels[0] == "Ответ в статье: Printer jammed"  # boris reads Russian
     assert labels[-1] == "Сохранить ответ как статью"
     assert [b.action for b in card.buttons][-1] == "kb_draft"
-    # vera reads English (she gets the card only if she is in the tier; render it for her)
-    from handlers.kb_learning import Offer, decorate
-    from handlers.events import Reply
-    from handlers.texts import translator
-    reply = decorate(translator("en"), Reply("card"), type("T", (), {"id": number})(),  # type: ignore[arg-type]
+    # the same offer for a reader of English
+    reply = decorate(translator("en"), Reply("card"), Ticket(id=number, team="it", category="hardware",
+                     priority="normal", requester_id=1, subject=REQUEST, platform="console"),
                      Offer((("printer-en", "Printer jammed"),), ()))
     assert [b.label for row in reply.buttons for b in row] == ["Answered by: Printer jammed",
                                                               "Save this answer as an article"]
