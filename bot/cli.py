@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.config import ConfigError, load_config, redact_url
 from bot.logs import LOG_FORMATS, JsonFormatter, add_secrets, secrets_of
+from kb.errors import KbError
 
 __all__ = ["JsonFormatter", "main", "make_parser"]
 
@@ -182,6 +183,9 @@ def cmd_console(args: argparse.Namespace) -> int:
     except DatabaseProblem as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    except KbError as exc:  # the KB does not load (a bad article, the semantic extra missing)
+        print(f"deskbot console: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     except KeyboardInterrupt:  # Ctrl-C / SIGINT while not at the prompt: leave quietly
         sys.stdout.flush()
         return EXIT_OK
@@ -216,6 +220,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_FAIL
     except StartError as exc:
+        print(f"deskbot run: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KbError as exc:  # the KB does not load (a bad article, the semantic extra missing)
         print(f"deskbot run: {exc}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place

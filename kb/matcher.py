@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kb.articles import Article, article_files, load_articles
+from kb.articles import Article, article_files
+from kb.cache import IndexCache, KbSource, cached_index
 from kb.errors import KbError
 from kb.feedback import FeedbackMemory
-from kb.index import Analysis, Index, QueryTerm
+from kb.index import Analysis, FieldWeights, Index, QueryTerm
 from kb.normalize import is_cyrillic, is_latin, stem
 from kb.ranking import confidence
 
@@ -81,9 +82,12 @@ class Matcher:
     :meth:`reload_if_changed` now and then to pick up edited article files.
     """
 
+    # The class _make_index builds (a cached index of another class is not used).
+    _index_type: type[Index] = Index
+
     def __init__(
         self,
-        articles: Sequence[Article],
+        articles: Sequence[Article] | KbSource,
         *,
         threshold: float = DEFAULT_THRESHOLD,
         extra_questions: Mapping[str, Sequence[str]] | None = None,
@@ -91,11 +95,14 @@ class Matcher:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within 0..1, got {threshold}")
         self.threshold = threshold
+        self._cache_dir: Path | str | None = None
         # Example questions learned from resolved tickets, merged into the articles'
-        # own questions before the index is built (so they are part of what the index is).
+        # own questions before the index is built (so they are part of what the index is
+        # and of its cache key).
         self._extra: dict[str, tuple[str, ...]] = _clean_extra(extra_questions)
-        self._base: tuple[Article, ...] = tuple(articles)
-        self._index = self._make_index(self._merged(self._base))
+        # The articles as given (None for a KB directory: a reload reads its files again).
+        self._base: tuple[Article, ...] | None = None if isinstance(articles, KbSource) else tuple(articles)
+        self._index = self._load_index(articles)
         self._feedback = FeedbackMemory()
         self._directory: Path | None = None
         self._signature: FileSignature = {}
@@ -125,6 +132,28 @@ class Matcher:
         """Build the index for a list of articles (a subclass may add to it)."""
         return Index(articles)
 
+    def _index_params(self) -> dict[str, Any] | None:
+        """What the index is built with besides the files, for the cache key (``None``:
+        this matcher's index is not cached)."""
+        return {"matcher": "lexical", "weights": asdict(FieldWeights())}
+
+    def _load_index(self, articles: Sequence[Article] | KbSource) -> Index:
+        """The index of a list of articles (built), or of a KB's files (from the on-disk
+        cache when an entry for the same files, learned questions, parameters and code
+        exists; see kb/cache.py). Learned questions are merged in before building."""
+        if not isinstance(articles, KbSource):
+            return self._make_index(self._merged(articles))
+        params = self._index_params()
+        if params is None:
+            return self._make_index(self._merged(articles.articles()))
+        if self._extra:
+            params = {**params, "learned": {slug: list(qs) for slug, qs in sorted(self._extra.items())}}
+        index: Index = cached_index(
+            articles, IndexCache(articles.cache_dir), params, self._index_type,
+            lambda arts: self._make_index(self._merged(arts)),
+        )
+        return index
+
     def _score(
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -132,11 +161,18 @@ class Matcher:
         return cand, confidence(feats)
 
     @classmethod
-    def from_dir(cls, directory: Path, **kw: Any) -> Matcher:
-        """Load every article of a directory (raises :class:`KbError` on a bad file)."""
+    def from_dir(
+        cls, directory: Path, *, cache_dir: Path | str | None = None, **kw: Any
+    ) -> Matcher:
+        """Load every article of a directory (raises :class:`KbError` on a bad file).
+
+        The built index is cached in ``cache_dir`` (default: ``$XDG_CACHE_HOME/deskbot/kb``),
+        so the next start with the same files loads it instead of rebuilding.
+        """
         directory = Path(directory)
         signature = _signature(directory) if directory.is_dir() else {}
-        matcher = cls(load_articles(directory), **kw)
+        matcher = cls(KbSource.read(directory, cache_dir), **kw)
+        matcher._cache_dir = cache_dir
         matcher._directory = directory
         matcher._signature = signature
         return matcher
@@ -227,12 +263,11 @@ class Matcher:
                 return False
             self._signature = signature
             try:
-                articles = load_articles(self._directory)
+                index = self._load_index(KbSource.read(self._directory, self._cache_dir))
             except KbError as exc:
                 log.error("kb reload failed, keeping the previous articles: %s", exc)
                 return False
-            self._base = tuple(articles)
-            self._index = self._make_index(self._merged(self._base))
+            self._index = index
             return True
 
     @property
@@ -246,27 +281,26 @@ class Matcher:
         see the old or the new index. If the files do not load, the error is logged, the
         current index is kept and ``False`` returned."""
         with self._reload_lock:
-            articles = self._base
-            signature = self._signature
-            if self._directory is not None:
-                signature = _signature(self._directory)
-                try:
-                    articles = tuple(load_articles(self._directory))
-                except KbError as exc:
-                    log.error("kb reload failed, keeping the previous articles: %s", exc)
-                    return False
             previous = self._extra
             if extra_questions is not None:
                 self._extra = _clean_extra(extra_questions)
+            signature = self._signature
             try:
-                index = self._make_index(self._merged(articles))
-            except Exception:
+                if self._directory is not None:
+                    signature = _signature(self._directory)
+                    index = self._load_index(KbSource.read(self._directory, self._cache_dir))
+                else:
+                    index = self._load_index(self._base or ())
+            except KbError as exc:
+                self._extra = previous
+                log.error("kb reload failed, keeping the previous articles: %s", exc)
+                return False
+            except BaseException:
                 self._extra = previous
                 raise
-            self._base, self._signature = articles, signature
+            self._signature = signature
             self._index = index
             return True
-
 
 def _clean_extra(extra: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
     """Learned questions as ``{slug: (question, ...)}``: stripped, empty ones and repeats dropped."""

@@ -103,7 +103,9 @@ def button_number(lines: list[str], label: str) -> int:
 def first_suggestion(lines: list[str]) -> str | None:
     if OFFER not in lines:
         return None
-    buttons = lines[lines.index(OFFER) + 1].strip()
+    # the offer, its previews (one bullet per article), then the buttons line
+    after = lines[lines.index(OFFER) + 1:]
+    buttons = next((line.strip() for line in after if re.match(r"^\s+\[1\] ", line)), "")
     match = re.match(r"\[1\] (.+?)(?:\s{2}\[\d+\] |$)", buttons)
     assert match, buttons
     return match.group(1)
