@@ -259,3 +259,37 @@ async def test_a_slug_too_long_for_a_button_is_not_offered(db_url: str, clock: F
         assert long_slug in caplog.text
     finally:
         await app.close()
+
+
+def test_the_offer_renders_on_telegram_and_slack() -> None:
+    """The neutral buttons become Telegram inline buttons and Slack Block Kit buttons whose
+    references decode back to the same action, ticket and slug."""
+    from bot.slack.actions import decode as slack_decode
+    from bot.slack.blocks import render_single
+    from bot.telegram.callbacks import decode
+    from bot.telegram.sender import keyboard
+
+    ticket = Ticket(id=42, team="it", category="hardware", priority="normal", requester_id=1,
+                    subject=REQUEST, platform="telegram")
+    long_title = "Принтер не печатает, зажевал бумагу, мигает красным или просит тонер — что делать"
+    offer = Offer((("printer-ru", long_title), ("vpn-connect-ru", "Не работает VPN")),
+                  (("vpn-connect-ru", "Не работает VPN"),))
+    reply = decorate(translator("ru"), Reply("#42 карточка"), ticket, offer)
+    assert "Ответ в статье: «Не работает VPN»" in reply.text
+    expected = [("kb_answer", 42, "printer-ru"), ("kb_answer", 42, "vpn-connect-ru"), ("kb_draft", 42, None)]
+
+    markup = keyboard(reply)
+    assert markup is not None
+    tg = [b for row in markup.inline_keyboard for b in row]
+    assert [b.text.startswith(("Ответ в статье: Принтер", "✓ Ответ в статье: Не работает VPN", "Сохранить"))
+            for b in tg] == [True, True, True]
+    assert tg[1].text == "✓ Ответ в статье: Не работает VPN"
+    decoded = [decode(b.callback_data) for b in tg]
+    assert [(d.action, d.ticket, d.value) for d in decoded if d] == expected
+
+    message = render_single(reply)
+    assert message is not None
+    elements = [e for block in message.blocks if block["type"] == "actions" for e in block["elements"]]
+    assert all(len(e["text"]["text"]) <= 75 for e in elements)
+    decoded = [slack_decode(e["value"]) for e in elements]
+    assert [(d.action, d.ticket, d.value) for d in decoded if d] == expected
