@@ -293,3 +293,23 @@ def test_the_offer_renders_on_telegram_and_slack() -> None:
     assert all(len(e["text"]["text"]) <= 75 for e in elements)
     decoded = [slack_decode(e["value"]) for e in elements]
     assert [(d.action, d.ticket, d.value) for d in decoded if d] == expected
+
+
+async def test_two_taps_at_once_store_one_row(desk: Desk) -> None:
+    import asyncio
+
+    number = await resolved_ticket(desk)
+    taps = [desk.app.engine.handle(_press("boris", number, key)) for key in ("both-1", "both-2")]
+    outcomes = await asyncio.gather(*taps)
+    while await desk.app.worker.deliver_pending():
+        pass
+    assert not any(o.duplicate for o in outcomes)
+    assert [(r.slug, r.ticket_id) for r in await learned_rows(desk)] == [("printer-en", number)]
+    assert sum("уже сохранён" in m.text for m in desk.received("boris")) == 1
+
+
+def _press(who: str, number: int, key: str) -> Any:
+    from handlers.events import Incoming
+
+    return Incoming(platform="console", chat_id=who, user_id=who, event_key=key, action="kb_answer",
+                    ticket_id=number, value="printer-en")
