@@ -16,10 +16,13 @@ from sqlmodel import col, select
 
 from bot.app import build
 from bot.config import Config
+from handlers.events import Reply
+from handlers.kb_learning import Offer, decorate
+from handlers.texts import translator
 from kb.articles import parse_article
 from kb.matcher import Matcher
 from store import kb_learning
-from store.models import KbLearned
+from store.models import KbLearned, Ticket
 from tests.kb.conftest import article_text
 from tests.support.clock import FakeClock
 from tests.support.desk import Desk, RecordingSender
@@ -100,11 +103,9 @@ async def test_the_resolved_card_offers_the_closest_articles_and_a_draft(desk: D
     assert labels[0] == "Ответ в статье: Printer jammed"  # boris reads Russian
     assert labels[-1] == "Сохранить ответ как статью"
     assert [b.action for b in card.buttons][-1] == "kb_draft"
-    # vera reads English (she gets the card only if she is in the tier; render it for her)
-    from handlers.kb_learning import Offer, decorate
-    from handlers.events import Reply
-    from handlers.texts import translator
-    reply = decorate(translator("en"), Reply("card"), type("T", (), {"id": number})(),  # type: ignore[arg-type]
+    # the same offer for a reader of English
+    reply = decorate(translator("en"), Reply("card"), Ticket(id=number, team="it", category="hardware",
+                     priority="normal", requester_id=1, subject=REQUEST, platform="console"),
                      Offer((("printer-en", "Printer jammed"),), ()))
     assert [b.label for row in reply.buttons for b in row] == ["Answered by: Printer jammed",
                                                               "Save this answer as an article"]
@@ -258,3 +259,57 @@ async def test_a_slug_too_long_for_a_button_is_not_offered(db_url: str, clock: F
         assert long_slug in caplog.text
     finally:
         await app.close()
+
+
+def test_the_offer_renders_on_telegram_and_slack() -> None:
+    """The neutral buttons become Telegram inline buttons and Slack Block Kit buttons whose
+    references decode back to the same action, ticket and slug."""
+    from bot.slack.actions import decode as slack_decode
+    from bot.slack.blocks import render_single
+    from bot.telegram.callbacks import decode
+    from bot.telegram.sender import keyboard
+
+    ticket = Ticket(id=42, team="it", category="hardware", priority="normal", requester_id=1,
+                    subject=REQUEST, platform="telegram")
+    long_title = "Принтер не печатает, зажевал бумагу, мигает красным или просит тонер — что делать"
+    offer = Offer((("printer-ru", long_title), ("vpn-connect-ru", "Не работает VPN")),
+                  (("vpn-connect-ru", "Не работает VPN"),))
+    reply = decorate(translator("ru"), Reply("#42 карточка"), ticket, offer)
+    assert "Ответ в статье: «Не работает VPN»" in reply.text
+    expected = [("kb_answer", 42, "printer-ru"), ("kb_answer", 42, "vpn-connect-ru"), ("kb_draft", 42, None)]
+
+    markup = keyboard(reply)
+    assert markup is not None
+    tg = [b for row in markup.inline_keyboard for b in row]
+    assert [b.text.startswith(("Ответ в статье: Принтер", "✓ Ответ в статье: Не работает VPN", "Сохранить"))
+            for b in tg] == [True, True, True]
+    assert tg[1].text == "✓ Ответ в статье: Не работает VPN"
+    decoded = [decode(b.callback_data) for b in tg]
+    assert [(d.action, d.ticket, d.value) for d in decoded if d] == expected
+
+    message = render_single(reply)
+    assert message is not None
+    elements = [e for block in message.blocks if block["type"] == "actions" for e in block["elements"]]
+    assert all(len(e["text"]["text"]) <= 75 for e in elements)
+    decoded = [slack_decode(e["value"]) for e in elements]
+    assert [(d.action, d.ticket, d.value) for d in decoded if d] == expected
+
+
+async def test_two_taps_at_once_store_one_row(desk: Desk) -> None:
+    import asyncio
+
+    number = await resolved_ticket(desk)
+    taps = [desk.app.engine.handle(_press("boris", number, key)) for key in ("both-1", "both-2")]
+    outcomes = await asyncio.gather(*taps)
+    while await desk.app.worker.deliver_pending():
+        pass
+    assert not any(o.duplicate for o in outcomes)
+    assert [(r.slug, r.ticket_id) for r in await learned_rows(desk)] == [("printer-en", number)]
+    assert sum("уже сохранён" in m.text for m in desk.received("boris")) == 1
+
+
+def _press(who: str, number: int, key: str) -> Any:
+    from handlers.events import Incoming
+
+    return Incoming(platform="console", chat_id=who, user_id=who, event_key=key, action="kb_answer",
+                    ticket_id=number, value="printer-en")
