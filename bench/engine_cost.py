@@ -23,7 +23,7 @@ to a temporary directory with ``git archive``) in the same run and prints it bes
 ``--profile KIND`` prints the top cProfile entries (cumulative) of that event kind.
 
 Run: ``python bench/engine_cost.py [--flows 30] [--senders 50] [--db sqlite,postgres]``
-``--smoke`` runs a couple of flows per database in seconds (``tests/test_engine_cost_bench.py``).
+``--smoke`` runs a couple of flows per database in seconds (``tests/handlers/test_engine_cost_bench.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import json
 import os
 import pstats
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,6 @@ import yaml  # noqa: E402
 from bot.app import App, build  # noqa: E402
 from bot.config import Config, parse_config  # noqa: E402
 from handlers.events import Incoming, Outcome  # noqa: E402
-from store.db import Database  # noqa: E402
 from tests.support.desk import RecordingSender  # noqa: E402
 from tests.support.queries import count_queries  # noqa: E402
 
@@ -209,7 +207,7 @@ async def measure(db: str, flows: int, senders: int, profile_kind: str | None, t
             }
             if profile_kind:
                 buf = io.StringIO()
-                pstats.Stats(driver.profiler, stream=buf).sort_stats("cumulative").print_stats(30)
+                pstats.Stats(driver.profiler, stream=buf).sort_stats("cumulative").print_stats(r"(handlers|store)/", 25)
                 result["profile"] = buf.getvalue()
         finally:
             await app.close()
@@ -231,9 +229,14 @@ async def measure(db: str, flows: int, senders: int, profile_kind: str | None, t
             worker = asyncio.create_task(app.worker.run(stop, idle_seconds=0.05))
             started = time.perf_counter()
 
+            errors: list[str] = []
+
             async def sender(i: int) -> None:
                 for n in range(per_sender):
-                    await driver.flow(f"req{i}", agents[i % AGENTS], n)
+                    try:
+                        await driver.flow(f"req{i}", agents[i % AGENTS], n)
+                    except Exception as exc:  # noqa: BLE001 — counted and shown: an error a user would see
+                        errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
 
             await asyncio.gather(*(sender(i) for i in range(senders)))
             wall = time.perf_counter() - started
@@ -243,7 +246,9 @@ async def measure(db: str, flows: int, senders: int, profile_kind: str | None, t
             result["many"] = {
                 "senders": senders, "events": len(every), "events_per_s": len(every) / wall,
                 "p50": pct(every, 0.5), "p99": pct(every, 0.99),
-                "kinds": {kind: {"p50": pct(driver.times[kind], 0.5), "p99": pct(driver.times[kind], 0.99)}
+                "errors": len(errors), "error_kinds": sorted(set(errors))[:3],
+                "kinds": {kind: {"p50": pct(driver.times[kind], 0.5) if driver.times[kind] else float("nan"),
+                                 "p99": pct(driver.times[kind], 0.99) if driver.times[kind] else float("nan")}
                           for kind in KINDS},
             }
         finally:
@@ -271,7 +276,7 @@ def run_baseline(rev: str, argv: list[str]) -> list[dict[str, Any]]:
             shutil.copy(ROOT / rel, tree / rel)
         env = {**os.environ, "PYTHONPATH": str(tree)}
         out = subprocess.run([sys.executable, str(tree / "bench" / "engine_cost.py"), *argv, "--json"],
-                             cwd=tree, env=env, check=True, capture_output=True, text=True).stdout
+                             cwd=tree, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
         return json.loads(out.strip().splitlines()[-1])
 
 
@@ -298,13 +303,17 @@ def print_tables(results: list[dict[str, Any]], base: list[dict[str, Any]] | Non
         one = r["one"]
         line = (f"one sender: {one['events_per_s']:.0f} events/s, {one['statements_per_event']:.1f} statements/event; "
                 f"{many['senders']} senders: {many['events_per_s']:.0f} events/s, p50 {many['p50']:.0f} ms, "
-                f"p99 {many['p99']:.0f} ms ({many['events']} events)")
+                f"p99 {many['p99']:.0f} ms ({many['events']} events, {many.get('errors', 0)} failed flows)")
         print(line)
         if b:
             bo, bm = b["one"], b["many"]
             print(f"before:     {bo['events_per_s']:.0f} events/s, {bo['statements_per_event']:.1f} statements/event; "
                   f"{bm['senders']} senders: {bm['events_per_s']:.0f} events/s, p50 {bm['p50']:.0f} ms, "
-                  f"p99 {bm['p99']:.0f} ms ({bm['events']} events)")
+                  f"p99 {bm['p99']:.0f} ms ({bm['events']} events, {bm.get('errors', 0)} failed flows)")
+            for err in bm.get("error_kinds", []):
+                print(f"  before, a failed flow: {err}")
+        for err in many.get("error_kinds", []):
+            print(f"  a failed flow: {err}")
         if "profile" in r:
             print(f"\ncProfile of '{LABELS.get(r.get('profile_kind', ''), '')}' events, cumulative:\n")
             print(r["profile"])
