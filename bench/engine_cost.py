@@ -304,16 +304,16 @@ def print_tables(results: list[dict[str, Any]], base: list[dict[str, Any]] | Non
         line = (f"one sender: {one['events_per_s']:.0f} events/s, {one['statements_per_event']:.1f} statements/event; "
                 f"{many['senders']} senders: {many['events_per_s']:.0f} events/s, p50 {many['p50']:.0f} ms, "
                 f"p99 {many['p99']:.0f} ms ({many['events']} events, {many.get('errors', 0)} failed flows)")
-        print(line)
+        print(f"\n- {line}")
         if b:
             bo, bm = b["one"], b["many"]
-            print(f"before:     {bo['events_per_s']:.0f} events/s, {bo['statements_per_event']:.1f} statements/event; "
+            print(f"- before: {bo['events_per_s']:.0f} events/s, {bo['statements_per_event']:.1f} statements/event; "
                   f"{bm['senders']} senders: {bm['events_per_s']:.0f} events/s, p50 {bm['p50']:.0f} ms, "
                   f"p99 {bm['p99']:.0f} ms ({bm['events']} events, {bm.get('errors', 0)} failed flows)")
             for err in bm.get("error_kinds", []):
-                print(f"  before, a failed flow: {err}")
+                print(f"- before, a failed flow: {err}")
         for err in many.get("error_kinds", []):
-            print(f"  a failed flow: {err}")
+            print(f"- a failed flow: {err}")
         if "profile" in r:
             print(f"\ncProfile of '{LABELS.get(r.get('profile_kind', ''), '')}' events, cumulative:\n")
             print(r["profile"])
