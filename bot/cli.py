@@ -1,4 +1,4 @@
-"""``deskbot`` command line: console, run, check-config, db upgrade, digest, kb search/eval/report."""
+"""``deskbot`` command line: console, run, check-config, db upgrade, digest, kb search/eval/report/reload/drafts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.config import ConfigError, load_config, redact_url
 from bot.logs import LOG_FORMATS, JsonFormatter, add_secrets, secrets_of
+from kb.errors import KbError
 
 __all__ = ["JsonFormatter", "main", "make_parser"]
 
@@ -182,6 +183,9 @@ def cmd_console(args: argparse.Namespace) -> int:
     except DatabaseProblem as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    except KbError as exc:  # the KB does not load (a bad article, the semantic extra missing)
+        print(f"deskbot console: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     except KeyboardInterrupt:  # Ctrl-C / SIGINT while not at the prompt: leave quietly
         sys.stdout.flush()
         return EXIT_OK
@@ -216,6 +220,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_FAIL
     except StartError as exc:
+        print(f"deskbot run: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KbError as exc:  # the KB does not load (a bad article, the semantic extra missing)
         print(f"deskbot run: {exc}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
@@ -270,9 +277,9 @@ def cmd_db_revision(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_report(args: argparse.Namespace) -> int:
-    from kb.cli import report_command
+    from kb.cli import LearnedRow, report_command
     from kb.feedback import FeedbackRow
-    from store import feedback, migrate
+    from store import feedback, kb_learning, migrate
     from store.db import Database
 
     config = _load(args)
@@ -282,21 +289,81 @@ def cmd_kb_report(args: argparse.Namespace) -> int:
     if url is None:
         return EXIT_USAGE
 
-    async def main() -> list[FeedbackRow]:
+    async def main() -> tuple[list[FeedbackRow], list[LearnedRow]]:
         db = Database(url)
         try:
             await migrate.upgrade(db)
             async with db.transaction() as s:
-                return [FeedbackRow(slug=r.slug, query=r.query, outcome=r.outcome) for r in await feedback.all_rows(s)]
+                rows = [FeedbackRow(slug=r.slug, query=r.query, outcome=r.outcome) for r in await feedback.all_rows(s)]
+                learned = [LearnedRow(slug=r.slug, question=r.question, ticket_id=r.ticket_id)
+                           for r in await kb_learning.all_learned(s)]
+                return rows, learned
         finally:
             await db.dispose()
 
     try:
-        rows = _run_db(url, main())
+        rows, learned = _run_db(url, main())
     except DatabaseProblem as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    return report_command(rows)
+    return report_command(rows, learned=learned)
+
+
+def cmd_kb_reload(args: argparse.Namespace) -> int:
+    """Ask every running desk on the database to rebuild its KB (files + learned questions)."""
+    from datetime import UTC, datetime
+
+    from store import kb_learning, migrate
+    from store.db import Database
+
+    config = _load(args)
+    if config is None:
+        return EXIT_FAIL
+    url = _database_url(args, config.desk.database_url)
+    if url is None:
+        return EXIT_USAGE
+
+    async def main() -> tuple[int, int]:
+        db = Database(url)
+        try:
+            await migrate.upgrade(db)
+            async with db.transaction() as s:
+                request = await kb_learning.request_reload(s, datetime.now(UTC))
+                learned = sum(len(q) for q in (await kb_learning.learned_questions(s)).values())
+            return request, learned
+        finally:
+            await db.dispose()
+
+    try:
+        request, learned = _run_db(url, main())
+    except DatabaseProblem as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    print(f"kb reload #{request} requested ({learned} learned questions): running desks on "
+          f"{redact_url(url)} rebuild their KB within {config.desk.kb_reload_seconds:g} s")
+    return EXIT_OK
+
+
+def cmd_kb_drafts(args: argparse.Namespace) -> int:
+    """List the draft articles saved from resolved tickets (file, title, created)."""
+    from kb.articles import default_kb_dir
+    from kb.drafts import list_drafts, resolve_drafts_dir
+
+    config = _load(args)
+    if config is None:
+        return EXIT_FAIL
+    desk = config.desk
+    directory = Path(args.dir) if args.dir else resolve_drafts_dir(
+        desk.kb_drafts_dir, Path(desk.kb_dir) if desk.kb_dir else default_kb_dir())
+    drafts = list_drafts(directory)
+    if not drafts:
+        print(f"no drafts in {directory}")
+        return EXIT_OK
+    print(f"drafts in {directory}:")
+    width = max(len(d.path.name) for d in drafts)
+    for d in drafts:
+        print(f"{d.path.name:<{width}}  {d.created:%Y-%m-%d %H:%M} UTC  {d.title}")
+    return EXIT_OK
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
@@ -407,6 +474,12 @@ def make_parser() -> argparse.ArgumentParser:
     rep = kb_sub.add_parser("report", help="per-article feedback and KB gaps from the database")
     rep.add_argument("--db", default=None, help="SQLite file or database URL")
     rep.set_defaults(func=cmd_kb_report)
+    rel = kb_sub.add_parser("reload", help="make running desks rebuild their KB (files + learned questions)")
+    rel.add_argument("--db", default=None, help="SQLite file or database URL")
+    rel.set_defaults(func=cmd_kb_reload)
+    dr = kb_sub.add_parser("drafts", help="list draft articles saved from resolved tickets")
+    dr.add_argument("--dir", default=None, help="drafts directory (default: desk.kb_drafts_dir)")
+    dr.set_defaults(func=cmd_kb_drafts)
     return parser
 
 

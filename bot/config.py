@@ -96,6 +96,13 @@ class DeskConfig(_Model):
     kb_dir: str | None = None
     kb_suggestions: int = Field(default=3, ge=1, le=10)
     kb_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    kb_cache_dir: str | None = None  # built KB index cache; None: $XDG_CACHE_HOME/deskbot/kb
+    # How often every process checks for `deskbot kb reload` and edited KB files (seconds).
+    kb_reload_seconds: float = Field(default=10, gt=0, le=3600)
+    # Where "Save this answer as an article" writes drafts (null: <kb_dir>/drafts if writable,
+    # else ./kb-drafts). Drafts are never loaded by the matcher.
+    kb_drafts_dir: str | None = None
+    kb_semantic: bool = False  # the SemanticMatcher (needs the 'semantic' extra) instead of the lexical one
     ask_priority: bool = False
     duplicate_window_days: int = Field(default=14, ge=0, le=365)
     reopen_window_days: int = Field(default=14, ge=0, le=365)  # a resolved ticket's thread offers a reopen this long

@@ -7,7 +7,9 @@ button of the latest message with buttons the current identity received;
 (a script comment) are the console's own commands; anything else, ``/assign …`` and
 ``# …`` included, goes to the engine. Input can be piped: the lines are run in order
 and the program exits at end of input.
-Delivery goes through the outbox like every other platform.
+Delivery goes through the outbox like every other platform. Before each line the console
+checks for ``deskbot kb reload`` and edited KB files (:mod:`bot.kb_reload`), so a reload
+requested from another terminal applies to the next message.
 """
 
 from __future__ import annotations
@@ -102,6 +104,10 @@ class Console:
         self.sender.locale = loc
         if not text or text.startswith(COMMENT):
             return True
+        if self.app.kb_reloader is not None:
+            # One process: `deskbot kb reload` (from another terminal) and edited KB files
+            # take effect on the next line.
+            await self.app.kb_reloader.poll_once()
         word, _, rest = text.partition(" ")
         cmd = word.lower()
         if cmd in ("/quit", "/exit"):

@@ -152,6 +152,8 @@ class Runner:
         self._worker: asyncio.Task[None] | None = None
         self.address: tuple[str, int] | None = None
         self.stopping = asyncio.Event()  # set as soon as stop() begins
+        self._kb_stop = asyncio.Event()
+        self._kb_reload: asyncio.Task[None] | None = None
 
     # --- hooks ---------------------------------------------------------------------
 
@@ -193,6 +195,8 @@ class Runner:
         """Start everything; on failure undo what was started and raise."""
         try:
             await self.app.start()
+            if self.app.kb_reloader is not None:  # every replica follows `deskbot kb reload`
+                self._kb_reload = asyncio.create_task(self.app.kb_reloader.run(self._kb_stop), name="kb-reload")
             for frontend in self.frontends:
                 frontend.bind(self.app)
             routes = [route for f in self.frontends for route in f.routes()]
@@ -275,6 +279,10 @@ class Runner:
                 _bounded(f"{f.platform} frontend", f.stop(), FRONTEND_STOP) for f in reversed(started)
             ))
         await self.election.stop()  # the scheduler and the worker stop; the lock is released
+        if self._kb_reload is not None:
+            self._kb_stop.set()
+            await _bounded("kb reload", asyncio.gather(self._kb_reload, return_exceptions=True), 5.0)  # type: ignore[arg-type]
+            self._kb_reload = None
         # Last, after the worker that sends through them: frontends' own connections
         # (a frontend may have ``close()``, e.g. Telegram's HTTP session).
         for frontend in self.frontends:

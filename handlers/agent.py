@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from handlers import kb_learning
 from handlers.cards import escalation_target, format_time, status_text, ticket_card
 from handlers.context import Context
 from handlers.events import Button, Reply
@@ -40,9 +41,12 @@ async def refresh_card(ctx: Context, ticket: Ticket) -> None:
     requester = await display_name(ctx, ticket.requester_id) or "?"
     owner = await display_name(ctx, ticket.assignee_id)
     blocked = await unreachable_on(ctx, ticket.requester_id)
+    offer = await kb_learning.offer_for(ctx, ticket)  # resolved: "Answered by: …" (None otherwise)
     await ctx.update_card(
         ticket,
-        lambda t: ticket_card(t, ticket, ctx.config, requester=requester, owner=owner, unreachable_on=blocked),
+        lambda t: kb_learning.decorate(
+            t, ticket_card(t, ticket, ctx.config, requester=requester, owner=owner, unreachable_on=blocked),
+            ticket, offer),
     )
 
 

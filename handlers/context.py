@@ -93,6 +93,9 @@ class Context:
     # The ticket this event acts on (set when an action loads it): answers in a shared chat
     # carry it, so the platform's sender puts them in the ticket's thread.
     subject_ticket: int | None = None
+    # The KB matcher (handlers.ports.KnowledgeBase) when the event comes through the engine;
+    # the resolved card's "Answered by" offer needs it (None: no offer).
+    kb: Any = None
 
     def __post_init__(self) -> None:
         self.locale = pick_locale(self.person, self.config, self.identity.locale)

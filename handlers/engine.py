@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 
 from bot.config import LOCALES, Config
-from handlers import agent, home, lead, linking, requester
+from handlers import agent, home, kb_learning, lead, linking, requester
 from handlers.context import Context, pick_locale
 from handlers.events import MAX_TEXT, Incoming, Outcome, Reply
 from handlers.ports import Clock, KnowledgeBase
@@ -166,7 +166,7 @@ class Engine:
                 seen=inc.signal not in ("blocked", "unblocked", home.HOME_SIGNAL),  # not the person writing
             )
             ctx = Context(s=s, config=self.config, inc=inc, person=person, identity=identity,
-                          now=now, platforms=self.platforms)
+                          now=now, platforms=self.platforms, kb=self.kb)
             if inc.forwarded_from and not inc.is_button:
                 # Kept as text (never a command), with who wrote it, in the sender's language.
                 line = ctx.t("forwarded_from", name=inc.forwarded_from)
@@ -320,6 +320,8 @@ class Engine:
                 await self.flow.ask_csat_comment(ctx, conv, ticket_id)
         elif action == "reopen":
             await requester.reopen(ctx, ticket_id)
+        elif action in kb_learning.ACTIONS:  # the resolved card's "Answered by" / "Save as article"
+            await kb_learning.on_button(ctx, action, ticket_id, value)
         elif action == "stale":  # the frontend could not read the button (garbage, an old version)
             ctx.reply("button_outdated")
         else:

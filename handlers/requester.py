@@ -461,7 +461,12 @@ class RequesterFlow:
             await feedback.record(ctx.s, slug=s.slug, query=query, outcome="shown", now=ctx.now, person_id=ctx.person_id)
         rows = [(Button(s.title, "kb_open", None, s.slug),) for s in found]
         rows.append((Button(ctx.t("btn_open_ticket"), "open_ticket"),))
-        ctx.here(Reply(ctx.t("suggest_intro"), tuple(rows)))
+        previews = []
+        for s in found:  # title and the first sentence of each article, Markdown stripped
+            article = self.kb.article(s.slug)
+            previews.append((s.title, richtext.preview(article.body) if article else ""))
+        rich = richtext.suggestions(ctx.t("suggest_intro"), previews)
+        ctx.here(Reply(richtext.to_plain(rich), tuple(rows), rich=rich))
         await self._go(ctx, conv, SUGGEST, data)
 
     async def _open_article(self, ctx: Context, conv: Conversation, data: dict[str, Any], slug: str | None) -> None:

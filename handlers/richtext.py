@@ -10,6 +10,7 @@ renders it to its own markup: :func:`to_plain` here (console, tests, fallback te
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,46 @@ def parse_markdown(source: str) -> RichText:
 def article(title: str, body: str) -> RichText:
     """A KB article as shown to a requester: its title as a heading, then the body."""
     return (Block(HEADING, spans=(Span(title),)), *parse_markdown(body))
+
+
+PREVIEW_CHARS = 150
+# A sentence ends at . ! ? … followed by a space (or the end), not after a digit ("1.")
+_SENTENCE_END = re.compile(r"(?<!\d)[.!?…](?=\s|$)")
+
+
+def preview(body: str, limit: int = PREVIEW_CHARS) -> str:
+    """A short plain preview of an article body: its first sentence, or its first
+    ``limit`` characters cut at a word with "…" when the sentence is longer.
+
+    The Markdown is parsed, so no markup characters (``**``, `` ` ``, ``[..](..)``) reach
+    it; code blocks and headings are skipped, list items count as text.
+    """
+    parts: list[str] = []
+    for block in parse_markdown(body):
+        if block.kind in (PARAGRAPH, BULLETS, NUMBERS):
+            rows = [block.spans] if block.kind == PARAGRAPH else list(block.items)
+            parts.extend("".join(s.text for s in row) for row in rows)
+        if sum(map(len, parts)) > limit:
+            break
+    text = " ".join(" ".join(parts).split())
+    first = _SENTENCE_END.search(text)
+    if first is not None and first.end() <= limit:
+        return text[: first.end()]
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:—-") + "…"
+
+
+def suggestions(intro: str, items: list[tuple[str, str]]) -> RichText:
+    """The KB suggestion message: ``intro``, then each article's title (bold) and preview."""
+    rows = tuple(
+        (Span(title, bold=True), *((Span(" — " + text),) if text else ()))
+        for title, text in items
+    )
+    return (Block(PARAGRAPH, spans=(Span(intro),)), Block(BULLETS, items=rows))
 
 
 def _plain_spans(spans: tuple[Span, ...]) -> str:

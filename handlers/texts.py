@@ -237,6 +237,39 @@ TEXTS: dict[str, dict[str, str]] = {
     "released_ok": {"en": "#{n} is back in the queue.", "ru": "Заявка #{n} возвращена в очередь."},
     "escalated_ok": {"en": "#{n} escalated {from_tier} → {to_tier}.", "ru": "Заявка #{n} эскалирована {from_tier} → {to_tier}."},
     "resolved_ok": {"en": "#{n} resolved.", "ru": "Заявка #{n} решена."},
+    # --- learning from resolved tickets (the resolved card's KB offer) ---
+    "btn_kb_answered": {"en": "Answered by: {title}", "ru": "Ответ в статье: {title}"},
+    "btn_kb_answered_done": {"en": "✓ Answered by: {title}", "ru": "✓ Ответ в статье: {title}"},
+    "btn_kb_save_draft": {"en": "Save this answer as an article", "ru": "Сохранить ответ как статью"},
+    "card_kb_answered": {"en": "Answered by: {titles}", "ru": "Ответ в статье: {titles}"},
+    "kb_learned_ok": {
+        "en": "#{n}: the request is saved as a question of “{title}”. The bot uses it after the next KB reload.",
+        "ru": "#{n}: запрос сохранён как вопрос к статье «{title}». Бот учтёт его после перезагрузки базы знаний.",
+    },
+    "kb_learned_already": {
+        "en": "#{n} is already saved as a question of “{title}”.",
+        "ru": "Запрос заявки #{n} уже сохранён как вопрос к статье «{title}».",
+    },
+    "kb_unknown_article": {
+        "en": "There is no KB article “{slug}” (any more).",
+        "ru": "Статьи «{slug}» в базе знаний нет (больше нет).",
+    },
+    "kb_draft_saved": {
+        "en": "#{n}: the draft article is saved for review: {path}",
+        "ru": "#{n}: черновик статьи сохранён для проверки: {path}",
+    },
+    "kb_draft_exists": {
+        "en": "#{n}: a draft already exists and was left as it is: {path}",
+        "ru": "#{n}: черновик уже есть, он не изменён: {path}",
+    },
+    "kb_draft_no_reply": {
+        "en": "#{n} has no agent reply to save as an article.",
+        "ru": "В заявке #{n} нет ответа сотрудника, который можно сохранить как статью.",
+    },
+    "kb_draft_failed": {
+        "en": "#{n}: the draft could not be written (see the bot's log).",
+        "ru": "#{n}: черновик не удалось записать (подробности в журнале бота).",
+    },
     "resolved_requester": {
         "en": "#{n} is resolved: {subject}\nHow did we do? Rate 1–5, or tell us it is not fixed.",
         "ru": "Заявка #{n} решена: {subject}\nОцените, пожалуйста, от 1 до 5 или сообщите, что проблема осталась.",

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from kb.evaluate import SPLITS, evaluate, load_queries
 from kb.feedback import FeedbackRow, build_report
 from kb.matcher import Matcher
 
-__all__ = ["add_arguments", "eval_command", "report_command", "search_command"]
+__all__ = ["LearnedRow", "add_arguments", "eval_command", "report_command", "search_command"]
 
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -99,8 +100,20 @@ def eval_command(
     return EXIT_OK
 
 
-def report_command(rows: Iterable[FeedbackRow], *, max_gaps: int = 20) -> int:
-    """Print per-article views, solved, not solved and solve rate, then the KB gaps."""
+@dataclass(frozen=True)
+class LearnedRow:
+    """A question learned from a resolved ticket (mirrors the ``kb_learned`` table)."""
+
+    slug: str
+    question: str
+    ticket_id: int
+
+
+def report_command(
+    rows: Iterable[FeedbackRow], *, max_gaps: int = 20, learned: Iterable[LearnedRow] = ()
+) -> int:
+    """Print per-article views, solved, not solved and solve rate, the deflections, the KB
+    gaps, then the questions learned from resolved tickets per article."""
     report = build_report(rows)
     if not report.articles:
         print("no KB feedback yet")
@@ -115,14 +128,35 @@ def report_command(rows: Iterable[FeedbackRow], *, max_gaps: int = 20) -> int:
                 f"{a.slug:<{width}}  {a.opened:>5}  {a.solved:>6}  {a.not_solved:>10}  {rate:>10}"
             )
     print()
+    deflected = sorted((a for a in report.articles if a.solved), key=lambda a: (-a.solved, a.slug))
+    total = sum(a.solved for a in deflected)
+    if not total:
+        print("Deflections: none")
+    else:
+        print(f"Deflections (a suggestion solved it, no ticket filed): {total}")
+        for a in deflected:
+            print(f"{a.solved:>4}x  {a.slug}")
+    print()
     if not report.gaps:
         print("KB gaps: none")
+    else:
+        print("KB gaps (queries with no suggestion that became tickets):")
+        for gap in report.gaps[:max_gaps]:
+            print(f"{gap.count:>4}x  {gap.query}")
+        if len(report.gaps) > max_gaps:
+            print(f"      ... and {len(report.gaps) - max_gaps} more")
+    print()
+    by_slug: dict[str, list[LearnedRow]] = {}
+    for row in learned:
+        by_slug.setdefault(row.slug, []).append(row)
+    if not by_slug:
+        print("Learned questions: none")
         return EXIT_OK
-    print("KB gaps (queries with no suggestion that became tickets):")
-    for gap in report.gaps[:max_gaps]:
-        print(f"{gap.count:>4}x  {gap.query}")
-    if len(report.gaps) > max_gaps:
-        print(f"      ... and {len(report.gaps) - max_gaps} more")
+    print("Learned questions (from resolved tickets; used after `deskbot kb reload`):")
+    for slug in sorted(by_slug, key=lambda k: (-len(by_slug[k]), k)):
+        print(f"{len(by_slug[slug]):>4}x  {slug}")
+        for row in by_slug[slug]:
+            print(f"        #{row.ticket_id}  {' '.join(row.question.split())}")
     return EXIT_OK
 
 
@@ -151,7 +185,7 @@ def add_arguments(subparsers: Any) -> Any:
     the exit code.
     """
     kb = subparsers.add_parser("kb", help="knowledge base: search, evaluate, report")
-    kb_sub = kb.add_subparsers(dest="kb_command", metavar="{search,eval,report}")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="{search,eval,report,reload,drafts}")
     kb_sub.required = True
 
     search = kb_sub.add_parser("search", help="show the suggestions for a text")

@@ -20,6 +20,7 @@ matcher swaps in a new index when the KB changes. Search runs in two stages:
 from __future__ import annotations
 
 import math
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,6 +111,11 @@ def _fuzzy_cutoff(length: int) -> float:
     if length <= 6:
         return 0.8
     return 0.78
+
+
+def _key(variant: str) -> int:
+    """Stable hash of a typo-index key (``hash()`` differs per process; the index is cached)."""
+    return zlib.crc32(variant.encode("utf-8"))
 
 
 def _deletions(word: str) -> set[str]:
@@ -279,7 +285,7 @@ class Index:
         owners: list[int] = []
         for i, word in enumerate(self._fuzzy_words):
             for variant in _deletions(word):
-                keys.append(hash(variant))
+                keys.append(_key(variant))
                 owners.append(i)
         key_arr = np.array(keys, dtype=np.int64)
         order = np.argsort(key_arr, kind="stable")
@@ -371,7 +377,7 @@ class Index:
         n = len(token)
         if n < _FUZZY_MIN_LEN:
             return "", -1, 0.0
-        hashes = np.array([hash(v) for v in _deletions(token)], dtype=np.int64)
+        hashes = np.array([_key(v) for v in _deletions(token)], dtype=np.int64)
         lo = np.searchsorted(self._del_hash, hashes, side="left")
         hi = np.searchsorted(self._del_hash, hashes, side="right")
         found = [self._del_word[a:b] for a, b in zip(lo, hi, strict=True) if b > a]

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kb.articles import Article, article_files, load_articles
+from kb.articles import Article, article_files
+from kb.cache import IndexCache, KbSource, cached_index
 from kb.errors import KbError
 from kb.feedback import FeedbackMemory
-from kb.index import Analysis, Index, QueryTerm
+from kb.index import Analysis, FieldWeights, Index, QueryTerm
 from kb.normalize import is_cyrillic, is_latin, stem
 from kb.ranking import confidence
 
@@ -81,21 +82,77 @@ class Matcher:
     :meth:`reload_if_changed` now and then to pick up edited article files.
     """
 
+    # The class _make_index builds (a cached index of another class is not used).
+    _index_type: type[Index] = Index
+
     def __init__(
-        self, articles: Sequence[Article], *, threshold: float = DEFAULT_THRESHOLD
+        self,
+        articles: Sequence[Article] | KbSource,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        extra_questions: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within 0..1, got {threshold}")
         self.threshold = threshold
-        self._index = self._make_index(articles)
+        self._cache_dir: Path | str | None = None
+        # Example questions learned from resolved tickets, merged into the articles'
+        # own questions before the index is built (so they are part of what the index is
+        # and of its cache key).
+        self._extra: dict[str, tuple[str, ...]] = _clean_extra(extra_questions)
+        # The articles as given (None for a KB directory: a reload reads its files again).
+        self._base: tuple[Article, ...] | None = None if isinstance(articles, KbSource) else tuple(articles)
+        self._index = self._load_index(articles)
         self._feedback = FeedbackMemory()
         self._directory: Path | None = None
         self._signature: FileSignature = {}
         self._reload_lock = threading.Lock()
 
+    def _merged(self, articles: Sequence[Article]) -> list[Article]:
+        """The articles with the learned questions added (duplicates of a question dropped);
+        learned questions for a slug the KB does not have are ignored with a log line."""
+        if not self._extra:
+            return list(articles)
+        slugs = {a.slug for a in articles}
+        unknown = sorted(set(self._extra) - slugs)
+        if unknown:
+            log.warning("learned questions for unknown KB articles ignored: %s", ", ".join(unknown))
+        out = []
+        for a in articles:
+            extra = self._extra.get(a.slug)
+            if extra:
+                seen = {q.casefold() for q in a.questions}
+                added = tuple(q for q in extra if q.casefold() not in seen)
+                if added:
+                    a = replace(a, questions=a.questions + added)
+            out.append(a)
+        return out
+
     def _make_index(self, articles: Sequence[Article]) -> Index:
         """Build the index for a list of articles (a subclass may add to it)."""
         return Index(articles)
+
+    def _index_params(self) -> dict[str, Any] | None:
+        """What the index is built with besides the files, for the cache key (``None``:
+        this matcher's index is not cached)."""
+        return {"matcher": "lexical", "weights": asdict(FieldWeights())}
+
+    def _load_index(self, articles: Sequence[Article] | KbSource) -> Index:
+        """The index of a list of articles (built), or of a KB's files (from the on-disk
+        cache when an entry for the same files, learned questions, parameters and code
+        exists; see kb/cache.py). Learned questions are merged in before building."""
+        if not isinstance(articles, KbSource):
+            return self._make_index(self._merged(articles))
+        params = self._index_params()
+        if params is None:
+            return self._make_index(self._merged(articles.articles()))
+        if self._extra:
+            params = {**params, "learned": {slug: list(qs) for slug, qs in sorted(self._extra.items())}}
+        index: Index = cached_index(
+            articles, IndexCache(articles.cache_dir), params, self._index_type,
+            lambda arts: self._make_index(self._merged(arts)),
+        )
+        return index
 
     def _score(
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
@@ -104,11 +161,18 @@ class Matcher:
         return cand, confidence(feats)
 
     @classmethod
-    def from_dir(cls, directory: Path, **kw: Any) -> Matcher:
-        """Load every article of a directory (raises :class:`KbError` on a bad file)."""
+    def from_dir(
+        cls, directory: Path, *, cache_dir: Path | str | None = None, **kw: Any
+    ) -> Matcher:
+        """Load every article of a directory (raises :class:`KbError` on a bad file).
+
+        The built index is cached in ``cache_dir`` (default: ``$XDG_CACHE_HOME/deskbot/kb``),
+        so the next start with the same files loads it instead of rebuilding.
+        """
         directory = Path(directory)
         signature = _signature(directory) if directory.is_dir() else {}
-        matcher = cls(load_articles(directory), **kw)
+        matcher = cls(KbSource.read(directory, cache_dir), **kw)
+        matcher._cache_dir = cache_dir
         matcher._directory = directory
         matcher._signature = signature
         return matcher
@@ -124,13 +188,17 @@ class Matcher:
         i = index.by_slug.get(slug)
         return index.articles[i] if i is not None else None
 
-    def search(self, text: str, limit: int = 3, *, lang: str | None = None) -> list[Suggestion]:
+    def search(
+        self, text: str, limit: int = 3, *, lang: str | None = None, min_score: float | None = None
+    ) -> list[Suggestion]:
         """Up to ``limit`` articles scoring at least the threshold, best first.
 
         ``lang`` (``"ru"``/``"en"``) is a preference: when articles in both languages
         match, the one in this language ranks first. Without it, the query's script
-        decides.
+        decides. ``min_score`` replaces the threshold for this call (the resolved card's
+        "Answered by" offer lists the closest articles even below it).
         """
+        floor = self.threshold if min_score is None else min_score
         index = self._index  # one consistent snapshot even if a reload swaps it
         if limit <= 0 or index.n_docs == 0:
             return []
@@ -150,7 +218,7 @@ class Matcher:
                 if nudge:
                     scores[pos] = min(1.0, max(0.0, scores[pos] + nudge))
         ranked = sorted(
-            (pos for pos in range(len(cand)) if scores[pos] >= self.threshold),
+            (pos for pos in range(len(cand)) if scores[pos] >= floor),
             key=lambda pos: (-scores[pos], pos),  # ties keep the candidates' order
         )
         return [
@@ -195,9 +263,56 @@ class Matcher:
                 return False
             self._signature = signature
             try:
-                articles = load_articles(self._directory)
+                index = self._load_index(KbSource.read(self._directory, self._cache_dir))
             except KbError as exc:
                 log.error("kb reload failed, keeping the previous articles: %s", exc)
                 return False
-            self._index = self._make_index(articles)
+            self._index = index
             return True
+
+    @property
+    def extra_questions(self) -> dict[str, tuple[str, ...]]:
+        """The learned questions the current index was built with."""
+        return dict(self._extra)
+
+    def reload(self, extra_questions: Mapping[str, Sequence[str]] | None = None) -> bool:
+        """Rebuild now from the current article files (for :meth:`from_dir` matchers) and
+        ``extra_questions`` (``None`` keeps the current ones). The swap is atomic: searches
+        see the old or the new index. If the files do not load, the error is logged, the
+        current index is kept and ``False`` returned."""
+        with self._reload_lock:
+            previous = self._extra
+            if extra_questions is not None:
+                self._extra = _clean_extra(extra_questions)
+            signature = self._signature
+            try:
+                if self._directory is not None:
+                    signature = _signature(self._directory)
+                    index = self._load_index(KbSource.read(self._directory, self._cache_dir))
+                else:
+                    index = self._load_index(self._base or ())
+            except KbError as exc:
+                self._extra = previous
+                log.error("kb reload failed, keeping the previous articles: %s", exc)
+                return False
+            except BaseException:
+                self._extra = previous
+                raise
+            self._signature = signature
+            self._index = index
+            return True
+
+def _clean_extra(extra: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
+    """Learned questions as ``{slug: (question, ...)}``: stripped, empty ones and repeats dropped."""
+    out: dict[str, tuple[str, ...]] = {}
+    for slug, questions in (extra or {}).items():
+        seen: set[str] = set()
+        kept = []
+        for q in questions:
+            q = " ".join(str(q).split())
+            if q and q.casefold() not in seen:
+                seen.add(q.casefold())
+                kept.append(q)
+        if kept:
+            out[slug] = tuple(kept)
+    return out

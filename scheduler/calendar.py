@@ -119,6 +119,7 @@ class BusinessCalendar:
     # Memo of windows per day and running totals per year (not part of the value).
     _windows: dict[date, tuple[Window, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _years: dict[int, _Year] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _day_minutes: list[float] = field(default_factory=list, init=False, repr=False, compare=False)
 
     # --- one day --------------------------------------------------------------------
 
@@ -223,9 +224,13 @@ _DAY_SAMPLE = datetime(2026, 6, 8, tzinfo=UTC)  # a plain fortnight (no DST chan
 
 def day_minutes(calendar: BusinessCalendar) -> float:
     """The business minutes of a full working day of ``calendar`` (1440 around the clock):
-    what a "day" in a business-time span (``2d``) stands for."""
-    return max(calendar.between(_DAY_SAMPLE + timedelta(days=k), _DAY_SAMPLE + timedelta(days=k + 1))
-               for k in range(14)) or 24 * 60.0
+    what a "day" in a business-time span (``2d``) stands for. Computed once per calendar
+    (14 ``between`` calls) and memoised on it: it sits on the filing path."""
+    if not calendar._day_minutes:
+        calendar._day_minutes.append(
+            max(calendar.between(_DAY_SAMPLE + timedelta(days=k), _DAY_SAMPLE + timedelta(days=k + 1))
+                for k in range(14)) or 24 * 60.0)
+    return calendar._day_minutes[0]
 
 
 def _intervals(hours: str) -> tuple[tuple[time, time | None], ...]:

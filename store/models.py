@@ -303,3 +303,27 @@ class RunnerLease(SQLModel, table=True):
     holder: str = Field(max_length=200)
     acquired_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class KbLearned(SQLModel, table=True):
+    """A resolved ticket's first message kept as an extra example question of the KB article
+    an agent said answered it ("Answered by: …" on the resolved card). One row per article
+    and ticket: a double tap or a redelivered press adds nothing."""
+
+    __tablename__ = "kb_learned"
+    __table_args__ = (sa.UniqueConstraint("slug", "ticket_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=200, index=True)
+    question: str = Field(max_length=4000)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class KbReload(SQLModel, table=True):
+    """A ``deskbot kb reload`` request: every running process polls the latest id and
+    rebuilds its KB matcher (files + learned questions) when it grows."""
+
+    __tablename__ = "kb_reload"
+    id: int | None = Field(default=None, primary_key=True)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

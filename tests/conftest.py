@@ -30,6 +30,16 @@ PG_SERVER = os.environ.get("DESKBOT_TEST_POSTGRES", "postgresql+asyncpg://postgr
 SKIP_PG = os.environ.get("DESKBOT_SKIP_POSTGRES") == "1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A temporary XDG_CACHE_HOME for the session: the KB index cache (kb/cache.py) never
+    writes to the real home directory (subprocesses inherit it too)."""
+    home = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(home))
+        yield home
+
+
 @pytest.fixture(scope="session")
 def config() -> Config:
     return load_config(ROOT / "config.yaml", env={})

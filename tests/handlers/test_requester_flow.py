@@ -278,7 +278,11 @@ async def test_text_with_kb_hits_offers_articles_and_open_ticket(desk: Desk) -> 
     await desk.say(ANNA, "не работает VPN")
 
     [msg] = desk.new(ANNA)
-    assert msg.text == ru("suggest_intro")
+    assert msg.text == (
+        ru("suggest_intro") + "\n\n"
+        "• VPN не подключается — Перезапустите клиент VPN.\n"
+        "• VPN на телефоне — Поставьте приложение из каталога."
+    )
     assert msg.labels() == ["VPN не подключается", "VPN на телефоне", "Создать заявку"]
     assert [(b.action, b.value) for b in msg.buttons] == [
         ("kb_open", "vpn-fix"), ("kb_open", "vpn-phone"), ("open_ticket", None)
@@ -338,6 +342,72 @@ async def test_opening_a_suggestion_shows_the_article(desk: Desk) -> None:
     state, data = await conv_of(desk)
     assert (state, data["slug"]) == (rq.ARTICLE, "vpn-fix")
     assert ("vpn-fix", "opened", None) in await feedback_rows(desk)
+
+
+MARKDOWN_BODY = (
+    "Restart the **GlobalProtect** client: see [the guide](https://wiki.example.com/vpn) "
+    "and run `vpn --reset`. Then sign in again.\n\n"
+    "1. Quit the client\n2. Sign in with **your** account\n\n"
+    "```\nvpn --reset\n```\n"
+)
+LONG_BODY = "Word " * 60 + "end."
+
+
+async def test_suggestions_show_a_markdown_free_preview_in_every_frontend(desk: Desk, kb: FakeKb) -> None:
+    from bot.slack.render import to_mrkdwn
+    from bot.telegram.render import to_html
+    from handlers.richtext import PREVIEW_CHARS
+
+    kb.articles = (
+        FakeArticle("vpn-md", "VPN keeps dropping", MARKDOWN_BODY, ("vpn",)),
+        FakeArticle("vpn-long", "VPN & <proxy>", LONG_BODY, ("vpn",)),
+    )
+    await desk.say(ANNA, "vpn")
+
+    [msg] = desk.new(ANNA)
+    first = "Restart the GlobalProtect client: see the guide and run vpn --reset."
+    lines = msg.text.split("\n")
+    assert lines[:2] == [ru("suggest_intro"), ""]
+    assert lines[2] == f"• VPN keeps dropping — {first}"  # the first sentence, no markup
+    long_preview = lines[3].removeprefix("• VPN & <proxy> — ")
+    assert long_preview.endswith("…") and "end" not in long_preview  # cut at a word
+    assert len(long_preview) <= PREVIEW_CHARS
+    assert msg.rich is not None
+    html = to_html(msg.rich)
+    assert f"• <b>VPN keeps dropping</b> — {first}" in html
+    assert "<b>VPN &amp; &lt;proxy&gt;</b>" in html  # escaped, as every text is
+    assert f"• *VPN keeps dropping* — {first}" in to_mrkdwn(msg.rich)
+    for out in (msg.text, html, to_mrkdwn(msg.rich)):
+        assert "**" not in out and "`" not in out and "](" not in out
+
+
+async def test_an_opened_article_is_formatted_in_every_frontend(desk: Desk, kb: FakeKb) -> None:
+    from bot.slack.render import to_mrkdwn
+    from bot.telegram.render import to_html
+
+    kb.articles = (FakeArticle("vpn-md", "VPN keeps dropping", MARKDOWN_BODY, ("vpn",)),)
+    await desk.say(ANNA, "vpn")
+    desk.new(ANNA)
+    await desk.press(ANNA, "VPN keeps dropping")
+
+    [msg] = desk.new(ANNA)
+    assert msg.rich is not None
+    html = to_html(msg.rich)
+    assert html.startswith("<b>VPN keeps dropping</b>\n\nRestart the <b>GlobalProtect</b> client")
+    assert '<a href="https://wiki.example.com/vpn">the guide</a>' in html
+    assert "<code>vpn --reset</code>" in html and "<pre>vpn --reset</pre>" in html
+    assert "1. Quit the client\n2. Sign in with <b>your</b> account" in html
+    mrkdwn = to_mrkdwn(msg.rich)
+    assert "Restart the *GlobalProtect* client" in mrkdwn
+    assert "<https://wiki.example.com/vpn|the guide>" in mrkdwn
+    assert "```vpn --reset```" in mrkdwn and "2. Sign in with *your* account" in mrkdwn
+    # console: the plain form, no markup characters, the link's address kept
+    assert msg.text == (
+        "VPN keeps dropping\n\n"
+        "Restart the GlobalProtect client: see the guide (https://wiki.example.com/vpn) "
+        "and run vpn --reset. Then sign in again.\n\n"
+        "1. Quit the client\n2. Sign in with your account\n\nvpn --reset"
+    )
 
 
 async def test_another_suggestion_can_be_opened_from_an_article(desk: Desk) -> None:
@@ -850,7 +920,8 @@ async def test_new_with_text_starts_a_request_from_it(desk: Desk) -> None:
 
     await desk.say(ANNA, "/new впн тормозит")
 
-    assert texts(desk) == [ru("suggest_intro")]
+    [text] = texts(desk)
+    assert text.startswith(ru("suggest_intro") + "\n\n• VPN не подключается — ")
     state, data = await conv_of(desk)
     assert (state, data["query"]) == (rq.SUGGEST, "впн тормозит")
 
@@ -885,7 +956,7 @@ async def test_lang_switches_the_language_of_every_later_reply(desk: Desk) -> No
 
     await desk.say(ANNA, "VPN is down")
     msg = desk.last(ANNA)
-    assert msg.text == en("suggest_intro") and "Open a ticket" in msg.labels()
+    assert msg.text.startswith(en("suggest_intro")) and "Open a ticket" in msg.labels()
 
     await desk.say(ANNA, "/lang RU")
     assert desk.last(ANNA).text == ru("lang_set")

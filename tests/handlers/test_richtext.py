@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from bot.app import build
+from handlers import richtext
 from bot.config import Config
 from handlers.events import Reply
 from handlers.richtext import BULLETS, CODE, HEADING, NUMBERS, article, from_data, parse_markdown, to_data, to_plain
@@ -86,6 +87,40 @@ async def test_every_bundled_article_reaches_the_requester_without_markdown(
             assert msg.text.startswith(item.title + "\n\n")
             assert not any(mark in msg.text for mark in MARKUP), (item.slug, msg.text)
         payloads = [row.payload for row in await outbox_rows(desk) if "rich" in row.payload]
-        assert len(payloads) == len(ARTICLES)
+        # every opened article, plus the suggestion message (intro and previews) before them
+        assert [p["rich"][0]["kind"] for p in payloads] == ["paragraph"] + ["heading"] * len(ARTICLES)
+        assert not any(mark in payloads[0]["text"] for mark in MARKUP)
     finally:
         await app.close()
+
+
+# --- previews (the suggestion message) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Use **Authenticator** on `your phone`. Then sign in.", "Use Authenticator on your phone."),
+        ("See [the wiki](https://w.example/x)! It has it all.", "See the wiki!"),
+        ("# Heading\n\n```\ncode first\n```\n\nThe answer is here.", "The answer is here."),
+        ("Pay in 2.5 days via v1.2 form", "Pay in 2.5 days via v1.2 form"),
+        ("Steps:\n\n1. Open the portal\n2. Click *Reset*", "Steps: Open the portal Click Reset"),
+        ("Версия 2. Откройте портал. Готово.", "Версия 2. Откройте портал."),
+    ],
+)
+def test_preview_is_the_first_sentence_without_markup(body: str, expected: str) -> None:
+    assert richtext.preview(body) == expected
+
+
+def test_preview_of_a_long_sentence_is_cut_at_a_word() -> None:
+    body = "A " + "verylongword " * 30 + "end."
+    out = richtext.preview(body, limit=60)
+    assert len(out) <= 60 and out.endswith("…")
+    assert out[:-1].split()[-1] == "verylongword"  # no half word before the ellipsis
+
+
+def test_suggestions_message_has_bold_titles_and_previews() -> None:
+    rich = richtext.suggestions("Maybe:", [("VPN", "Restart it."), ("Wi-Fi", "")])
+    assert richtext.to_plain(rich) == "Maybe:\n\n• VPN — Restart it.\n• Wi-Fi"
+    assert rich[1].items[0][0] == richtext.Span("VPN", bold=True)
+    assert richtext.from_data(richtext.to_data(rich)) == rich  # survives the outbox payload

@@ -296,3 +296,18 @@ def test_business_spans_read_as_working_days_and_hours(span: str, en: str, ru: s
 
     assert span_text(translator("en"), BusinessSpan.model_validate(span)) == en
     assert span_text(translator("ru"), BusinessSpan.model_validate(span)) == ru
+
+
+def test_day_minutes_is_computed_once_per_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import time
+    from scheduler.calendar import BusinessCalendar
+
+    calendar = BusinessCalendar(intervals=((time(9), time(17)),))
+    calls: list[object] = []
+    real = BusinessCalendar.between
+    monkeypatch.setattr(BusinessCalendar, "between", lambda self, a, b: calls.append(a) or real(self, a, b))
+    assert sweep.day_minutes(calendar) == 8 * 60
+    first = len(calls)
+    assert first > 0
+    assert sweep.day_minutes(calendar) == 8 * 60
+    assert len(calls) == first  # memoised: the filing path does not recompute it

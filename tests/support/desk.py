@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.app import App
 from handlers.events import Attachment, Button, Destination, Incoming, Outcome, Reply
@@ -30,6 +31,7 @@ class Received:
     edited: bool
     ticket_id: int | None
     files: tuple[Attachment, ...] = ()  # what came with the text (inline files carry their bytes)
+    rich: tuple[Any, ...] | None = None  # the formatted form (handlers.richtext), if any
 
     def labels(self) -> list[str]:
         return [b.label for b in self.buttons]
@@ -45,7 +47,7 @@ class RecordingSender:
 
     async def send(self, dest: Destination, reply: Reply) -> str | None:
         self.messages.append(Received(dest.chat_id, reply.plain, [b for r in reply.buttons for b in r], False, reply.ticket_id,
-                                      reply.attachments))
+                                      reply.attachments, reply.rich))
         return str(next(self._ids))
 
     async def edit(self, dest: Destination, message_id: str, reply: Reply) -> str | None:
