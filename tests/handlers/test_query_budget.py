@@ -55,9 +55,11 @@ BUDGET = {
     # the SLA pause (waiting on the requester) · the outbox.
     "reply": 16,
     # inbox · sender · last_seen_at · conversation · the ticket (locked) · is agent · the
-    # ticket resolved · its audit event · the requester · the tier's agents · their identities
-    # · the card's posts · the SLA settled · the outbox.
-    "resolve": 14,
+    # ticket resolved · its audit event · the requester · the KB offer on the resolved card
+    # (the articles learned from it, its history, its first message: 3, per ticket, not per
+    # reader) · the tier's agents · their identities · the card's posts · the SLA settled ·
+    # the outbox.
+    "resolve": 17,
 }
 
 
