@@ -30,8 +30,10 @@ SYSTEM_MARKS = ("escalate ",)
 async def display_name(ctx: Context, person_id: int | None) -> str | None:
     if person_id is None:
         return None
-    person = await people.get_person(ctx.s, person_id)
-    return person.name if person else None
+    if person_id == ctx.person.id:
+        return ctx.person.name
+    found = await people.reach_one(ctx.s, person_id)  # with their identities: the card asks next
+    return found.person.name if found else None
 
 
 async def refresh_card(ctx: Context, ticket: Ticket) -> None:

@@ -65,6 +65,18 @@ def system_context(s: AsyncSession, config: Config, now: datetime, platforms: tu
     return Context(s=s, config=config, inc=inc, person=person, identity=identity, now=now, platforms=platforms)
 
 
+def _per_locale(build: ReplyBuilder) -> Callable[[str], Reply]:
+    """``build`` for a locale, called once per locale (the same reply object is reused)."""
+    made: dict[str, Reply] = {}
+
+    def get(locale: str) -> Reply:
+        if locale not in made:
+            made[locale] = build(translator(locale))
+        return made[locale]
+
+    return get
+
+
 @dataclass
 class Context:
     s: AsyncSession
@@ -149,10 +161,11 @@ class Context:
         self._out.append((dest, build(translator(locale)), locale))
 
     async def _person_destination(self, person_id: int) -> tuple[Destination | None, str]:
-        person = await people.get_person(self.s, person_id)
-        if person is None:
+        found = await people.reach_one(self.s, person_id)  # loaded once per event
+        if found is None:
             return None, self.config.desk.default_locale
-        idents = [i for i in await people.identities_of(self.s, person_id) if i.platform in self.platforms]
+        person = found.person
+        idents = [i for i in found.identities if i.platform in self.platforms]
         if not idents:
             return None, pick_locale(person, self.config, None)
         order = {p: n for n, p in enumerate(self.platforms)}
@@ -177,18 +190,23 @@ class Context:
         """Where ``team``'s queue for ``tier`` is seen, with the locale to write in."""
         conf = self.config.teams[team]
         dests: list[tuple[Destination, str]] = []
+        members: list[Person] | None = None  # the tier's agents, loaded once for every platform
+        reach: dict[int, people.Reach] = {}
         for platform in self.platforms:
             chat = getattr(conf.chats, platform, None)
             if chat is not None:
                 dests.append((Destination(platform, str(chat)), conf.locale or self.config.desk.default_locale))
                 continue
-            # No team chat on this platform: deliver to that tier's agents directly.
-            members = [p for p, m in await people.team_members(self.s, team) if m.tier == tier]
-            if not members:
-                members = [p for p, _ in await people.team_members(self.s, team, people.ROLE_LEAD)]
+            # No team chat on this platform: deliver to that tier's agents directly (their
+            # identities in one query, however many they are).
+            if members is None:
+                members = [p for p, m in await people.team_members(self.s, team) if m.tier == tier]
+                if not members:
+                    members = [p for p, _ in await people.team_members(self.s, team, people.ROLE_LEAD)]
+                reach = await people.reach(self.s, [m.id for m in members if m.id is not None])
             for member in members:
                 assert member.id is not None
-                for ident in await people.identities_of(self.s, member.id):
+                for ident in reach[member.id].identities if member.id in reach else ():
                     if ident.platform == platform:
                         dests.append(
                             (
@@ -199,14 +217,18 @@ class Context:
         return dests
 
     async def to_team(self, team: str, tier: str, build: ReplyBuilder) -> None:
+        built = _per_locale(build)  # 21 agents in two languages: two renderings
         for dest, locale in await self.team_destinations(team, tier):
-            self._out.append((dest, build(translator(locale)), locale))
+            self._out.append((dest, built(locale), locale))
 
     async def to_team_chats(self, team: str, tier: str, build: ReplyBuilder) -> None:
         """Only the shared team chats (not agents' DMs): for notices next to an edited card."""
+        if not self.team_chat_platforms(team):
+            return  # no shared chat here: nothing to look up
+        built = _per_locale(build)
         for dest, locale in await self.team_destinations(team, tier):
             if dest.person_id is None:
-                self._out.append((dest, build(translator(locale)), locale))
+                self._out.append((dest, built(locale), locale))
 
     async def to_leads(self, team: str, build: ReplyBuilder) -> None:
         conf = self.config.teams[team]
@@ -225,32 +247,46 @@ class Context:
 
     async def update_card(self, ticket: Ticket, build: ReplyBuilder) -> None:
         """Send or edit the ticket's queue card everywhere it is (or should be) shown."""
-        seen: set[tuple[str, str]] = set()
         targets = await self.team_destinations(ticket.team, ticket.tier)
-        for post in await outbox.posts_of(self.s, ticket.id, "queue"):  # type: ignore[arg-type]
-            if post.platform in self.platforms:
-                targets.append(await self._post_target(ticket.team, post.platform, post.chat_id))
+        covered = {(dest.platform, dest.chat_id) for dest, _ in targets}
+        # Cards shown elsewhere (an earlier tier's agents, a team chat no longer configured)
+        # are edited too; their readers are looked up together.
+        elsewhere = [(post.platform, post.chat_id)
+                     for post in await outbox.posts_of(self.s, ticket.id, "queue")  # type: ignore[arg-type]
+                     if post.platform in self.platforms and (post.platform, post.chat_id) not in covered]
+        targets += await self._post_targets(ticket.team, elsewhere)
+        seen: set[tuple[str, str]] = set()
+
+        def card(t: Translator) -> Reply:
+            reply = build(t)
+            return Reply(reply.text, reply.buttons, ticket_id=ticket.id, card="queue")
+
+        built = _per_locale(card)  # rendered once per language, not once per reader
         for dest, locale in targets:
             key = (dest.platform, dest.chat_id)
             if key in seen:
                 continue
             seen.add(key)
-            reply = build(translator(locale))
-            reply = Reply(reply.text, reply.buttons, ticket_id=ticket.id, card="queue")
-            self._out.append((dest, reply, locale))
+            self._out.append((dest, built(locale), locale))
 
-    async def _post_target(self, team: str, platform: str, chat_id: str) -> tuple[Destination, str]:
-        """Where an existing card lives and the locale of its reader.
-
-        A card in a person's direct chat is written in that person's language; a card in a
-        team chat in the team's configured locale (the desk default when it has none).
-        """
-        ident = await people.identity_at(self.s, platform, chat_id)
-        if ident is not None:
-            person = await people.get_person(self.s, ident.person_id)
-            if person is not None:
-                return Destination(platform, chat_id, person.id), pick_locale(person, self.config, ident.locale)
-        return Destination(platform, chat_id), self.config.teams[team].locale or self.config.desk.default_locale
+    async def _post_targets(self, team: str, chats: list[tuple[str, str]]) -> list[tuple[Destination, str]]:
+        """Where existing cards live and the locale of each reader, for several cards at once
+        (one query for all their readers). A card in a person's direct chat is written in that
+        person's language; a card in a team chat in the team's configured locale (the desk
+        default when it has none)."""
+        if not chats:
+            return []
+        readers = await people.people_at(self.s, chats)
+        out: list[tuple[Destination, str]] = []
+        for platform, chat_id in chats:
+            found = readers.get((platform, chat_id))
+            if found is not None:
+                ident, person = found
+                out.append((Destination(platform, chat_id, person.id), pick_locale(person, self.config, ident.locale)))
+            else:
+                out.append((Destination(platform, chat_id),
+                            self.config.teams[team].locale or self.config.desk.default_locale))
+        return out
 
     # --- refusals -------------------------------------------------------------
 
@@ -279,19 +315,22 @@ class Context:
         transaction as the change)."""
         await sla.settle(self.s, self.config, self.now)
         result: list[Outgoing] = []
-        for dest, reply, locale in self._out:
-            if reply.locale is None:
-                reply = dataclasses.replace(reply, locale=locale)
-            await outbox.enqueue(
-                self.s,
-                platform=dest.platform,
-                chat_id=dest.chat_id,
-                payload={**reply.to_payload(), "thread_id": dest.thread_id, "reply_to": dest.reply_to},
-                now=self.now,
-                person_id=dest.person_id,
-                ticket_id=reply.ticket_id,
-                card=reply.card,
-            )
+        rows: list[outbox.NewMessage] = []
+        # One payload per reply and locale: a card shared by 21 readers is serialised twice
+        # (once per language), not 21 times.
+        made: dict[tuple[int, str], tuple[Reply, dict[str, Any]]] = {}
+        for dest, built, locale in self._out:
+            key = (id(built), locale)
+            if key not in made:
+                reply = dataclasses.replace(built, locale=locale) if built.locale is None else built
+                made[key] = (reply, reply.to_payload())
+            reply, payload = made[key]
+            rows.append(outbox.NewMessage(
+                platform=dest.platform, chat_id=dest.chat_id,
+                payload={**payload, "thread_id": dest.thread_id, "reply_to": dest.reply_to},
+                person_id=dest.person_id, ticket_id=reply.ticket_id, card=reply.card,
+            ))
             result.append(Outgoing(dest, reply))
+        await outbox.enqueue_many(self.s, rows, self.now)  # one multi-row INSERT for the event
         self._out.clear()
         return result

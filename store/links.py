@@ -17,6 +17,7 @@ from sqlalchemy import delete, update
 from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store import people
 from store.models import LinkAttempt, LinkCode, Membership, Person
 
 # No 0/O, 1/I/L: a code read off one screen is typed correctly on the other.
@@ -124,3 +125,4 @@ async def merge_people(s: AsyncSession, kept: Person, gone: Person) -> None:
     s.add(kept)
     await s.delete(gone)
     await s.flush()
+    people.forget_reach(s)  # identities moved to ``kept``

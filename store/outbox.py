@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, event, func, or_, update
+from sqlalchemy import and_, bindparam, case, event, func, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -107,6 +107,41 @@ async def enqueue(
     s.add(row)
     await s.flush()
     return row
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """One row for :func:`enqueue_many` (the fields of :func:`enqueue`)."""
+
+    platform: str
+    chat_id: str
+    payload: dict[str, Any]
+    person_id: int | None = None
+    ticket_id: int | None = None
+    card: str | None = None
+
+
+async def enqueue_many(s: AsyncSession, messages: Sequence[NewMessage], now: datetime) -> int:
+    """Write several rows in one statement instead of one round trip per row: an event whose
+    card fans out to 21 agents sends one INSERT, not 23 (each with its own flush). Returns how
+    many rows were written.
+
+    It is one ``executemany`` of one prepared ``INSERT``: asyncpg pipelines the rows in one
+    round trip and sqlite3 loops over them in C. That measured faster than one multi-row
+    ``INSERT … VALUES (…), (…)`` (whose SQL differs with the row count, so SQLAlchemy compiles
+    it again for each new count) on both databases. Rows keep their order (ids ascending), so
+    a chat's messages are delivered in the order given."""
+    values = [
+        {"platform": m.platform, "chat_id": m.chat_id, "person_id": m.person_id, "ticket_id": m.ticket_id,
+         "card": m.card, "payload": m.payload, "status": OutboxStatus.PENDING, "attempts": 0,
+         "next_attempt_at": now, "last_error": None, "message_id": None, "created_at": now, "sent_at": None}
+        for m in messages
+    ]
+    if values:
+        # The table, not the entity: an ORM bulk insert would split the rows into one statement
+        # per set of non-null columns.
+        await s.exec(insert(OutboxMessage.__table__), params=values)  # type: ignore[call-overload,attr-defined]
+    return len(values)
 
 
 async def supersede(s: AsyncSession, platform: str, chat_id: str, card: str) -> None:

@@ -87,6 +87,7 @@ async def ensure_identity(
     else:
         ident.person_id = person.id  # type: ignore[assignment]
     await s.flush()
+    forget_reach(s)
     return ident
 
 
@@ -105,14 +106,16 @@ async def resolve_sender(
 ) -> tuple[Person, Identity]:
     """Find (or create) the person behind an incoming event and mark the identity as last used
     (``seen=False``: an event that is not the person writing, e.g. blocking the bot)."""
-    ident = (
+    found = (
         await s.exec(
-            select(Identity).where(
-                Identity.platform == platform, Identity.platform_user_id == platform_user_id
-            )
+            select(Identity, Person)
+            .join(Person, col(Person.id) == col(Identity.person_id))
+            .where(Identity.platform == platform, Identity.platform_user_id == platform_user_id)
         )
     ).first()
-    if ident is None:
+    if found is not None:
+        ident, person = found
+    else:
         key = f"{platform}:{platform_user_id}"
         if len(key) > 64:  # Person.key is VARCHAR(64): a stable digest keeps it unique
             key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
@@ -121,8 +124,7 @@ async def resolve_sender(
         await s.flush()
         ident = Identity(person_id=person.id, platform=platform, platform_user_id=platform_user_id)  # type: ignore[arg-type]
         s.add(ident)
-    else:
-        person = await s.get_one(Person, ident.person_id)
+        forget_reach(s)
     if display_name:
         ident.display_name = display_name[:200]
     if locale:
@@ -150,6 +152,30 @@ def _identities_at(platform: str, chat_id: str) -> Any:
 async def identity_at(s: AsyncSession, platform: str, chat_id: str) -> Identity | None:
     """The identity whose direct chat is ``chat_id`` on ``platform`` (``None``: a shared chat)."""
     return (await s.exec(_identities_at(platform, chat_id))).first()
+
+
+async def people_at(s: AsyncSession, chats: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[Identity, Person]]:
+    """:func:`identity_at` for several ``(platform, chat_id)`` at once, with each identity's
+    person: one query per platform (a shared chat is left out)."""
+    by_platform: dict[str, set[str]] = {}
+    for platform, chat_id in chats:
+        by_platform.setdefault(platform, set()).add(chat_id)
+    found: dict[tuple[str, str], tuple[Identity, Person]] = {}
+    for platform, ids in by_platform.items():
+        rows = await s.exec(
+            select(Identity, Person)
+            .join(Person, col(Person.id) == col(Identity.person_id))
+            .where(
+                Identity.platform == platform,
+                col(Identity.dm_chat_id).in_(ids)
+                | (col(Identity.dm_chat_id).is_(None) & col(Identity.platform_user_id).in_(ids)),
+            )
+            .order_by(col(Identity.id))
+        )
+        for ident, person in rows:
+            chat = ident.dm_chat_id if ident.dm_chat_id is not None else ident.platform_user_id
+            found.setdefault((platform, chat), (ident, person))  # the first, as identity_at takes it
+    return found
 
 
 async def mark_unreachable(s: AsyncSession, platform: str, chat_id: str, now: datetime) -> None:
@@ -194,13 +220,65 @@ async def get_person(s: AsyncSession, person_id: int) -> Person | None:
     return await s.get(Person, person_id)
 
 
+# People loaded with their identities in this transaction (``reach``): the cards, relays and
+# replies of one event ask about the same few people many times (the requester for the card
+# text, whether they blocked the bot, where to write to them). The map also keeps the objects
+# alive, so the session's identity map answers ``s.get(Person, id)`` without a query.
+REACH_KEY = "deskbot.reach"
+
+
+@dataclass(frozen=True)
+class Reach:
+    person: Person
+    identities: tuple[Identity, ...]
+
+
+def forget_reach(s: AsyncSession) -> None:
+    """Identities were added or moved between people: load them again when next asked."""
+    s.info.pop(REACH_KEY, None)
+
+
+async def reach(s: AsyncSession, person_ids: Iterable[int]) -> dict[int, Reach]:
+    """These people with their identities, the ones not yet loaded in this transaction in one
+    query (a person who does not exist is left out). Changes made through the ORM to the
+    loaded objects are seen; code that adds or moves identities calls :func:`forget_reach`."""
+    known: dict[int, Reach] = s.info.setdefault(REACH_KEY, {})
+    wanted = set(person_ids)
+    missing = sorted(wanted - known.keys())
+    if missing:
+        rows = await s.exec(
+            select(Person, Identity)
+            .outerjoin(Identity, col(Identity.person_id) == col(Person.id))
+            .where(col(Person.id).in_(missing))
+            .order_by(col(Person.id), col(Identity.id))
+        )
+        found: dict[int, tuple[Person, list[Identity]]] = {}
+        for person, ident in rows:
+            assert person.id is not None
+            _, idents = found.setdefault(person.id, (person, []))
+            if ident is not None:
+                idents.append(ident)
+        for pid, (person, idents) in found.items():
+            known[pid] = Reach(person, tuple(idents))
+    return {pid: known[pid] for pid in wanted if pid in known}
+
+
+async def reach_one(s: AsyncSession, person_id: int) -> Reach | None:
+    return (await reach(s, (person_id,))).get(person_id)
+
+
+async def identities_of_people(s: AsyncSession, person_ids: Iterable[int]) -> dict[int, list[Identity]]:
+    """Every identity of each of these people, in one query (for a team's fan-out)."""
+    return {pid: list(r.identities) for pid, r in (await reach(s, person_ids)).items()}
+
+
 async def person_by_key(s: AsyncSession, key: str) -> Person | None:
     return (await s.exec(select(Person).where(Person.key == key))).first()
 
 
 async def identities_of(s: AsyncSession, person_id: int) -> list[Identity]:
-    rows = await s.exec(select(Identity).where(Identity.person_id == person_id))
-    return list(rows)
+    found = await reach_one(s, person_id)
+    return list(found.identities) if found is not None else []
 
 
 async def memberships_of(s: AsyncSession, person_id: int) -> list[Membership]:
