@@ -38,9 +38,13 @@ The pieces:
   port: a proxy, a second replica).
 * :func:`write_config` — a config file for a desk on both platforms (webhook mode, the
   public webhook URL registered with ``setWebhook`` is rewritten by :meth:`Fakes.point_at`
-  as a reverse proxy would forward it), with ``agents`` agents in the IT team whose queue
-  is a Telegram group (:data:`TG_GROUP`) and a Slack channel (:data:`SLACK_CHANNEL`).
-  Secrets go through the environment (:func:`desk_env`), as in production.
+  as a reverse proxy would forward it), with ``agents`` agents (``agent1..N``). Teams come
+  from ``Fakes(teams=N)``: 1 is the sample's IT team, its queue a Telegram group
+  (:data:`TG_GROUP`) and a Slack channel (:data:`SLACK_CHANNEL`); more are bench teams
+  ``desk0..N-1`` (:func:`bench_teams`), each with its own group and channel and one routing
+  word, replacing the sample's teams and categories (deskbot delivers one message at a time
+  per chat, so spreading requests over teams spreads the delivery lanes). Secrets go
+  through the environment (:func:`desk_env`), as in production.
 * :func:`fresh_database` — a new SQLite file or a new PostgreSQL database
   (``CREATE DATABASE`` on :data:`PG_SERVER`); ``await db.drop()`` removes it
   (``DROP DATABASE ... WITH (FORCE)``).
