@@ -38,9 +38,13 @@ The pieces:
   port: a proxy, a second replica).
 * :func:`write_config` — a config file for a desk on both platforms (webhook mode, the
   public webhook URL registered with ``setWebhook`` is rewritten by :meth:`Fakes.point_at`
-  as a reverse proxy would forward it), with ``agents`` agents in the IT team whose queue
-  is a Telegram group (:data:`TG_GROUP`) and a Slack channel (:data:`SLACK_CHANNEL`).
-  Secrets go through the environment (:func:`desk_env`), as in production.
+  as a reverse proxy would forward it), with ``agents`` agents (``agent1..N``). Teams come
+  from ``Fakes(teams=N)``: 1 is the sample's IT team, its queue a Telegram group
+  (:data:`TG_GROUP`) and a Slack channel (:data:`SLACK_CHANNEL`); more are bench teams
+  ``desk0..N-1`` (:func:`bench_teams`), each with its own group and channel and one routing
+  word, replacing the sample's teams and categories (deskbot delivers one message at a time
+  per chat, so spreading requests over teams spreads the delivery lanes). Secrets go
+  through the environment (:func:`desk_env`), as in production.
 * :func:`fresh_database` — a new SQLite file or a new PostgreSQL database
   (``CREATE DATABASE`` on :data:`PG_SERVER`); ``await db.drop()`` removes it
   (``DROP DATABASE ... WITH (FORCE)``).
@@ -127,6 +131,36 @@ def _it_categories() -> tuple[str, ...]:
 
 
 IT_CATEGORIES = _it_categories()
+TEAM_WORDS = ("printer", "vpn", "password", "outlook", "monitor", "wifi", "badge", "parking", "invoice",
+              "vacation", "laptop", "license", "headset", "payslip", "contract", "furniture")
+
+
+@dataclass(frozen=True)
+class BenchTeam:
+    """A team of the bench desk: its queue chats, the word that routes a request to it, and
+    the title of its category (as the category question shows it)."""
+
+    key: str
+    tg_group: int
+    slack_channel: str
+    word: str | None  # None: the sample config's IT team (its own categories)
+    titles: tuple[str, ...]
+
+    def problem(self, n: int) -> str:
+        if self.word is None:
+            return PROBLEMS[n % len(PROBLEMS)]
+        return f"my {self.word} does not work since this morning ({n})"
+
+
+def bench_teams(teams: int) -> list[BenchTeam]:
+    """One team: the sample config's IT team. More: ``desk0..N-1``, each with one category
+    (routed by one word of :data:`TEAM_WORDS`) and its own Telegram group and Slack channel."""
+    if teams <= 1:
+        return [BenchTeam("it", TG_GROUP, SLACK_CHANNEL, None, IT_CATEGORIES)]
+    if teams > len(TEAM_WORDS):
+        raise ValueError(f"at most {len(TEAM_WORDS)} bench teams")
+    return [BenchTeam(f"desk{i}", -1002000000001 - i, f"C0DESK{i:04d}", TEAM_WORDS[i],
+                      (f"Desk {i} ({TEAM_WORDS[i]})",)) for i in range(teams)]
 
 _status: contextvars.ContextVar[int] = contextvars.ContextVar("webhook_status", default=0)
 
@@ -211,19 +245,21 @@ class Fakes:
     """Both fake platforms on loopback, for one bench (``async with Fakes() as fakes``)."""
 
     def __init__(self, *, rate_limits: Any = False, direct: bool = True, retain_calls: bool = True,
-                 telegram: bool = True, slack: bool = True) -> None:
+                 telegram: bool = True, slack: bool = True, teams: int = 1) -> None:
         self.telegram = LoadTelegram(token=TG_TOKEN, rate_limits=rate_limits, direct=direct) if telegram else None
         self.slack = (LoadSlack(token=SLACK_TOKEN, signing_secret=SLACK_SIGNING, rate_limits=rate_limits)
                       if slack else None)
         self.retain_calls = retain_calls
-        if self.telegram is not None:
-            self.tg_group = self.telegram.group(TG_GROUP, "IT support", forum=False)
-        if self.slack is not None:
-            self.slack_channel = self.slack.channel(SLACK_CHANNEL, "it-queue", members=[])
-            # The fake's HTTP client gives up after 10 s; a loaded bot may take longer to
-            # answer, which is a slow answer, not a lost connection.
-            self.slack._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60),
-                                                       connector=aiohttp.TCPConnector(limit=200))
+        self.teams = bench_teams(teams)
+        self.tg_groups: dict[int, Any] = {}
+        self.slack_channels: dict[str, Any] = {}
+        for team in self.teams:
+            if self.telegram is not None:
+                self.tg_groups[team.tg_group] = self.telegram.group(team.tg_group, f"{team.key} queue", forum=False)
+            if self.slack is not None:
+                self.slack_channels[team.slack_channel] = self.slack.channel(
+                    team.slack_channel, f"{team.key}-queue", members=[])
+        self.team_chats = {str(t.tg_group) for t in self.teams} | {t.slack_channel for t in self.teams}
 
     async def __aenter__(self) -> Fakes:
         if self.telegram is not None:
@@ -233,6 +269,10 @@ class Fakes:
             self.telegram.calls.retain = self.retain_calls
         if self.slack is not None:
             await self.slack.start()
+            # The fake's HTTP client gives up after 10 s; a loaded bot may take longer to
+            # answer, which is a slow answer, not a lost connection.
+            self.slack._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60),
+                                                       connector=aiohttp.TCPConnector(limit=200))
             self.slack.calls.retain = self.retain_calls
         return self
 
@@ -284,7 +324,9 @@ def agent_slack_id(n: int) -> str:
 def write_config(path: Path, fakes: Fakes, database_url: str, *, agents: int = 5,
                  changes: Callable[[dict[str, Any]], None] | None = None) -> Path:
     """The sample config with the platforms pointed at ``fakes``, ``database_url``, and
-    ``agents`` agents (``agent1..N``) as the IT team's L1 with both platforms' queues."""
+    ``agents`` agents (``agent1..N``) as L1 of the IT team (``fakes.teams``: one) or of each
+    bench team (more: they replace the sample's teams and categories), with both platforms'
+    queue chats."""
     data = yaml.safe_load(SAMPLE_CONFIG.read_text("utf-8"))
     data["desk"]["database_url"] = database_url
     data["server"]["listen"] = "127.0.0.1:0"
@@ -292,17 +334,28 @@ def write_config(path: Path, fakes: Fakes, database_url: str, *, agents: int = 5
     for n, key in enumerate(agent_keys(agents), start=1):
         people[key] = {"name": f"Agent {n}", "locale": LOCALE, "telegram": FIRST_AGENT_TG + n - 1,
                        "slack": agent_slack_id(n)}
-    it = data["teams"]["it"]
-    it["tiers"] = {"L1": agent_keys(agents), "L2": ["vera"], "L3": []}
-    it["chats"] = {}
+    chats = lambda team: {  # noqa: E731
+        **({"telegram": team.tg_group} if fakes.telegram is not None else {}),
+        **({"slack": team.slack_channel} if fakes.slack is not None else {})}
+    if fakes.teams[0].word is None:  # the sample's IT team
+        it = data["teams"]["it"]
+        it["tiers"] = {"L1": agent_keys(agents), "L2": ["vera"], "L3": []}
+        it["chats"] = chats(fakes.teams[0])
+    else:
+        data["teams"] = {t.key: {"title": {"en": t.titles[0], "ru": t.titles[0]}, "calendar": "moscow",
+                                 "assignment": "manual", "leads": ["gleb"], "tiers": {"L1": agent_keys(agents)},
+                                 "chats": chats(t)} for t in fakes.teams}
+        data["categories"] = {f"cat_{t.key}": {"team": t.key, "title": {"en": t.titles[0], "ru": t.titles[0]},
+                                               "keywords": [t.word]} for t in fakes.teams}
+        data["categories"]["other"] = {"team": fakes.teams[0].key, "title": {"en": "Other", "ru": "Другое"},
+                                       "keywords": []}
+        data["sweep"]["teams"] = {}
     if fakes.telegram is not None:
-        it["chats"]["telegram"] = TG_GROUP
         data["telegram"] = {"token": "${TELEGRAM_BOT_TOKEN}", "mode": "webhook", "api_base": fakes.telegram.base_url,
                             "webhook": {"url": PUBLIC_WEBHOOK, "secret": "${TELEGRAM_WEBHOOK_SECRET}"}}
     else:
         data["telegram"] = {"token": ""}
     if fakes.slack is not None:
-        it["chats"]["slack"] = SLACK_CHANNEL
         data["slack"] = {"bot_token": "${SLACK_BOT_TOKEN}", "signing_secret": "${SLACK_SIGNING_SECRET}",
                          "app_token": "", "api_base": fakes.slack.base_url}
     else:
@@ -682,7 +735,7 @@ class Step:
 
 
 _tokens = itertools.count(1)
-CARD_NUMBER = re.compile(r"#(\d+)\b")
+CARD_NUMBER = re.compile(r"(?<!&)#(\d+)\b")  # not an HTML character reference (&#39;)
 
 
 class Cards:
@@ -690,6 +743,7 @@ class Cards:
     "#N created"), by (platform, ticket number)."""
 
     def __init__(self, fakes: Fakes) -> None:
+        self.chats = fakes.team_chats
         self.seen: dict[tuple[str, int], Any] = {}
         self._waiting: dict[tuple[str, int], asyncio.Future[Any]] = {}
         fakes.observe(self._seen)
@@ -697,7 +751,7 @@ class Cards:
     def _seen(self, platform: str, call: Any) -> None:
         if not call.ok or call.method not in ("sendMessage", "sendmessage", "chat.postMessage"):
             return
-        if call_chat(platform, call) not in (str(TG_GROUP), SLACK_CHANNEL):
+        if call_chat(platform, call) not in self.chats:
             return
         if CLAIM_LABEL not in call_buttons(platform, call):
             return
@@ -742,8 +796,10 @@ class Population:
         if fakes.slack is not None:
             self.slack_agents = [fakes.slack.user(agent_slack_id(n + 1), f"Agent {n + 1}", locale="en-US")
                                  for n in range(agents)]
-            fakes.slack_channel.add(*self.slack_agents)
+            for channel in fakes.slack_channels.values():
+                channel.add(*self.slack_agents)
         self._next_agent = itertools.count(0)
+        self._next_team = itertools.count(0)
         self.cards = Cards(fakes)
 
     def employee(self, platform: str) -> Any:
@@ -760,8 +816,11 @@ class Population:
         return agents[next(self._next_agent) % len(agents)]
 
     def flow(self, platform: str, problem: str | None = None) -> Flow:
+        """A new employee's request to the next team (round robin), worked by the next agent."""
+        n = next(self._next_team)
+        team = self.fakes.teams[n % len(self.fakes.teams)]
         return Flow(self, platform, self.employee(platform), self.agent(platform),
-                    problem or PROBLEMS[next(self._employees) % len(PROBLEMS)])
+                    problem or team.problem(n), team)
 
     # --- timing one inbound event ---------------------------------------------------------
 
@@ -817,8 +876,10 @@ PROBLEMS = (
 class Flow:
     """One request's life, one inbound event per :meth:`next` (None when it is over)."""
 
-    def __init__(self, pop: Population, platform: str, employee: Any, agent: Any, problem: str) -> None:
+    def __init__(self, pop: Population, platform: str, employee: Any, agent: Any, problem: str,
+                 team: BenchTeam) -> None:
         self.pop = pop
+        self.team = team
         self.platform = platform
         self.employee = employee
         self.agent = agent
@@ -846,7 +907,12 @@ class Flow:
 
     @property
     def team_chat(self) -> str:
-        return str(TG_GROUP) if self.platform == "telegram" else SLACK_CHANNEL
+        return str(self.team.tg_group) if self.platform == "telegram" else self.team.slack_channel
+
+    @property
+    def group(self) -> Any:
+        """The team's Telegram group (tests.support.telegram.Group)."""
+        return self.pop.fakes.tg_groups[self.team.tg_group]
 
     def _message(self, call: Any) -> Any:
         """The bot message a matched call created or changed."""
@@ -880,7 +946,7 @@ class Flow:
         predicate = shows(methods=methods, message_id=key)
         card = self.card
         if self.platform == "telegram":
-            send = lambda: self.agent.presses(card, CLAIM_LABEL, chat=self.pop.fakes.tg_group)  # noqa: E731
+            send = lambda: self.agent.presses(card, CLAIM_LABEL, chat=self.group)  # noqa: E731
         else:
             send = lambda: self.agent.presses(card, CLAIM_LABEL)  # noqa: E731
         return await self.pop.timed(self.platform, "claim", self.team_chat, predicate, send, self._acked)
@@ -890,9 +956,9 @@ class Flow:
         word = token("q")
         text = f"Could you restart it and tell me the error code? {word}"
         if self.platform == "telegram":
-            send = lambda: self.agent.says(text, chat=self.pop.fakes.tg_group, reply_to=self.card)  # noqa: E731
+            send = lambda: self.agent.says(text, chat=self.group, reply_to=self.card)  # noqa: E731
         else:
-            send = lambda: self.agent.says(text, channel=SLACK_CHANNEL, thread_ts=self.card.ts)  # noqa: E731
+            send = lambda: self.agent.says(text, channel=self.team.slack_channel, thread_ts=self.card.ts)  # noqa: E731
         return await self.pop.timed(self.platform, "agent_reply", self.employee_chat, shows(word), send, self._acked)
 
     async def requester_reply(self) -> Step:
@@ -911,9 +977,9 @@ class Flow:
         word = token("r")
         text = f"/resolve Reset the profile, works now {word}"
         if self.platform == "telegram":
-            send = lambda: self.agent.says(text, chat=self.pop.fakes.tg_group, reply_to=self.card)  # noqa: E731
+            send = lambda: self.agent.says(text, chat=self.group, reply_to=self.card)  # noqa: E731
         else:
-            send = lambda: self.agent.says(text, channel=SLACK_CHANNEL, thread_ts=self.card.ts)  # noqa: E731
+            send = lambda: self.agent.says(text, channel=self.team.slack_channel, thread_ts=self.card.ts)  # noqa: E731
         return await self.pop.timed(self.platform, "resolve", self.employee_chat, shows(word), send, self._acked)
 
     # --- the flow ------------------------------------------------------------------------------
@@ -953,7 +1019,7 @@ class Flow:
             return await self.tap(OPEN_LABEL, "tap_open")
         yes = next((b for b in labels if b.startswith(YES_PREFIX)), None)
         if yes is None:  # "Which category fits best?": one of the IT team's
-            yes = next((b for b in labels if b in IT_CATEGORIES), None)
+            yes = next((b for b in labels if b in self.team.titles), None)
         if yes is None:
             step = Step(self.platform, "tap", time.monotonic())
             step.error = f"no button to tap: {labels}"
@@ -998,6 +1064,9 @@ class Flow:
                                    error=f"no card #{self.ticket} in the team chat"))
             return
         self.card = self._message(call)
+        chat = call_chat(self.platform, call)
+        if chat not in (str(self.team.tg_group), self.team.slack_channel):  # routed elsewhere: follow the card
+            self.team = next(t for t in self.pop.fakes.teams if chat in (str(t.tg_group), t.slack_channel))
 
 
 class EchoFlow:

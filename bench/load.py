@@ -6,7 +6,11 @@ interactivity POSTs to ``/slack/events``) against the fake platform APIs of ``te
 in this process. Simulated people drive whole requests (:class:`bench._run.Flow`): the
 request text, the taps (open a ticket, the category), the agent's claim, the agent's
 reply, the requester's reply, the resolve — half of them in Telegram, half in Slack, a
-new employee per request, 5 agents per platform working the IT team's group / channel.
+new employee per request, spread round robin over 10 teams (each with its own Telegram
+group and Slack channel, one routing word, the same 5 agents per platform in each). Why
+several teams: deskbot delivers one message at a time per chat, in order, so one team
+chat taking every card, claim and reply is a single lane (and Telegram would allow it 20
+messages a minute); ``--teams 1`` runs that shape (the sample's IT team).
 
 The offered rate ramps up in steps (default 50, 100, 200, 400, 800 inbound events/s, 10 s
 each) with 50 concurrent senders: at each tick a sender takes a request whose next event
@@ -360,17 +364,18 @@ class Plan:
     warmup_seconds: float
     paced: bool
     bare: bool
+    teams: int
 
 
 FULL = Plan(dbs=("sqlite", "postgres"), steps=(50, 100, 200, 400, 800), step_seconds=10.0, max_seconds=10.0,
-            senders=50, think=0.2, warmup_seconds=3.0, paced=False, bare=True)
+            senders=50, think=0.2, warmup_seconds=3.0, paced=False, bare=True, teams=10)
 SMOKE = Plan(dbs=("sqlite",), steps=(20,), step_seconds=3.0, max_seconds=2.0, senders=50, think=0.2,
-             warmup_seconds=0.0, paced=False, bare=True)
+             warmup_seconds=0.0, paced=False, bare=True, teams=2)
 
 
 async def run_desk(plan: Plan, db_kind: str, tmp: Path) -> list[Figures]:
     out: list[Figures] = []
-    async with Fakes(rate_limits=False, retain_calls=False) as fakes:
+    async with Fakes(rate_limits=False, retain_calls=False, teams=plan.teams) as fakes:
         db = await fresh_database(db_kind, tmp)
         try:
             config = write_config(tmp / f"desk-{db_kind}.yaml", fakes, db.url)
@@ -386,7 +391,8 @@ async def run_desk(plan: Plan, db_kind: str, tmp: Path) -> list[Figures]:
                     return flow
 
                 print(f"\n{db_kind}: deskbot run pid {proc.pid} ({'paced' if plan.paced else 'pacing off'}), "
-                      f"{plan.senders} senders, think {plan.think}s", flush=True)
+                      f"{plan.senders} senders, think {plan.think}s, {len(fakes.teams)} team(s) with a Telegram "
+                      f"group and a Slack channel each, 5 agents", flush=True)
                 driver = Driver(make, PLATFORMS, senders=plan.senders, think=plan.think)
                 if plan.warmup_seconds:
                     await driver.step(20.0, plan.warmup_seconds)
@@ -519,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=None, help="seconds a person waits before the next event")
     parser.add_argument("--paced", action="store_true", help="the real deskbot run, with its own pacing")
     parser.add_argument("--no-bare", action="store_true", help="skip the baseline")
+    parser.add_argument("--teams", type=int, default=None,
+                        help="teams, each with its own group / channel (1: the sample's IT team)")
     args = parser.parse_args(argv)
     plan = SMOKE if args.smoke else FULL
     changes: dict[str, Any] = {}
@@ -526,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         changes["dbs"] = tuple(d.strip() for d in args.db.split(",") if d.strip())
     if args.steps:
         changes["steps"] = tuple(float(s) for s in args.steps.split(","))
-    for name in ("step_seconds", "max_seconds", "senders", "think"):
+    for name in ("step_seconds", "max_seconds", "senders", "think", "teams"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.paced:
