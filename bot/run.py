@@ -30,6 +30,7 @@ has one) and the database are closed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -195,6 +196,9 @@ class Runner:
         """Start everything; on failure undo what was started and raise."""
         try:
             await self.app.start()
+            # The KB index and config are built and live for the whole run: take them out of
+            # the cyclic collector's walks (part of the search p99, see docs/kb.md "Latency").
+            gc.freeze()
             if self.app.kb_reloader is not None:  # every replica follows `deskbot kb reload`
                 self._kb_reload = asyncio.create_task(self.app.kb_reloader.run(self._kb_stop), name="kb-reload")
             for frontend in self.frontends:
