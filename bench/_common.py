@@ -23,7 +23,13 @@ from kb.evaluate import EvalQuery  # noqa: E402
 from kb.matcher import Suggestion  # noqa: E402
 from kb.normalize import terms, tokenize  # noqa: E402
 
-BANKING77_DIR = ROOT.parent / "shared" / "data" / "banking77"
+# ../shared/data/banking77 next to the checkout (or next to a parent: git worktrees live
+# one level deeper, e.g. /work/wt/<name>).
+BANKING77_DIR = next(
+    (p / "shared" / "data" / "banking77" for p in ROOT.parents
+     if (p / "shared" / "data" / "banking77").is_dir()),
+    ROOT.parent / "shared" / "data" / "banking77",
+)
 SPLIT_SEED = 77
 QUESTIONS_PER_INTENT = 10
 TUNE_SHARE = 0.25

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from kb.articles import Article, article_files, load_articles
+from kb.chatter import is_chatter
 from kb.errors import KbError
 from kb.feedback import FeedbackMemory
 from kb.index import Analysis, Index, QueryTerm
@@ -132,8 +133,8 @@ class Matcher:
         decides.
         """
         index = self._index  # one consistent snapshot even if a reload swaps it
-        if limit <= 0 or index.n_docs == 0:
-            return []
+        if limit <= 0 or index.n_docs == 0 or is_chatter(text):
+            return []  # "спасибо, всё работает", "👍": nothing to suggest
         analysis = index.analyze(text)
         cand, feats = index.retrieve(analysis, CANDIDATES)
         cand, scores = self._score(index, text, analysis, cand, feats)
