@@ -30,8 +30,10 @@ from rapidfuzz.distance import OSA
 
 from kb.articles import Article
 from kb.normalize import (
+    GENERIC_STEMS,
     STOPWORDS,
     WEAK_FACTOR,
+    is_generic,
     is_weak,
     stem,
     switch_layout,
@@ -98,6 +100,9 @@ _FUZZY_MIN_LEN = 4
 _PREFIX_MIN = 5
 _PREFIX_SHARE = 0.6
 FUZZY_POWER = 3.0
+# Weight of a generic word ("работает", "won't open", kb.normalize.GENERIC_WORDS) as a
+# share of its IDF: it helps to rank, but is not what the query is about.
+GENERIC_FACTOR = 0.5
 # BM25 parameters (tuned on our BANKING77 tuning split, see bench/).
 K1 = 4.0
 B = 0.75
@@ -481,7 +486,11 @@ class Index:
     def _weight(self, text: str, tid: int) -> float:
         """Information weight of a query word: IDF, less for question words and numbers."""
         weight = float(self.idf[tid]) if tid >= 0 else self.unknown_idf
-        return weight * WEAK_FACTOR if is_weak(text) else weight
+        if is_weak(text):
+            return weight * WEAK_FACTOR
+        if is_generic(text) or (tid >= 0 and self.terms[tid] in GENERIC_STEMS):
+            return weight * GENERIC_FACTOR
+        return weight
 
     # ------------------------------------------------------------------ scoring
 
@@ -536,6 +545,50 @@ class Index:
         centroid = self._centroid_cosine(analysis, cand)
         feats = np.column_stack([bm, cv, head, order_f, tokenset, fuzzy_cov, centroid])
         return cand.astype(np.int64), np.clip(feats, 0.0, 1.0)
+
+    def is_generic_term(self, qt: QueryTerm) -> bool:
+        """A query word that says nothing about the topic (``kb.normalize.GENERIC_WORDS``,
+        question words, negations, numbers)."""
+        if is_weak(qt.text) or is_generic(qt.text):
+            return True
+        return qt.term >= 0 and self.terms[qt.term] in GENERIC_STEMS
+
+    def specific_coverage(self, analysis: Analysis, cand: np.ndarray) -> np.ndarray:
+        """Share of the query's *specific* information each candidate covers (0..1).
+
+        Like ``coverage`` but over the words that are not generic ("не работает",
+        "won't open", "у всех в отделе"): for "не запускается excel" that is "excel"
+        alone, which no IT article has, so none is suggested on the strength of
+        "не ... запускается". A query made of generic words only has no specific
+        information: every candidate gets 0.
+        """
+        out = np.zeros(len(cand))
+        best: dict[int, QueryTerm] = {}
+        total = 0.0
+        for qt in analysis.terms:
+            if self.is_generic_term(qt):
+                continue
+            if qt.term < 0:
+                total += qt.weight
+                continue
+            prev = best.get(qt.term)
+            if prev is None:
+                total += qt.weight
+            if prev is None or qt.quality > prev.quality:
+                best[qt.term] = qt
+        if total <= 0 or not best or len(cand) == 0:
+            return out
+        tids = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
+        w = np.fromiter((qt.weight * qt.quality for qt in best.values()), dtype=np.float64)
+        lo, hi = self.post_ptr[tids], self.post_ptr[tids + 1]
+        lens = hi - lo
+        idx = _ranges(lo, lens)
+        cov = np.bincount(
+            self.post_doc[idx], weights=self.post_cov[idx] * np.repeat(w, lens),
+            minlength=self.n_docs,
+        )
+        result: np.ndarray = np.clip(cov[cand] / total, 0.0, 1.0)
+        return result
 
     def _fuzzy_features(
         self, analysis: Analysis, cand: np.ndarray, total: float

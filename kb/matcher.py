@@ -22,7 +22,7 @@ from kb.errors import KbError
 from kb.feedback import FeedbackMemory
 from kb.index import Analysis, Index, QueryTerm
 from kb.normalize import is_cyrillic, is_latin, stem
-from kb.ranking import confidence
+from kb.ranking import confidence, specific_gate
 
 __all__ = ["DEFAULT_THRESHOLD", "Matcher", "Suggestion"]
 
@@ -101,8 +101,12 @@ class Matcher:
     def _score(
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated 0..1 scores of the candidates (a subclass may rerank or add some)."""
-        return cand, confidence(feats)
+        """Calibrated 0..1 scores of the candidates (a subclass may rerank or add some).
+
+        An article must match the query's specific words, not only "не работает" /
+        "won't open" (:meth:`Index.specific_coverage`).
+        """
+        return cand, confidence(feats) * specific_gate(index.specific_coverage(analysis, cand))
 
     @classmethod
     def from_dir(cls, directory: Path, **kw: Any) -> Matcher:
