@@ -33,6 +33,7 @@ from kb.normalize import (
     GENERIC_STEMS,
     STOPWORDS,
     WEAK_FACTOR,
+    is_cyrillic,
     is_generic,
     is_weak,
     stem,
@@ -136,8 +137,27 @@ def _content(tokens: list[str]) -> list[str]:
 class Index:
     """Immutable lexical index over a list of articles."""
 
-    def __init__(self, articles: Sequence[Article], weights: FieldWeights | None = None) -> None:
+    def __init__(
+        self,
+        articles: Sequence[Article],
+        weights: FieldWeights | None = None,
+        *,
+        synonyms: Sequence[Sequence[str]] = (),
+    ) -> None:
         self.articles: tuple[Article, ...] = tuple(articles)
+        self.synonyms = tuple(tuple(words) for words in synonyms)
+        # Synonym sets (kb/synonyms.py): all stems of a set share one term id; in the
+        # strings compared by rapidfuzz each word becomes the set's first word of the same
+        # script ("mfa" -> "2fa", "двухфакторку" -> "двухфакторка"), so the typed script and
+        # with it the query's language are kept.
+        self._syn_group: dict[str, tuple[str, ...]] = {}  # stem -> stems of its set
+        self._syn_head: dict[str, str] = {}  # stem -> the word strings use instead
+        for words in self.synonyms:
+            stems = tuple(dict.fromkeys(stem(w) for w in words))
+            for word in words:
+                same = [w for w in words if is_cyrillic(w) == is_cyrillic(word)]
+                self._syn_group[stem(word)] = stems
+                self._syn_head[stem(word)] = same[0]
         self.weights = w = weights or FieldWeights()
         self.by_slug = {a.slug: i for i, a in enumerate(self.articles)}
         self.n_docs = n_docs = len(self.articles)
@@ -147,9 +167,23 @@ class Index:
         surface: dict[str, int] = {}
 
         def term_id(token: str) -> int:
-            tid = vocab.setdefault(stem(token), len(vocab))
+            key = stem(token)
+            tid = vocab.get(key)
+            if tid is None:
+                tid = vocab[key] = len(vocab)  # a fresh id: ids only grow
+                for other in self._syn_group.get(key, ()):
+                    vocab.setdefault(other, tid)
             surface.setdefault(token, tid)
             return tid
+
+        def centroid_id(token: str) -> int:
+            key = stem(token)
+            cid = cvocab.get(key)
+            if cid is None:
+                cid = cvocab[key] = len(cvocab)
+                for other in self._syn_group.get(key, ()):
+                    cvocab.setdefault(other, cid)
+            return cid
 
         # Centroid vocabulary: stems of every word, function words included.
         cvocab: dict[str, int] = {}
@@ -172,26 +206,39 @@ class Index:
 
             def add_sentence(tokens: list[str]) -> None:
                 if tokens:
-                    sentences.append([cvocab.setdefault(stem(t), len(cvocab)) for t in tokens])
+                    sentences.append([centroid_id(t) for t in tokens])
                     sent_owner.append(len(tf_rows))
 
-            title_tokens = tokenize(art.title)
+            title_tokens = self._tokens(art.title)
             add_sentence(title_tokens)
             head: set[int] = set()
             for tid in map(term_id, _content(title_tokens)):
                 tf[tid] += w.title_tf
                 bump(tid, w.title_cov)
                 head.add(tid)
-            tag_tokens = [t for tag in art.tags for t in tokenize(tag)]
+            tag_tokens = [t for tag in art.tags for t in self._tokens(tag)]
             for tid in map(term_id, _content(tag_tokens)):
                 tf[tid] += w.tags_tf
                 bump(tid, w.tags_cov)
                 head.add(tid)
+            # aliases: other names of the subject, weighted like tags, compared like the title
+            alias_strings = [self._tokens(alias) for alias in art.aliases]
+            alias_tokens = [t for tokens in alias_strings for t in tokens]
+            for tid in map(term_id, _content(alias_tokens)):
+                tf[tid] += w.tags_tf
+                bump(tid, w.tags_cov)
+                head.add(tid)
             in_questions: dict[int, int] = defaultdict(int)
-            doc_words = dict.fromkeys(_content(title_tokens) + _content(tag_tokens))
+            doc_words = dict.fromkeys(
+                _content(title_tokens) + _content(tag_tokens) + _content(alias_tokens)
+            )
             strings = [" ".join(title_tokens)]
+            for tokens in alias_strings:
+                if tokens:
+                    add_sentence(tokens)
+                    strings.append(" ".join(tokens))
             for question in art.questions:
-                tokens = tokenize(question)
+                tokens = self._tokens(question)
                 add_sentence(tokens)
                 strings.append(" ".join(tokens))
                 content = _content(tokens)
@@ -205,7 +252,7 @@ class Index:
                 # saturating: one question mentions it → 3/4 of the field weight, 3+ → all
                 bump(tid, w.questions_cov * min(1.0, 0.625 + 0.125 * n))
             in_body: dict[int, int] = defaultdict(int)
-            for tid in map(term_id, _content(tokenize(art.body))):
+            for tid in map(term_id, _content(self._tokens(art.body))):
                 tf[tid] += w.body_tf
                 in_body[tid] += 1
             for tid, n in in_body.items():
@@ -235,6 +282,12 @@ class Index:
                     if tid in head:
                         head.add(twin)
 
+        # every word of a synonym set is a KB word (typo repair finds "двухфакторку" too)
+        for syn_set in self.synonyms:
+            for word in syn_set:
+                tid = vocab.get(stem(word))
+                if tid is not None:
+                    surface.setdefault(word, tid)
         self.vocab = vocab
         self.terms: list[str] = [""] * len(vocab)
         for term, tid in vocab.items():
@@ -368,6 +421,13 @@ class Index:
 
     # ------------------------------------------------------------------ query analysis
 
+    def _tokens(self, text: str) -> list[str]:
+        """:func:`tokenize`, with each synonym replaced by its set's head word (same script)."""
+        tokens = tokenize(text)
+        if not self._syn_head:
+            return tokens
+        return [self._syn_head.get(stem(t), t) for t in tokens]
+
     def _known(self, token: str) -> int:
         return self.vocab.get(stem(token), -1)
 
@@ -411,7 +471,7 @@ class Index:
         out: list[QueryTerm] = []
         repaired: list[str] = []
         for chunk in text.split():
-            tokens = tokenize(chunk)
+            tokens = self._tokens(chunk)
             content = _content(tokens)
             ids = [self._known(t) for t in content]
             if all(i >= 0 for i in ids):
@@ -422,7 +482,7 @@ class Index:
                 continue
             switched = switch_layout(chunk)
             if switched is not None:
-                alt_tokens = tokenize(switched)
+                alt_tokens = self._tokens(switched)
                 alt = _content(alt_tokens)
                 alt_ids = [self._known(t) for t in alt]
                 if alt_tokens and all(i >= 0 for i in alt_ids):

@@ -23,6 +23,7 @@ from kb.feedback import FeedbackMemory
 from kb.index import Analysis, Index, QueryTerm
 from kb.normalize import is_cyrillic, is_latin, stem
 from kb.ranking import confidence, specific_gate
+from kb.synonyms import SYNONYMS_FILE, Synonyms, load_synonyms
 
 __all__ = ["DEFAULT_THRESHOLD", "Matcher", "Suggestion"]
 
@@ -56,6 +57,11 @@ def _signature(directory: Path) -> FileSignature:
         except OSError:
             continue
         sig[path.name] = (st.st_mtime_ns, st.st_size)
+    try:
+        st = (directory / SYNONYMS_FILE).stat()
+        sig[SYNONYMS_FILE] = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        pass
     return sig
 
 
@@ -83,11 +89,16 @@ class Matcher:
     """
 
     def __init__(
-        self, articles: Sequence[Article], *, threshold: float = DEFAULT_THRESHOLD
+        self,
+        articles: Sequence[Article],
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        synonyms: Synonyms = (),
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within 0..1, got {threshold}")
         self.threshold = threshold
+        self.synonyms = tuple(tuple(words) for words in synonyms)  # kb/synonyms.py
         self._index = self._make_index(articles)
         self._feedback = FeedbackMemory()
         self._directory: Path | None = None
@@ -96,7 +107,7 @@ class Matcher:
 
     def _make_index(self, articles: Sequence[Article]) -> Index:
         """Build the index for a list of articles (a subclass may add to it)."""
-        return Index(articles)
+        return Index(articles, synonyms=self.synonyms)
 
     def _score(
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
@@ -110,10 +121,12 @@ class Matcher:
 
     @classmethod
     def from_dir(cls, directory: Path, **kw: Any) -> Matcher:
-        """Load every article of a directory (raises :class:`KbError` on a bad file)."""
+        """Load every article of a directory and its ``synonyms.yaml`` (raises
+        :class:`KbError` on a bad file)."""
         directory = Path(directory)
         signature = _signature(directory) if directory.is_dir() else {}
-        matcher = cls(load_articles(directory), **kw)
+        articles = load_articles(directory)
+        matcher = cls(articles, synonyms=load_synonyms(directory), **kw)
         matcher._directory = directory
         matcher._signature = signature
         return matcher
@@ -201,8 +214,10 @@ class Matcher:
             self._signature = signature
             try:
                 articles = load_articles(self._directory)
+                synonyms = load_synonyms(self._directory)
             except KbError as exc:
                 log.error("kb reload failed, keeping the previous articles: %s", exc)
                 return False
+            self.synonyms = synonyms
             self._index = self._make_index(articles)
             return True

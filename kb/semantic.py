@@ -132,8 +132,10 @@ def load_encoder() -> Encoder:
 class SemanticIndex(Index):
     """A lexical :class:`Index` plus embeddings of the English articles' title and questions."""
 
-    def __init__(self, articles: Sequence[Article], encoder: Encoder) -> None:
-        super().__init__(articles)
+    def __init__(
+        self, articles: Sequence[Article], encoder: Encoder, synonyms: Sequence[Sequence[str]] = ()
+    ) -> None:
+        super().__init__(articles, synonyms=synonyms)
         texts: list[str] = []
         owner: list[int] = []
         for doc, art in enumerate(self.articles):
@@ -199,12 +201,13 @@ class SemanticMatcher(Matcher):
         *,
         threshold: float = DEFAULT_THRESHOLD,
         encoder: Encoder | None = None,
+        synonyms: Sequence[Sequence[str]] = (),
     ) -> None:
         self._encoder = encoder or load_encoder()
-        super().__init__(articles, threshold=threshold)
+        super().__init__(articles, threshold=threshold, synonyms=tuple(map(tuple, synonyms)))
 
     def _make_index(self, articles: Sequence[Article]) -> Index:
-        return SemanticIndex(articles, self._encoder)
+        return SemanticIndex(articles, self._encoder, self.synonyms)
 
     def _score(
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
