@@ -35,6 +35,8 @@ CANDIDATES = 30
 # An article in the other language than the query's keeps this share of its score, so
 # when both the ru and en versions match, the one in the user's language comes first.
 OTHER_LANG_FACTOR = 0.85
+# Suggestions after the first need only this share of the threshold.
+SECONDARY_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ class Matcher:
         return index.articles[i] if i is not None else None
 
     def search(self, text: str, limit: int = 3, *, lang: str | None = None) -> list[Suggestion]:
-        """Up to ``limit`` articles scoring at least the threshold, best first.
+        """Up to ``limit`` articles, best first: nothing unless the best scores at least
+        the threshold, then the next ones scoring at least half of it.
 
         ``lang`` (``"ru"``/``"en"``) is a preference: when articles in both languages
         match, the one in this language ranks first. Without it, the query's script
@@ -167,10 +170,16 @@ class Matcher:
                 nudge = nudges.get(index.articles[doc].slug)
                 if nudge:
                     scores[pos] = min(1.0, max(0.0, scores[pos] + nudge))
+        # The first suggestion must clear the threshold; once it does, the 2nd and 3rd may
+        # be a little below it (SECONDARY_SHARE of it): whether anything is suggested at
+        # all, and so out-of-scope rejection, does not change.
+        floor = self.threshold * SECONDARY_SHARE
         ranked = sorted(
-            (pos for pos in range(len(cand)) if scores[pos] >= self.threshold),
+            (pos for pos in range(len(cand)) if scores[pos] >= floor),
             key=lambda pos: (-scores[pos], pos),  # ties keep the candidates' order
         )
+        if not ranked or scores[ranked[0]] < self.threshold:
+            return []
         return [
             Suggestion(
                 index.articles[cand[pos]].slug,
