@@ -20,6 +20,7 @@ matcher swaps in a new index when the KB changes. Search runs in two stages:
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,6 +97,8 @@ _LAYOUT_QUALITY = 0.97
 _TRANSLIT_QUALITY = 0.95
 _JOINED_QUALITY = 0.97
 _FUZZY_MIN_LEN = 4
+_ACRONYM_QUALITY = 0.6
+_SHORT_I = re.compile(r"([аое])и(?![аеиоуыэюя])")
 # Word-form backoff for what the stemmer misses ("отвалился" / "отваливается"): a KB word
 # sharing a prefix of at least this many letters and 60% of the query word.
 _PREFIX_MIN = 5
@@ -165,6 +168,7 @@ class Index:
 
         vocab: dict[str, int] = {}
         surface: dict[str, int] = {}
+        head_words: set[str] = set()
 
         def term_id(token: str) -> int:
             key = stem(token)
@@ -212,11 +216,13 @@ class Index:
             title_tokens = self._tokens(art.title)
             add_sentence(title_tokens)
             head: set[int] = set()
+            head_words.update(_content(title_tokens))
             for tid in map(term_id, _content(title_tokens)):
                 tf[tid] += w.title_tf
                 bump(tid, w.title_cov)
                 head.add(tid)
             tag_tokens = [t for tag in art.tags for t in self._tokens(tag)]
+            head_words.update(_content(tag_tokens))
             for tid in map(term_id, _content(tag_tokens)):
                 tf[tid] += w.tags_tf
                 bump(tid, w.tags_cov)
@@ -224,6 +230,7 @@ class Index:
             # aliases: other names of the subject, weighted like tags, compared like the title
             alias_strings = [self._tokens(alias) for alias in art.aliases]
             alias_tokens = [t for tokens in alias_strings for t in tokens]
+            head_words.update(_content(alias_tokens))
             for tid in map(term_id, _content(alias_tokens)):
                 tf[tid] += w.tags_tf
                 bump(tid, w.tags_cov)
@@ -333,6 +340,10 @@ class Index:
         # it compact (about 10 entries of 12 bytes per word).
         self._surface = surface
         self._fuzzy_words = [w for w in surface if len(w) >= _FUZZY_MIN_LEN - 1]
+        # 3-letter names in titles, tags and aliases ("crm", "vpn", "мфу"), for _acronym
+        self._acronyms = sorted(
+            w for w in head_words if len(w) == 3 and w in surface and not w.isdigit()
+        )
         keys: list[int] = []
         owners: list[int] = []
         for i, word in enumerate(self._fuzzy_words):
@@ -450,6 +461,16 @@ class Index:
             return "", -1, 0.0
         return hit[0], self._surface[hit[0]], float(hit[1])
 
+    def _acronym(self, token: str) -> tuple[str, int, float]:
+        """A 3-letter word one substitution away from a 3-letter headline word ("crn" ->
+        "crm", "vpm" -> "vpn"): (word, term id, quality) or ("", -1, 0)."""
+        if len(token) != 3 or token.isdigit():
+            return "", -1, 0.0
+        for word in self._acronyms:
+            if sum(a != b for a, b in zip(word, token, strict=True)) == 1:
+                return word, self._surface[word], _ACRONYM_QUALITY
+        return "", -1, 0.0
+
     def _prefix(self, token: str) -> tuple[str, int, float]:
         """KB word with the longest common prefix: (word, term id, quality) or ("", -1, 0)."""
         if len(token) < _PREFIX_MIN:
@@ -510,6 +531,14 @@ class Index:
             alt = self._known(translit)
             if alt >= 0:
                 return self._term(translit, alt, _TRANSLIT_QUALITY, "translit")
+            if is_cyrillic(translit):
+                # "ai"/"oi"/"ei" are how "ай"/"ой"/"ей" are usually typed ("vaifai" -> "вайфай")
+                alt_text = _SHORT_I.sub(lambda m: m.group(1) + "й", translit)
+                if alt_text != translit:
+                    alt = self._known(alt_text)
+                    if alt >= 0:
+                        return self._term(alt_text, alt, _TRANSLIT_QUALITY, "translit")
+                    translit = alt_text
         _, fid, sim = self._fuzzy(token)
         if translit and len(translit) >= _FUZZY_MIN_LEN:
             _, fid2, sim2 = self._fuzzy(translit)
@@ -517,6 +546,10 @@ class Index:
                 fid, sim = fid2, sim2 * 0.97
         quality = sim**FUZZY_POWER
         _, pid, pquality = self._prefix(token)
+        if fid < 0 and pid < 0:
+            _, aid, aquality = self._acronym(token)
+            if aid >= 0:
+                return QueryTerm(token, aid, aquality, self._weight(token, aid), "fuzzy")
         if pid >= 0 and pquality > quality:
             return QueryTerm(token, pid, pquality, self._weight(token, pid), "prefix")
         if fid >= 0:
