@@ -7,10 +7,14 @@ third suggestions a little below the threshold. Chatter is in test_kb_chatter.py
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kb.articles import Article
+from kb.errors import KbError
 from kb.matcher import Matcher
+from kb.synonyms import load_synonyms, parse_synonyms
 
 
 def art(slug: str, title: str, questions: tuple[str, ...], lang: str = "en", tags: tuple[str, ...] = (),
@@ -74,11 +78,6 @@ def test_the_common_phrase_still_helps_to_rank(helpdesk: Matcher) -> None:
 
 
 # --- names, acronyms and synonyms -------------------------------------------------------------------
-
-from pathlib import Path  # noqa: E402
-
-from kb.errors import KbError  # noqa: E402
-from kb.synonyms import load_synonyms, parse_synonyms  # noqa: E402
 
 NAMES = [
     art("auth", "Setting up sign-in codes", ("set up sign-in codes on a new phone", "codes don't arrive"),
