@@ -7,10 +7,9 @@ puts the root on ``sys.path`` so they can import ``kb``.
 from __future__ import annotations
 
 import csv
-import math
 import random
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,11 +18,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from kb.articles import Article  # noqa: E402
+from kb.bm25 import BM25Baseline  # noqa: E402,F401  (moved to kb/bm25.py; re-exported)
 from kb.evaluate import EvalQuery  # noqa: E402
 from kb.matcher import Suggestion  # noqa: E402
-from kb.normalize import terms, tokenize  # noqa: E402
+from kb.normalize import tokenize  # noqa: E402
 
-BANKING77_DIR = ROOT.parent / "shared" / "data" / "banking77"
+# ../shared/data/banking77 next to the checkout (or next to a parent: git worktrees live
+# one level deeper, e.g. /work/wt/<name>).
+BANKING77_DIR = next(
+    (p / "shared" / "data" / "banking77" for p in ROOT.parents
+     if (p / "shared" / "data" / "banking77").is_dir()),
+    ROOT.parent / "shared" / "data" / "banking77",
+)
 SPLIT_SEED = 77
 QUESTIONS_PER_INTENT = 10
 TUNE_SHARE = 0.25
@@ -93,41 +99,6 @@ def write_queries(queries: Sequence[EvalQuery], path: Path) -> None:
         writer.writerow(["text", "slug"])
         for q in queries:
             writer.writerow([q.text, q.slug or ""])
-
-
-class BM25Baseline:
-    """Okapi BM25 (k1=1.5, b=0.75) over stemmed title + questions + tags + body, no threshold."""
-
-    def __init__(self, articles: Sequence[Article], k1: float = 1.5, b: float = 0.75) -> None:
-        self.articles = list(articles)
-        self.docs = [
-            Counter(terms(" ".join([a.title, *a.questions, *a.tags, a.body])))
-            for a in self.articles
-        ]
-        self.lengths = [sum(d.values()) for d in self.docs]
-        self.avg = sum(self.lengths) / max(1, len(self.docs))
-        df: Counter[str] = Counter()
-        for d in self.docs:
-            df.update(d.keys())
-        n = len(self.docs)
-        self.idf = {t: math.log1p((n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self.k1, self.b = k1, b
-
-    def search(self, text: str, limit: int = 3) -> list[Suggestion]:
-        """Top ``limit`` articles by BM25 (articles with a zero score are left out)."""
-        q = terms(text)
-        scored = []
-        for art, doc, length in zip(self.articles, self.docs, self.lengths, strict=True):
-            s = 0.0
-            for t in q:
-                tf = doc.get(t, 0)
-                if tf:
-                    norm = self.k1 * (1 - self.b + self.b * length / self.avg)
-                    s += self.idf[t] * tf * (self.k1 + 1) / (tf + norm)
-            if s > 0:
-                scored.append((s, art))
-        scored.sort(key=lambda x: (-x[0], x[1].slug))
-        return [Suggestion(a.slug, a.title, s) for s, a in scored[:limit]]
 
 
 class TokenSetBaseline:

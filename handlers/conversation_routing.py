@@ -12,8 +12,10 @@ private chat (docs/architecture.md, "Conversation routing"), in this order:
 3. Several open tickets (two or more) → "Which request is this about?" with one button
    per ticket and "New request". A single open ticket that is not waiting is left to the
    new-request flow's duplicate check ("add to #N or open a new one?").
-4. Otherwise a new request (KB first). Chatter ("спасибо", "ok thanks") is acknowledged
-   and never filed; "не помогло" / "not fixed" right after a resolve offers the reopen.
+4. Otherwise a new request (KB first). Chatter ("спасибо", "ok thanks", "👍"; one detector,
+   :func:`kb.chatter.is_chatter`, that the KB matcher uses too) is acknowledged and never
+   filed; in a ticket's thread (rule 1) it is added to that ticket quietly. "не помогло" /
+   "not fixed" right after a resolve offers the reopen.
 
 This module is the pure part: :func:`decide` looks at the requester's tickets and the
 text and returns a :class:`Route`. Nothing here touches the database or sends anything.
@@ -21,26 +23,16 @@ text and returns a :class:`Route`. Nothing here touches the database or sends an
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from kb.chatter import is_chatter
 from store.models import OPEN_STATUSES, Status, Ticket
 
-_WORDS = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
+__all__ = ["Route", "RouteKind", "decide", "is_chatter", "reopenable", "says_not_fixed"]
 
-# A message made only of these words is chatter: thanks, acknowledgements, greetings.
-CHATTER_WORDS = frozenset(
-    """
-    спасибо спс спасиб пасиб благодарю благодарим большое огромное ок окей хорошо понял поняла
-    поняли ясно отлично супер класс принято договорились да ага угу привет здравствуйте добрый
-    день утро вечер всё все норм нормально
-    ok okay k kk thanks thank you thx ty cheers great cool got it fine perfect nice good
-    awesome understood noted sure yes yep hi hello hey morning lot much very so
-    """.split()
-)
 # Requests that say a solved problem is back.
 NOT_FIXED_PHRASES = (
     "не помогло", "не помог", "не решено", "не решена", "не решилось", "не исправлено",
@@ -56,20 +48,7 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().replace("ё", "е").split())
 
 
-_CHATTER = frozenset(w.replace("ё", "е") for w in CHATTER_WORDS)
 _NOT_FIXED = tuple(_norm(p) for p in NOT_FIXED_PHRASES)
-
-
-def is_chatter(text: str) -> bool:
-    """True for a short message made only of thanks / acknowledgement words (or only emoji)."""
-    words = _WORDS.findall(text.lower().replace("ё", "е"))
-    if len(words) > 6:
-        return False
-    if not words:
-        stripped = "".join(ch for ch in text if not ch.isspace())
-        # Only punctuation or emoji ("👍", "!!!"): an acknowledgement, not a request.
-        return bool(stripped) and not any(ch.isalnum() for ch in stripped)
-    return all(w in _CHATTER for w in words)
 
 
 def says_not_fixed(text: str) -> bool:

@@ -309,6 +309,11 @@ class RequesterFlow:
         decision = routing_rule.decide(
             text, thread=ticket, own_tickets=(), now=ctx.now, reopen_window=self._reopen_window(ctx),
         )
+        if (decision.kind == routing_rule.RouteKind.TICKET and decision.ticket is not None
+                and routing_rule.is_chatter(text) and not ctx.inc.attachments):
+            # "спасибо" / "👍" in an open ticket's thread: added to the ticket, no reply
+            await self._add_followup(ctx, conv, decision.ticket, text, auto=False, quiet=True)
+            return
         await self._apply_route(ctx, conv, decision, text)
 
     @staticmethod
@@ -341,7 +346,7 @@ class RequesterFlow:
             await self._start(ctx, conv, text, carry=carry)
 
     async def _add_followup(self, ctx: Context, conv: Conversation, ticket: Ticket, text: str, *, auto: bool,
-                            carry: dict[str, Any] | None = None) -> None:
+                            carry: dict[str, Any] | None = None, quiet: bool = False) -> None:
         locked = await tickets.get_ticket(ctx.s, ticket.id, for_update=True)  # type: ignore[arg-type]
         if locked is None or locked.status not in OPEN_STATUSES:
             await self._start(ctx, conv, text, carry=carry)  # closed meanwhile: the text becomes a new request
@@ -353,7 +358,8 @@ class RequesterFlow:
         filing.tell_sender_too_big(ctx, files)
         await relay_to_staff(ctx, locked, text, files)
         if not auto:
-            ctx.reply("followup_sent", n=locked.id)
+            if not quiet:
+                ctx.reply("followup_sent", n=locked.id)
             await self._go(ctx, conv, IDLE, {})
             return
         buttons = ((Button(ctx.t("btn_this_is_new"), "split_new", locked.id, str(msg.id)),),)

@@ -6,6 +6,7 @@ File format (``<slug>.md``)::
     title: VPN does not connect
     lang: en
     tags: [vpn, network]
+    aliases: [globalprotect, remote access]
     questions:
       - vpn not working
       - can't connect to vpn from home
@@ -44,6 +45,9 @@ class Article:
     lang: str
     tags: tuple[str, ...] = ()
     questions: tuple[str, ...] = ()
+    # Other names of what the article is about: products, acronyms, slang ("globalprotect",
+    # "впн", "удалёнка"). Matched like the title.
+    aliases: tuple[str, ...] = ()
 
 
 def default_kb_dir() -> Path:
@@ -81,7 +85,7 @@ def parse_article(slug: str, text: str, where: str) -> Article:
         raise KbError(f"{where}: bad YAML in front matter: {exc}") from None
     if not isinstance(meta, dict):
         raise KbError(f"{where}: front matter must be a mapping of keys to values")
-    unknown = set(meta) - {"title", "lang", "tags", "questions"}
+    unknown = set(meta) - {"title", "lang", "tags", "questions", "aliases"}
     if unknown:
         raise KbError(
             f"{where}: unknown front matter key(s): {', '.join(sorted(map(str, unknown)))}"
@@ -94,11 +98,13 @@ def parse_article(slug: str, text: str, where: str) -> Article:
         raise KbError(f"{where}: 'lang' must be one of {', '.join(LANGS)}, got {lang!r}")
     tags = tuple(t.lower() for t in _str_list(meta, "tags", where))
     questions = _str_list(meta, "questions", where)
+    aliases = _str_list(meta, "aliases", where)
     body = match.group(2).strip()
     if not body:
         raise KbError(f"{where}: the article body (the answer) is empty")
     return Article(
-        slug=slug, title=title.strip(), body=body, lang=lang, tags=tags, questions=questions
+        slug=slug, title=title.strip(), body=body, lang=lang, tags=tags, questions=questions,
+        aliases=aliases,
     )
 
 

@@ -49,7 +49,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bump when the pickled index's layout changes in a way the source hash would not catch.
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: aliases and synonym sets in the index
 # Files besides the articles that shape the index, hashed into the key when present.
 KB_EXTRA_FILES = ("synonyms.yaml", "synonyms.yml")
 _MAGIC = b"deskbot-kb-index\n"

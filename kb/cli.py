@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from kb.articles import default_kb_dir
+from kb.bm25 import BM25Baseline
 from kb.errors import KbError
 from kb.evaluate import SPLITS, evaluate, load_queries
 from kb.feedback import FeedbackRow, build_report
 from kb.matcher import Matcher
+from kb.previous import PreviousMatcher
 
 __all__ = ["LearnedRow", "add_arguments", "eval_command", "report_command", "search_command"]
 
@@ -78,6 +80,12 @@ def eval_command(
 ) -> int:
     """Evaluate the matcher on a ``text,slug`` CSV; print n, top1, top3, oos_rejected, latency.
 
+    Printed in three columns from one run: ``deskbot`` (the matcher), ``previous`` (the
+    matcher before issue 11, frozen in :mod:`kb.previous`) and ``bm25`` (the
+    :mod:`kb.bm25` baseline, no threshold). ``--json``: the matcher's figures as the
+    top-level keys (as before) plus ``compare``: ``{"previous": {...}, "bm25": {...}}``
+    with the same keys.
+
     ``semantic`` evaluates the optional semantic reranker instead of the lexical matcher.
     ``split`` (``tune`` or ``eval``) keeps only that part of a file with a ``split`` column.
     ``kb_dir`` None means the bundled sample KB, as for ``kb search``.
@@ -85,18 +93,31 @@ def eval_command(
     try:
         matcher = _matcher(kb_dir or default_kb_dir(), semantic)
         queries = load_queries(queries_csv, {a.slug for a in matcher.articles}, split)
+        previous = PreviousMatcher.from_dir(kb_dir or default_kb_dir())
     except KbError as exc:
         return _fail(exc)
-    result = evaluate(matcher.search, queries)
+    bm25 = BM25Baseline(matcher.articles)
+    results = {
+        "deskbot": evaluate(matcher.search, queries),
+        "previous": evaluate(previous.search, queries),
+        "bm25": evaluate(bm25.search, queries),
+    }
     if as_json:
-        print(json.dumps(result.as_dict()))
+        data: dict[str, Any] = results["deskbot"].as_dict()
+        data["compare"] = {name: r.as_dict() for name, r in results.items() if name != "deskbot"}
+        print(json.dumps(data))
         return EXIT_OK
-    print(f"n             {result.n}")
-    print(f"top1          {_fmt(result.top1)}")
-    print(f"top3          {_fmt(result.top3)}")
-    print(f"oos_rejected  {_fmt(result.oos_rejected)}")
-    print(f"p50_ms        {_fmt(result.p50_ms, 2)}")
-    print(f"p99_ms        {_fmt(result.p99_ms, 2)}")
+    rows = [
+        ("n", lambda r: str(r.n)),
+        ("top1", lambda r: _fmt(r.top1)),
+        ("top3", lambda r: _fmt(r.top3)),
+        ("oos_rejected", lambda r: _fmt(r.oos_rejected)),
+        ("p50_ms", lambda r: _fmt(r.p50_ms, 2)),
+        ("p99_ms", lambda r: _fmt(r.p99_ms, 2)),
+    ]
+    print(f"{'':<14}" + "".join(f"{name:<10}" for name in results).rstrip())
+    for key, cell in rows:
+        print(f"{key:<14}" + "".join(f"{cell(r):<10}" for r in results.values()).rstrip())
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ matcher swaps in a new index when the KB changes. Search runs in two stages:
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -31,8 +32,11 @@ from rapidfuzz.distance import OSA
 
 from kb.articles import Article
 from kb.normalize import (
+    GENERIC_STEMS,
     STOPWORDS,
     WEAK_FACTOR,
+    is_cyrillic,
+    is_generic,
     is_weak,
     stem,
     switch_layout,
@@ -94,11 +98,16 @@ _LAYOUT_QUALITY = 0.97
 _TRANSLIT_QUALITY = 0.95
 _JOINED_QUALITY = 0.97
 _FUZZY_MIN_LEN = 4
+_ACRONYM_QUALITY = 0.6
+_SHORT_I = re.compile(r"([аое])и(?![аеиоуыэюя])")
 # Word-form backoff for what the stemmer misses ("отвалился" / "отваливается"): a KB word
 # sharing a prefix of at least this many letters and 60% of the query word.
 _PREFIX_MIN = 5
 _PREFIX_SHARE = 0.6
 FUZZY_POWER = 3.0
+# Weight of a generic word ("работает", "won't open", kb.normalize.GENERIC_WORDS) as a
+# share of its IDF: it helps to rank, but is not what the query is about.
+GENERIC_FACTOR = 0.5
 # BM25 parameters (tuned on our BANKING77 tuning split, see bench/).
 K1 = 4.0
 B = 0.75
@@ -137,8 +146,27 @@ def _content(tokens: list[str]) -> list[str]:
 class Index:
     """Immutable lexical index over a list of articles."""
 
-    def __init__(self, articles: Sequence[Article], weights: FieldWeights | None = None) -> None:
+    def __init__(
+        self,
+        articles: Sequence[Article],
+        weights: FieldWeights | None = None,
+        *,
+        synonyms: Sequence[Sequence[str]] = (),
+    ) -> None:
         self.articles: tuple[Article, ...] = tuple(articles)
+        self.synonyms = tuple(tuple(words) for words in synonyms)
+        # Synonym sets (kb/synonyms.py): all stems of a set share one term id; in the
+        # strings compared by rapidfuzz each word becomes the set's first word of the same
+        # script ("mfa" -> "2fa", "двухфакторку" -> "двухфакторка"), so the typed script and
+        # with it the query's language are kept.
+        self._syn_group: dict[str, tuple[str, ...]] = {}  # stem -> stems of its set
+        self._syn_head: dict[str, str] = {}  # stem -> the word strings use instead
+        for words in self.synonyms:
+            stems = tuple(dict.fromkeys(stem(w) for w in words))
+            for word in words:
+                same = [w for w in words if is_cyrillic(w) == is_cyrillic(word)]
+                self._syn_group[stem(word)] = stems
+                self._syn_head[stem(word)] = same[0]
         self.weights = w = weights or FieldWeights()
         self.by_slug = {a.slug: i for i, a in enumerate(self.articles)}
         self.n_docs = n_docs = len(self.articles)
@@ -146,11 +174,26 @@ class Index:
 
         vocab: dict[str, int] = {}
         surface: dict[str, int] = {}
+        head_words: set[str] = set()
 
         def term_id(token: str) -> int:
-            tid = vocab.setdefault(stem(token), len(vocab))
+            key = stem(token)
+            tid = vocab.get(key)
+            if tid is None:
+                tid = vocab[key] = len(vocab)  # a fresh id: ids only grow
+                for other in self._syn_group.get(key, ()):
+                    vocab.setdefault(other, tid)
             surface.setdefault(token, tid)
             return tid
+
+        def centroid_id(token: str) -> int:
+            key = stem(token)
+            cid = cvocab.get(key)
+            if cid is None:
+                cid = cvocab[key] = len(cvocab)
+                for other in self._syn_group.get(key, ()):
+                    cvocab.setdefault(other, cid)
+            return cid
 
         # Centroid vocabulary: stems of every word, function words included.
         cvocab: dict[str, int] = {}
@@ -173,26 +216,42 @@ class Index:
 
             def add_sentence(tokens: list[str]) -> None:
                 if tokens:
-                    sentences.append([cvocab.setdefault(stem(t), len(cvocab)) for t in tokens])
+                    sentences.append([centroid_id(t) for t in tokens])
                     sent_owner.append(len(tf_rows))
 
-            title_tokens = tokenize(art.title)
+            title_tokens = self._tokens(art.title)
             add_sentence(title_tokens)
             head: set[int] = set()
+            head_words.update(_content(title_tokens))
             for tid in map(term_id, _content(title_tokens)):
                 tf[tid] += w.title_tf
                 bump(tid, w.title_cov)
                 head.add(tid)
-            tag_tokens = [t for tag in art.tags for t in tokenize(tag)]
+            tag_tokens = [t for tag in art.tags for t in self._tokens(tag)]
+            head_words.update(_content(tag_tokens))
             for tid in map(term_id, _content(tag_tokens)):
                 tf[tid] += w.tags_tf
                 bump(tid, w.tags_cov)
                 head.add(tid)
+            # aliases: other names of the subject, weighted like tags, compared like the title
+            alias_strings = [self._tokens(alias) for alias in art.aliases]
+            alias_tokens = [t for tokens in alias_strings for t in tokens]
+            head_words.update(_content(alias_tokens))
+            for tid in map(term_id, _content(alias_tokens)):
+                tf[tid] += w.tags_tf
+                bump(tid, w.tags_cov)
+                head.add(tid)
             in_questions: dict[int, int] = defaultdict(int)
-            doc_words = dict.fromkeys(_content(title_tokens) + _content(tag_tokens))
+            doc_words = dict.fromkeys(
+                _content(title_tokens) + _content(tag_tokens) + _content(alias_tokens)
+            )
             strings = [" ".join(title_tokens)]
+            for tokens in alias_strings:
+                if tokens:
+                    add_sentence(tokens)
+                    strings.append(" ".join(tokens))
             for question in art.questions:
-                tokens = tokenize(question)
+                tokens = self._tokens(question)
                 add_sentence(tokens)
                 strings.append(" ".join(tokens))
                 content = _content(tokens)
@@ -206,7 +265,7 @@ class Index:
                 # saturating: one question mentions it → 3/4 of the field weight, 3+ → all
                 bump(tid, w.questions_cov * min(1.0, 0.625 + 0.125 * n))
             in_body: dict[int, int] = defaultdict(int)
-            for tid in map(term_id, _content(tokenize(art.body))):
+            for tid in map(term_id, _content(self._tokens(art.body))):
                 tf[tid] += w.body_tf
                 in_body[tid] += 1
             for tid, n in in_body.items():
@@ -236,6 +295,12 @@ class Index:
                     if tid in head:
                         head.add(twin)
 
+        # every word of a synonym set is a KB word (typo repair finds "двухфакторку" too)
+        for syn_set in self.synonyms:
+            for word in syn_set:
+                tid = vocab.get(stem(word))
+                if tid is not None:
+                    surface.setdefault(word, tid)
         self.vocab = vocab
         self.terms: list[str] = [""] * len(vocab)
         for term, tid in vocab.items():
@@ -281,6 +346,10 @@ class Index:
         # it compact (about 10 entries of 12 bytes per word).
         self._surface = surface
         self._fuzzy_words = [w for w in surface if len(w) >= _FUZZY_MIN_LEN - 1]
+        # 3-letter names in titles, tags and aliases ("crm", "vpn", "мфу"), for _acronym
+        self._acronyms = sorted(
+            w for w in head_words if len(w) == 3 and w in surface and not w.isdigit()
+        )
         keys: list[int] = []
         owners: list[int] = []
         for i, word in enumerate(self._fuzzy_words):
@@ -369,6 +438,13 @@ class Index:
 
     # ------------------------------------------------------------------ query analysis
 
+    def _tokens(self, text: str) -> list[str]:
+        """:func:`tokenize`, with each synonym replaced by its set's head word (same script)."""
+        tokens = tokenize(text)
+        if not self._syn_head:
+            return tokens
+        return [self._syn_head.get(stem(t), t) for t in tokens]
+
     def _known(self, token: str) -> int:
         return self.vocab.get(stem(token), -1)
 
@@ -391,6 +467,16 @@ class Index:
             return "", -1, 0.0
         return hit[0], self._surface[hit[0]], float(hit[1])
 
+    def _acronym(self, token: str) -> tuple[str, int, float]:
+        """A 3-letter word one substitution away from a 3-letter headline word ("crn" ->
+        "crm", "vpm" -> "vpn"): (word, term id, quality) or ("", -1, 0)."""
+        if len(token) != 3 or token.isdigit():
+            return "", -1, 0.0
+        for word in self._acronyms:
+            if sum(a != b for a, b in zip(word, token, strict=True)) == 1:
+                return word, self._surface[word], _ACRONYM_QUALITY
+        return "", -1, 0.0
+
     def _prefix(self, token: str) -> tuple[str, int, float]:
         """KB word with the longest common prefix: (word, term id, quality) or ("", -1, 0)."""
         if len(token) < _PREFIX_MIN:
@@ -412,7 +498,7 @@ class Index:
         out: list[QueryTerm] = []
         repaired: list[str] = []
         for chunk in text.split():
-            tokens = tokenize(chunk)
+            tokens = self._tokens(chunk)
             content = _content(tokens)
             ids = [self._known(t) for t in content]
             if all(i >= 0 for i in ids):
@@ -423,7 +509,7 @@ class Index:
                 continue
             switched = switch_layout(chunk)
             if switched is not None:
-                alt_tokens = tokenize(switched)
+                alt_tokens = self._tokens(switched)
                 alt = _content(alt_tokens)
                 alt_ids = [self._known(t) for t in alt]
                 if alt_tokens and all(i >= 0 for i in alt_ids):
@@ -451,6 +537,14 @@ class Index:
             alt = self._known(translit)
             if alt >= 0:
                 return self._term(translit, alt, _TRANSLIT_QUALITY, "translit")
+            if is_cyrillic(translit):
+                # "ai"/"oi"/"ei" are how "ай"/"ой"/"ей" are usually typed ("vaifai" -> "вайфай")
+                alt_text = _SHORT_I.sub(lambda m: m.group(1) + "й", translit)
+                if alt_text != translit:
+                    alt = self._known(alt_text)
+                    if alt >= 0:
+                        return self._term(alt_text, alt, _TRANSLIT_QUALITY, "translit")
+                    translit = alt_text
         _, fid, sim = self._fuzzy(token)
         if translit and len(translit) >= _FUZZY_MIN_LEN:
             _, fid2, sim2 = self._fuzzy(translit)
@@ -458,6 +552,10 @@ class Index:
                 fid, sim = fid2, sim2 * 0.97
         quality = sim**FUZZY_POWER
         _, pid, pquality = self._prefix(token)
+        if fid < 0 and pid < 0:
+            _, aid, aquality = self._acronym(token)
+            if aid >= 0:
+                return QueryTerm(token, aid, aquality, self._weight(token, aid), "fuzzy")
         if pid >= 0 and pquality > quality:
             return QueryTerm(token, pid, pquality, self._weight(token, pid), "prefix")
         if fid >= 0:
@@ -487,7 +585,11 @@ class Index:
     def _weight(self, text: str, tid: int) -> float:
         """Information weight of a query word: IDF, less for question words and numbers."""
         weight = float(self.idf[tid]) if tid >= 0 else self.unknown_idf
-        return weight * WEAK_FACTOR if is_weak(text) else weight
+        if is_weak(text):
+            return weight * WEAK_FACTOR
+        if is_generic(text) or (tid >= 0 and self.terms[tid] in GENERIC_STEMS):
+            return weight * GENERIC_FACTOR
+        return weight
 
     # ------------------------------------------------------------------ scoring
 
@@ -542,6 +644,50 @@ class Index:
         centroid = self._centroid_cosine(analysis, cand)
         feats = np.column_stack([bm, cv, head, order_f, tokenset, fuzzy_cov, centroid])
         return cand.astype(np.int64), np.clip(feats, 0.0, 1.0)
+
+    def is_generic_term(self, qt: QueryTerm) -> bool:
+        """A query word that says nothing about the topic (``kb.normalize.GENERIC_WORDS``,
+        question words, negations, numbers)."""
+        if is_weak(qt.text) or is_generic(qt.text):
+            return True
+        return qt.term >= 0 and self.terms[qt.term] in GENERIC_STEMS
+
+    def specific_coverage(self, analysis: Analysis, cand: np.ndarray) -> np.ndarray:
+        """Share of the query's *specific* information each candidate covers (0..1).
+
+        Like ``coverage`` but over the words that are not generic ("не работает",
+        "won't open", "у всех в отделе"): for "не запускается excel" that is "excel"
+        alone, which no IT article has, so none is suggested on the strength of
+        "не ... запускается". A query made of generic words only has no specific
+        information: every candidate gets 0.
+        """
+        out = np.zeros(len(cand))
+        best: dict[int, QueryTerm] = {}
+        total = 0.0
+        for qt in analysis.terms:
+            if self.is_generic_term(qt):
+                continue
+            if qt.term < 0:
+                total += qt.weight
+                continue
+            prev = best.get(qt.term)
+            if prev is None:
+                total += qt.weight
+            if prev is None or qt.quality > prev.quality:
+                best[qt.term] = qt
+        if total <= 0 or not best or len(cand) == 0:
+            return out
+        tids = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
+        w = np.fromiter((qt.weight * qt.quality for qt in best.values()), dtype=np.float64)
+        lo, hi = self.post_ptr[tids], self.post_ptr[tids + 1]
+        lens = hi - lo
+        idx = _ranges(lo, lens)
+        cov = np.bincount(
+            self.post_doc[idx], weights=self.post_cov[idx] * np.repeat(w, lens),
+            minlength=self.n_docs,
+        )
+        result: np.ndarray = np.clip(cov[cand] / total, 0.0, 1.0)
+        return result
 
     def _fuzzy_features(
         self, analysis: Analysis, cand: np.ndarray, total: float

@@ -18,11 +18,13 @@ import numpy as np
 
 from kb.articles import Article, article_files
 from kb.cache import IndexCache, KbSource, cached_index
+from kb.chatter import is_chatter
 from kb.errors import KbError
 from kb.feedback import FeedbackMemory
 from kb.index import Analysis, FieldWeights, Index, QueryTerm
 from kb.normalize import is_cyrillic, is_latin, stem
-from kb.ranking import confidence
+from kb.ranking import confidence, specific_gate
+from kb.synonyms import SYNONYMS_FILE, Synonyms, load_synonyms
 
 __all__ = ["DEFAULT_THRESHOLD", "Matcher", "Suggestion"]
 
@@ -34,6 +36,8 @@ CANDIDATES = 30
 # An article in the other language than the query's keeps this share of its score, so
 # when both the ru and en versions match, the one in the user's language comes first.
 OTHER_LANG_FACTOR = 0.85
+# Suggestions after the first need only this share of the threshold.
+SECONDARY_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,11 @@ def _signature(directory: Path) -> FileSignature:
         except OSError:
             continue
         sig[path.name] = (st.st_mtime_ns, st.st_size)
+    try:
+        st = (directory / SYNONYMS_FILE).stat()
+        sig[SYNONYMS_FILE] = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        pass
     return sig
 
 
@@ -91,11 +100,16 @@ class Matcher:
         *,
         threshold: float = DEFAULT_THRESHOLD,
         extra_questions: Mapping[str, Sequence[str]] | None = None,
+        synonyms: Synonyms | None = None,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within 0..1, got {threshold}")
         self.threshold = threshold
         self._cache_dir: Path | str | None = None
+        # Synonym sets (kb/synonyms.py): given, or the KB directory's synonyms.yaml.
+        if synonyms is None:
+            synonyms = load_synonyms(articles.directory) if isinstance(articles, KbSource) else ()
+        self.synonyms = tuple(tuple(words) for words in synonyms)
         # Example questions learned from resolved tickets, merged into the articles'
         # own questions before the index is built (so they are part of what the index is
         # and of its cache key).
@@ -128,37 +142,46 @@ class Matcher:
             out.append(a)
         return out
 
-    def _make_index(self, articles: Sequence[Article]) -> Index:
+    def _make_index(self, articles: Sequence[Article], synonyms: Synonyms | None = None) -> Index:
         """Build the index for a list of articles (a subclass may add to it)."""
-        return Index(articles)
+        return Index(articles, synonyms=self.synonyms if synonyms is None else synonyms)
 
     def _index_params(self) -> dict[str, Any] | None:
         """What the index is built with besides the files, for the cache key (``None``:
         this matcher's index is not cached)."""
         return {"matcher": "lexical", "weights": asdict(FieldWeights())}
 
-    def _load_index(self, articles: Sequence[Article] | KbSource) -> Index:
+    def _load_index(self, articles: Sequence[Article] | KbSource, synonyms: Synonyms | None = None) -> Index:
         """The index of a list of articles (built), or of a KB's files (from the on-disk
-        cache when an entry for the same files, learned questions, parameters and code
-        exists; see kb/cache.py). Learned questions are merged in before building."""
+        cache when an entry for the same files, synonyms, learned questions, parameters and
+        code exists; see kb/cache.py). Learned questions are merged in before building.
+        ``synonyms`` (a reload's new sets) replaces :attr:`synonyms` for this build."""
+        sets = self.synonyms if synonyms is None else tuple(tuple(words) for words in synonyms)
+
+        def build(arts: Sequence[Article]) -> Index:
+            return self._make_index(self._merged(arts), sets)
+
         if not isinstance(articles, KbSource):
-            return self._make_index(self._merged(articles))
+            return build(articles)
         params = self._index_params()
         if params is None:
-            return self._make_index(self._merged(articles.articles()))
+            return build(articles.articles())
+        if sets:
+            params = {**params, "synonyms": [list(words) for words in sets]}
         if self._extra:
             params = {**params, "learned": {slug: list(qs) for slug, qs in sorted(self._extra.items())}}
-        index: Index = cached_index(
-            articles, IndexCache(articles.cache_dir), params, self._index_type,
-            lambda arts: self._make_index(self._merged(arts)),
-        )
+        index: Index = cached_index(articles, IndexCache(articles.cache_dir), params, self._index_type, build)
         return index
 
     def _score(
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated 0..1 scores of the candidates (a subclass may rerank or add some)."""
-        return cand, confidence(feats)
+        """Calibrated 0..1 scores of the candidates (a subclass may rerank or add some).
+
+        An article must match the query's specific words, not only "не работает" /
+        "won't open" (:meth:`Index.specific_coverage`).
+        """
+        return cand, confidence(feats) * specific_gate(index.specific_coverage(analysis, cand))
 
     @classmethod
     def from_dir(
@@ -191,17 +214,18 @@ class Matcher:
     def search(
         self, text: str, limit: int = 3, *, lang: str | None = None, min_score: float | None = None
     ) -> list[Suggestion]:
-        """Up to ``limit`` articles scoring at least the threshold, best first.
+        """Up to ``limit`` articles, best first: nothing unless the best scores at least
+        the threshold, then the next ones scoring at least half of it.
 
         ``lang`` (``"ru"``/``"en"``) is a preference: when articles in both languages
         match, the one in this language ranks first. Without it, the query's script
         decides. ``min_score`` replaces the threshold for this call (the resolved card's
         "Answered by" offer lists the closest articles even below it).
         """
-        floor = self.threshold if min_score is None else min_score
+        threshold = self.threshold if min_score is None else min_score
         index = self._index  # one consistent snapshot even if a reload swaps it
-        if limit <= 0 or index.n_docs == 0:
-            return []
+        if limit <= 0 or index.n_docs == 0 or is_chatter(text):
+            return []  # "спасибо, всё работает", "👍": nothing to suggest
         analysis = index.analyze(text)
         cand, feats = index.retrieve(analysis, CANDIDATES)
         cand, scores = self._score(index, text, analysis, cand, feats)
@@ -217,10 +241,16 @@ class Matcher:
                 nudge = nudges.get(index.articles[doc].slug)
                 if nudge:
                     scores[pos] = min(1.0, max(0.0, scores[pos] + nudge))
+        # The first suggestion must clear the threshold; once it does, the 2nd and 3rd may
+        # be a little below it (SECONDARY_SHARE of it): whether anything is suggested at
+        # all, and so out-of-scope rejection, does not change.
+        floor = threshold * SECONDARY_SHARE
         ranked = sorted(
             (pos for pos in range(len(cand)) if scores[pos] >= floor),
             key=lambda pos: (-scores[pos], pos),  # ties keep the candidates' order
         )
+        if not ranked or scores[ranked[0]] < threshold:
+            return []
         return [
             Suggestion(
                 index.articles[cand[pos]].slug,
@@ -263,11 +293,12 @@ class Matcher:
                 return False
             self._signature = signature
             try:
-                index = self._load_index(KbSource.read(self._directory, self._cache_dir))
+                synonyms = load_synonyms(self._directory)
+                index = self._load_index(KbSource.read(self._directory, self._cache_dir), synonyms)
             except KbError as exc:
                 log.error("kb reload failed, keeping the previous articles: %s", exc)
                 return False
-            self._index = index
+            self.synonyms, self._index = synonyms, index
             return True
 
     @property
@@ -286,9 +317,11 @@ class Matcher:
                 self._extra = _clean_extra(extra_questions)
             signature = self._signature
             try:
+                synonyms = self.synonyms
                 if self._directory is not None:
                     signature = _signature(self._directory)
-                    index = self._load_index(KbSource.read(self._directory, self._cache_dir))
+                    synonyms = load_synonyms(self._directory)
+                    index = self._load_index(KbSource.read(self._directory, self._cache_dir), synonyms)
                 else:
                     index = self._load_index(self._base or ())
             except KbError as exc:
@@ -299,8 +332,9 @@ class Matcher:
                 self._extra = previous
                 raise
             self._signature = signature
-            self._index = index
+            self.synonyms, self._index = synonyms, index
             return True
+
 
 def _clean_extra(extra: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
     """Learned questions as ``{slug: (question, ...)}``: stripped, empty ones and repeats dropped."""

@@ -23,6 +23,8 @@ __all__ = [
     "STOPWORDS",
     "WEAK_FACTOR",
     "WEAK_WORDS",
+    "GENERIC_WORDS",
+    "is_generic",
     "is_weak",
     "fold",
     "is_cyrillic",
@@ -159,6 +161,36 @@ WEAK_WORDS: frozenset[str] = frozenset(
 )
 WEAK_FACTOR = 0.3
 
+# Words that are in half of all requests whatever their topic: "не работает", "doesn't
+# work", "не могу работать", "won't turn on", "keeps freezing", "у всех в отделе". They
+# still count for ranking, but not as the query's *information*: an article must match
+# something else in the query to be suggested (see ``kb.index.Index.specific_coverage``),
+# so "не запускается excel" does not get the VPN article for "не работает ... запускается".
+GENERIC_WORDS: frozenset[str] = frozenset(
+    """
+    work works working worked broken broke break problem problems issue issues trouble help
+    need needs want can cannot able unable keep keeps kept start starts started stop stops
+    stopped open opens opening run runs running launch launches load loads loading turn turns
+    freeze freezes freezing frozen hang hangs hanging stuck slow crash crashes crashing
+    crashed error errors fail fails failed failing down dead anything everything nothing
+    something everyone everybody all whole team department today morning again still
+    always suddenly anymore properly right get got any some
+    работает работают работать работа работу работе работал работала работало работали
+    заработал не могу может можно сломался сломалась сломалось сломан проблема проблемы
+    проблему помощь нужно надо нужен нужна хочу хотел запускается запустить запускаю
+    открывается открыть открываю включается включить грузится загружается висит зависает
+    тупит тормозит глючит вылетает падает перестал перестала перестало пропал пропала
+    ошибка ошибку ошибки пишет выдает все всё всех весь вся ничего никак нечего вообще совсем
+    отдел отделе команда команды сегодня утра утром опять снова постоянно почему-то
+    """.replace("ё", "е").split()
+)
+GENERIC_STEMS: frozenset[str] = frozenset()  # filled below, once stem() exists
+
+
+def is_generic(token: str) -> bool:
+    """True for words that say nothing about the topic (``GENERIC_WORDS``, by stem)."""
+    return token in GENERIC_WORDS or stem(token) in GENERIC_STEMS
+
 
 def is_weak(token: str) -> bool:
     """True for question words, negations and bare numbers (see ``WEAK_WORDS``)."""
@@ -249,6 +281,9 @@ def stem(token: str) -> str:
     if is_latin(token):
         return str(_STEMMERS["en"].stemWord(token))
     return token
+
+
+GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS)
 
 
 def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:

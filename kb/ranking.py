@@ -25,6 +25,7 @@ __all__ = [
     "WEIGHTS",
     "confidence",
     "lexical_logit",
+    "specific_gate",
 ]
 
 # Order follows kb.index.FEATURES.
@@ -62,3 +63,15 @@ def confidence(
     z: np.ndarray = features @ weights + bias
     p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
     return p
+
+
+# An article covering at least this share of the query's specific information (its words
+# that are not generic, kb.normalize.GENERIC_WORDS) keeps its score; less scales it down
+# linearly, to 0 when it covers none of them.
+SPECIFIC_FULL = 0.1
+
+
+def specific_gate(specific_coverage: np.ndarray) -> np.ndarray:
+    """Factor in 0..1 applied to each candidate's score (see ``Index.specific_coverage``)."""
+    gate: np.ndarray = np.clip(specific_coverage / SPECIFIC_FULL, 0.0, 1.0)
+    return gate

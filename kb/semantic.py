@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -133,8 +133,10 @@ def load_encoder() -> Encoder:
 class SemanticIndex(Index):
     """A lexical :class:`Index` plus embeddings of the English articles' title and questions."""
 
-    def __init__(self, articles: Sequence[Article], encoder: Encoder) -> None:
-        super().__init__(articles)
+    def __init__(
+        self, articles: Sequence[Article], encoder: Encoder, synonyms: Sequence[Sequence[str]] = ()
+    ) -> None:
+        super().__init__(articles, synonyms=synonyms)
         texts: list[str] = []
         owner: list[int] = []
         for doc, art in enumerate(self.articles):
@@ -202,13 +204,16 @@ class SemanticMatcher(Matcher):
         *,
         threshold: float = DEFAULT_THRESHOLD,
         encoder: Encoder | None = None,
+        synonyms: Sequence[Sequence[str]] | None = None,
+        extra_questions: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._own_encoder = encoder is not None
         self._encoder = encoder or load_encoder()
-        super().__init__(articles, threshold=threshold)
+        super().__init__(articles, threshold=threshold, extra_questions=extra_questions,
+                         synonyms=None if synonyms is None else tuple(map(tuple, synonyms)))
 
-    def _make_index(self, articles: Sequence[Article]) -> Index:
-        return SemanticIndex(articles, self._encoder)
+    def _make_index(self, articles: Sequence[Article], synonyms: Sequence[Sequence[str]] | None = None) -> Index:
+        return SemanticIndex(articles, self._encoder, self.synonyms if synonyms is None else synonyms)
 
     def _index_params(self) -> dict[str, Any] | None:
         if self._own_encoder:

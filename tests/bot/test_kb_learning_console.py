@@ -23,8 +23,8 @@ from queue import Empty, Queue
 from kb.articles import default_kb_dir, load_article
 from tests.bot.conftest import ROOT, SAMPLE_CONFIG, RunDeskbot, _is_desk_var
 
-REQUEST = "принтер у кухни мигает красным треугольником"
-PARAPHRASE = "у кухни принтер мигает красным треугольнеком"  # words moved, a typo in the last one
+REQUEST = "принтак у кухни моргает красным треугольником"  # slang for принтер: below the threshold
+PARAPHRASE = "у кухни принтак моргает красным треугольнеком"  # words moved, a typo in the last one
 REPLY = "Откройте боковую панель, достаньте застрявший лист и нажмите OK"
 OFFER = "[anna] Возможно, ответ есть в этих статьях:"
 WAIT = 60.0

@@ -100,12 +100,14 @@ def test_decide(text: str, thread: Ticket | None, own: list[Ticket], kind: cr.Ro
     assert (route.ticket.id if route.ticket else None) == ticket
 
 
-@pytest.mark.parametrize("text", ["спасибо", "Спасибо большое!", "ok", "Thank you very much", "ок, понял"])
+@pytest.mark.parametrize("text", ["спасибо", "Спасибо большое!", "ok", "Thank you very much", "ок, понял", "+",
+                                  "спасибо, заработало", "got it, cheers"])
 def test_chatter(text: str) -> None:
     assert cr.is_chatter(text)
 
 
-@pytest.mark.parametrize("text", ["спасибо, но принтер не печатает", "ok so how do I reset my password", "2", "VPN"])
+@pytest.mark.parametrize("text", ["спасибо, но принтер не печатает", "ok so how do I reset my password", "2", "VPN",
+                                  "всё ещё не работает", "help"])
 def test_not_chatter(text: str) -> None:
     assert not cr.is_chatter(text)
 
@@ -272,6 +274,30 @@ async def test_a_slash_text_in_a_thread_is_text_not_a_command(fdesk: Desk) -> No
 
     history = await texts_in_history(fdesk, n)
     assert history[-2:] == ["/etc/hosts has a wrong entry", "/etc/hosts: удалите строку 3"]
+
+
+async def test_chatter_in_an_open_tickets_thread_is_added_quietly(fdesk: Desk) -> None:
+    n = await open_ticket(fdesk, ANNA, "не открывается сайт через VPN")
+    await boris_asks(fdesk, n, "Сейчас работает?")
+    fdesk.new(ANNA)
+
+    await fdesk.say(ANNA, "👍", ticket_id=n)
+    await fdesk.say(ANNA, "спасибо, всё работает", ticket_id=n)
+
+    assert (await texts_in_history(fdesk, n))[-2:] == ["👍", "спасибо, всё работает"]
+    assert fdesk.new(ANNA) == []  # no "added to #N", no suggestions
+    assert await ticket_count(fdesk) == 1
+
+
+async def test_a_request_in_an_open_tickets_thread_is_still_acknowledged(fdesk: Desk) -> None:
+    n = await open_ticket(fdesk, ANNA, "не открывается сайт через VPN")
+    await boris_asks(fdesk, n, "Сейчас работает?")
+    fdesk.new(ANNA)
+
+    await fdesk.say(ANNA, "спасибо, но всё ещё не работает", ticket_id=n)
+
+    assert (await texts_in_history(fdesk, n))[-1] == "спасибо, но всё ещё не работает"
+    assert [m.text for m in fdesk.new(ANNA)] == [ru("followup_sent", n=n)]
 
 
 async def test_an_unknown_command_outside_a_thread_is_still_refused(fdesk: Desk) -> None:

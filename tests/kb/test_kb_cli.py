@@ -103,11 +103,18 @@ def test_eval_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert eval_command(default_kb_dir(), csv_path, as_json=True) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"n", "top1", "top3", "oos_rejected", "p50_ms", "p99_ms"}
+    keys = {"n", "top1", "top3", "oos_rejected", "p50_ms", "p99_ms"}
+    assert set(data) == keys | {"compare"}  # the matcher's figures stay top-level
     assert data["n"] == 4
     assert data["top1"] == data["top3"] == 1.0
     assert data["oos_rejected"] == 1.0
     assert 0 <= data["p50_ms"] <= data["p99_ms"]
+    assert set(data["compare"]) == {"previous", "bm25"}
+    for figures in data["compare"].values():
+        assert set(figures) == keys and figures["n"] == 4
+    # BM25 has no threshold: "купить слона" shares no word with the KB, the capital of
+    # France does ("what", "is") unless the stemmed words are all unknown
+    assert data["compare"]["bm25"]["top1"] == 1.0
 
 
 def test_eval_one_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,7 +141,8 @@ def test_eval_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     for key in ("n", "top1", "top3", "oos_rejected", "p50_ms", "p99_ms"):
         assert f"\n{key} " in "\n" + out
-    assert "oos_rejected  n/a" in out
+    assert out.split("\n")[0].split() == ["deskbot", "previous", "bm25"]
+    assert "oos_rejected  n/a       n/a       n/a" in out
 
 
 @pytest.mark.parametrize(

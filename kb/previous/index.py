@@ -1,0 +1,574 @@
+"""The lexical index of a KB: vocabulary, term weights, postings, and query analysis.
+
+Built once from a list of articles (pure CPU, no I/O) and immutable afterwards; the
+matcher swaps in a new index when the KB changes. Search runs in two stages:
+
+1. **Retrieval** over the whole KB with precomputed postings (numpy, no Python loop over
+   articles): a BM25F score (title, tags, questions and body weighted differently,
+   rare words counting more) and an IDF-weighted *coverage* (the share of the query's
+   information found in the article). The best ``candidates`` articles go on.
+2. **Features** for those candidates only, with rapidfuzz: word-order-aware similarity
+   to the closest example question, token-set similarity to the best few questions,
+   and a typo-tolerant coverage of the query words by the article's words; and the
+   cosine between the query and the article's *centroid* (the mean TF-IDF vector of its
+   title and questions, function words included: "why", "not", "my" tell close
+   requests apart once the topic words agree).
+
+:mod:`kb.ranking` turns the features into a calibrated 0..1 score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from kb.articles import Article
+from kb.previous.normalize import (
+    STOPWORDS,
+    WEAK_FACTOR,
+    is_weak,
+    stem,
+    switch_layout,
+    tokenize,
+    transliterate,
+)
+
+__all__ = ["FEATURES", "Analysis", "FieldWeights", "Index", "QueryTerm"]
+
+FEATURES = ("bm25", "coverage", "headline", "order", "tokenset", "fuzzy", "centroid")
+
+
+@dataclass(frozen=True)
+class FieldWeights:
+    """Per-field weights.
+
+    ``*_tf`` multiply term frequencies in BM25F (a title word counts as three question
+    words); ``*_cov`` is how much finding a query word in that field counts for coverage.
+    """
+
+    title_tf: float = 3.0
+    tags_tf: float = 2.0
+    questions_tf: float = 1.0
+    body_tf: float = 0.3
+    title_cov: float = 1.0
+    tags_cov: float = 0.9
+    questions_cov: float = 1.0
+    body_cov: float = 0.55
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One analysed query word.
+
+    ``term`` is the vocabulary id (``-1`` if the KB does not know the word), ``quality`` how
+    sure we are the user meant that term (1 exact; less for a layout slip or a typo), and
+    ``weight`` its information weight (IDF; unknown words weigh like the rarest word).
+    ``text`` is the word as typed, or as repaired for a layout slip, a transliteration or
+    two joined words (a typo keeps the typed form: string similarity handles it).
+    """
+
+    text: str
+    term: int
+    quality: float
+    weight: float
+    how: str  # "exact" | "layout" | "translit" | "joined" | "fuzzy" | "prefix" | "unknown"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A query mapped onto the KB: its content terms and its repaired text."""
+
+    terms: tuple[QueryTerm, ...]
+    text: str  # folded, layout-repaired text with stop words, for string similarity
+
+
+# Quality of a term found through a variant rather than as typed.
+_LAYOUT_QUALITY = 0.97
+_TRANSLIT_QUALITY = 0.95
+_JOINED_QUALITY = 0.97
+_FUZZY_MIN_LEN = 4
+# Word-form backoff for what the stemmer misses ("отвалился" / "отваливается"): a KB word
+# sharing a prefix of at least this many letters and 60% of the query word.
+_PREFIX_MIN = 5
+_PREFIX_SHARE = 0.6
+FUZZY_POWER = 3.0
+# BM25 parameters (tuned on our BANKING77 tuning split, see bench/).
+K1 = 4.0
+B = 0.75
+
+
+def _fuzzy_cutoff(length: int) -> float:
+    """Similarity a word of this length needs to be taken for a KB word (≈1 edit per 5)."""
+    if length <= 4:
+        return 0.75
+    if length <= 6:
+        return 0.8
+    return 0.78
+
+
+def _deletions(word: str) -> set[str]:
+    """The word and every string made by deleting one of its letters."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(start, start + len)`` for each pair (CSR rows' positions)."""
+    offsets = np.cumsum(np.concatenate([[0], lens[:-1]])).astype(np.int64)
+    flat: np.ndarray = np.repeat(starts - offsets, lens) + np.arange(lens.sum())
+    return flat
+
+
+def _content(tokens: list[str]) -> list[str]:
+    return [t for t in tokens if t not in STOPWORDS]
+
+
+class Index:
+    """Immutable lexical index over a list of articles."""
+
+    def __init__(self, articles: Sequence[Article], weights: FieldWeights | None = None) -> None:
+        self.articles: tuple[Article, ...] = tuple(articles)
+        self.weights = w = weights or FieldWeights()
+        self.by_slug = {a.slug: i for i, a in enumerate(self.articles)}
+        self.n_docs = n_docs = len(self.articles)
+        self.doc_lang = np.array([a.lang for a in self.articles], dtype="<U2")
+
+        vocab: dict[str, int] = {}
+        surface: dict[str, int] = {}
+
+        def term_id(token: str) -> int:
+            tid = vocab.setdefault(stem(token), len(vocab))
+            surface.setdefault(token, tid)
+            return tid
+
+        # Centroid vocabulary: stems of every word, function words included.
+        cvocab: dict[str, int] = {}
+        sentences: list[list[int]] = []  # title and each question, as centroid term ids
+        sent_owner: list[int] = []
+        tf_rows: list[dict[int, float]] = []  # BM25F pseudo term frequency per article
+        cov_rows: list[dict[int, float]] = []  # coverage strength per article
+        head_rows: list[set[int]] = []  # terms in the title or tags
+        q_text: list[str] = []  # title + questions as folded strings, for rapidfuzz
+        q_ptr = [0]
+        words: list[str] = []  # distinct content words of title, tags, questions
+        w_ptr = [0]
+        for art in self.articles:
+            tf: dict[int, float] = defaultdict(float)
+            cov: dict[int, float] = {}
+
+            def bump(tid: int, value: float, cov: dict[int, float] = cov) -> None:
+                if value > cov.get(tid, 0.0):
+                    cov[tid] = value
+
+            def add_sentence(tokens: list[str]) -> None:
+                if tokens:
+                    sentences.append([cvocab.setdefault(stem(t), len(cvocab)) for t in tokens])
+                    sent_owner.append(len(tf_rows))
+
+            title_tokens = tokenize(art.title)
+            add_sentence(title_tokens)
+            head: set[int] = set()
+            for tid in map(term_id, _content(title_tokens)):
+                tf[tid] += w.title_tf
+                bump(tid, w.title_cov)
+                head.add(tid)
+            tag_tokens = [t for tag in art.tags for t in tokenize(tag)]
+            for tid in map(term_id, _content(tag_tokens)):
+                tf[tid] += w.tags_tf
+                bump(tid, w.tags_cov)
+                head.add(tid)
+            in_questions: dict[int, int] = defaultdict(int)
+            doc_words = dict.fromkeys(_content(title_tokens) + _content(tag_tokens))
+            strings = [" ".join(title_tokens)]
+            for question in art.questions:
+                tokens = tokenize(question)
+                add_sentence(tokens)
+                strings.append(" ".join(tokens))
+                content = _content(tokens)
+                doc_words.update(dict.fromkeys(content))
+                ids = [term_id(t) for t in content]
+                for tid in ids:
+                    tf[tid] += w.questions_tf
+                for tid in set(ids):
+                    in_questions[tid] += 1
+            for tid, n in in_questions.items():
+                # saturating: one question mentions it → 3/4 of the field weight, 3+ → all
+                bump(tid, w.questions_cov * min(1.0, 0.625 + 0.125 * n))
+            in_body: dict[int, int] = defaultdict(int)
+            for tid in map(term_id, _content(tokenize(art.body))):
+                tf[tid] += w.body_tf
+                in_body[tid] += 1
+            for tid, n in in_body.items():
+                bump(tid, w.body_cov * min(1.0, 0.8 + 0.1 * n))
+            tf_rows.append(tf)
+            cov_rows.append(cov)
+            head_rows.append(head)
+            q_text.extend(strings)
+            q_ptr.append(len(q_text))
+            words.extend(doc_words or ["\x00"])
+            w_ptr.append(len(words))
+
+        # Cross-script spellings of the same word ("VPN" / "впн", "outlook" / "аутлук" when
+        # both occur in the KB): an article containing one also counts as containing the other.
+        alias: dict[int, int] = {}
+        for word, tid in surface.items():
+            if len(word) >= 3 and word not in STOPWORDS:
+                other = transliterate(word)
+                if other and other in surface and surface[other] != tid:
+                    alias[tid] = surface[other]
+        if alias:
+            for tf, cov, head in zip(tf_rows, cov_rows, head_rows, strict=True):
+                for tid in [t for t in tf if t in alias]:
+                    twin = alias[tid]
+                    tf[twin] = max(tf.get(twin, 0.0), tf[tid])
+                    cov[twin] = max(cov.get(twin, 0.0), cov[tid])
+                    if tid in head:
+                        head.add(twin)
+
+        self.vocab = vocab
+        self.terms: list[str] = [""] * len(vocab)
+        for term, tid in vocab.items():
+            self.terms[tid] = term
+        self.q_text = q_text
+        self.q_ptr = np.array(q_ptr, dtype=np.int64)
+        self.words = words
+        self.w_ptr = np.array(w_ptr, dtype=np.int64)
+
+        n_terms = len(vocab)
+        df = np.zeros(n_terms, dtype=np.float64)
+        for row in tf_rows:
+            for tid in row:
+                df[tid] += 1
+        self.idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        self.unknown_idf = math.log1p((n_docs + 0.5) / 0.5)
+        lengths = np.array([sum(row.values()) for row in tf_rows], dtype=np.float64)
+        avg_len = float(lengths.mean()) if n_docs else 1.0
+
+        # Postings, CSR by term id: doc ids, BM25F weight, coverage strength, headline flag.
+        docs_l, terms_l, bm_l, cov_l, head_l = [], [], [], [], []
+        for doc, (tf, cov, head) in enumerate(zip(tf_rows, cov_rows, head_rows, strict=True)):
+            norm = K1 * (1.0 - B + B * lengths[doc] / avg_len)
+            for tid, f in tf.items():
+                docs_l.append(doc)
+                terms_l.append(tid)
+                bm_l.append(self.idf[tid] * f * (K1 + 1.0) / (f + norm))
+                cov_l.append(cov[tid])
+                head_l.append(1.0 if tid in head else 0.0)
+        order = np.argsort(np.array(terms_l, dtype=np.int64), kind="stable")
+        self.post_doc = np.array(docs_l, dtype=np.int32)[order]
+        self.post_bm25 = np.array(bm_l, dtype=np.float64)[order]
+        self.post_cov = np.array(cov_l, dtype=np.float64)[order]
+        self.post_head = np.array(head_l, dtype=np.float64)[order]
+        counts = np.bincount(np.array(terms_l, dtype=np.int64), minlength=n_terms)
+        self.post_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+        self._build_centroids(cvocab, sentences, sent_owner)
+
+        # Typo lookup, flat in the vocabulary size: every KB word is filed under the hashes
+        # of itself and of its one-letter deletions (the "symmetric delete" trick); a
+        # query word one edit away shares at least one of them. Sorted numpy arrays keep
+        # it compact (about 10 entries of 12 bytes per word).
+        self._surface = surface
+        self._fuzzy_words = [w for w in surface if len(w) >= _FUZZY_MIN_LEN - 1]
+        keys: list[int] = []
+        owners: list[int] = []
+        for i, word in enumerate(self._fuzzy_words):
+            for variant in _deletions(word):
+                keys.append(hash(variant))
+                owners.append(i)
+        key_arr = np.array(keys, dtype=np.int64)
+        order = np.argsort(key_arr, kind="stable")
+        self._del_hash = key_arr[order]
+        self._del_word = np.array(owners, dtype=np.int32)[order]
+        # Word-form backoff: KB words by their first letters.
+        self._by_prefix: dict[str, list[str]] = defaultdict(list)
+        for word in surface:
+            if len(word) >= _PREFIX_MIN:
+                self._by_prefix[word[:_PREFIX_MIN]].append(word)
+
+    def _build_centroids(
+        self, cvocab: dict[str, int], sentences: list[list[int]], owner: list[int]
+    ) -> None:
+        """Per-article centroid of the TF-IDF vectors of its title and questions (CSR).
+
+        Each sentence is a vector of ``(1 + ln tf) * idf`` (idf over sentences, smoothed:
+        ``ln((1 + n) / (1 + df)) + 1``), scaled to unit length; an article's centroid is
+        the mean of its sentences' vectors, scaled to unit length. Stored as float32 CSR
+        rows, so memory grows with the KB's distinct words per article, not its vocabulary.
+        """
+        self.cvocab = cvocab
+        n_terms = max(len(cvocab), 1)
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        sent = np.repeat(np.arange(len(sentences), dtype=np.int64), lengths)
+        flat = np.fromiter(
+            (t for sentence in sentences for t in sentence), dtype=np.int64, count=len(sent)
+        )
+        # (sentence, term) pairs with their counts, sorted by sentence then term
+        pairs, tf = np.unique(sent * n_terms + flat, return_counts=True)
+        p_sent, p_term = pairs // n_terms, pairs % n_terms
+        df = np.bincount(p_term, minlength=len(cvocab)).astype(np.float64)
+        self.cidf = np.log((1.0 + len(sentences)) / (1.0 + df)) + 1.0
+        weight = (1.0 + np.log(tf)) * self.cidf[p_term]
+        weight /= np.sqrt(np.bincount(p_sent, weights=weight**2))[p_sent]
+        # mean over each article's sentences, then unit length
+        art_of_sent = np.array(owner, dtype=np.int64)
+        n_sent_of = np.bincount(art_of_sent, minlength=self.n_docs)
+        p_art = art_of_sent[p_sent]
+        keys, inverse = np.unique(p_art * n_terms + p_term, return_inverse=True)
+        value = np.bincount(inverse, weights=weight / n_sent_of[p_art]).astype(np.float64)
+        k_art = keys // n_terms
+        value /= np.sqrt(np.bincount(k_art, weights=value**2))[k_art]
+        self.cent_ptr = np.concatenate([[0], np.cumsum(np.bincount(k_art, minlength=self.n_docs))])
+        self.cent_term = (keys % n_terms).astype(np.int32)
+        self.cent_w = value.astype(np.float32)
+
+    def _centroid_cosine(self, analysis: Analysis, cand: np.ndarray) -> np.ndarray:
+        """Cosine between the query's TF-IDF vector and each candidate's centroid."""
+        out = np.zeros(len(cand))
+        counts: dict[int, float] = defaultdict(float)
+        for qt in analysis.terms:  # content words, repaired (typos map to the KB's word)
+            if qt.term >= 0:
+                cid = self.cvocab.get(self.terms[qt.term])
+                if cid is not None:
+                    counts[cid] += qt.quality
+        for token in analysis.text.split():  # function words, as typed
+            if token in STOPWORDS:
+                cid = self.cvocab.get(stem(token))
+                if cid is not None:
+                    counts[cid] += 1.0
+        if not counts or len(cand) == 0:
+            return out
+        q_ids = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
+        q_tf = np.array([counts[i] for i in q_ids.tolist()])
+        # 1 + ln tf as for the KB's sentences; a repaired word (tf < 1) counts linearly
+        q_w = np.where(q_tf >= 1.0, 1.0 + np.log(np.maximum(q_tf, 1.0)), q_tf) * self.cidf[q_ids]
+        q_w /= np.linalg.norm(q_w)
+        starts, ends = self.cent_ptr[cand], self.cent_ptr[cand + 1]
+        lens = ends - starts
+        if lens.sum() == 0:
+            return out
+        idx = _ranges(starts, lens)
+        terms = self.cent_term[idx]
+        pos = np.minimum(np.searchsorted(q_ids, terms), len(q_ids) - 1)
+        hit = q_ids[pos] == terms
+        contrib = np.where(hit, q_w[pos] * self.cent_w[idx], 0.0)
+        owner = np.repeat(np.arange(len(cand)), lens)
+        cosine: np.ndarray = np.bincount(owner, weights=contrib, minlength=len(cand))
+        return cosine
+
+    # ------------------------------------------------------------------ query analysis
+
+    def _known(self, token: str) -> int:
+        return self.vocab.get(stem(token), -1)
+
+    def _fuzzy(self, token: str) -> tuple[str, int, float]:
+        """Closest KB word to a misspelt token: (word, term id, similarity) or ("", -1, 0)."""
+        n = len(token)
+        if n < _FUZZY_MIN_LEN:
+            return "", -1, 0.0
+        hashes = np.array([hash(v) for v in _deletions(token)], dtype=np.int64)
+        lo = np.searchsorted(self._del_hash, hashes, side="left")
+        hi = np.searchsorted(self._del_hash, hashes, side="right")
+        found = [self._del_word[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
+        if not found:
+            return "", -1, 0.0
+        words = [self._fuzzy_words[i] for i in np.unique(np.concatenate(found))]
+        hit = process.extractOne(
+            token, words, scorer=OSA.normalized_similarity, score_cutoff=_fuzzy_cutoff(n)
+        )
+        if hit is None:
+            return "", -1, 0.0
+        return hit[0], self._surface[hit[0]], float(hit[1])
+
+    def _prefix(self, token: str) -> tuple[str, int, float]:
+        """KB word with the longest common prefix: (word, term id, quality) or ("", -1, 0)."""
+        if len(token) < _PREFIX_MIN:
+            return "", -1, 0.0
+        best_word, best_lcp = "", 0
+        for word in self._by_prefix.get(token[:_PREFIX_MIN], ()):
+            lcp = _PREFIX_MIN
+            limit = min(len(word), len(token))
+            while lcp < limit and word[lcp] == token[lcp]:
+                lcp += 1
+            if lcp > best_lcp or (lcp == best_lcp and len(word) < len(best_word)):
+                best_word, best_lcp = word, lcp
+        if not best_word or best_lcp < _PREFIX_SHARE * len(token):
+            return "", -1, 0.0
+        return best_word, self._surface[best_word], best_lcp / max(len(token), len(best_word))
+
+    def analyze(self, text: str) -> Analysis:
+        """Map a query to KB terms, repairing layout slips, transliteration and typos."""
+        out: list[QueryTerm] = []
+        repaired: list[str] = []
+        for chunk in text.split():
+            tokens = tokenize(chunk)
+            content = _content(tokens)
+            ids = [self._known(t) for t in content]
+            if all(i >= 0 for i in ids):
+                repaired.extend(tokens)
+                out.extend(
+                    self._term(t, i, 1.0, "exact") for t, i in zip(content, ids, strict=True)
+                )
+                continue
+            switched = switch_layout(chunk)
+            if switched is not None:
+                alt_tokens = tokenize(switched)
+                alt = _content(alt_tokens)
+                alt_ids = [self._known(t) for t in alt]
+                if alt_tokens and all(i >= 0 for i in alt_ids):
+                    repaired.extend(alt_tokens)
+                    out.extend(
+                        self._term(t, i, _LAYOUT_QUALITY, "layout")
+                        for t, i in zip(alt, alt_ids, strict=True)
+                    )
+                    continue
+            for token in tokens:
+                if token in STOPWORDS:
+                    repaired.append(token)
+                    continue
+                qt = self._resolve(token)
+                out.append(qt)
+                repaired.append(qt.text)
+        return Analysis(tuple(self._join_split_words(out)), " ".join(repaired))
+
+    def _resolve(self, token: str) -> QueryTerm:
+        tid = self._known(token)
+        if tid >= 0:
+            return self._term(token, tid, 1.0, "exact")
+        translit = transliterate(token)
+        if translit:
+            alt = self._known(translit)
+            if alt >= 0:
+                return self._term(translit, alt, _TRANSLIT_QUALITY, "translit")
+        _, fid, sim = self._fuzzy(token)
+        if translit and len(translit) >= _FUZZY_MIN_LEN:
+            _, fid2, sim2 = self._fuzzy(translit)
+            if sim2 * 0.97 > sim:
+                fid, sim = fid2, sim2 * 0.97
+        quality = sim**FUZZY_POWER
+        _, pid, pquality = self._prefix(token)
+        if pid >= 0 and pquality > quality:
+            return QueryTerm(token, pid, pquality, self._weight(token, pid), "prefix")
+        if fid >= 0:
+            # A typo match may also be a real word the KB lacks ("free" vs "fee"): trust it
+            # less than an exact word, and keep the typed form for string similarity.
+            return QueryTerm(token, fid, quality, self._weight(token, fid), "fuzzy")
+        return QueryTerm(token, -1, 0.0, self._weight(token, -1), "unknown")
+
+    def _join_split_words(self, out: list[QueryTerm]) -> list[QueryTerm]:
+        """``wi fi`` → ``wifi``: join two neighbours when only the joined word is known."""
+        i, joined = 0, []
+        while i < len(out):
+            if i + 1 < len(out) and (out[i].how != "exact" or out[i + 1].how != "exact"):
+                word = out[i].text + out[i + 1].text
+                tid = self._known(word)
+                if tid >= 0:
+                    joined.append(self._term(word, tid, _JOINED_QUALITY, "joined"))
+                    i += 2
+                    continue
+            joined.append(out[i])
+            i += 1
+        return joined
+
+    def _term(self, text: str, tid: int, quality: float, how: str) -> QueryTerm:
+        return QueryTerm(text, tid, quality, self._weight(text, tid), how)
+
+    def _weight(self, text: str, tid: int) -> float:
+        """Information weight of a query word: IDF, less for question words and numbers."""
+        weight = float(self.idf[tid]) if tid >= 0 else self.unknown_idf
+        return weight * WEAK_FACTOR if is_weak(text) else weight
+
+    # ------------------------------------------------------------------ scoring
+
+    def retrieve(self, analysis: Analysis, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 1: the ``limit`` best articles and their features (rows follow ``FEATURES``).
+
+        Features are in 0..1: ``bm25`` (BM25F as a share of the best possible for this
+        query), ``coverage``, ``headline`` (coverage by title and tags), the rapidfuzz
+        features of :meth:`_fuzzy_features`, and ``centroid`` (:meth:`_centroid_cosine`).
+        """
+        empty = np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURES)))
+        if self.n_docs == 0:
+            return empty
+        best: dict[int, QueryTerm] = {}
+        total = 0.0  # information in the query: Σ weight over its distinct words
+        for qt in analysis.terms:
+            if qt.term < 0:
+                total += qt.weight
+                continue
+            prev = best.get(qt.term)
+            if prev is None:
+                total += qt.weight
+            if prev is None or qt.quality > prev.quality:
+                best[qt.term] = qt
+        if not best or total <= 0:
+            return empty
+        tids = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
+        quality = np.fromiter(
+            (qt.quality for qt in best.values()), dtype=np.float64, count=len(best)
+        )
+        weight = np.fromiter((qt.weight for qt in best.values()), dtype=np.float64, count=len(best))
+        # BM25 postings carry the plain IDF; weak words (question words, numbers) scale down
+        scale = quality * weight / np.maximum(self.idf[tids], 1e-12)
+        lo, hi = self.post_ptr[tids], self.post_ptr[tids + 1]
+        lens = hi - lo
+        idx = _ranges(lo, lens)
+        docs = self.post_doc[idx]
+        q_of_post = np.repeat(scale, lens)
+        w_of_post = np.repeat(weight * quality, lens)
+        bm25 = np.bincount(docs, weights=self.post_bm25[idx] * q_of_post, minlength=self.n_docs)
+        cov = np.bincount(docs, weights=self.post_cov[idx] * w_of_post, minlength=self.n_docs)
+        cand = np.flatnonzero(cov)
+        bm_max = (K1 + 1.0) * total
+        bm = bm25[cand] / bm_max
+        cv = cov[cand] / total
+        if len(cand) > limit:
+            keep = np.argpartition(-(bm + cv), limit - 1)[:limit]
+            cand, bm, cv = cand[keep], bm[keep], cv[keep]
+        head_all = np.bincount(docs, weights=self.post_head[idx] * w_of_post, minlength=self.n_docs)
+        head = head_all[cand] / total
+        order_f, tokenset, fuzzy_cov = self._fuzzy_features(analysis, cand, total)
+        centroid = self._centroid_cosine(analysis, cand)
+        feats = np.column_stack([bm, cv, head, order_f, tokenset, fuzzy_cov, centroid])
+        return cand.astype(np.int64), np.clip(feats, 0.0, 1.0)
+
+    def _fuzzy_features(
+        self, analysis: Analysis, cand: np.ndarray, total: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """rapidfuzz features of the candidates (stage 2, cost independent of KB size)."""
+        n = len(cand)
+        order_f, tokenset, fuzzy_cov = np.zeros(n), np.zeros(n), np.zeros(n)
+        if n == 0:
+            return order_f, tokenset, fuzzy_cov
+        starts, ends = self.q_ptr[cand], self.q_ptr[cand + 1]
+        strings = [s for a, b in zip(starts, ends, strict=True) for s in self.q_text[a:b]]
+        offsets = np.concatenate([[0], np.cumsum(ends - starts)])[:-1]
+        query = analysis.text
+        sort_sim = process.cdist([query], strings, scorer=fuzz.token_sort_ratio, workers=1)[0]
+        set_sim = process.cdist([query], strings, scorer=fuzz.token_set_ratio, workers=1)[0]
+        order_f = np.maximum.reduceat(sort_sim, offsets) / 100.0
+        # mean of each candidate's (up to) three best token_set_ratio values, vectorised:
+        # pad the candidates' rows to one width with -1, sort each row, keep the last 3
+        counts = ends - starts
+        padded = np.full((n, int(counts.max())), -1.0)
+        padded[
+            np.repeat(np.arange(n), counts), np.arange(len(strings)) - np.repeat(offsets, counts)
+        ] = set_sim
+        top = np.sort(padded, axis=1)[:, -3:]
+        valid = top >= 0
+        tokenset = np.where(valid, top, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1) / 100.0
+        words_q = [qt.text for qt in analysis.terms]
+        if words_q:
+            weights = np.array([qt.weight for qt in analysis.terms])
+            w_starts, w_ends = self.w_ptr[cand], self.w_ptr[cand + 1]
+            words = [w for a, b in zip(w_starts, w_ends, strict=True) for w in self.words[a:b]]
+            w_off = np.concatenate([[0], np.cumsum(w_ends - w_starts)])[:-1]
+            sim = process.cdist(words_q, words, scorer=fuzz.ratio, workers=1, dtype=np.float32)
+            best = np.maximum.reduceat(sim / 100.0, w_off, axis=1) ** 4  # (query words, cand)
+            fuzzy_cov = (weights[:, None] * best).sum(axis=0) / max(total, weights.sum())
+        return order_f, tokenset, fuzzy_cov

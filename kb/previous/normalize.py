@@ -1,0 +1,288 @@
+"""Text normalisation for KB matching: case, ``ё``, tokens, stems, layout and transliteration.
+
+Everything here is pure and deterministic. The matcher turns both article text and user
+queries into *terms* with :func:`terms`; a term is a Snowball stem of a lower-cased,
+``ё``-folded word (Russian stemmer for Cyrillic words, English stemmer for Latin ones).
+
+Query words the KB does not know are also tried as typed in the wrong keyboard layout
+(:func:`switch_layout`: ``ghbynth`` → ``принтер``) and as transliterated
+(:func:`transliterate`: ``впн`` → ``vpn``, ``parol`` → ``пароль``); the matcher decides
+which variant to keep by looking it up in the KB vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+import snowballstemmer
+
+__all__ = [
+    "STOPWORDS",
+    "WEAK_FACTOR",
+    "WEAK_WORDS",
+    "is_weak",
+    "fold",
+    "is_cyrillic",
+    "is_latin",
+    "script_of",
+    "stem",
+    "switch_layout",
+    "terms",
+    "tokenize",
+    "transliterate",
+    "word_chunks",
+]
+
+# Russian ЙЦУКЕН and English QWERTY share physical keys; these strings line up key by key.
+_EN_KEYS = "`qwertyuiop[]asdfghjkl;'zxcvbnm,./"
+_RU_KEYS = "ёйцукенгшщзхъфывапролджэячсмитьбю."
+_EN_TO_RU = dict(zip(_EN_KEYS, _RU_KEYS, strict=True))
+_RU_TO_EN = {ru: en for en, ru in _EN_TO_RU.items() if ru != "."}
+_EN_TO_RU.pop("/")  # "/" -> "." is ambiguous and never part of a word
+
+# Latin letters (plus the keys that stand for Russian letters) typed as one chunk.
+_LATIN_LAYOUT_CHUNK = re.compile(r"^[a-z`\[\];',.]+$")
+_CYRILLIC_CHUNK = re.compile(r"^[а-яё]+$")
+
+_TOKEN = re.compile(r"[0-9a-zа-я]+(?:[-'’][0-9a-zа-я]+)*")
+
+# Transliteration, Cyrillic → Latin (a simple, readable scheme close to how people type).
+_RU_TO_LAT = {
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "е": "e",
+    "ж": "zh",
+    "з": "z",
+    "и": "i",
+    "й": "y",
+    "к": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ф": "f",
+    "х": "h",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "sch",
+    "ъ": "",
+    "ы": "y",
+    "ь": "",
+    "э": "e",
+    "ю": "yu",
+    "я": "ya",
+}
+# Latin → Cyrillic: longest digraphs first.
+_LAT_TO_RU_PAIRS = [
+    ("shch", "щ"),
+    ("sch", "щ"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("yu", "ю"),
+    ("ju", "ю"),
+    ("ya", "я"),
+    ("ja", "я"),
+    ("yo", "е"),
+    ("jo", "е"),
+    ("ye", "е"),
+    ("a", "а"),
+    ("b", "б"),
+    ("c", "к"),
+    ("d", "д"),
+    ("e", "е"),
+    ("f", "ф"),
+    ("g", "г"),
+    ("h", "х"),
+    ("i", "и"),
+    ("j", "й"),
+    ("k", "к"),
+    ("l", "л"),
+    ("m", "м"),
+    ("n", "н"),
+    ("o", "о"),
+    ("p", "п"),
+    ("q", "к"),
+    ("r", "р"),
+    ("s", "с"),
+    ("t", "т"),
+    ("u", "у"),
+    ("v", "в"),
+    ("w", "в"),
+    ("x", "кс"),
+    ("y", "ы"),
+    ("z", "з"),
+]
+_LAT_TO_RU_RE = re.compile("|".join(re.escape(k) for k, _ in _LAT_TO_RU_PAIRS))
+_LAT_TO_RU = dict(_LAT_TO_RU_PAIRS)
+
+# Function words that carry no topic. Question words and negations ("why", "not",
+# "почему", "не") are deliberately kept: "why was my card declined" and "card declined"
+# are different requests; they weigh little anyway because most articles contain them.
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    a an the and or but if of at by for with about into onto from to in on as than then so
+    i me my myself we our ours us you your yours he him his she her it its they them their
+    this that these those am is are was were be been being have has had having do does did
+    doing will would shall should can could may might must just also too very really
+    please pls plz hi hello hey thanks thank thx ok okay guys anyone someone u ur
+    и в во на с со к ко у о об от до из за по при для про под над а но же ли бы то это
+    этот эта эти тот та те я мне меня мой моя мое мои моего моей моих мою моему мы нас нам
+    наш наша наши ты тебя тебе твой вы вас вам ваш ваша ваши он она оно они его ее их ему
+    ей им ними был была было были быть есть буду будет же ведь вот ну уже еще тоже также
+    привет здравствуйте добрый день спасибо пожалуйста подскажите скажите помогите ребята
+    коллеги всем
+    """.split()
+)
+
+# Words that matter for telling close requests apart ("why was my card declined") but
+# say little about the topic: they keep only WEAK_FACTOR of their weight. Pure numbers too.
+WEAK_WORDS: frozenset[str] = frozenset(
+    """
+    what why how when where which who whom whose not no nor
+    что почему как когда где какой какая какое какие зачем сколько кто чем не нет ни
+    """.split()
+)
+WEAK_FACTOR = 0.3
+
+
+def is_weak(token: str) -> bool:
+    """True for question words, negations and bare numbers (see ``WEAK_WORDS``)."""
+    return token in WEAK_WORDS or token.isdigit()
+
+
+# Contractions expanded before tokenising, so "hasn't" keeps its negation as "not".
+_CONTRACTIONS = [
+    (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bshan't\b"), "shall not"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'(?:m|re|ve|ll|d|s)\b"), ""),
+]
+
+
+def fold(text: str) -> str:
+    """Lower-case, fold ``ё`` to ``е``, drop accents and unify apostrophes and dashes."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("ё", "е").replace("’", "'").replace("‘", "'")
+    text = text.replace("‐", "-").replace("‑", "-").replace("–", "-").replace("—", "-")
+    # Strip combining accents (e.g. a stressed "а́") but keep "й".
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn" or c == "\u0306")
+    text = unicodedata.normalize("NFC", stripped)
+    if "'" in text:
+        for pattern, repl in _CONTRACTIONS:
+            text = pattern.sub(repl, text)
+    return text
+
+
+def word_chunks(text: str) -> list[str]:
+    """Split folded text on whitespace, keeping punctuation that may be a mistyped letter."""
+    return fold(text).split()
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into folded word tokens.
+
+    A hyphenated word yields its parts and the joined form (``wi-fi`` → ``wi``, ``fi``,
+    ``wifi``), so ``wifi``, ``wi-fi`` and ``wi fi`` all meet.
+    """
+    tokens = []
+    for match in _TOKEN.finditer(fold(text)):
+        token = match.group(0).replace("'", "")
+        if "-" in token:
+            parts = [p for p in token.split("-") if p]
+            tokens.extend(parts)
+            token = "".join(parts)
+        if token:
+            tokens.append(token)
+    return tokens
+
+
+def is_cyrillic(word: str) -> bool:
+    """True if the word contains at least one Cyrillic letter."""
+    return any("а" <= c <= "я" or c == "ё" for c in word)
+
+
+def is_latin(word: str) -> bool:
+    """True if the word contains at least one Latin letter."""
+    return any("a" <= c <= "z" for c in word)
+
+
+def script_of(text: str) -> str | None:
+    """``"ru"`` if Cyrillic letters dominate, ``"en"`` if Latin ones do, else ``None``."""
+    folded = fold(text)
+    cyr = sum(1 for c in folded if "а" <= c <= "я")
+    lat = sum(1 for c in folded if "a" <= c <= "z")
+    if cyr == lat == 0:
+        return None
+    return "ru" if cyr >= lat else "en"
+
+
+_STEMMERS = {
+    "ru": snowballstemmer.stemmer("russian"),
+    "en": snowballstemmer.stemmer("english"),
+}
+
+
+@lru_cache(maxsize=200_000)
+def stem(token: str) -> str:
+    """Snowball stem of one folded token (Russian rules for Cyrillic, English for Latin)."""
+    if is_cyrillic(token):
+        if is_latin(token):
+            return token  # mixed script: leave as is, fuzzy matching may still find it
+        return str(_STEMMERS["ru"].stemWord(token)).replace("ё", "е")
+    if is_latin(token):
+        return str(_STEMMERS["en"].stemWord(token))
+    return token
+
+
+def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
+    """Normalised terms of a text: folded, tokenised, stop words removed, stemmed."""
+    return [stem(token) for token in tokenize(text) if keep_stopwords or token not in STOPWORDS]
+
+
+def switch_layout(chunk: str) -> str | None:
+    """The chunk as it would read in the other keyboard layout, or ``None`` if not applicable.
+
+    ``ghbynth`` → ``принтер``, ``gfhjkm`` → ``пароль``, ``щгедщщл`` → ``outlook``. Only
+    chunks typed entirely in one layout are switched.
+    """
+    folded = fold(chunk)
+    if _LATIN_LAYOUT_CHUNK.match(folded) and is_latin(folded):
+        # Trailing sentence punctuation is more likely punctuation than a letter.
+        body = folded.rstrip(".,")
+        if not body:
+            return None
+        return "".join(_EN_TO_RU.get(c, c) for c in body)
+    if _CYRILLIC_CHUNK.match(chunk.lower()):
+        return "".join(_RU_TO_EN.get(c, c) for c in chunk.lower())
+    return None
+
+
+def transliterate(word: str) -> str | None:
+    """Transliterate a folded word to the other script (``впн`` ↔ ``vpn``), or ``None``."""
+    if is_cyrillic(word) and not is_latin(word):
+        return "".join(_RU_TO_LAT.get(c, c) for c in word)
+    if is_latin(word) and not is_cyrillic(word):
+        return _LAT_TO_RU_RE.sub(lambda m: _LAT_TO_RU[m.group(0)], word)
+    return None
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    """Items in first-seen order without duplicates."""
+    return list(dict.fromkeys(items))

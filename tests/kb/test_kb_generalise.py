@@ -1,0 +1,205 @@
+"""Matching that generalises: each kind of miss, on small KBs written here.
+
+Kinds: a common phrase ("не работает", "won't turn on") carrying the match; names,
+acronyms and synonyms (front matter ``aliases``, the KB's ``synonyms.yaml``); second and
+third suggestions a little below the threshold. Chatter is in test_kb_chatter.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb.articles import Article
+from kb.errors import KbError
+from kb.matcher import Matcher
+from kb.synonyms import load_synonyms, parse_synonyms
+
+
+def art(slug: str, title: str, questions: tuple[str, ...], lang: str = "en", tags: tuple[str, ...] = (),
+        body: str = "Do this and that.", aliases: tuple[str, ...] = ()) -> Article:
+    return Article(slug=slug, title=title, body=body, lang=lang, tags=tags, questions=questions,
+                   aliases=aliases)
+
+
+def slugs(matcher: Matcher, text: str) -> list[str]:
+    return [s.slug for s in matcher.search(text)]
+
+
+# --- a common phrase must not carry the match ---------------------------------------------------------
+
+HELPDESK = [
+    art("notebook", "Notebook broken or needs replacing", (
+        "my notebook is broken", "the notebook screen cracked", "need a new notebook",
+    ), tags=("notebook", "hardware")),
+    art("wireless", "Office wireless network", (
+        "wireless doesn't work", "can't turn on wireless", "wireless keeps dropping",
+    ), tags=("wireless",), body="Turn the wireless on and off on your notebook or phone."),
+    art("tunnel", "Remote tunnel client doesn't work", (
+        "tunnel doesn't work", "the tunnel won't start", "can't open the tunnel from home",
+    ), tags=("tunnel",)),
+    art("tunnel-ru", "Не работает туннель", (
+        "не работает туннель", "туннель не запускается", "не могу подключить туннель из дома",
+    ), lang="ru", tags=("туннель",)),
+    art("network-ru", "Нет сети в офисе", (
+        "не работает сеть", "пропала сеть на этаже", "сеть не работает в переговорке",
+    ), lang="ru", tags=("сеть",)),
+]
+
+
+@pytest.fixture(scope="module")
+def helpdesk() -> Matcher:
+    return Matcher(HELPDESK)
+
+
+@pytest.mark.parametrize("text", [
+    "spreadsheet app doesn't work", "the fridge won't start", "can't open the blinds",
+    "не работает кулер", "не могу работать, не запускается калькулятор", "не работает",
+    "nothing works at all", "всё сломалось",
+])
+def test_an_unknown_thing_plus_a_common_phrase_gets_nothing(helpdesk: Matcher, text: str) -> None:
+    assert slugs(helpdesk, text) == []
+
+
+@pytest.mark.parametrize(("text", "slug"), [
+    ("my notebook won't turn on", "notebook"),
+    ("у всех в отделе не работает сеть", "network-ru"),
+    ("с утра не запускается туннель", "tunnel-ru"),
+    ("wireless doesn't work again", "wireless"),
+])
+def test_the_specific_word_decides(helpdesk: Matcher, text: str, slug: str) -> None:
+    assert slugs(helpdesk, text)[:1] == [slug]
+
+
+def test_the_common_phrase_still_helps_to_rank(helpdesk: Matcher) -> None:
+    # both mention the notebook; the one about it not working comes first
+    assert slugs(helpdesk, "notebook broken")[:1] == ["notebook"]
+
+
+# --- names, acronyms and synonyms -------------------------------------------------------------------
+
+NAMES = [
+    art("auth", "Setting up sign-in codes", ("set up sign-in codes on a new phone", "codes don't arrive"),
+        tags=("codes",)),
+    art("auth-ru", "Коды для входа", ("как настроить коды входа", "не приходят коды"), lang="ru"),
+    art("mail", "Mail client problems", ("mail client won't send", "mailbox full"), tags=("mail",)),
+    art("tracker", "Task tracker access", ("need access to the tracker",), tags=("tracker",),
+        aliases=("youtrack", "трекер задач")),
+]
+SETS = (("codes", "otp", "totp", "одноразовые"), ("mail", "почта", "thunderbird"))
+
+
+@pytest.fixture(scope="module")
+def names() -> Matcher:
+    return Matcher(NAMES, synonyms=SETS)
+
+
+@pytest.mark.parametrize(("text", "slug"), [
+    ("totp missing", "auth"),       # a synonym of a tag, English
+    ("не приходят одноразовые", "auth-ru"),  # a synonym in another script: the ru article first
+    ("thunderbird won't send", "mail"),
+    ("thunderbird broken", "mail"),
+    ("youtrack access", "tracker"),         # an alias
+    ("нужен трекер задач", "tracker"),
+])
+def test_synonyms_and_aliases_find_the_article(names: Matcher, text: str, slug: str) -> None:
+    assert slugs(names, text)[:1] == [slug]
+
+
+def test_without_the_sets_the_same_words_find_nothing() -> None:
+    plain = Matcher(NAMES)
+    assert slugs(plain, "totp missing") == []
+    assert slugs(plain, "thunderbird broken") == []
+
+
+def test_a_typo_of_a_three_letter_name_is_repaired() -> None:
+    kb = Matcher([art("crm", "CRM crashes", ("crm keeps crashing", "crm is slow"), tags=("crm",))])
+    assert slugs(kb, "crn keeps crashing") == ["crm"]
+    assert slugs(kb, "xyz keeps crashing") == []
+
+
+def test_synonyms_file_is_read_from_the_kb_directory(tmp_path: Path) -> None:
+    (tmp_path / "otp.md").write_text(
+        "---\ntitle: Sign-in codes\nlang: en\nquestions: [codes don't arrive, set up codes]\n"
+        "aliases: [one-time codes]\n---\nOpen the app.\n", encoding="utf-8")
+    (tmp_path / "synonyms.yaml").write_text("# sets\n- codes, totp\n- [mail, почта]\n", encoding="utf-8")
+    assert load_synonyms(tmp_path) == (("codes", "totp"), ("mail", "почта"))
+    matcher = Matcher.from_dir(tmp_path)
+    assert slugs(matcher, "totp missing") == ["otp"]
+    assert matcher.article("otp").aliases == ("one-time codes",)  # type: ignore[union-attr]
+
+
+def test_editing_synonyms_yaml_is_picked_up_by_reload(tmp_path: Path) -> None:
+    (tmp_path / "otp.md").write_text(
+        "---\ntitle: Sign-in codes\nlang: en\nquestions: [codes don't arrive]\n---\nOpen the app.\n",
+        encoding="utf-8")
+    matcher = Matcher.from_dir(tmp_path)
+    assert slugs(matcher, "totp missing") == []
+    (tmp_path / "synonyms.yaml").write_text("- codes, totp\n", encoding="utf-8")
+    assert matcher.reload_if_changed() is True
+    assert slugs(matcher, "totp missing") == ["otp"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("codes: totp\n", "must be a list of synonym sets"),
+    ("- codes\n", "set 1: needs at least two different words"),
+    ("- codes, codes\n", "set 1: needs at least two different words"),
+    ("- one-time code, totp\n", "set 1: 'one-time code' has several words"),
+    ("- codes, totp\n- totp, otp\n", "set 2: 'totp' is already in set 1"),
+    ("- {a: b}\n", "set 1: must be 'a, b, c' or a list"),
+    ("- [codes, [otp]]\n", "set 1: a term must be a string"),
+    ("- codes, , totp\n", "set 1: empty term"),
+    ("- [codes\n", "bad YAML"),
+])
+def test_malformed_synonyms_are_a_clear_error(text: str, message: str) -> None:
+    with pytest.raises(KbError, match=message) as err:
+        parse_synonyms(text, "synonyms.yaml")
+    assert str(err.value).startswith("synonyms.yaml:")
+
+
+def test_a_broken_synonyms_file_keeps_the_previous_kb_on_reload(tmp_path: Path) -> None:
+    (tmp_path / "otp.md").write_text(
+        "---\ntitle: Sign-in codes\nlang: en\nquestions: [codes don't arrive]\n---\nOpen the app.\n",
+        encoding="utf-8")
+    (tmp_path / "synonyms.yaml").write_text("- codes, totp\n", encoding="utf-8")
+    matcher = Matcher.from_dir(tmp_path)
+    (tmp_path / "synonyms.yaml").write_text("- codes\n", encoding="utf-8")
+    assert matcher.reload_if_changed() is False
+    assert slugs(matcher, "totp missing") == ["otp"]
+    with pytest.raises(KbError, match="synonyms.yaml: set 1"):
+        Matcher.from_dir(tmp_path)
+
+
+def test_aliases_are_validated_like_the_other_keys(tmp_path: Path) -> None:
+    from kb.articles import load_article
+
+    path = tmp_path / "x.md"
+    path.write_text("---\ntitle: X\nlang: en\naliases: youtrack\n---\nBody.\n", encoding="utf-8")
+    with pytest.raises(KbError, match="'aliases' must be a list of strings"):
+        load_article(path)
+    path.write_text("---\ntitle: X\nlang: en\naliases: ['']\n---\nBody.\n", encoding="utf-8")
+    with pytest.raises(KbError, match=r"'aliases\[0\]' is empty"):
+        load_article(path)
+
+
+# --- 2nd and 3rd suggestions a little below the threshold --------------------------------------------
+
+
+def test_runners_up_may_score_below_the_threshold_once_the_first_clears_it() -> None:
+    query = "the tunnel won't start from home"
+    everything = Matcher(HELPDESK, threshold=0.0).search(query, limit=5)
+    first, second = everything[0], everything[1]
+    assert first.score > 2 * second.score > 0
+    threshold = min(first.score, second.score * 1.5)  # the second is below it, above half
+    found = Matcher(HELPDESK, threshold=threshold).search(query)
+    assert found[:2] == [first, second]
+    assert all(s.score >= threshold / 2 for s in found)
+    # above the threshold only: the old rule would have shown the first alone
+    assert [s for s in found if s.score >= threshold] == [first]
+
+
+def test_nothing_is_shown_when_the_first_is_below_the_threshold() -> None:
+    query = "the tunnel won't start from home"
+    first = Matcher(HELPDESK, threshold=0.0).search(query)[0]
+    assert Matcher(HELPDESK, threshold=min(1.0, first.score + 1e-3)).search(query) == []
