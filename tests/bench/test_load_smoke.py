@@ -43,5 +43,6 @@ def test_the_load_bench_smoke_run_prints_its_figures_with_no_error() -> None:
     ratio = dict(FIELD.findall(next(line for line in out.splitlines() if "RATIO db=sqlite" in line)))
     for step in ("max_telegram", "max_slack"):
         ours, theirs = float(next(r for r in desk if r["step"] == step)["achieved"]), float(bare[step]["achieved"])
-        assert float(ratio[step]) == round(ours / theirs, 2), (ratio, ours, theirs)
+        # the bench divides the unrounded rates; the printed ones are rounded to 0.1/s
+        assert abs(float(ratio[step]) - ours / theirs) <= 0.006, (ratio, ours, theirs)
     assert "Traceback" not in done.stderr
