@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 import types
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,8 @@ from store import migrate, outbox  # noqa: E402
 from store.db import Database  # noqa: E402
 
 BASELINE_REV = "cc7af5d"  # main before this change: per-row recording, no claims
-PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+# A fresh PostgreSQL database per run, dropped after: the contention bench's helpers.
+from contention import pg_database as pg_url, pg_drop  # noqa: E402
 
 
 class Instant:
@@ -136,28 +136,6 @@ async def latency(url: str, worker_class: Any, rows: int, rate: float) -> list[f
 
 def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
-
-
-async def pg_url() -> tuple[str, str]:
-    import asyncpg  # type: ignore[import-untyped]
-
-    name = f"deskbot_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_SERVER.replace("postgresql+asyncpg://", "postgresql://") + "/postgres")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{PG_SERVER}/{name}", name
-
-
-async def pg_drop(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_SERVER.replace("postgresql+asyncpg://", "postgresql://") + "/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def main() -> int:
