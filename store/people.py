@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store import core
 from store.models import Identity, Membership, Person
 
 ROLE_AGENT = "agent"
@@ -105,26 +107,48 @@ async def resolve_sender(
     timezone: str | None = None,
 ) -> tuple[Person, Identity]:
     """Find (or create) the person behind an incoming event and mark the identity as last used
-    (``seen=False``: an event that is not the person writing, e.g. blocking the bot)."""
-    found = (
-        await s.exec(
-            select(Identity, Person)
-            .join(Person, col(Person.id) == col(Identity.person_id))
-            .where(Identity.platform == platform, Identity.platform_user_id == platform_user_id)
-        )
-    ).first()
-    if found is not None:
-        ident, person = found
-    else:
-        key = f"{platform}:{platform_user_id}"
-        if len(key) > 64:  # Person.key is VARCHAR(64): a stable digest keeps it unique
-            key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-        person = Person(key=key, name=(display_name or platform_user_id)[:200])
-        s.add(person)
-        await s.flush()
-        ident = Identity(person_id=person.id, platform=platform, platform_user_id=platform_user_id)  # type: ignore[arg-type]
-        s.add(ident)
-        forget_reach(s)
+    (``seen=False``: an event that is not the person writing, e.g. blocking the bot).
+
+    The hot path (a known sender) is two Core statements built once (:mod:`store.core`): the
+    identity with its person, and an UPDATE only when something changed (as the ORM's flush
+    wrote only changed columns); both objects are put into the session as loaded."""
+    row = (await core.run(s, _SENDER, {"platform": platform, "platform_user_id": platform_user_id})).first()
+    if row is not None:
+        ivals = dict(zip(_IDENTITY_KEYS, row[:_N_IDENTITY], strict=True))
+        changes: dict[str, Any] = {}
+        if display_name and ivals["display_name"] != display_name[:200]:
+            changes["display_name"] = display_name[:200]
+        if locale and ivals["locale"] != locale[:8]:
+            changes["locale"] = locale[:8]
+        if timezone and ivals["timezone"] != timezone[:64]:
+            changes["timezone"] = timezone[:64]
+        if private and chat_id and ivals["dm_chat_id"] != chat_id:
+            changes["dm_chat_id"] = chat_id
+        if seen:
+            if ivals["last_seen_at"] != now:
+                changes["last_seen_at"] = now
+            if ivals["unreachable_at"] is not None:
+                changes["unreachable_at"] = None  # they wrote again: messages to them are attempted again
+        if changes:
+            # One statement whatever changed: a column not changing keeps the row's value.
+            await core.run(s, _SENDER_SEEN, {
+                "iid": ivals["id"], "display_name": changes.get("display_name"), "locale": changes.get("locale"),
+                "timezone": changes.get("timezone"), "dm_chat_id": changes.get("dm_chat_id"),
+                "last_seen_at": changes.get("last_seen_at"), "clear_unreachable": "unreachable_at" in changes,
+            })
+            ivals.update(changes)
+        person = core.adopt(s, Person, dict(zip(_PERSON_KEYS, row[_N_IDENTITY:], strict=True)))
+        ident = core.adopt(s, Identity, ivals)
+        return person, ident
+    key = f"{platform}:{platform_user_id}"
+    if len(key) > 64:  # Person.key is VARCHAR(64): a stable digest keeps it unique
+        key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    person = Person(key=key, name=(display_name or platform_user_id)[:200])
+    s.add(person)
+    await s.flush()
+    ident = Identity(person_id=person.id, platform=platform, platform_user_id=platform_user_id)  # type: ignore[arg-type]
+    s.add(ident)
+    forget_reach(s)
     if display_name:
         ident.display_name = display_name[:200]
     if locale:
@@ -135,9 +159,38 @@ async def resolve_sender(
         ident.dm_chat_id = chat_id
     if seen:
         ident.last_seen_at = now
-        ident.unreachable_at = None  # they wrote again: messages to them are attempted again
+        ident.unreachable_at = None
     await s.flush()
     return person, ident
+
+
+_IDENTITY = Identity.__table__  # type: ignore[attr-defined]
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+_IDENTITY_KEYS = tuple(c.key for c in _IDENTITY.c)
+_PERSON_KEYS = tuple(c.key for c in _PERSON.c)
+_N_IDENTITY = len(_IDENTITY_KEYS)
+_SENDER = (
+    sa.select(*_IDENTITY.c, *_PERSON.c)
+    .select_from(_IDENTITY.join(_PERSON, _PERSON.c.id == _IDENTITY.c.person_id))
+    .where(_IDENTITY.c.platform == sa.bindparam("platform"),
+           _IDENTITY.c.platform_user_id == sa.bindparam("platform_user_id"))
+)
+_SENDER_SEEN = (
+    sa.update(_IDENTITY)
+    .where(_IDENTITY.c.id == sa.bindparam("iid"))
+    .values(
+        display_name=sa.func.coalesce(sa.bindparam("display_name", type_=_IDENTITY.c.display_name.type),
+                                      _IDENTITY.c.display_name),
+        locale=sa.func.coalesce(sa.bindparam("locale", type_=_IDENTITY.c.locale.type), _IDENTITY.c.locale),
+        timezone=sa.func.coalesce(sa.bindparam("timezone", type_=_IDENTITY.c.timezone.type), _IDENTITY.c.timezone),
+        dm_chat_id=sa.func.coalesce(sa.bindparam("dm_chat_id", type_=_IDENTITY.c.dm_chat_id.type),
+                                    _IDENTITY.c.dm_chat_id),
+        last_seen_at=sa.func.coalesce(sa.bindparam("last_seen_at", type_=_IDENTITY.c.last_seen_at.type),
+                                      _IDENTITY.c.last_seen_at),
+        unreachable_at=sa.case((sa.bindparam("clear_unreachable", type_=sa.Boolean()), sa.null()),
+                               else_=_IDENTITY.c.unreachable_at),
+    )
+)
 
 
 def _identities_at(platform: str, chat_id: str) -> Any:
