@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store import core
 from store.models import InboxEvent
 
 MAX_EVENT_KEY = 200  # InboxEvent.event_key column
@@ -23,5 +25,7 @@ def stored_key(event_key: str) -> str:
 async def record_event(s: AsyncSession, event_key: str, now: datetime) -> None:
     """Insert the key; a redelivery raises ``IntegrityError`` (unique key), which aborts
     the whole transaction, so the repeated event changes nothing."""
-    s.add(InboxEvent(event_key=stored_key(event_key), received_at=now))
-    await s.flush()
+    await core.run(s, _INSERT, {"event_key": stored_key(event_key), "received_at": now})
+
+
+_INSERT = sa.insert(InboxEvent.__table__)  # type: ignore[attr-defined]  # built once (store.core)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import case, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store import core
 from store.models import (
     OPEN_STATUSES,
     MessageKind,
@@ -59,23 +61,19 @@ async def audit(
     to_value: str | None = None,
     detail: str | None = None,
 ) -> TicketEvent:
-    ev = TicketEvent(
-        ticket_id=ticket_id,
-        actor_id=actor_id,
-        action=action,
-        from_value=from_value,
-        to_value=to_value,
-        detail=detail[:1000] if detail else None,
-        created_at=now,
-    )
-    s.add(ev)
-    await s.flush()
+    values = {
+        "ticket_id": ticket_id, "actor_id": actor_id, "action": action, "from_value": from_value,
+        "to_value": to_value, "detail": detail[:1000] if detail else None, "created_at": now,
+    }
+    result = await core.run(s, _AUDIT, values)
+    ev = core.from_row(TicketEvent, {"id": result.inserted_primary_key[0], **values})
     if ticket_id is not None:
         s.info.setdefault(CHANGES_KEY, []).append(ev)
     return ev
 
 
 CHANGES_KEY = "deskbot.ticket_changes"
+_AUDIT = sa.insert(TicketEvent.__table__)  # type: ignore[attr-defined]  # built once (store.core)
 
 
 def changes_in(s: AsyncSession) -> list[TicketEvent]:
