@@ -463,8 +463,7 @@ class RequesterFlow:
             await self._ask_category(ctx, conv, data)
             return
         data["slugs"] = [s.slug for s in found]
-        for s in found:
-            await feedback.record(ctx.s, slug=s.slug, query=query, outcome="shown", now=ctx.now, person_id=ctx.person_id)
+        await feedback.record_shown(ctx.s, data["slugs"], query=query, now=ctx.now, person_id=ctx.person_id)
         rows = [(Button(s.title, "kb_open", None, s.slug),) for s in found]
         rows.append((Button(ctx.t("btn_open_ticket"), "open_ticket"),))
         previews = []

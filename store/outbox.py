@@ -32,7 +32,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store import people
+from store import core, people
 from store.models import Identity, OutboxMessage, OutboxStatus, TicketPost
 
 MAX_ATTEMPTS = 8
@@ -100,13 +100,23 @@ async def enqueue(
     ticket_id: int | None = None,
     card: str | None = None,
 ) -> OutboxMessage:
-    row = OutboxMessage(
-        platform=platform, chat_id=chat_id, payload=payload, person_id=person_id,
-        ticket_id=ticket_id, card=card, created_at=now, next_attempt_at=now,
-    )
-    s.add(row)
-    await s.flush()
-    return row
+    values = _row(platform, chat_id, person_id, ticket_id, card, payload, now)
+    result = await core.run(s, _INSERT, values)
+    return core.from_row(OutboxMessage, {"id": result.inserted_primary_key[0], **values})
+
+
+def _row(platform: str, chat_id: str, person_id: int | None, ticket_id: int | None, card: str | None,
+         payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Every column of a new pending row but its id (one shape: one compiled INSERT)."""
+    return {"platform": platform, "chat_id": chat_id, "person_id": person_id, "ticket_id": ticket_id,
+            "card": card, "payload": payload, "status": OutboxStatus.PENDING, "attempts": 0,
+            "next_attempt_at": now, "last_error": None, "message_id": None, "created_at": now, "sent_at": None}
+
+
+# The table, not the entity, built once (store.core): an ORM bulk insert would split the rows
+# into one statement per set of non-null columns, and a construct built per call would have
+# its cache key generated again each time.
+_INSERT = insert(OutboxMessage.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -131,16 +141,11 @@ async def enqueue_many(s: AsyncSession, messages: Sequence[NewMessage], now: dat
     ``INSERT … VALUES (…), (…)`` (whose SQL differs with the row count, so SQLAlchemy compiles
     it again for each new count) on both databases. Rows keep their order (ids ascending), so
     a chat's messages are delivered in the order given."""
-    values = [
-        {"platform": m.platform, "chat_id": m.chat_id, "person_id": m.person_id, "ticket_id": m.ticket_id,
-         "card": m.card, "payload": m.payload, "status": OutboxStatus.PENDING, "attempts": 0,
-         "next_attempt_at": now, "last_error": None, "message_id": None, "created_at": now, "sent_at": None}
-        for m in messages
-    ]
+    values = [_row(m.platform, m.chat_id, m.person_id, m.ticket_id, m.card, m.payload, now) for m in messages]
     if values:
-        # The table, not the entity: an ORM bulk insert would split the rows into one statement
-        # per set of non-null columns.
-        await s.exec(insert(OutboxMessage.__table__), params=values)  # type: ignore[call-overload,attr-defined]
+        # Not core.run: this never flushed pending ORM changes (they go at the commit), and
+        # flushing them here could split one UPDATE of an object changed again later in two.
+        await s.exec(_INSERT, params=values)
     return len(values)
 
 

@@ -33,8 +33,8 @@ REQUESTER = "anna"
 # Statements per event, and what each one is (in order).
 BUDGET = {
     # inbox key · the sender with their person (one join) · their last_seen_at · their
-    # conversation (locked) · their open tickets (conversation routing) · a KB "shown" row
-    # per suggestion (one here) · the conversation saved · the outbox (one INSERT).
+    # conversation (locked) · their open tickets (conversation routing) · the KB "shown"
+    # rows (one INSERT for all suggestions) · the conversation saved · the outbox (one INSERT).
     "text": 8,
     # inbox · sender · last_seen_at · conversation · conversation saved · outbox.
     "open_ticket": 6,
