@@ -88,10 +88,18 @@ MAX_TICKET_ID = 2**31 - 1  # ticket.id is an INTEGER (int4 on PostgreSQL)
 async def get_ticket(s: AsyncSession, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
     if not 0 < ticket_id <= MAX_TICKET_ID:
         return None  # a forged or mistyped number; out of range it would fail as a query parameter
-    stmt = select(Ticket).where(Ticket.id == ticket_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await s.exec(stmt.execution_options(populate_existing=True))).first()
+    row = (await core.run(s, _GET_LOCKED if for_update else _GET, {"tid": ticket_id})).first()
+    if row is None:
+        return None
+    # The session's object for it, with the row's values (as populate_existing did): ORM code
+    # changes it and s.add + flush writes it; core.run flushed its pending changes first.
+    return core.adopt(s, Ticket, dict(zip(_TICKET_KEYS, row, strict=True)))
+
+
+_TICKET = Ticket.__table__  # type: ignore[attr-defined]
+_TICKET_KEYS = tuple(c.key for c in _TICKET.c)
+_GET = sa.select(*_TICKET.c).where(_TICKET.c.id == sa.bindparam("tid"))
+_GET_LOCKED = _GET.with_for_update()
 
 
 async def create_ticket(
@@ -151,6 +159,14 @@ async def create_ticket(
     return ticket
 
 
+_CLAIM = (
+    sa.update(_TICKET)
+    .where(_TICKET.c.id == sa.bindparam("tid"), _TICKET.c.assignee_id.is_(None), _TICKET.c.status == Status.NEW)
+    .values(assignee_id=sa.bindparam("agent_id"), status=Status.CLAIMED, version=_TICKET.c.version + 1,
+            updated_at=sa.bindparam("now"))
+)
+
+
 @dataclass(frozen=True)
 class ClaimResult:
     won: bool
@@ -160,17 +176,9 @@ class ClaimResult:
 
 async def claim_ticket(s: AsyncSession, ticket_id: int, agent_id: int, now: datetime) -> ClaimResult:
     """Compare-and-set: the ticket becomes ``agent_id``'s only if nobody holds it."""
-    result = await s.exec(
-        update(Ticket)
-        .where(
-            col(Ticket.id) == ticket_id,
-            col(Ticket.assignee_id).is_(None),
-            col(Ticket.status) == Status.NEW,
-        )
-        .values(assignee_id=agent_id, status=Status.CLAIMED, version=Ticket.version + 1, updated_at=now)
-    )
+    result = await core.run(s, _CLAIM, {"tid": ticket_id, "agent_id": agent_id, "now": now})
     won = result.rowcount == 1
-    ticket = await get_ticket(s, ticket_id)
+    ticket = await get_ticket(s, ticket_id)  # the row as it is now (ours or the winner's)
     if ticket is None:
         raise LookupError(ticket_id)
     if won:
