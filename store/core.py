@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 M = TypeVar("M")
@@ -45,25 +45,50 @@ async def run(s: AsyncSession, stmt: Any, params: Mapping[str, Any] | Sequence[M
 def from_row(cls: type[M], values: Mapping[str, Any]) -> M:
     """A ``cls`` instance holding ``values`` (every column, the primary key included) as
     loaded state: no attribute history, not in any session ("detached")."""
-    obj: M = sa_inspect(cls).class_manager.new_instance()
-    obj.__dict__.update(values)
-    make_transient_to_detached(obj)
+    obj, _ = _new(cls, values)
     return obj
 
 
-def adopt(s: AsyncSession, cls: type[M], values: Mapping[str, Any], *, overwrite: bool = True) -> M:
-    """The session's object for this row, added as persistent without SQL (:func:`from_row`).
-    An object of this row already in the identity map is returned instead, with the row's
-    values set on it (``overwrite``, as ``populate_existing`` does; :func:`run` flushed its
-    pending changes before the row was read, so nothing of this transaction is lost)."""
+def adopt(s: AsyncSession, cls: type[M], values: Mapping[str, Any], *, refresh: bool) -> M:
+    """The session's object for this row, put into its identity map as persistent, without SQL,
+    as the ORM's loader does for a row it has not seen.
+
+    An object of this row already in the identity map is returned instead, as an ORM query
+    returns it: ``refresh=False`` keeps its loaded values and fills only attributes it has
+    not loaded (expired ones); ``refresh=True`` gives it all the row's values, as
+    ``populate_existing`` does (:func:`run` flushed its pending changes before the row was
+    read, so nothing of this transaction is lost)."""
     ss = s.sync_session
-    key = sa_inspect(cls).identity_key_from_primary_key((values["id"],))
-    known = ss.identity_map.get(key)
-    if known is not None:
-        if overwrite:
-            for name, value in values.items():
-                set_committed_value(known, name, value)
-        return known  # type: ignore[no-any-return]
-    obj = from_row(cls, values)
-    ss.add(obj)
-    return obj
+    imap = ss.identity_map
+    known = imap.get((cls, (values["id"],), None))
+    if known is None:
+        obj, state = _new(cls, values)
+        state.session_id = ss.hash_key
+        imap._add_unpresent(state, state.key)  # noqa: SLF001 — what loading.py calls
+        return obj
+    names = values.keys() if refresh else sa_inspect(known).unloaded & values.keys()
+    for name in names:
+        set_committed_value(known, name, values[name])
+    return known  # type: ignore[no-any-return]
+
+
+_managers: dict[type[Any], Any] = {}
+
+
+def _new(cls: type[M], values: Mapping[str, Any]) -> tuple[M, Any]:
+    """A new instance with the row's values as its loaded state and its identity key set
+    (what ``make_transient_to_detached`` does, without reading the key back through the
+    attributes). The models have one integer primary key ``id`` and no load events."""
+    manager = _managers.get(cls)
+    if manager is None:
+        configure_mappers()  # a process whose first statement is a Core one
+        mapper = sa_inspect(cls)
+        assert [c.key for c in mapper.primary_key] == ["id"], cls
+        assert not mapper.class_manager.dispatch.load, cls  # the loader would call them
+        manager = _managers[cls] = mapper.class_manager
+    obj: M = manager.new_instance()
+    state = instance_state(obj)
+    obj.__dict__.update(values)
+    state.key = (cls, (values["id"],), None)
+    state.identity_token = None
+    return obj, state

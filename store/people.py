@@ -137,8 +137,8 @@ async def resolve_sender(
                 "last_seen_at": changes.get("last_seen_at"), "clear_unreachable": "unreachable_at" in changes,
             })
             ivals.update(changes)
-        person = core.adopt(s, Person, dict(zip(_PERSON_KEYS, row[_N_IDENTITY:], strict=True)))
-        ident = core.adopt(s, Identity, ivals)
+        person = core.adopt(s, Person, dict(zip(_PERSON_KEYS, row[_N_IDENTITY:], strict=True)), refresh=True)
+        ident = core.adopt(s, Identity, ivals, refresh=True)
         return person, ident
     key = f"{platform}:{platform_user_id}"
     if len(key) > 64:  # Person.key is VARCHAR(64): a stable digest keeps it unique
@@ -299,18 +299,16 @@ async def reach(s: AsyncSession, person_ids: Iterable[int]) -> dict[int, Reach]:
     wanted = set(person_ids)
     missing = sorted(wanted - known.keys())
     if missing:
-        rows = await s.exec(
-            select(Person, Identity)
-            .outerjoin(Identity, col(Identity.person_id) == col(Person.id))
-            .where(col(Person.id).in_(missing))
-            .order_by(col(Person.id), col(Identity.id))
-        )
         found: dict[int, tuple[Person, list[Identity]]] = {}
-        for person, ident in rows:
-            assert person.id is not None
-            _, idents = found.setdefault(person.id, (person, []))
-            if ident is not None:
-                idents.append(ident)
+        for row in await core.run(s, _REACH, {"ids": missing}):
+            pid = row[0]
+            entry = found.get(pid)
+            if entry is None:
+                person = core.adopt(s, Person, dict(zip(_PERSON_KEYS, row[:_N_PERSON], strict=True)), refresh=False)
+                entry = found[pid] = (person, [])
+            if row[_N_PERSON] is not None:  # the outer join's identity
+                entry[1].append(core.adopt(s, Identity, dict(zip(_IDENTITY_KEYS, row[_N_PERSON:], strict=True)),
+                                           refresh=False))
         for pid, (person, idents) in found.items():
             known[pid] = Reach(person, tuple(idents))
     return {pid: known[pid] for pid in wanted if pid in known}
@@ -340,22 +338,40 @@ async def memberships_of(s: AsyncSession, person_id: int) -> list[Membership]:
 
 
 async def team_members(s: AsyncSession, team: str, role: str = ROLE_AGENT) -> list[tuple[Person, Membership]]:
-    rows = await s.exec(
-        select(Person, Membership)
-        .join(Membership, col(Membership.person_id) == col(Person.id))
-        .where(Membership.team == team, Membership.role == role)
-        .order_by(col(Person.id))
-    )
-    return list(rows)  # type: ignore[arg-type]
+    """The team's people in ``role`` with their membership, by person id. The people are the
+    session's objects (a later ``reach`` or ``s.get`` finds them); the memberships are
+    detached (read only: memberships change only through :func:`sync_from_config`)."""
+    return [
+        (core.adopt(s, Person, dict(zip(_PERSON_KEYS, row[:_N_PERSON], strict=True)), refresh=False),
+         core.from_row(Membership, dict(zip(_MEMBERSHIP_KEYS, row[_N_PERSON:], strict=True))))
+        for row in await core.run(s, _TEAM_MEMBERS, {"team": team, "role": role})
+    ]
 
 
 async def has_role(s: AsyncSession, person_id: int, team: str, role: str) -> bool:
-    row = await s.exec(
-        select(Membership.id).where(
-            Membership.person_id == person_id, Membership.team == team, Membership.role == role
-        )
-    )
-    return row.first() is not None
+    row = (await core.run(s, _HAS_ROLE, {"person_id": person_id, "team": team, "role": role})).first()
+    return row is not None
+
+
+_MEMBERSHIP = Membership.__table__  # type: ignore[attr-defined]
+_MEMBERSHIP_KEYS = tuple(c.key for c in _MEMBERSHIP.c)
+_N_PERSON = len(_PERSON_KEYS)
+_REACH = (
+    sa.select(*_PERSON.c, *_IDENTITY.c)
+    .select_from(_PERSON.outerjoin(_IDENTITY, _IDENTITY.c.person_id == _PERSON.c.id))
+    .where(_PERSON.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(_PERSON.c.id, _IDENTITY.c.id)
+)
+_TEAM_MEMBERS = (
+    sa.select(*_PERSON.c, *_MEMBERSHIP.c)
+    .select_from(_PERSON.join(_MEMBERSHIP, _MEMBERSHIP.c.person_id == _PERSON.c.id))
+    .where(_MEMBERSHIP.c.team == sa.bindparam("team"), _MEMBERSHIP.c.role == sa.bindparam("role"))
+    .order_by(_PERSON.c.id)
+)
+_HAS_ROLE = sa.select(_MEMBERSHIP.c.id).where(
+    _MEMBERSHIP.c.person_id == sa.bindparam("person_id"), _MEMBERSHIP.c.team == sa.bindparam("team"),
+    _MEMBERSHIP.c.role == sa.bindparam("role"),
+)
 
 
 async def is_agent(s: AsyncSession, person_id: int, team: str) -> bool:

@@ -93,7 +93,7 @@ async def get_ticket(s: AsyncSession, ticket_id: int, *, for_update: bool = Fals
         return None
     # The session's object for it, with the row's values (as populate_existing did): ORM code
     # changes it and s.add + flush writes it; core.run flushed its pending changes first.
-    return core.adopt(s, Ticket, dict(zip(_TICKET_KEYS, row, strict=True)))
+    return core.adopt(s, Ticket, dict(zip(_TICKET_KEYS, row, strict=True)), refresh=True)
 
 
 _TICKET = Ticket.__table__  # type: ignore[attr-defined]
@@ -376,10 +376,20 @@ async def audit_denied(
 async def open_tickets_of_requester(
     s: AsyncSession, requester_id: int, *, since: datetime | None = None
 ) -> list[Ticket]:
-    stmt = select(Ticket).where(Ticket.requester_id == requester_id, col(Ticket.status).in_(OPEN_STATUSES))
-    if since is not None:
-        stmt = stmt.where(Ticket.created_at >= since)
-    return list(await s.exec(stmt.order_by(col(Ticket.id).desc())))
+    """The requester's open tickets (created at ``since`` or later), newest first."""
+    rows = await core.run(s, _OPEN_OF_REQUESTER_SINCE if since is not None else _OPEN_OF_REQUESTER,
+                          {"requester_id": requester_id, "since": since})
+    return [core.adopt(s, Ticket, dict(zip(_TICKET_KEYS, row, strict=True)), refresh=False) for row in rows]
+
+
+_OPEN_OF_REQUESTER = (
+    sa.select(*_TICKET.c)
+    .where(_TICKET.c.requester_id == sa.bindparam("requester_id"),
+           _TICKET.c.status.in_([str(status) for status in OPEN_STATUSES]))
+    .order_by(_TICKET.c.id.desc())
+)
+_OPEN_OF_REQUESTER_SINCE = _OPEN_OF_REQUESTER.where(
+    _TICKET.c.created_at >= sa.bindparam("since", type_=_TICKET.c.created_at.type))
 
 
 async def tickets_of_requester(s: AsyncSession, requester_id: int, limit: int = 10) -> list[Ticket]:

@@ -122,3 +122,29 @@ async def test_an_enqueued_row_wakes_the_worker_after_the_commit(database: Datab
     async with database.read() as s:
         [pending] = await outbox.pending(s, ["telegram"])
     assert (pending.id, pending.payload, pending.next_attempt_at) == (row.id, {"text": "hi"}, NOW)
+
+
+async def test_team_members_and_reach_share_the_sessions_people(database: Database, cast: Cast) -> None:
+    async with database.transaction() as s:
+        members = await people.team_members(s, "it")
+        assert [(p.key, m.tier) for p, m in members] == [("boris", "L1"), ("vera", "L2")]
+        with count_queries(database) as q:
+            assert await s.get(Person, cast.boris) is members[0][0]
+        assert q.statements == 0, q.report()
+        found = await people.reach(s, [cast.boris, cast.vera, cast.anna])
+        assert found[cast.boris].person is members[0][0]
+        assert sorted((i.platform, i.platform_user_id) for i in found[cast.boris].identities) == [
+            ("slack", "U000BORIS"), ("telegram", "100002")]
+        assert found[cast.vera].identities == ()  # the outer join: a person without identities
+        assert await people.has_role(s, cast.boris, "it", people.ROLE_AGENT)
+        assert not await people.has_role(s, cast.boris, "it", people.ROLE_LEAD)
+
+
+async def test_a_core_read_keeps_a_loaded_object_and_fills_what_it_had_not_loaded(database: Database, cast: Cast) -> None:
+    async with database.transaction() as s:
+        [(boris, _), _] = await people.team_members(s, "it")
+        boris.name = "Boris P."  # changed in this transaction, flushed before the next read
+        s.add(boris)
+        s.expire(boris, ["away"])
+        [(again, _), _] = await people.team_members(s, "it")
+        assert again is boris and boris.name == "Boris P." and boris.away is False
