@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import and_, bindparam, case, event, func, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -582,6 +583,13 @@ async def backlog_age(s: AsyncSession) -> tuple[int, datetime | None]:
 
 
 async def posts_of(s: AsyncSession, ticket_id: int, card: str) -> list[TicketPost]:
-    return list(
-        await s.exec(select(TicketPost).where(TicketPost.ticket_id == ticket_id, TicketPost.card == card))
-    )
+    """Where the ticket's ``card`` is shown (read on every card update: a prebuilt Core
+    statement; the posts are detached, read-only copies: :func:`remember_post` changes them)."""
+    return [core.from_row(TicketPost, dict(zip(_POST_KEYS, row, strict=True)))
+            for row in await core.run(s, _POSTS_OF, {"ticket_id": ticket_id, "card": card})]
+
+
+_POST = TicketPost.__table__  # type: ignore[attr-defined]
+_POST_KEYS = tuple(c.key for c in _POST.c)
+_POSTS_OF = sa.select(*_POST.c).where(_POST.c.ticket_id == sa.bindparam("ticket_id"),
+                                      _POST.c.card == sa.bindparam("card"))

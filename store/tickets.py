@@ -145,12 +145,9 @@ async def create_ticket(
     s.add(ticket)
     await s.flush()
     assert ticket.id is not None
-    s.add(
-        TicketMessage(
-            ticket_id=ticket.id, kind=MessageKind.REQUESTER, author_id=requester_id,
-            text=text, platform=platform, created_at=now, attachments=list(attachments),
-            chat_id=chat_id, message_id=message_id,
-        )
+    await _insert_message(
+        s, ticket_id=ticket.id, kind=MessageKind.REQUESTER, author_id=requester_id, text=text, platform=platform,
+        created_at=now, attachments=list(attachments), chat_id=chat_id, message_id=message_id,
     )
     await audit(
         s, ticket_id=ticket.id, actor_id=requester_id, action="create", now=now,
@@ -249,11 +246,10 @@ async def add_message(
     references; ``chat_id`` / ``message_id`` say where the platform shows the message."""
     if kind in (MessageKind.AGENT, MessageKind.REQUESTER):
         _require(ticket, "add a message", OPEN_STATUSES)
-    msg = TicketMessage(
-        ticket_id=ticket.id, kind=kind, author_id=author_id, text=text, platform=platform,  # type: ignore[arg-type]
+    msg = await _insert_message(
+        s, ticket_id=ticket.id, kind=kind, author_id=author_id, text=text, platform=platform,
         created_at=now, attachments=list(attachments), chat_id=chat_id, message_id=message_id,
     )
-    s.add(msg)
     before = ticket.status
     if kind == MessageKind.AGENT:
         if ticket.first_response_at is None:
@@ -276,6 +272,17 @@ async def add_message(
         to_value=ticket.status if before != ticket.status else None,
     )
     return msg
+
+
+async def _insert_message(s: AsyncSession, **values: Any) -> TicketMessage:
+    """One history row through a prebuilt INSERT (every message of every ticket); the row is
+    the session's TicketMessage, as if added and flushed."""
+    values = {"edit_of": None, **values}
+    result = await core.run(s, _MESSAGE, values)
+    return core.adopt(s, TicketMessage, {"id": result.inserted_primary_key[0], **values}, refresh=True)
+
+
+_MESSAGE = sa.insert(TicketMessage.__table__)  # type: ignore[attr-defined]
 
 
 def next_tier(tier: str) -> str | None:
