@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store import core
 from store.models import KbLearned, KbReload
 
 MAX_QUESTION = 4000
@@ -16,9 +18,14 @@ MAX_QUESTION = 4000
 
 async def learned_for_ticket(s: AsyncSession, ticket_id: int) -> list[KbLearned]:
     """The articles chosen as the answer of a ticket, oldest first."""
-    return list(
-        await s.exec(select(KbLearned).where(col(KbLearned.ticket_id) == ticket_id).order_by(col(KbLearned.id)))
-    )
+    return [core.adopt(s, KbLearned, dict(zip(_LEARNED_KEYS, row, strict=True)), refresh=False)
+            for row in await core.run(s, _FOR_TICKET, {"ticket_id": ticket_id})]
+
+
+_LEARNED = KbLearned.__table__  # type: ignore[attr-defined]
+_LEARNED_KEYS = tuple(c.key for c in _LEARNED.c)
+# Read on every resolve (the resolved card's KB offer): built once (store.core).
+_FOR_TICKET = sa.select(*_LEARNED.c).where(_LEARNED.c.ticket_id == sa.bindparam("ticket_id")).order_by(_LEARNED.c.id)
 
 
 async def add_learned(

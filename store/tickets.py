@@ -489,9 +489,16 @@ async def last_auto_assignee(s: AsyncSession, team: str) -> int | None:
 
 
 async def history(s: AsyncSession, ticket_id: int) -> list[TicketMessage]:
-    return list(
-        await s.exec(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id).order_by(col(TicketMessage.id)))
-    )
+    """The ticket's messages, oldest first: the session's objects (a prebuilt Core read; the
+    resolved card's KB offer reads it on every resolve)."""
+    return [core.adopt(s, TicketMessage, dict(zip(_MESSAGE_KEYS, row, strict=True)), refresh=False)
+            for row in await core.run(s, _HISTORY, {"ticket_id": ticket_id})]
+
+
+_MESSAGE_TABLE = TicketMessage.__table__  # type: ignore[attr-defined]
+_MESSAGE_KEYS = tuple(c.key for c in _MESSAGE_TABLE.c)
+_HISTORY = (sa.select(*_MESSAGE_TABLE.c).where(_MESSAGE_TABLE.c.ticket_id == sa.bindparam("ticket_id"))
+            .order_by(_MESSAGE_TABLE.c.id))
 
 
 async def events(s: AsyncSession, ticket_id: int) -> list[TicketEvent]:
