@@ -63,15 +63,17 @@ async def first_message(ctx: Context, ticket: Ticket) -> str:
     return ticket.kb_query or ticket.subject
 
 
-def _closest(kb: Any, text: str) -> Sequence[Any]:
+def _closest(kb: Any, text: str, limit: int = OFFER_LIMIT, floor: float = OFFER_MIN_SCORE) -> Sequence[Any]:
+    """Up to ``limit`` articles for ``text`` scoring at least ``floor``, below the KB's own
+    suggestion threshold (a KB whose search takes no floor: its own threshold)."""
     search = kb.search
     try:
         takes_floor = "min_score" in inspect.signature(search).parameters
     except (TypeError, ValueError):
         takes_floor = False
     if takes_floor:
-        return search(text, OFFER_LIMIT, min_score=OFFER_MIN_SCORE)
-    return search(text, OFFER_LIMIT)  # a KB without a floor: its own threshold
+        return search(text, limit, min_score=floor)
+    return search(text, limit)
 
 
 def _title(kb: Any, slug: str) -> str:
@@ -126,14 +128,25 @@ def decorate(t: Translator, reply: Reply, ticket: Ticket, offer: Offer | None) -
     return dataclasses.replace(reply, text=text, buttons=(*reply.buttons, *rows))
 
 
-async def on_button(ctx: Context, action: str, number: int | None, value: str | None) -> None:
-    from handlers.agent import bad_state, load_ticket, refresh_card, require_staff
+async def _learnable(ctx: Context, action: str, number: int | None) -> Ticket | None:
+    """The ticket, if ``action`` may choose its article: it exists, the actor is staff of
+    its team (else refused and audited) and it is resolved or closed (else said so)."""
+    from handlers.agent import bad_state, load_ticket, require_staff
 
     ticket = await load_ticket(ctx, action, number)
     if ticket is None or not await require_staff(ctx, action, ticket):
-        return
+        return None
     if ticket.status not in LEARN_STATUSES:
         bad_state(ctx, ticket)
+        return None
+    return ticket
+
+
+async def on_button(ctx: Context, action: str, number: int | None, value: str | None) -> None:
+    from handlers.agent import refresh_card
+
+    ticket = await _learnable(ctx, action, number)
+    if ticket is None:
         return
     if action == PICK:
         _pick_page(ctx, ticket, value)
@@ -179,13 +192,10 @@ async def find(ctx: Context, number: int, words: str) -> None:
     """``/answered N words``: choose the article that answered resolved ticket N. ``words``
     is an article's slug (chosen at once) or words to search the KB for (the closest
     articles, however weak the match, offered as buttons)."""
-    from handlers.agent import bad_state, load_ticket, refresh_card, require_staff
+    from handlers.agent import refresh_card
 
-    ticket = await load_ticket(ctx, ANSWERED, number)
-    if ticket is None or not await require_staff(ctx, ANSWERED, ticket):
-        return
-    if ticket.status not in LEARN_STATUSES:
-        bad_state(ctx, ticket)
+    ticket = await _learnable(ctx, ANSWERED, number)
+    if ticket is None:
         return
     if ctx.kb is None:
         ctx.reply("kb_pick_empty", n=ticket.id)
@@ -196,22 +206,13 @@ async def find(ctx: Context, number: int, words: str) -> None:
         await refresh_card(ctx, ticket)
         return
     choosable = dict(_choosable(getattr(ctx.kb, "articles", ())))
-    found = [s for s in _search_any(ctx.kb, words) if s.slug in choosable]
+    found = [s for s in _closest(ctx.kb, words, FIND_LIMIT, 0.0) if s.slug in choosable]
     if not found:
         ctx.reply("kb_find_none", n=ticket.id, words=words)
         return
     rows = tuple((Button(_short(s.title), ANSWERED, ticket.id, s.slug),) for s in found)
     ctx.here(Reply(ctx.t("kb_find", n=ticket.id, words=words), rows))
 
-
-def _search_any(kb: Any, words: str) -> Sequence[Any]:
-    try:
-        takes_floor = "min_score" in inspect.signature(kb.search).parameters
-    except (TypeError, ValueError):
-        takes_floor = False
-    if takes_floor:
-        return kb.search(words, FIND_LIMIT, min_score=0.0)
-    return kb.search(words, FIND_LIMIT)
 
 
 async def _answered(ctx: Context, ticket: Ticket, slug: str) -> None:

@@ -16,7 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from queue import Empty, Queue
 
@@ -90,6 +91,20 @@ class Console:
         return err
 
 
+@contextmanager
+def running_console(db: Path) -> Iterator[Console]:
+    """A console for the test's body; once the body passed, it must end cleanly."""
+    console = Console(db)
+    try:
+        yield console
+    except BaseException:
+        console.close()
+        raise
+    err = console.close()
+    assert console.proc.returncode == 0, err
+    assert "Traceback" not in err, err
+
+
 def button_number(lines: list[str], label: str) -> int:
     """The number of the button whose label starts with ``label`` in the last buttons line."""
     rows = [line for line in lines if re.match(r"^\s+\[1\] ", line)]
@@ -114,8 +129,7 @@ def first_suggestion(lines: list[str]) -> str | None:
 def test_a_resolved_ticket_teaches_the_running_console_after_kb_reload(tmp_path: Path, run_deskbot: RunDeskbot) -> None:
     db = tmp_path / "desk.db"
     printer = load_article(default_kb_dir() / "printer-ru.md").title
-    console = Console(db)
-    try:
+    with running_console(db) as console:
         # 1. No suggestion: the request becomes a ticket.
         said = console.say(REQUEST)
         assert first_suggestion(said) is None, said
@@ -150,10 +164,6 @@ def test_a_resolved_ticket_teaches_the_running_console_after_kb_reload(tmp_path:
             said = console.say(text)
             assert first_suggestion(said) == printer, (text, said)
             console.say("/cancel")
-    finally:
-        err = console.close()
-    assert console.proc.returncode == 0, err
-    assert "Traceback" not in err, err
 
 
 UNMATCHED = "штуковина у окна гудит и щёлкает"  # shares no word with any sample article
@@ -167,8 +177,7 @@ def test_a_request_no_article_matches_is_learned_through_another_article(tmp_pat
     ``deskbot kb reload`` the running console suggests it for the request and a variant."""
     db = tmp_path / "desk.db"
     printer = load_article(default_kb_dir() / "printer-ru.md").title
-    console = Console(db)
-    try:
+    with running_console(db) as console:
         said = console.say(UNMATCHED)
         assert first_suggestion(said) is None, said
         said = console.say(str(button_number(said, "Оборудование и принтеры")))  # no category guessed
@@ -192,7 +201,3 @@ def test_a_request_no_article_matches_is_learned_through_another_article(tmp_pat
             said = console.say(text)
             assert first_suggestion(said) == printer, (text, said)
             console.say("/cancel")
-    finally:
-        err = console.close()
-    assert console.proc.returncode == 0, err
-    assert "Traceback" not in err, err
