@@ -242,11 +242,13 @@ async def measure(db: str, flows: int, senders: int, profile_kind: str | None, t
             wall = time.perf_counter() - started
             stop.set()
             await worker
+            outbox_rows = await outbox_status(app)
             every = [t for v in driver.times.values() for t in v]
             result["many"] = {
                 "senders": senders, "events": len(every), "events_per_s": len(every) / wall,
                 "p50": pct(every, 0.5), "p99": pct(every, 0.99),
                 "errors": len(errors), "error_kinds": sorted(set(errors))[:3],
+                "outbox": outbox_rows,
                 "kinds": {kind: {"p50": pct(driver.times[kind], 0.5) if driver.times[kind] else float("nan"),
                                  "p99": pct(driver.times[kind], 0.99) if driver.times[kind] else float("nan")}
                           for kind in KINDS},
@@ -257,6 +259,18 @@ async def measure(db: str, flows: int, senders: int, profile_kind: str | None, t
         if pg_name:
             await _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
     return result
+
+
+async def outbox_status(app: Any) -> dict[str, int]:
+    """Outbox rows by status when the senders are done (pending: not delivered yet)."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from store.models import OutboxMessage
+
+    async with app.db.read() as s:
+        rows = await s.exec(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+        return {str(status): int(n) for status, n in rows}
 
 
 def run_all(dbs: list[str], flows: int, senders: int, profile_kind: str | None) -> list[dict[str, Any]]:
@@ -278,6 +292,10 @@ def run_baseline(rev: str, argv: list[str]) -> list[dict[str, Any]]:
         out = subprocess.run([sys.executable, str(tree / "bench" / "engine_cost.py"), *argv, "--json"],
                              cwd=tree, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
         return json.loads(out.strip().splitlines()[-1])
+
+
+def outbox_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "empty"
 
 
 def print_tables(results: list[dict[str, Any]], base: list[dict[str, Any]] | None, rev: str | None) -> None:
@@ -305,11 +323,15 @@ def print_tables(results: list[dict[str, Any]], base: list[dict[str, Any]] | Non
                 f"{many['senders']} senders: {many['events_per_s']:.0f} events/s, p50 {many['p50']:.0f} ms, "
                 f"p99 {many['p99']:.0f} ms ({many['events']} events, {many.get('errors', 0)} failed flows)")
         print(f"\n- {line}")
+        if "outbox" in many:
+            print(f"- outbox when the {many['senders']} senders were done: " + outbox_line(many["outbox"]))
         if b:
             bo, bm = b["one"], b["many"]
             print(f"- before: {bo['events_per_s']:.0f} events/s, {bo['statements_per_event']:.1f} statements/event; "
                   f"{bm['senders']} senders: {bm['events_per_s']:.0f} events/s, p50 {bm['p50']:.0f} ms, "
                   f"p99 {bm['p99']:.0f} ms ({bm['events']} events, {bm.get('errors', 0)} failed flows)")
+            if "outbox" in bm:
+                print(f"- before, outbox when the senders were done: " + outbox_line(bm["outbox"]))
             for err in bm.get("error_kinds", []):
                 print(f"- before, a failed flow: {err}")
         for err in many.get("error_kinds", []):

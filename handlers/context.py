@@ -88,6 +88,9 @@ class Context:
     platforms: tuple[str, ...]
     locale: str = "en"
     _out: list[tuple[Destination, Reply, str]] = field(default_factory=list)
+    # (platform, chat_id, ticket_id, card) of cards this event found already posted: only
+    # their pending edits can be stale (see flush).
+    _posted: set[tuple[str, str, int, str]] = field(default_factory=set)
     after_commit: list[Callable[[], Any]] = field(default_factory=list)
     alert: str | None = None  # shown in place: a refusal (alert presses), an unannounced gesture's notice
     # The ticket this event acts on (set when an action loads it): answers in a shared chat
@@ -251,8 +254,9 @@ class Context:
         covered = {(dest.platform, dest.chat_id) for dest, _ in targets}
         # Cards shown elsewhere (an earlier tier's agents, a team chat no longer configured)
         # are edited too; their readers are looked up together.
-        elsewhere = [(post.platform, post.chat_id)
-                     for post in await outbox.posts_of(self.s, ticket.id, "queue")  # type: ignore[arg-type]
+        posts = await outbox.posts_of(self.s, ticket.id, "queue")  # type: ignore[arg-type]
+        self._posted.update((post.platform, post.chat_id, post.ticket_id, post.card) for post in posts)
+        elsewhere = [(post.platform, post.chat_id) for post in posts
                      if post.platform in self.platforms and (post.platform, post.chat_id) not in covered]
         targets += await self._post_targets(ticket.team, elsewhere)
         seen: set[tuple[str, str]] = set()
@@ -331,6 +335,11 @@ class Context:
                 person_id=dest.person_id, ticket_id=reply.ticket_id, card=reply.card,
             ))
             result.append(Outgoing(dest, reply))
+        # A posted card's pending edits are stale once its newer state is written (one
+        # UPDATE; none for a card not posted yet, such as a new ticket's).
+        stale = [key for r in rows if (key := (r.platform, r.chat_id, r.ticket_id or 0, r.card or "")) in self._posted]
+        await outbox.supersede_cards(self.s, stale)
+        self._posted.clear()
         await outbox.enqueue_many(self.s, rows, self.now)  # one multi-row INSERT for the event
         self._out.clear()
         return result

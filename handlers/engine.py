@@ -50,8 +50,8 @@ def _retryable(exc: DBAPIError) -> bool:
 
 
 # Commands that, typed in a ticket's thread without a number, act on that ticket.
-THREAD_COMMANDS = frozenset({"/note", "/resolve", "/escalate", "/take", "/release", "/ticket"})
-TEXT_COMMANDS = frozenset({"/note", "/resolve", "/escalate"})  # the rest of the line is text
+THREAD_COMMANDS = frozenset({"/note", "/resolve", "/escalate", "/take", "/release", "/ticket", "/answered"})
+TEXT_COMMANDS = frozenset({"/note", "/resolve", "/escalate", "/answered"})  # the rest of the line is text
 
 
 def _in_thread(name: str, thread: int, arg: str) -> str:
@@ -113,6 +113,7 @@ class Engine:
             "/release": lambda ctx, conv, arg: self._numbered(ctx, arg, "/release N", agent.release),
             "/assign": self._cmd_assign,
             "/note": self._cmd_note,
+            "/answered": self._cmd_answered,
             "/canned": self._cmd_canned,
             "/away": self._cmd_away,
             "/back": self._cmd_back,
@@ -410,6 +411,14 @@ class Engine:
             ctx.reply("usage", usage="/note N text")
             return
         await agent.note(ctx, number, text.strip())
+
+    async def _cmd_answered(self, ctx: Context, conv: Conversation, arg: str) -> None:
+        num, _, words = arg.partition(" ")
+        number = _ticket_number(num)
+        if number is None or not words.strip():
+            ctx.reply("usage", usage="/answered N words")
+            return
+        await kb_learning.find(ctx, number, words)
 
     async def _cmd_canned(self, ctx: Context, conv: Conversation, arg: str) -> None:
         parts = arg.split()

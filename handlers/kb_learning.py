@@ -30,7 +30,8 @@ log = logging.getLogger("deskbot.kb_learning")
 
 ANSWERED = "kb_answer"
 SAVE_DRAFT = "kb_draft"
-ACTIONS = frozenset({ANSWERED, SAVE_DRAFT})
+PICK = "kb_pick"  # "Another article…": a page of the whole KB, for a request no offer matched
+ACTIONS = frozenset({ANSWERED, SAVE_DRAFT, PICK})
 LEARN_STATUSES = (Status.RESOLVED, Status.CLOSED)
 OFFER_LIMIT = 3
 # The offer lists the closest articles even below the suggestion threshold (that is the
@@ -39,6 +40,9 @@ OFFER_MIN_SCORE = 0.03
 # Telegram's callback_data is 64 bytes: "b1|kb_answer|<ticket>|<slug>" must fit.
 MAX_SLUG_BYTES = 40
 MAX_LABEL_TITLE = 48
+# "Another article…" lists the KB a page at a time; "/answered N words" searches it.
+PICK_PAGE = 8
+FIND_LIMIT = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Offer:
     offered: tuple[tuple[str, str], ...]  # (slug, title)
     chosen: tuple[tuple[str, str], ...]
     can_draft: bool = True  # an agent replied: there is an answer to save as an article
+    can_pick: bool = True  # the KB has articles to list under "Answered by another article…"
 
 
 async def first_message(ctx: Context, ticket: Ticket) -> str:
@@ -58,15 +63,17 @@ async def first_message(ctx: Context, ticket: Ticket) -> str:
     return ticket.kb_query or ticket.subject
 
 
-def _closest(kb: Any, text: str) -> Sequence[Any]:
+def _closest(kb: Any, text: str, limit: int = OFFER_LIMIT, floor: float = OFFER_MIN_SCORE) -> Sequence[Any]:
+    """Up to ``limit`` articles for ``text`` scoring at least ``floor``, below the KB's own
+    suggestion threshold (a KB whose search takes no floor: its own threshold)."""
     search = kb.search
     try:
         takes_floor = "min_score" in inspect.signature(search).parameters
     except (TypeError, ValueError):
         takes_floor = False
     if takes_floor:
-        return search(text, OFFER_LIMIT, min_score=OFFER_MIN_SCORE)
-    return search(text, OFFER_LIMIT)  # a KB without a floor: its own threshold
+        return search(text, limit, min_score=floor)
+    return search(text, limit)
 
 
 def _title(kb: Any, slug: str) -> str:
@@ -88,7 +95,8 @@ async def offer_for(ctx: Context, ticket: Ticket) -> Offer | None:
                         s.slug, MAX_SLUG_BYTES)
             continue
         offered.append((s.slug, s.title))
-    return Offer(tuple(offered), chosen, can_draft)
+    can_pick = any(len(a.slug.encode()) <= MAX_SLUG_BYTES for a in getattr(ctx.kb, "articles", ()))
+    return Offer(tuple(offered), chosen, can_draft, can_pick)
 
 
 def _short(title: str) -> str:
@@ -111,25 +119,100 @@ def decorate(t: Translator, reply: Reply, ticket: Ticket, offer: Offer | None) -
                 ANSWERED, n, slug),)
         for slug, title in offer.offered
     ]
+    # The offer misses a request that shares no words with its article (a paraphrase:
+    # the case learning is for), so any article can be chosen too.
+    if offer.can_pick:
+        rows.append((Button(t("btn_kb_pick"), PICK, n, "0"),))
     if offer.can_draft:
         rows.append((Button(t("btn_kb_save_draft"), SAVE_DRAFT, n),))
     return dataclasses.replace(reply, text=text, buttons=(*reply.buttons, *rows))
 
 
-async def on_button(ctx: Context, action: str, number: int | None, value: str | None) -> None:
-    from handlers.agent import bad_state, load_ticket, refresh_card, require_staff
+async def _learnable(ctx: Context, action: str, number: int | None) -> Ticket | None:
+    """The ticket, if ``action`` may choose its article: it exists, the actor is staff of
+    its team (else refused and audited) and it is resolved or closed (else said so)."""
+    from handlers.agent import bad_state, load_ticket, require_staff
 
     ticket = await load_ticket(ctx, action, number)
     if ticket is None or not await require_staff(ctx, action, ticket):
-        return
+        return None
     if ticket.status not in LEARN_STATUSES:
         bad_state(ctx, ticket)
+        return None
+    return ticket
+
+
+async def on_button(ctx: Context, action: str, number: int | None, value: str | None) -> None:
+    from handlers.agent import refresh_card
+
+    ticket = await _learnable(ctx, action, number)
+    if ticket is None:
         return
+    if action == PICK:
+        _pick_page(ctx, ticket, value)
+        return  # the card is unchanged until an article is chosen
     if action == ANSWERED:
         await _answered(ctx, ticket, value or "")
     else:
         await _save_draft(ctx, ticket)
     await refresh_card(ctx, ticket)
+
+
+def _choosable(articles: Sequence[Any]) -> list[tuple[str, str]]:
+    """(slug, title) of the articles a button can carry."""
+    return [(a.slug, a.title) for a in articles if len(a.slug.encode()) <= MAX_SLUG_BYTES]
+
+
+def _page_number(value: str | None) -> int:
+    value = (value or "0").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 7 else 0
+
+
+def _pick_page(ctx: Context, ticket: Ticket, value: str | None) -> None:
+    """One page of the KB's articles (those in the reader's language first, by title), each
+    a button that chooses it, "More…" while there are more, and the search command."""
+    assert ticket.id is not None
+    lang = ctx.locale
+    arts = sorted(getattr(ctx.kb, "articles", ()),
+                  key=lambda a: (getattr(a, "lang", lang) != lang, a.title.casefold(), a.slug))
+    choosable = _choosable(arts)
+    if not choosable:
+        ctx.reply("kb_pick_empty", n=ticket.id)
+        return
+    pages = (len(choosable) + PICK_PAGE - 1) // PICK_PAGE
+    page = min(_page_number(value), pages - 1)
+    shown = choosable[page * PICK_PAGE:(page + 1) * PICK_PAGE]
+    rows = [(Button(_short(title), ANSWERED, ticket.id, slug),) for slug, title in shown]
+    if page + 1 < pages:
+        rows.append((Button(ctx.t("btn_kb_pick_more"), PICK, ticket.id, str(page + 1)),))
+    ctx.here(Reply(ctx.t("kb_pick", n=ticket.id, page=page + 1, pages=pages), tuple(rows)))
+
+
+async def find(ctx: Context, number: int, words: str) -> None:
+    """``/answered N words``: choose the article that answered resolved ticket N. ``words``
+    is an article's slug (chosen at once) or words to search the KB for (the closest
+    articles, however weak the match, offered as buttons)."""
+    from handlers.agent import refresh_card
+
+    ticket = await _learnable(ctx, ANSWERED, number)
+    if ticket is None:
+        return
+    if ctx.kb is None:
+        ctx.reply("kb_pick_empty", n=ticket.id)
+        return
+    words = " ".join(words.split())
+    if ctx.kb.article(words) is not None:
+        await _answered(ctx, ticket, words)
+        await refresh_card(ctx, ticket)
+        return
+    choosable = dict(_choosable(getattr(ctx.kb, "articles", ())))
+    found = [s for s in _closest(ctx.kb, words, FIND_LIMIT, 0.0) if s.slug in choosable]
+    if not found:
+        ctx.reply("kb_find_none", n=ticket.id, words=words)
+        return
+    rows = tuple((Button(_short(s.title), ANSWERED, ticket.id, s.slug),) for s in found)
+    ctx.here(Reply(ctx.t("kb_find", n=ticket.id, words=words), rows))
+
 
 
 async def _answered(ctx: Context, ticket: Ticket, slug: str) -> None:

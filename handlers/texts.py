@@ -137,13 +137,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "help_agent": {
         "en": (
             "Agent commands: /queue, /mine, /ticket N, /take N, /reply N text, /note N text, "
-            "/resolve N, /assign N who, /escalate N, /priority N key, /release N, /canned [name], /away, /back, "
-            "/stats [today|week|month]"
+            "/resolve N, /answered N words, /assign N who, /escalate N, /priority N key, /release N, /canned [name], "
+            "/away, /back, /stats [today|week|month]"
         ),
         "ru": (
             "Команды агента: /queue, /mine, /ticket N, /take N, /reply N текст, /note N текст, "
-            "/resolve N, /assign N кто, /escalate N, /priority N ключ, /release N, /canned [имя], /away, /back, "
-            "/stats [сегодня|неделя|месяц]"
+            "/resolve N, /answered N слова, /assign N кто, /escalate N, /priority N ключ, /release N, /canned [имя], "
+            "/away, /back, /stats [сегодня|неделя|месяц]"
         ),
     },
     "lang_set": {"en": "Language: English.", "ru": "Язык: русский."},
@@ -207,6 +207,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "arg_who": {"en": "who", "ru": "кому"},
     "arg_name": {"en": "name", "ru": "шаблон"},
     "arg_days": {"en": "days", "ru": "дней"},
+    "arg_words": {"en": "words", "ru": "слова"},
     # --- agent side -----------------------------------------------------------
     # --- reachability ---
     "card_unreachable": {"en": "{name} cannot be reached on {platform}", "ru": "{name}: нет связи в {platform}"},
@@ -241,6 +242,18 @@ TEXTS: dict[str, dict[str, str]] = {
     "btn_kb_answered": {"en": "Answered by: {title}", "ru": "Ответ в статье: {title}"},
     "btn_kb_answered_done": {"en": "✓ Answered by: {title}", "ru": "✓ Ответ в статье: {title}"},
     "btn_kb_save_draft": {"en": "Save this answer as an article", "ru": "Сохранить ответ как статью"},
+    "btn_kb_pick": {"en": "Answered by another article…", "ru": "Ответ в другой статье…"},
+    "btn_kb_pick_more": {"en": "More articles…", "ru": "Ещё статьи…"},
+    "kb_pick": {
+        "en": "#{n}: which article answered it? (page {page} of {pages}; or send /answered {n} words to search the KB)",
+        "ru": "#{n}: в какой статье ответ? (страница {page} из {pages}; или отправьте /answered {n} слова для поиска по базе знаний)",
+    },
+    "kb_pick_empty": {"en": "#{n}: the knowledge base has no articles.", "ru": "#{n}: в базе знаний нет статей."},
+    "kb_find": {"en": "#{n}: articles for “{words}”:", "ru": "#{n}: статьи по запросу «{words}»:"},
+    "kb_find_none": {
+        "en": "#{n}: no article matches “{words}”. Try other words, or tap “Answered by another article…” on the card.",
+        "ru": "#{n}: по запросу «{words}» статей нет. Попробуйте другие слова или нажмите «Ответ в другой статье…» на карточке.",
+    },
     "card_kb_answered": {"en": "Answered by: {titles}", "ru": "Ответ в статье: {titles}"},
     "kb_learned_ok": {
         "en": "#{n}: the request is saved as a question of “{title}”. The bot uses it after the next KB reload.",
@@ -412,6 +425,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "tgcmd_take": {"en": "/take N — take a ticket", "ru": "/take N — взять заявку"},
     "tgcmd_note": {"en": "/note N text — internal note", "ru": "/note N текст — внутренняя заметка"},
     "tgcmd_resolve": {"en": "/resolve N — mark resolved", "ru": "/resolve N — отметить решённой"},
+    "tgcmd_answered": {"en": "/answered N words — the KB article that answered #N", "ru": "/answered N слова — статья, в которой ответ на #N"},
     "tgcmd_assign": {"en": "/assign N who — assign to an agent", "ru": "/assign N кто — назначить агенту"},
     "tgcmd_escalate": {"en": "/escalate N — to the next tier", "ru": "/escalate N — на следующую линию"},
     "tgcmd_release": {"en": "/release N — back to the queue", "ru": "/release N — вернуть в очередь"},

@@ -37,11 +37,13 @@ from kb.normalize import (
     WEAK_FACTOR,
     is_cyrillic,
     is_generic,
+    is_translit_stopword,
     is_weak,
     stem,
     switch_layout,
     tokenize,
     transliterate,
+    transliterations,
 )
 
 __all__ = ["FEATURES", "Analysis", "FieldWeights", "Index", "QueryTerm"]
@@ -523,6 +525,8 @@ class Index:
                 if token in STOPWORDS:
                     repaired.append(token)
                     continue
+                if is_translit_stopword(token) and self._known(token) < 0:
+                    continue  # "za", "dlya": a function word in Latin letters, not an unknown word
                 qt = self._resolve(token)
                 out.append(qt)
                 repaired.append(qt.text)
@@ -532,8 +536,8 @@ class Index:
         tid = self._known(token)
         if tid >= 0:
             return self._term(token, tid, 1.0, "exact")
-        translit = transliterate(token)
-        if translit:
+        readings = []  # the token in the other script, each way it may have been meant
+        for translit in transliterations(token):
             alt = self._known(translit)
             if alt >= 0:
                 return self._term(translit, alt, _TRANSLIT_QUALITY, "translit")
@@ -545,11 +549,13 @@ class Index:
                     if alt >= 0:
                         return self._term(alt_text, alt, _TRANSLIT_QUALITY, "translit")
                     translit = alt_text
+            readings.append(translit)
         _, fid, sim = self._fuzzy(token)
-        if translit and len(translit) >= _FUZZY_MIN_LEN:
-            _, fid2, sim2 = self._fuzzy(translit)
-            if sim2 * 0.97 > sim:
-                fid, sim = fid2, sim2 * 0.97
+        for translit in readings:
+            if len(translit) >= _FUZZY_MIN_LEN:
+                _, fid2, sim2 = self._fuzzy(translit)
+                if sim2 * 0.97 > sim:
+                    fid, sim = fid2, sim2 * 0.97
         quality = sim**FUZZY_POWER
         _, pid, pquality = self._prefix(token)
         if fid < 0 and pid < 0:

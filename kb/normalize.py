@@ -34,7 +34,9 @@ __all__ = [
     "switch_layout",
     "terms",
     "tokenize",
+    "is_translit_stopword",
     "transliterate",
+    "transliterations",
     "word_chunks",
 ]
 
@@ -316,6 +318,33 @@ def transliterate(word: str) -> str | None:
     if is_latin(word) and not is_cyrillic(word):
         return _LAT_TO_RU_RE.sub(lambda m: _LAT_TO_RU[m.group(0)], word)
     return None
+
+
+# A Latin "c" not in "ch": "к" in "crm" or "cartridge", but "ц" in the common way of typing
+# "-ция" words ("kompensaciya", "licenziya", "operaciya").
+_LATIN_C = re.compile(r"c(?!h)")
+
+
+def transliterations(word: str) -> list[str]:
+    """:func:`transliterate`, then for a Latin word with a lone ``c`` the reading with
+    ``ц`` for it (``kompensaciya`` → ``компенсакия``, ``компенсация``)."""
+    first = transliterate(word)
+    if first is None:
+        return []
+    out = [first]
+    if is_latin(word) and _LATIN_C.search(word):
+        marked = _LATIN_C.sub("\0", word)
+        out.append(_LAT_TO_RU_RE.sub(lambda m: _LAT_TO_RU[m.group(0)], marked).replace("\0", "ц"))
+    return unique(out)
+
+
+def is_translit_stopword(token: str) -> bool:
+    """A Latin token that is a Russian function word typed in Latin letters (``za``,
+    ``dlya``, ``po``, ``ot``): no topic, like the word itself. Not for words that carry
+    meaning as they are (``no`` is "но" in Latin letters, and an English negation)."""
+    if not is_latin(token) or token in WEAK_WORDS or token in STOPWORDS:
+        return False
+    return any(t in STOPWORDS for t in transliterations(token))
 
 
 def unique(items: Iterable[str]) -> list[str]:

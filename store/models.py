@@ -222,6 +222,11 @@ class OutboxMessage(SQLModel, table=True):
     """A message to deliver, written in the same transaction as the change it reports."""
 
     __tablename__ = "outbox"
+    # The pending rows of a ticket's card, for superseding a stale edit (outbox.supersede_cards).
+    __table_args__ = (
+        sa.Index("ix_outbox_pending_card", "ticket_id", "card",
+                 sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16, index=True)
     chat_id: str = Field(max_length=64)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import and_, bindparam, case, event, func, insert, or_, update
+from sqlalchemy import and_, bindparam, case, event, func, insert, or_, tuple_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -160,6 +160,36 @@ async def supersede(s: AsyncSession, platform: str, chat_id: str, card: str) -> 
                col(OutboxMessage.card) == card, col(OutboxMessage.status) == OutboxStatus.PENDING)
         .values(status=OutboxStatus.SUPERSEDED)
     )
+
+
+async def supersede_cards(s: AsyncSession, cards: Iterable[tuple[str, str, int, str]]) -> int:
+    """Pending *edits* of these cards — ``(platform, chat_id, ticket_id, card)`` — will not be
+    sent: the rows about to be written show each card's newer state, and a card row carries
+    the whole card. Under a backlog (a card in 21 agents' direct chats, claimed, answered and
+    resolved before the first edit went out) each chat gets the latest card once instead of
+    every state in turn: fewer sends for the platforms' rate limits, no stale cards flashing.
+
+    Only rows that would edit a card already posted (its ``ticket_post`` exists) are
+    superseded: the row that posts a card stays, because the ticket's later rows in that
+    chat (thread replies) need the post. A row already in a sender's hands still goes out
+    and is recorded as sent. Returns how many rows were superseded."""
+    keys = sorted(set(cards))
+    if not keys:
+        return 0
+    t, tp = OutboxMessage.__table__, TicketPost.__table__  # type: ignore[attr-defined]
+    posted = (
+        select(tp.c.id)
+        .where(tp.c.ticket_id == t.c.ticket_id, tp.c.platform == t.c.platform,
+               tp.c.chat_id == t.c.chat_id, tp.c.card == t.c.card)
+        .exists()
+    )
+    result = await s.exec(
+        update(t)
+        .where(t.c.status == OutboxStatus.PENDING, t.c.ticket_id.in_(sorted({k[2] for k in keys})),
+               tuple_(t.c.platform, t.c.chat_id, t.c.ticket_id, t.c.card).in_(keys), posted)
+        .values(status=OutboxStatus.SUPERSEDED)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def pending(s: AsyncSession, platforms: list[str], limit: int = 200) -> list[OutboxMessage]:

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("deskbot.telegram")
 
 PRIVATE_COMMANDS = ("new", "my", "cancel", "lang", "link", "help")
-GROUP_COMMANDS = ("queue", "mine", "ticket", "take", "note", "resolve", "assign", "escalate", "priority", "release",
-                  "find", "canned", "away", "back", "stats", "help")
+GROUP_COMMANDS = ("queue", "mine", "ticket", "take", "note", "resolve", "answered", "assign", "escalate",
+                  "priority", "release", "find", "canned", "away", "back", "stats", "help")
 
 
 # --- config accessors (telegram.webhook_url or telegram.webhook.url: either spelling) ---------

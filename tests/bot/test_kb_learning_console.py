@@ -16,7 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from queue import Empty, Queue
 
@@ -90,6 +91,20 @@ class Console:
         return err
 
 
+@contextmanager
+def running_console(db: Path) -> Iterator[Console]:
+    """A console for the test's body; once the body passed, it must end cleanly."""
+    console = Console(db)
+    try:
+        yield console
+    except BaseException:
+        console.close()
+        raise
+    err = console.close()
+    assert console.proc.returncode == 0, err
+    assert "Traceback" not in err, err
+
+
 def button_number(lines: list[str], label: str) -> int:
     """The number of the button whose label starts with ``label`` in the last buttons line."""
     rows = [line for line in lines if re.match(r"^\s+\[1\] ", line)]
@@ -114,8 +129,7 @@ def first_suggestion(lines: list[str]) -> str | None:
 def test_a_resolved_ticket_teaches_the_running_console_after_kb_reload(tmp_path: Path, run_deskbot: RunDeskbot) -> None:
     db = tmp_path / "desk.db"
     printer = load_article(default_kb_dir() / "printer-ru.md").title
-    console = Console(db)
-    try:
+    with running_console(db) as console:
         # 1. No suggestion: the request becomes a ticket.
         said = console.say(REQUEST)
         assert first_suggestion(said) is None, said
@@ -150,7 +164,40 @@ def test_a_resolved_ticket_teaches_the_running_console_after_kb_reload(tmp_path:
             said = console.say(text)
             assert first_suggestion(said) == printer, (text, said)
             console.say("/cancel")
-    finally:
-        err = console.close()
-    assert console.proc.returncode == 0, err
-    assert "Traceback" not in err, err
+
+
+UNMATCHED = "штуковина у окна гудит и щёлкает"  # shares no word with any sample article
+UNMATCHED_TYPO = "у окна гудит и щелкает штуковена"  # words moved, ё as е, a typo
+
+
+def test_a_request_no_article_matches_is_learned_through_another_article(tmp_path: Path,
+                                                                         run_deskbot: RunDeskbot) -> None:
+    """The resolved card offers nothing for a request with no word of any article;
+    "Ответ в другой статье…" lists the KB, the agent picks the printer article, and after
+    ``deskbot kb reload`` the running console suggests it for the request and a variant."""
+    db = tmp_path / "desk.db"
+    printer = load_article(default_kb_dir() / "printer-ru.md").title
+    with running_console(db) as console:
+        said = console.say(UNMATCHED)
+        assert first_suggestion(said) is None, said
+        said = console.say(str(button_number(said, "Оборудование и принтеры")))  # no category guessed
+        assert any(line.startswith("[anna] Заявка #1 создана") for line in said), said
+
+        console.say("/as boris")
+        console.say("/take 1")
+        said = console.say("/resolve 1")
+        assert not any("Ответ в статье:" in line for line in said), said  # nothing close to offer
+        said = console.say(str(button_number(said, "Ответ в другой статье…")))
+        assert any("#1: в какой статье ответ? (страница 1 из" in line for line in said), said
+        while not any(re.search(rf"\[\d+\] {re.escape(printer[:20])}", line) for line in said):
+            said = console.say(str(button_number(said, "Ещё статьи…")))  # page on to it
+        said = console.say(str(button_number(said, printer[:20])))
+        assert f"[boris] #1: запрос сохранён как вопрос к статье «{printer}». Бот учтёт его после перезагрузки базы знаний." in said, said
+
+        console.say("/as anna")
+        reload = run_deskbot("--config", str(SAMPLE_CONFIG), "kb", "reload", "--db", str(db))
+        assert reload.returncode == 0, reload.stderr
+        for text in (UNMATCHED, UNMATCHED_TYPO):
+            said = console.say(text)
+            assert first_suggestion(said) == printer, (text, said)
+            console.say("/cancel")

@@ -108,6 +108,7 @@ async def test_the_resolved_card_offers_the_closest_articles_and_a_draft(desk: D
                      priority="normal", requester_id=1, subject=REQUEST, platform="console"),
                      Offer((("printer-en", "Printer jammed"),), ()))
     assert [b.label for row in reply.buttons for b in row] == ["Answered by: Printer jammed",
+                                                              "Answered by another article…",
                                                               "Save this answer as an article"]
 
 
@@ -220,7 +221,7 @@ async def test_no_save_button_without_an_agent_reply(desk: Desk) -> None:
     await desk.say("boris", f"/resolve {number}")
     card = desk.last_with_buttons("boris")
     assert card.ticket_id == number
-    assert [b.action for b in card.buttons] == ["kb_answer"]  # the offer, nothing to save yet
+    assert [b.action for b in card.buttons] == ["kb_answer", "kb_pick"]  # the offer, nothing to save yet
     await desk.click("boris", "kb_draft", number)  # a forged press is answered, writes nothing
     assert "нет ответа сотрудника" in desk.last("boris").text or any(
         "нет ответа сотрудника" in m.text for m in desk.received("boris"))
@@ -255,7 +256,7 @@ async def test_a_slug_too_long_for_a_button_is_not_offered(db_url: str, clock: F
         await desk.say("boris", f"/reply {number} {REPLY}")
         await desk.say("boris", f"/resolve {number}")
         card = desk.last_with_buttons("boris")
-        assert [b.action for b in card.buttons] == ["kb_draft"]
+        assert [b.action for b in card.buttons] == ["kb_pick", "kb_draft"]
         assert long_slug in caplog.text
     finally:
         await app.close()
@@ -276,13 +277,15 @@ def test_the_offer_renders_on_telegram_and_slack() -> None:
                   (("vpn-connect-ru", "Не работает VPN"),))
     reply = decorate(translator("ru"), Reply("#42 карточка"), ticket, offer)
     assert "Ответ в статье: «Не работает VPN»" in reply.text
-    expected = [("kb_answer", 42, "printer-ru"), ("kb_answer", 42, "vpn-connect-ru"), ("kb_draft", 42, None)]
+    expected = [("kb_answer", 42, "printer-ru"), ("kb_answer", 42, "vpn-connect-ru"), ("kb_pick", 42, "0"),
+                ("kb_draft", 42, None)]
 
     markup = keyboard(reply)
     assert markup is not None
     tg = [b for row in markup.inline_keyboard for b in row]
-    assert [b.text.startswith(("Ответ в статье: Принтер", "✓ Ответ в статье: Не работает VPN", "Сохранить"))
-            for b in tg] == [True, True, True]
+    assert [b.text.startswith(("Ответ в статье: Принтер", "✓ Ответ в статье: Не работает VPN",
+                               "Ответ в другой статье…", "Сохранить"))
+            for b in tg] == [True, True, True, True]
     assert tg[1].text == "✓ Ответ в статье: Не работает VPN"
     decoded = [decode(b.callback_data) for b in tg]
     assert [(d.action, d.ticket, d.value) for d in decoded if d] == expected
@@ -313,3 +316,131 @@ def _press(who: str, number: int, key: str) -> Any:
 
     return Incoming(platform="console", chat_id=who, user_id=who, event_key=key, action="kb_answer",
                     ticket_id=number, value="printer-en")
+
+
+# --- a request the offer misses: "Another article…" and /answered -----------------------
+
+# Shares no word with either article (nor a near spelling): the card offers nothing, which
+# is exactly the request learning is for.
+UNRELATED = "the big machine next to my monitor eats my sheets"
+
+
+async def resolved(desk: Desk, text: str) -> int:
+    number = await open_ticket(desk, "anna", text)
+    await desk.say("boris", f"/take {number}")
+    await desk.say("boris", f"/resolve {number}")
+    return number
+
+
+async def test_another_article_learns_a_request_the_offer_missed(desk: Desk) -> None:
+    assert first(desk, UNRELATED) is None
+    number = await resolved(desk, UNRELATED)
+    card = desk.last_with_buttons("boris")
+    assert card.ticket_id == number
+    assert [b.action for b in card.buttons] == ["kb_pick"]  # nothing close enough to offer
+    pick = card.buttons[0]
+    await desk.click("boris", pick.action, pick.ticket_id, pick.value)
+    page = desk.last_with_buttons("boris")
+    assert page.text.startswith(f"#{number}:") and "/answered" in page.text
+    assert [(b.action, b.value) for b in page.buttons] == [("kb_answer", "printer-en"), ("kb_answer", "vpn-en")]
+    assert page.labels() == ["Printer jammed", "VPN does not connect"]
+    await desk.click("boris", "kb_answer", number, "printer-en")
+    assert [(r.slug, r.question) for r in await learned_rows(desk)] == [("printer-en", UNRELATED)]
+    async with desk.app.db.transaction() as s:
+        await kb_learning.request_reload(s, desk.app.engine.clock())
+    reloader = desk.app.kb_reloader
+    assert reloader is not None and await reloader.poll_once() is True
+    assert first(desk, UNRELATED) == "printer-en"
+    assert first(desk, "the big machine next to my monitr eats my sheets") == "printer-en"  # with a typo
+
+
+@pytest.fixture
+def big_kb(tmp_path: Path) -> Path:
+    directory = tmp_path / "big"
+    directory.mkdir()
+    for i in range(11):
+        (directory / f"topic-{i:02d}-en.md").write_text(article_text(
+            title=f"Topic {i:02d}", questions=(f"question about subject{i}",), tags=(f"t{i}",),
+            body="Body."), encoding="utf-8")
+    (directory / "topic-ru.md").write_text(article_text(
+        title="Тема по-русски", lang="ru", questions=("вопрос о предмете",), tags=("тема",),
+        body="Текст."), encoding="utf-8")
+    return directory
+
+
+async def test_the_article_list_pages_in_the_readers_language_first(db_url: str, clock: FakeClock,
+                                                                     big_kb: Path) -> None:
+    app = build(make_config(), senders={"console": RecordingSender()}, database_url=db_url, clock=clock,
+                kb=Matcher.from_dir(big_kb))
+    await app.start()
+    try:
+        desk = await Desk.open(app)
+        number = await resolved(desk, UNRELATED)
+        await desk.click("boris", "kb_pick", number, "0")  # boris reads Russian
+        page = desk.last_with_buttons("boris")
+        assert "страница 1 из 2" in page.text
+        assert page.labels()[0] == "Тема по-русски"
+        assert [b.action for b in page.buttons] == ["kb_answer"] * 8 + ["kb_pick"]
+        more = page.buttons[-1]
+        assert (more.label, more.value) == ("Ещё статьи…", "1")
+        await desk.click("boris", more.action, more.ticket_id, more.value)
+        page2 = desk.last_with_buttons("boris")
+        assert "страница 2 из 2" in page2.text
+        assert [b.value for b in page2.buttons] == [f"topic-{i:02d}-en" for i in (7, 8, 9, 10)]
+        seen = {b.value for b in page.buttons[:-1]} | {b.value for b in page2.buttons}
+        assert seen == {a.slug for a in app.kb.articles}  # type: ignore[attr-defined]
+        for bad in ("99", "-1", "x", "٣"):  # past the end: the last page; garbage: the first
+            await desk.click("boris", "kb_pick", number, bad)
+            assert ("страница 2 из 2" if bad == "99" else "страница 1 из 2") in desk.last_with_buttons("boris").text
+        assert await learned_rows(desk) == []  # paging chooses nothing
+        card_before = len([m for m in desk.received("boris") if m.edited])
+        await desk.click("boris", "kb_pick", number, "0")
+        assert len([m for m in desk.received("boris") if m.edited]) == card_before  # the card is left alone
+    finally:
+        await app.close()
+
+
+async def test_the_article_list_is_for_staff_of_a_resolved_ticket_only(desk: Desk) -> None:
+    number = await open_ticket(desk, "anna", UNRELATED)
+    await desk.say("boris", f"/take {number}")
+    before = len(desk.received("boris"))
+    await desk.click("boris", "kb_pick", number, "0")  # still open
+    assert not any(b.action == "kb_answer" for m in desk.received("boris")[before:] for b in m.buttons)
+    await desk.say("boris", f"/resolve {number}")
+    for who in ("anna", "dina"):
+        mark = len(desk.received(who))
+        await desk.click(who, "kb_pick", number, "0")
+        assert not any(b.action == "kb_answer" for m in desk.received(who)[mark:] for b in m.buttons)
+    denied = [e.detail for e in await ticket_events(desk, number) if e.action == "denied"]
+    assert len(denied) == 2 and all(d.startswith("kb_pick") for d in denied)  # type: ignore[union-attr]
+
+
+async def test_answered_command_searches_the_kb_or_takes_a_slug(desk: Desk) -> None:
+    number = await resolved(desk, UNRELATED)
+    await desk.say("boris", f"/answered {number} printer")  # words: the closest articles as buttons
+    found = desk.last_with_buttons("boris")
+    assert "«printer»" in found.text
+    assert [(b.action, b.ticket_id, b.value) for b in found.buttons][0] == ("kb_answer", number, "printer-en")
+    assert await learned_rows(desk) == []  # searching chooses nothing
+    await desk.say("boris", f"/answered {number} zzzqqq")
+    assert "zzzqqq" in desk.last("boris").text and "статей нет" in desk.last("boris").text
+    await desk.say("boris", f"/answered #{number}  vpn-en ")  # a slug: chosen at once
+    assert [(r.slug, r.question) for r in await learned_rows(desk)] == [("vpn-en", UNRELATED)]
+    assert "сохранён как вопрос к статье «VPN does not connect»" in " ".join(m.text for m in desk.received("boris"))
+    card = desk.last_with_buttons("boris")
+    assert card.edited and "Ответ в статье: «VPN does not connect»" in card.text
+
+
+async def test_answered_command_checks_usage_staff_and_status(desk: Desk) -> None:
+    for bad in ("/answered", "/answered 5", "/answered five printer"):
+        await desk.say("boris", bad)
+        assert "/answered N слова" in desk.last("boris").text
+    number = await open_ticket(desk, "anna", UNRELATED)
+    await desk.say("boris", f"/take {number}")
+    await desk.say("boris", f"/answered {number} printer-en")  # not resolved yet
+    await desk.say("boris", f"/resolve {number}")
+    await desk.say("dina", f"/answered {number} printer-en")  # another team's agent
+    await desk.say("anna", f"/answered {number} printer-en")  # the requester
+    assert await learned_rows(desk) == []
+    await desk.say("gleb", f"/answered {number} printer-en")  # the team's lead may
+    assert [r.slug for r in await learned_rows(desk)] == ["printer-en"]

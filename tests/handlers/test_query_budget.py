@@ -47,19 +47,20 @@ BUDGET = {
     # inbox · sender · last_seen_at · conversation · the ticket (locked) · is the actor an
     # agent of its team · the compare-and-set UPDATE · the ticket read back · its audit event
     # · the requester with identities · the tier's agents · their identities · the card's
-    # posts · the outbox (answer, 21 card edits, the requester told).
-    "claim": 14,
+    # posts · the posted cards' stale pending edits superseded · the outbox (answer, 21 card
+    # edits, the requester told).
+    "claim": 15,
     # inbox · sender · last_seen_at · conversation · the ticket (thread check) · the ticket
     # (locked) · is agent · the ticket (first response, waiting) · its audit event · the
     # message · the requester · the tier's agents · their identities · the card's posts ·
-    # the SLA pause (waiting on the requester) · the outbox.
-    "reply": 16,
+    # the SLA pause (waiting on the requester) · stale card edits superseded · the outbox.
+    "reply": 17,
     # inbox · sender · last_seen_at · conversation · the ticket (locked) · is agent · the
     # ticket resolved · its audit event · the requester · the KB offer on the resolved card
     # (the articles learned from it, its history, its first message: 3, per ticket, not per
     # reader) · the tier's agents · their identities · the card's posts · the SLA settled ·
-    # the outbox.
-    "resolve": 17,
+    # stale card edits superseded · the outbox.
+    "resolve": 18,
 }
 
 

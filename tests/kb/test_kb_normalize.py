@@ -15,8 +15,10 @@ from kb.normalize import (
     stem,
     switch_layout,
     terms,
+    is_translit_stopword,
     tokenize,
     transliterate,
+    transliterations,
 )
 
 
@@ -224,3 +226,51 @@ def test_every_single_edit_is_found(typo: str) -> None:
 def test_typo_lookup_ignores_far_words() -> None:
     index = Index([Article("p", "Password reset", "x", "en", (), ("forgot password",))])
     assert [t.how for t in index.analyze("passport").terms] == ["unknown"]
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("operaciya", ["операкия", "операция"]),  # a lone "c" is read both ways, "к" first
+        ("stanciya", ["станкия", "станция"]),
+        ("crm", ["крм", "црм"]),
+        ("chek", ["чек"]),  # "ch" is "ч", not a lone "c"
+        ("otpusk", ["отпуск"]),
+        ("впн", ["vpn"]),
+        ("1234", []),
+    ],
+)
+def test_transliterations(word: str, expected: list[str]) -> None:
+    assert transliterations(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("dlya", True),  # для
+        ("pro", True),  # про
+        ("ot", True),  # от
+        ("no", False),  # "но" in Latin letters, but an English negation first
+        ("not", False),
+        ("na", True),  # на
+        ("otpusk", False),
+        ("за", False),  # Cyrillic: already a stop word as typed
+    ],
+)
+def test_is_translit_stopword(token: str, expected: bool) -> None:
+    assert is_translit_stopword(token) is expected
+
+
+def test_a_russian_request_typed_in_latin_letters_is_not_weighed_down_by_its_function_words() -> None:
+    kb = [
+        Article("lic", "Лицензия на программу", "Оформите заявку.", "ru", ("лицензия",),
+                ("нужна лицензия", "продлить лицензию")),
+        Article("trip", "Командировка", "Сдайте отчёт.", "ru", ("командировка",),
+                ("как оформить командировку",)),
+    ]
+    index = Index(kb)
+    # "dlya" is not an unknown word of the query (it would weigh like the rarest word)
+    assert [t.text for t in index.analyze("licenziya dlya raboty").terms][:1] == ["лицензия"]
+    assert all(t.text != "dlya" for t in index.analyze("licenziya dlya raboty").terms)
+    found = Matcher(kb).search("nuzhna licenziya dlya programmy")
+    assert found and found[0].slug == "lic"
