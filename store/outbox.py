@@ -176,6 +176,13 @@ async def supersede_cards(s: AsyncSession, cards: Iterable[tuple[str, str, int, 
     keys = sorted(set(cards))
     if not keys:
         return 0
+    result = await s.exec(_SUPERSEDE_CARDS, params={"ticket_ids": sorted({k[2] for k in keys}), "keys": keys})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _supersede_cards() -> Any:
+    """supersede_cards' UPDATE, built once (store.core): the two IN lists are expanding
+    bindparams, so one compiled form serves any number of cards."""
     t, tp = OutboxMessage.__table__, TicketPost.__table__  # type: ignore[attr-defined]
     posted = (
         select(tp.c.id)
@@ -183,13 +190,16 @@ async def supersede_cards(s: AsyncSession, cards: Iterable[tuple[str, str, int, 
                tp.c.chat_id == t.c.chat_id, tp.c.card == t.c.card)
         .exists()
     )
-    result = await s.exec(
+    return (
         update(t)
-        .where(t.c.status == OutboxStatus.PENDING, t.c.ticket_id.in_(sorted({k[2] for k in keys})),
-               tuple_(t.c.platform, t.c.chat_id, t.c.ticket_id, t.c.card).in_(keys), posted)
+        .where(t.c.status == OutboxStatus.PENDING, t.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
+               tuple_(t.c.platform, t.c.chat_id, t.c.ticket_id, t.c.card).in_(bindparam("keys", expanding=True)),
+               posted)
         .values(status=OutboxStatus.SUPERSEDED)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+_SUPERSEDE_CARDS = _supersede_cards()
 
 
 async def pending(s: AsyncSession, platforms: list[str], limit: int = 200) -> list[OutboxMessage]:
