@@ -338,7 +338,7 @@ class Context:
         # A posted card's pending edits are stale once its newer state is written (one
         # UPDATE; none for a card not posted yet, such as a new ticket's).
         stale = [key for r in rows if (key := (r.platform, r.chat_id, r.ticket_id or 0, r.card or "")) in self._posted]
-        await outbox.supersede_cards(self.s, stale)
+        await outbox.supersede_cards(self.s, stale, self.now)
         self._posted.clear()
         await outbox.enqueue_many(self.s, rows, self.now)  # one multi-row INSERT for the event
         self._out.clear()

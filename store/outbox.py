@@ -162,7 +162,7 @@ async def supersede(s: AsyncSession, platform: str, chat_id: str, card: str) -> 
     )
 
 
-async def supersede_cards(s: AsyncSession, cards: Iterable[tuple[str, str, int, str]]) -> int:
+async def supersede_cards(s: AsyncSession, cards: Iterable[tuple[str, str, int, str]], now: datetime) -> int:
     """Pending *edits* of these cards — ``(platform, chat_id, ticket_id, card)`` — will not be
     sent: the rows about to be written show each card's newer state, and a card row carries
     the whole card. Under a backlog (a card in 21 agents' direct chats, claimed, answered and
@@ -171,18 +171,24 @@ async def supersede_cards(s: AsyncSession, cards: Iterable[tuple[str, str, int, 
 
     Only rows that would edit a card already posted (its ``ticket_post`` exists) are
     superseded: the row that posts a card stays, because the ticket's later rows in that
-    chat (thread replies) need the post. A row already in a sender's hands still goes out
-    and is recorded as sent. Returns how many rows were superseded."""
+    chat (thread replies) need the post. Only rows that are due and free are touched: a row
+    in a sender's hands (claimed: due again only when its lease ends) or waiting for a retry
+    goes out as it is, and on PostgreSQL a row another transaction holds locked (the
+    recorder settling it) is skipped, not waited for — this UPDATE must never wait on the
+    worker, or the two could deadlock and the worker lose the record of sends it made.
+    Returns how many rows were superseded."""
     keys = sorted(set(cards))
     if not keys:
         return 0
-    result = await s.exec(_SUPERSEDE_CARDS, params={"ticket_ids": sorted({k[2] for k in keys}), "keys": keys})
+    result = await s.exec(_SUPERSEDE_CARDS, params={"ticket_ids": sorted({k[2] for k in keys}), "keys": keys,
+                                                    "now": now})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _supersede_cards() -> Any:
     """supersede_cards' UPDATE, built once (store.core): the two IN lists are expanding
-    bindparams, so one compiled form serves any number of cards."""
+    bindparams, so one compiled form serves any number of cards. The rows are picked in a
+    subquery ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one writer and no row locks)."""
     t, tp = OutboxMessage.__table__, TicketPost.__table__  # type: ignore[attr-defined]
     posted = (
         select(tp.c.id)
@@ -190,11 +196,17 @@ def _supersede_cards() -> Any:
                tp.c.chat_id == t.c.chat_id, tp.c.card == t.c.card)
         .exists()
     )
-    return (
-        update(t)
-        .where(t.c.status == OutboxStatus.PENDING, t.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
+    pick = (
+        select(t.c.id)
+        .where(t.c.status == OutboxStatus.PENDING, t.c.next_attempt_at <= bindparam("now"),
+               t.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
                tuple_(t.c.platform, t.c.chat_id, t.c.ticket_id, t.c.card).in_(bindparam("keys", expanding=True)),
                posted)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(t)
+        .where(t.c.id.in_(pick.scalar_subquery()), t.c.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.SUPERSEDED)
     )
 

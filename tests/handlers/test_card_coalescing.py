@@ -35,6 +35,10 @@ async def desk(db_url: str, clock: FakeClock) -> AsyncIterator[Desk]:
     await app.close()
 
 
+def NOW(desk: Desk) -> Any:  # noqa: N802 — the desk's clock, now
+    return desk.app.engine.clock()
+
+
 def event(desk: Desk, who: str, **fields: Any) -> Incoming:
     return Incoming(platform="console", chat_id=who, user_id=who, event_key=desk.key(), **fields)
 
@@ -99,7 +103,7 @@ async def test_a_card_not_posted_yet_is_posted_then_edited(desk: Desk) -> None:
     rows = await card_rows(desk, number)
     assert all(r.status == OutboxStatus.PENDING for r in rows) and len(rows) == 2 * len(AGENTS)
     async with desk.app.db.transaction() as s:  # asked directly, the store refuses too
-        assert await outbox.supersede_cards(s, [("console", who, number, "queue") for who in AGENTS]) == 0
+        assert await outbox.supersede_cards(s, [("console", who, number, "queue") for who in AGENTS], NOW(desk)) == 0
     await drain(desk)
     for who in AGENTS:
         card = [m for m in desk.received(who) if m.ticket_id == number and m.text.startswith(f"#{number} [")]
@@ -120,11 +124,30 @@ async def test_superseding_touches_only_that_card_in_those_chats(desk: Desk) -> 
     await handle(desk, "agent01", action="claim", ticket_id=first)
     await handle(desk, "agent02", action="claim", ticket_id=second)
     async with desk.app.db.transaction() as s:  # only first's card in agent03's chat
-        n = await outbox.supersede_cards(s, [("console", "agent03", first, "queue")])
+        n = await outbox.supersede_cards(s, [("console", "agent03", first, "queue")], NOW(desk))
     assert n == 1
     statuses = {(r.ticket_id, r.chat_id): r.status for number in (first, second)
                 for r in await card_rows(desk, number) if r.status != OutboxStatus.SENT}
     assert statuses[(first, "agent03")] == OutboxStatus.SUPERSEDED
     assert [k for k, st in statuses.items() if st == OutboxStatus.SUPERSEDED] == [(first, "agent03")]
     async with desk.app.db.transaction() as s:
-        assert await outbox.supersede_cards(s, []) == 0
+        assert await outbox.supersede_cards(s, [], NOW(desk)) == 0
+
+
+async def test_a_row_in_a_senders_hands_is_left_alone(desk: Desk) -> None:
+    """A claimed edit (being sent right now) is not marked: it goes out, then the newer one.
+    On PostgreSQL the pick also skips rows another transaction has locked, so the engine
+    never waits on the worker's recorder."""
+    number = await file_ticket(desk)
+    await drain(desk)
+    await handle(desk, "agent01", action="claim", ticket_id=number)
+    async with desk.app.db.read() as s:
+        heads = [d for d in await outbox.due_heads(s, ["console"], NOW(desk)) if d.row.chat_id == "agent02"]
+    async with desk.app.db.transaction() as s:  # a worker takes agent02's claim edit in hand
+        held = await outbox.claim(s, heads, NOW(desk))
+    assert len(held) == 1 and held[0].row.card == "queue"
+    await handle(desk, "agent01", text=f"/reply {number} Перезапустите клиент VPN")
+    rows = {r.id: r.status for r in await card_rows(desk, number)}
+    assert rows[held[0].row.id] == OutboxStatus.PENDING  # still to be sent and recorded
+    others = [st for r in await card_rows(desk, number) if r.chat_id == "agent03" for st in [r.status]]
+    assert others.count(OutboxStatus.SUPERSEDED) == 1  # the free one was superseded
