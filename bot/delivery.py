@@ -43,7 +43,7 @@ from enum import Enum
 from typing import Protocol, TypeVar
 
 from aiolimiter import AsyncLimiter
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.config import redact_secrets
 from handlers.events import Destination, Reply
@@ -232,6 +232,14 @@ class _Lane:
     task: asyncio.Task[None] | None = None
     busy: bool = False  # a send (or the recording of its outcome) is under way
     row_id: int | None = None  # the claimed row in hand (not yet recorded)
+
+
+def _worth_retrying(exc: DBAPIError) -> bool:
+    """A write that may succeed if tried again: SQLite busy past its timeout, or a
+    PostgreSQL serialization failure / deadlock (the transaction was rolled back whole)."""
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in ("40001", "40P01")
 
 
 class _Recorder:
@@ -718,9 +726,9 @@ class OutboxWorker:
             try:
                 async with self.db.transaction() as s:
                     return await outbox.record(s, items, self.clock(), claim_next=not self._stopping)
-            except OperationalError as exc:
+            except DBAPIError as exc:
                 tries += 1
-                if tries >= RECORD_TRIES or "database is locked" not in str(exc):
+                if tries >= RECORD_TRIES or not _worth_retrying(exc):
                     raise
                 log.warning("recording %d deliveries: database busy, trying again (%d)", len(items), tries)
                 await asyncio.sleep(RECORD_RETRY_SECONDS * tries)

@@ -902,3 +902,22 @@ async def test_send_slots_go_to_the_oldest_row_first() -> None:
     await asyncio.wait_for(asyncio.gather(*waiting), 10)
     assert order == [10, 20, 30]
     assert cancelled.cancelled()
+
+
+def test_recording_is_tried_again_after_a_busy_sqlite_or_a_postgresql_deadlock_only() -> None:
+    """A recorder write that fails is tried again when trying again can work (the sends it
+    records went out: giving up means sending them again after the lease)."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+    from bot.delivery import _worth_retrying
+
+    class Orig(Exception):
+        def __init__(self, sqlstate: str | None) -> None:
+            super().__init__("x")
+            self.sqlstate = sqlstate
+
+    assert _worth_retrying(OperationalError("UPDATE outbox", {}, Exception("database is locked")))
+    assert _worth_retrying(DBAPIError("UPDATE outbox", {}, Orig("40P01")))  # deadlock detected
+    assert _worth_retrying(DBAPIError("UPDATE outbox", {}, Orig("40001")))  # serialization failure
+    assert not _worth_retrying(OperationalError("UPDATE outbox", {}, Exception("disk I/O error")))
+    assert not _worth_retrying(IntegrityError("INSERT ticket_post", {}, Orig("23505")))
