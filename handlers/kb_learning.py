@@ -90,12 +90,12 @@ async def offer_for(ctx: Context, ticket: Ticket) -> Offer | None:
     can_draft = any(m.kind == MessageKind.AGENT and m.text.strip() for m in history)
     offered = []
     for s in _closest(ctx.kb, await first_message(ctx, ticket)):
-        if len(s.slug.encode()) > MAX_SLUG_BYTES:
+        if not fits_button(s.slug):
             log.warning("KB article %r not offered on the resolved card: its slug is longer than %d bytes",
                         s.slug, MAX_SLUG_BYTES)
             continue
         offered.append((s.slug, s.title))
-    can_pick = any(len(a.slug.encode()) <= MAX_SLUG_BYTES for a in getattr(ctx.kb, "articles", ()))
+    can_pick = any(fits_button(a.slug) for a in getattr(ctx.kb, "articles", ()))
     return Offer(tuple(offered), chosen, can_draft, can_pick)
 
 
@@ -158,9 +158,14 @@ async def on_button(ctx: Context, action: str, number: int | None, value: str | 
     await refresh_card(ctx, ticket)
 
 
+def fits_button(slug: str) -> bool:
+    """A button can carry this slug (Telegram's 64-byte callback_data, see MAX_SLUG_BYTES)."""
+    return len(slug.encode()) <= MAX_SLUG_BYTES
+
+
 def _choosable(articles: Sequence[Any]) -> list[tuple[str, str]]:
     """(slug, title) of the articles a button can carry."""
-    return [(a.slug, a.title) for a in articles if len(a.slug.encode()) <= MAX_SLUG_BYTES]
+    return [(a.slug, a.title) for a in articles if fits_button(a.slug)]
 
 
 def _page_number(value: str | None) -> int:
@@ -205,8 +210,7 @@ async def find(ctx: Context, number: int, words: str) -> None:
         await _answered(ctx, ticket, words)
         await refresh_card(ctx, ticket)
         return
-    choosable = dict(_choosable(getattr(ctx.kb, "articles", ())))
-    found = [s for s in _closest(ctx.kb, words, FIND_LIMIT, 0.0) if s.slug in choosable]
+    found = [s for s in _closest(ctx.kb, words, FIND_LIMIT, 0.0) if fits_button(s.slug)]
     if not found:
         ctx.reply("kb_find_none", n=ticket.id, words=words)
         return

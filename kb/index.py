@@ -525,7 +525,7 @@ class Index:
                 if token in STOPWORDS:
                     repaired.append(token)
                     continue
-                if is_translit_stopword(token) and self._known(token) < 0:
+                if self._known(token) < 0 and is_translit_stopword(token):
                     continue  # "za", "dlya": a function word in Latin letters, not an unknown word
                 qt = self._resolve(token)
                 out.append(qt)

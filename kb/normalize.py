@@ -316,8 +316,12 @@ def transliterate(word: str) -> str | None:
     if is_cyrillic(word) and not is_latin(word):
         return "".join(_RU_TO_LAT.get(c, c) for c in word)
     if is_latin(word) and not is_cyrillic(word):
-        return _LAT_TO_RU_RE.sub(lambda m: _LAT_TO_RU[m.group(0)], word)
+        return _latin_to_ru(word)
     return None
+
+
+def _latin_to_ru(word: str) -> str:
+    return _LAT_TO_RU_RE.sub(lambda m: _LAT_TO_RU[m.group(0)], word)
 
 
 # A Latin "c" not in "ch": "к" in "crm" or "cartridge", but "ц" in the common way of typing
@@ -334,7 +338,7 @@ def transliterations(word: str) -> list[str]:
     out = [first]
     if is_latin(word) and _LATIN_C.search(word):
         marked = _LATIN_C.sub("\0", word)
-        out.append(_LAT_TO_RU_RE.sub(lambda m: _LAT_TO_RU[m.group(0)], marked).replace("\0", "ц"))
+        out.append(_latin_to_ru(marked).replace("\0", "ц"))
     return unique(out)
 
 
