@@ -165,6 +165,18 @@ async def press_slack(fake: FakeSlack, user: SlackUser, message: SlackMessage, l
         post = await fake.post_raw(post.body, post.headers["Content-Type"], kind=post.kind)
 
 
+def claimed_copy(n: int, cards: list[tuple[int, Any, list[str]]]) -> Any | None:
+    """The key of a card of ticket ``n`` (of ``(ticket, key, buttons)`` in the queue) that shows
+    the agent's claim took effect: it has buttons, and Claim is no longer one of them; None
+    while there is none. Any copy, not only the card pressed: after a kill a card may have been
+    sent twice, and the copy the agent pressed may be the duplicate the desk never recorded,
+    so never edits. Waiting for that one to change held the whole run for STEP_TIMEOUT (a
+    smoke run ~150 s longer whenever it happened), and the agent's reply in its thread would
+    go to a message the desk does not know; so the agent goes on in the copy returned."""
+    return next((key for ticket, key, buttons in cards if ticket == n and buttons and "Claim" not in buttons),
+                None)
+
+
 @dataclass
 class LoadStats:
     requests: int = 0
@@ -269,16 +281,20 @@ class Load:
             return False
         return (n % 2 == 1) == (platform == "telegram")
 
-    def _telegram_cards(self, taken: set[int]) -> list[tuple[int, int]]:
-        """(ticket, message id) of the cards and re-posts in the IT group boris may claim."""
+    def _telegram_all_cards(self) -> list[tuple[int, int, list[str]]]:
+        """(ticket, message id, buttons) of the bot's messages in the IT group that start with a
+        ticket number: cards, re-posts (and the desk's "#N is yours.")."""
         out = []
         for m in self.telegram.bot_messages(IT_TELEGRAM):
             found = re.match(r"(?:⏰ )?#(\d+)\b", m.get("text") or "")
-            if found and "Claim" in [b["text"] for b in buttons_of(m)]:
-                n = int(found.group(1))
-                if n not in taken and self._mine(n, "telegram"):
-                    out.append((n, m["message_id"]))
+            if found:
+                out.append((int(found.group(1)), m["message_id"], [b["text"] for b in buttons_of(m)]))
         return out
+
+    def _telegram_cards(self, taken: set[int]) -> list[tuple[int, int]]:
+        """(ticket, message id) of the cards and re-posts in the IT group boris may claim."""
+        return [(n, key) for n, key, buttons in self._telegram_all_cards()
+                if "Claim" in buttons and n not in taken and self._mine(n, "telegram")]
 
     async def _telegram_agent(self) -> None:
         taken: set[int] = set()
@@ -298,7 +314,7 @@ class Load:
         await self.boris.presses(card, "Claim", chat=group)
         self.stats.claims += 1
         try:
-            await fake.wait_for(lambda: "Claim" not in card.buttons or None, STEP_TIMEOUT)
+            card_id = await fake.wait_for(lambda: claimed_copy(n, self._telegram_all_cards()), STEP_TIMEOUT)
         except TimeoutError:
             return
         await self.boris.says(f"Looking into #{n} now", chat=group, reply_to=card_id)
@@ -307,19 +323,23 @@ class Load:
         await self.boris.says("/resolve Fixed, please check", chat=group, reply_to=card_id)
         self.stats.resolves += 1
 
-    def _slack_cards(self, taken: set[int]) -> list[tuple[int, str]]:
-        """(ticket, ts) of the cards and re-posts in the IT channel vera may claim."""
+    def _slack_all_cards(self) -> list[tuple[int, str, list[str]]]:
+        """(ticket, ts, buttons) of the bot's top-level messages in the IT channel that name a
+        ticket: its cards (and whatever else the desk posts there about one)."""
         out = []
         for m in self.slack.bot_messages(IT_SLACK):
             if m.get("thread_ts") not in (None, m["ts"]):
                 continue  # a reply in a thread
             view = SlackMessage(self.slack, IT_SLACK, m["ts"])
             found = re.search(r"#(\d+)\b", view.text)
-            if found and "Claim" in view.buttons:
-                n = int(found.group(1))
-                if n not in taken and self._mine(n, "slack"):
-                    out.append((n, m["ts"]))
+            if found:
+                out.append((int(found.group(1)), m["ts"], view.buttons))
         return out
+
+    def _slack_cards(self, taken: set[int]) -> list[tuple[int, str]]:
+        """(ticket, ts) of the cards and re-posts in the IT channel vera may claim."""
+        return [(n, key) for n, key, buttons in self._slack_all_cards()
+                if "Claim" in buttons and n not in taken and self._mine(n, "slack")]
 
     async def _slack_agent(self) -> None:
         taken: set[int] = set()
@@ -339,7 +359,7 @@ class Load:
         await press_slack(fake, self.vera, card, "Claim")
         self.stats.claims += 1
         try:
-            await fake.wait_for(lambda: "Claim" not in card.buttons or None, STEP_TIMEOUT)
+            ts = await fake.wait_for(lambda: claimed_copy(n, self._slack_all_cards()), STEP_TIMEOUT)
         except TimeoutError:
             return
         await self.vera.says(f"Looking into #{n} now", channel=IT_SLACK, thread_ts=ts,
