@@ -6,9 +6,10 @@ when a read lock cannot be upgraded. SQLite has one writer at a time; left to
 itself, a writer that finds the lock taken sleeps in SQLite's busy handler
 (1, 2, 5 ... 100 ms steps, no queue), so under 50 concurrent writers some wait for
 seconds and the unlucky reach the busy timeout ("database is locked"). So the
-writers of one process queue first on a FIFO ``asyncio.Lock`` (the *write gate*)
-and take SQLite's lock only when it is theirs: the busy handler is left to other
-processes. Read-only work (``Database.read``) begins a deferred transaction, never
+writers of one file in one process queue first on a FIFO ``asyncio.Lock`` (the
+*write gate*) and take SQLite's lock only when it is theirs: the busy handler is left
+to other processes. Statements run on the loop's thread (:mod:`store.sqlite_inline`),
+so a transaction holds the gate for its own work only. Read-only work (``Database.read``) begins a deferred transaction, never
 takes the gate and never blocks a writer (WAL readers see a snapshot).
 
 PostgreSQL uses READ COMMITTED; the operations that race (claim, inbox) are
@@ -20,16 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store import sqlite_inline
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# "aiosqlite" runs SQLite statements on aiosqlite's thread as before store/sqlite_inline.py
+# (for a database file on a slow or network disk, and for the load bench's comparison).
+SQLITE_DRIVER_ENV = "DESKBOT_SQLITE_DRIVER"
 READ_ONLY = "deskbot_read_only"  # execution option: begin a deferred (read) transaction on SQLite
 
 
@@ -40,10 +47,16 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the async engine for ``url`` with the dialect's pragmas and pool settings."""
     if is_sqlite(url):
+        path = make_url(url).database
+        inline: dict[str, Any] = {}
+        if path and path != ":memory:" and not path.startswith("file:") and os.environ.get(SQLITE_DRIVER_ENV) != "aiosqlite":
+            # Statements on the loop's thread, not aiosqlite's (store/sqlite_inline.py says why).
+            inline["async_creator"] = sqlite_inline.creator(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
         engine = create_async_engine(
             url,
             echo=echo,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **inline,
         )
         _sqlite_setup(engine)
         return engine
@@ -70,6 +83,19 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
+_HOLDING: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("deskbot_write_gates", default=frozenset())
+
+
+def _file_key(url: str) -> str:
+    """What identifies a SQLite file for the write gate: its resolved path ("" for a
+    ``:memory:`` or URI database, which then gets a gate of its own)."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return ""
+    return os.path.realpath(path)
+
+
 class Database:
     """Owns the engine; hands out one-transaction sessions."""
 
@@ -78,8 +104,11 @@ class Database:
         self.engine = make_engine(url, echo=echo)
         self._sqlite = is_sqlite(url)
         self._reader = self.engine.execution_options(**{READ_ONLY: True}) if self._sqlite else self.engine
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-        self._holding: contextvars.ContextVar[bool] = contextvars.ContextVar(f"gate{id(self)}", default=False)
+        # The write gate is per SQLite file, shared by every Database on it in this process:
+        # with statements run inline (store/sqlite_inline.py) a second writer of the same
+        # file in this process must queue here, not in SQLite's busy handler, which would
+        # block the loop the first writer needs to finish.
+        self._file = (_file_key(url) or f"memory#{id(self)}") if self._sqlite else ""
 
     @property
     def dialect(self) -> str:
@@ -92,21 +121,21 @@ class Database:
         On SQLite it waits for its turn at the process's write gate first (see the module
         docstring); a transaction opened inside another one of the same task does not queue
         behind itself."""
-        if not self._sqlite or self._holding.get():
+        if not self._sqlite or self._file in _HOLDING.get():
             async with self._session(self.engine) as session:
                 yield session
             return
-        loop = asyncio.get_running_loop()
-        gate = self._gates.get(loop)
+        gates = _GATES.setdefault(asyncio.get_running_loop(), {})
+        gate = gates.get(self._file)
         if gate is None:
-            gate = self._gates[loop] = asyncio.Lock()  # writers of this process, first come first served
+            gate = gates[self._file] = asyncio.Lock()  # writers of this file in this process, first come first served
         async with gate:
-            token = self._holding.set(True)
+            token = _HOLDING.set(_HOLDING.get() | {self._file})
             try:
                 async with self._session(self.engine) as session:
                     yield session
             finally:
-                self._holding.reset(token)
+                _HOLDING.reset(token)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
