@@ -449,12 +449,12 @@ class DeskbotProcess:
     async def start(cls, config: Path, database_url: str, fakes: Fakes | None = None, *,
                     log_path: Path | None = None, log_level: str = "INFO", paced: bool = True,
                     extra_env: dict[str, str] | None = None, point: bool = True,
-                    timeout: float = START_TIMEOUT) -> DeskbotProcess:
+                    timeout: float = START_TIMEOUT, role: str | None = None) -> DeskbotProcess:
         """Start, wait for "listening on" and /healthz 200; with ``fakes`` (and ``point``)
-        wait for its setWebhook and point the fakes at it."""
+        wait for its setWebhook and point the fakes at it. ``role``: ``deskbot run --role``."""
         module = "bot" if paced else "bench._unpaced"
         argv = [sys.executable, "-m", module, "--config", str(config), "--log-level", log_level,
-                "run", "--listen", "127.0.0.1:0", "--db", database_url]
+                "run", "--listen", "127.0.0.1:0", "--db", database_url] + (["--role", role] if role else [])
         self = await cls.spawn(argv, {**desk_env(), **(extra_env or {})}, log_path=log_path, timeout=timeout)
         try:
             if fakes is not None and point:
@@ -585,6 +585,54 @@ class DeskbotProcess:
             await self.proc.wait()
         await self._drain
         return self.proc.returncode  # type: ignore[return-value]
+
+
+class SplitDeskbot:
+    """``deskbot run --role runner`` beside ``deskbot run --role web`` on one database: the
+    fakes post to the web process; the runner delivers. Quacks like :class:`DeskbotProcess`
+    for the load bench (its CPU and RSS are the two processes' sums)."""
+
+    def __init__(self, runner: DeskbotProcess, web: DeskbotProcess) -> None:
+        self.runner = runner
+        self.web = web
+        self.url = web.url
+
+    @property
+    def pid(self) -> str:  # type: ignore[override]
+        return f"{self.web.pid} (web) + {self.runner.pid} (runner)"
+
+    @classmethod
+    async def start(cls, config: Path, database_url: str, fakes: Fakes, *, log_dir: Path,
+                    paced: bool = True) -> SplitDeskbot:
+        runner = await DeskbotProcess.start(config, database_url, fakes, log_path=log_dir / "deskbot-runner.log",
+                                            paced=paced, point=False, role="runner")
+        try:
+            web = await DeskbotProcess.start(config, database_url, fakes, log_path=log_dir / "deskbot-web.log",
+                                             paced=paced, role="web")
+        except BaseException:
+            await runner.kill()
+            raise
+        return cls(runner, web)
+
+    def cpu_seconds(self) -> float | None:
+        a, b = self.runner.cpu_seconds(), self.web.cpu_seconds()
+        return None if a is None or b is None else a + b
+
+    async def health(self) -> tuple[int, dict[str, Any]]:
+        return await self.runner.health()  # the runner's view: the worker and the backlog
+
+    def peak_rss_mb(self) -> float | None:
+        a, b = self.runner.peak_rss_mb(), self.web.peak_rss_mb()
+        return None if a is None or b is None else a + b
+
+    async def stop(self, timeout: float = 20.0) -> int:
+        web = await self.web.stop(timeout)
+        runner = await self.runner.stop(timeout)
+        return web or runner
+
+    async def kill(self) -> int:
+        await self.web.kill()
+        return await self.runner.kill()
 
 
 def _tail(path: Path | None, chars: int = 2000) -> str:

@@ -83,6 +83,7 @@ from bench._run import (  # noqa: E402
     Fakes,
     Flow,
     Population,
+    SplitDeskbot,
     Step,
     fresh_database,
     write_config,
@@ -303,7 +304,7 @@ def figures_of(db: str, name: str, rate: float | None, platforms: tuple[str, ...
 
 
 class CpuMeter:
-    def __init__(self, proc: DeskbotProcess) -> None:
+    def __init__(self, proc: DeskbotProcess | SplitDeskbot) -> None:
         self.proc = proc
         self.wall = time.monotonic()
         self.bot = proc.cpu_seconds()
@@ -322,7 +323,7 @@ class CpuMeter:
         f.bench_cpu = (self._own() - self.bench) / wall if wall > 0 else None
 
 
-async def measure(driver: Driver, proc: DeskbotProcess, db: str, name: str, rate: float | None,
+async def measure(driver: Driver, proc: DeskbotProcess | SplitDeskbot, db: str, name: str, rate: float | None,
                   seconds: float, platforms: tuple[str, ...]) -> Figures:
     meter = CpuMeter(proc)
     steps, skipped, window = await driver.step(rate, seconds)
@@ -365,6 +366,8 @@ class Plan:
     paced: bool
     bare: bool
     teams: int
+    split: bool = False  # a web process and a runner process instead of one "all"
+    sqlite_driver: str = "inline"  # "aiosqlite": the thread-per-connection driver, for comparison
 
 
 FULL = Plan(dbs=("sqlite", "postgres"), steps=(50, 100, 200, 400, 800), step_seconds=10.0, max_seconds=10.0,
@@ -379,8 +382,13 @@ async def run_desk(plan: Plan, db_kind: str, tmp: Path) -> list[Figures]:
         db = await fresh_database(db_kind, tmp)
         try:
             config = write_config(tmp / f"desk-{db_kind}.yaml", fakes, db.url)
-            proc = await DeskbotProcess.start(config, db.url, fakes, log_path=tmp / f"deskbot-{db_kind}.log",
-                                              paced=plan.paced)
+            proc: DeskbotProcess | SplitDeskbot
+            if plan.split:
+                proc = await SplitDeskbot.start(config, db.url, fakes, log_dir=tmp, paced=plan.paced)
+            else:
+                proc = await DeskbotProcess.start(config, db.url, fakes, log_path=tmp / f"deskbot-{db_kind}.log",
+                                                  paced=plan.paced,
+                                                  extra_env={"DESKBOT_SQLITE_DRIVER": plan.sqlite_driver})
             try:
                 pop = Population(fakes)
                 flows: list[Flow] = []
@@ -390,7 +398,8 @@ async def run_desk(plan: Plan, db_kind: str, tmp: Path) -> list[Figures]:
                     flows.append(flow)
                     return flow
 
-                print(f"\n{db_kind}: deskbot run pid {proc.pid} ({'paced' if plan.paced else 'pacing off'}), "
+                driver_note = f", SQLite {plan.sqlite_driver}" if db_kind == "sqlite" else ""
+                print(f"\n{db_kind}: deskbot run pid {proc.pid} ({'paced' if plan.paced else 'pacing off'}{driver_note}), "
                       f"{plan.senders} senders, think {plan.think}s, {len(fakes.teams)} team(s) with a Telegram "
                       f"group and a Slack channel each, 5 agents", flush=True)
                 driver = Driver(make, PLATFORMS, senders=plan.senders, think=plan.think)
@@ -525,6 +534,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=None, help="seconds a person waits before the next event")
     parser.add_argument("--paced", action="store_true", help="the real deskbot run, with its own pacing")
     parser.add_argument("--no-bare", action="store_true", help="skip the baseline")
+    parser.add_argument("--sqlite-driver", choices=("inline", "aiosqlite"), default=None,
+                        help="how deskbot runs SQLite statements (default inline; aiosqlite: as before, on a thread)")
+    parser.add_argument("--split", action="store_true",
+                        help="deskbot run --role web (takes the webhooks) beside --role runner (delivers)")
     parser.add_argument("--teams", type=int, default=None,
                         help="teams, each with its own group / channel (1: the sample's IT team)")
     args = parser.parse_args(argv)
@@ -541,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
         changes["paced"] = True
     if args.no_bare:
         changes["bare"] = False
+    if args.split:
+        changes["split"] = True
+    if args.sqlite_driver:
+        changes["sqlite_driver"] = args.sqlite_driver
     plan = Plan(**{**plan.__dict__, **changes})
     return asyncio.run(main_async(plan))
 

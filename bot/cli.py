@@ -215,7 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if url is None:
         return EXIT_USAGE
     try:
-        return int(_run_db(url, serve(config, listen=args.listen, database_url=url)))
+        return int(_run_db(url, serve(config, listen=args.listen, database_url=url, role=args.role)))
     except DatabaseProblem as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAIL
@@ -444,6 +444,9 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="serve Telegram and/or Slack, /healthz and /metrics, until SIGTERM")
     p.add_argument("--listen", default=None, help="host:port of the HTTP server (default: config server.listen)")
     p.add_argument("--db", default=None, help=f"SQLite file or database URL (default: config / ${DB_ENV_HINT})")
+    p.add_argument("--role", choices=("all", "web", "runner"), default=None,
+                   help="all: webhooks and maybe the runner; web: webhooks only; runner: delivery and "
+                        "the scheduler, no webhooks (default: config runner.role)")
     p.add_argument("--log-format", choices=LOG_FORMATS, default=argparse.SUPPRESS, help="as the global option")
     p.add_argument("--log-level", default=argparse.SUPPRESS, help="as the global option (default for run: INFO)")
     p.set_defaults(func=cmd_run)

@@ -753,6 +753,7 @@ class DigestConfig(_Model):
 
 RUNNER_LEASE_SECONDS = 15.0  # a runner silent this long (SQLite lease) may be replaced
 RUNNER_HEARTBEAT_SECONDS = 5.0  # how often the runner renews and the others try to take over
+RUNNER_WATCH_SECONDS = 0.05  # how often the runner looks for outbox rows other processes wrote
 
 
 class RunnerConfig(_Model):
@@ -762,6 +763,15 @@ class RunnerConfig(_Model):
 
     lease_seconds: float = Field(default=RUNNER_LEASE_SECONDS, gt=0)
     heartbeat_seconds: float = Field(default=RUNNER_HEARTBEAT_SECONDS, gt=0)
+    # What this process does (``deskbot run --role`` overrides it): "all" serves webhooks and
+    # may be the runner; "web" serves webhooks and never runs the worker or the scheduler;
+    # "runner" may be the runner and serves no webhooks (only /healthz and /metrics).
+    # Split roles put inbound work and delivery on different cores (docs/performance.md).
+    role: Literal["all", "web", "runner"] = "all"
+    # The runner wakes at once for rows its own process commits; rows committed by other
+    # processes (replicas, web processes) are found by a look at the newest outbox id this
+    # often. 0 turns the look off (then they wait for the worker's idle pass, 1 s).
+    watch_seconds: float = Field(default=RUNNER_WATCH_SECONDS, ge=0, le=5)
 
     @model_validator(mode="after")
     def _renewed_in_time(self) -> RunnerConfig:

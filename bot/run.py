@@ -17,6 +17,13 @@ balancer); only the lock holder runs the outbox worker, the scheduler
 polling: two ``getUpdates`` loops on one bot end each other with 409 Conflict). The
 others still handle events and write to the outbox; the runner delivers. The role
 follows the lock at every heartbeat, both ways: lost → those stop; gained → they start.
+The runner wakes its worker at once for rows its own process commits, and looks for rows
+committed elsewhere every ``runner.watch_seconds`` (the newest outbox id).
+
+Process roles (``--role``, ``runner.role``): ``all`` (the default) does all of the above;
+``web`` serves webhooks and never takes the lock; ``runner`` takes part in the election
+and mounts no webhook routes. One ``web`` and one ``runner`` process on one database put
+the inbound work and the delivery on two cores.
 
 Stop order (SIGTERM / SIGINT), within :data:`STOP_BUDGET` seconds: /healthz turns 503;
 the HTTP server stops accepting and lets requests in flight (webhook updates being
@@ -53,6 +60,7 @@ from handlers.ports import Clock, KnowledgeBase
 from scheduler.jobs import jobs as scheduled_jobs
 from scheduler.runner import RunnerElection, runner_lock
 from scheduler.service import JobSpec, SchedulerService
+from store import outbox
 
 if TYPE_CHECKING:
     from bot.slack.frontend import SlackFrontend
@@ -66,6 +74,7 @@ HTTP_DRAIN = 2.0
 FRONTEND_STOP = 3.5
 WORKER_STOP = 2.0
 STOP_BUDGET = HTTP_DRAIN + FRONTEND_STOP + WORKER_STOP + 1.5
+ROLES = ("all", "web", "runner")  # see bot.config.RunnerConfig.role
 
 
 class StartError(Exception):
@@ -120,12 +129,20 @@ class Runner:
         kb_dir: Path | None = None,
         idle_seconds: float = 1.0,
         jobs: Sequence[JobSpec] | None = None,
+        role: str | None = None,
     ) -> None:
         if not frontends:
             raise StartError("no platform to serve")
         platforms = [f.platform for f in frontends]
         if len(set(platforms)) != len(platforms):
             raise StartError(f"two frontends for one platform: {platforms}")
+        self.role = role or config.runner.role
+        if self.role not in ROLES:
+            raise StartError(f"unknown role {self.role!r}: use one of {', '.join(ROLES)}")
+        receivers = [f.platform for f in frontends if getattr(f, "runner_only", False)]
+        if self.role == "web" and receivers:
+            raise StartError(f"{', '.join(receivers)}: receiving without webhooks runs only where the runner "
+                             "can run (role all or runner), not in a web process")
         self.config = config
         self.frontends = list(frontends)
         self.listen = listen or config.server.listen
@@ -155,6 +172,7 @@ class Runner:
         self.stopping = asyncio.Event()  # set as soon as stop() begins
         self._kb_stop = asyncio.Event()
         self._kb_reload: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     # --- hooks ---------------------------------------------------------------------
 
@@ -172,7 +190,8 @@ class Runner:
         return self._worker is not None and not self._worker.done()
 
     def _runner_state(self) -> dict[str, Any]:
-        return {"is_runner": self.election.is_runner, "id": self.election.me, "holder": self.election.holder}
+        return {"role": self.role, "is_runner": self.election.is_runner, "id": self.election.me,
+                "holder": self.election.holder}
 
     def _scheduler_state(self) -> dict[str, Any]:
         """For /healthz: the jobs scheduled in this process (none unless it is the runner) and
@@ -203,7 +222,8 @@ class Runner:
                 self._kb_reload = asyncio.create_task(self.app.kb_reloader.run(self._kb_stop), name="kb-reload")
             for frontend in self.frontends:
                 frontend.bind(self.app)
-            routes = [route for f in self.frontends for route in f.routes()]
+            # A runner-role process takes no webhooks: a misrouted one gets 404, not a second handler.
+            routes = [] if self.role == "runner" else [route for f in self.frontends for route in f.routes()]
             self._http = web.AppRunner(make_app(self.status, routes), access_log=None,
                                        shutdown_timeout=HTTP_DRAIN)
             await self._http.setup()
@@ -218,7 +238,10 @@ class Runner:
             for frontend in self.frontends:
                 if frontend not in self._runner_only:
                     await self._start_frontend(frontend)
-            await self.election.start()
+            if self.role == "web":
+                log.info("role web: serving webhooks; the runner process delivers and schedules")
+            else:
+                await self.election.start()
         except BaseException:
             await self.stop()
             raise
@@ -244,11 +267,33 @@ class Runner:
             name="outbox-worker",
         )
         self.scheduler.start()
+        if self.config.runner.watch_seconds > 0:
+            self._watch = asyncio.create_task(self._watch_outbox(self.config.runner.watch_seconds),
+                                              name="outbox-watch")
         self.metrics.runner.set(1)
+
+    async def _watch_outbox(self, every: float) -> None:
+        """Wake the worker when another process committed outbox rows (its own commits wake
+        it directly): a look at the newest row id every ``every`` seconds."""
+        seen: int | None = None
+        while True:
+            try:
+                async with self.app.db.read() as s:
+                    newest = await outbox.newest_id(s)
+                if seen is not None and newest > seen:
+                    self.app.worker.wake()
+                seen = newest
+            except Exception as exc:  # noqa: BLE001 — the worker's idle pass still finds the rows
+                log.warning("outbox watch failed: %s", self._reason(exc))
+            await asyncio.sleep(every)  # the polling period itself, not a synchronisation
 
     async def _stop_being_runner(self) -> None:
         """Stop, together, the runner-only frontends, the scheduler and the outbox worker."""
         self.metrics.runner.set(0)
+        if self._watch is not None:
+            watch, self._watch = self._watch, None
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         receiving = [f for f in self._started if f in self._runner_only]
         self._started = [f for f in self._started if f not in receiving]
         await asyncio.gather(
@@ -316,6 +361,7 @@ async def serve(
     out: TextIO | None = None,
     stop: asyncio.Event | None = None,
     on_started: Callable[[Runner], None] | None = None,
+    role: str | None = None,
 ) -> int:
     """Run until SIGTERM / SIGINT (or ``stop`` is set); 0 after a clean stop.
 
@@ -340,7 +386,7 @@ async def serve(
         loop.add_signal_handler(sig, first_signal, sig.name)
     try:
         runner = Runner(config, build_frontends(config) if frontends is None else frontends,
-                        listen=listen, database_url=database_url)
+                        listen=listen, database_url=database_url, role=role)
         await runner.start()
         print(f"deskbot: listening on {runner.url}", file=out, flush=True)
         if on_started is not None:

@@ -44,7 +44,7 @@ class Status:
     metrics: Metrics
     clock: Clock
     worker_running: Callable[[], bool]
-    # this process's runner role: {"is_runner": bool, "id": str, "holder": str | None}
+    # this process's runner role: {"role": "all"|"web"|"runner", "is_runner": bool, "id": str, "holder": str | None}
     runner: Callable[[], dict[str, Any]] = lambda: {"is_runner": True}
     scheduler: Callable[[], dict[str, Any]] = lambda: {}
     standby: Callable[[Frontend], bool] = lambda _frontend: False  # receives only in the runner

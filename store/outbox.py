@@ -620,6 +620,15 @@ async def ticket_for_message(s: AsyncSession, platform: str, chat_id: str, messa
     ).first()
 
 
+_NEWEST_ID = select(func.max(OutboxMessage.id))
+
+
+async def newest_id(s: AsyncSession) -> int:
+    """The highest outbox row id (0 when there is none): one lookup at the end of the
+    primary key, so the runner can watch for rows other processes committed."""
+    return (await s.exec(_NEWEST_ID)).one() or 0
+
+
 async def backlog(s: AsyncSession) -> int:
     return (await s.exec(select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING))).one()
 

@@ -74,11 +74,12 @@ class Ticks:
 
 
 @asynccontextmanager
-async def desk(config: Config, db_url: str, *, receiver: bool = False) -> AsyncIterator[tuple[Runner, Client, Ticks]]:
+async def desk(config: Config, db_url: str, *, receiver: bool = False, idle_seconds: float = 0.2,
+               role: str | None = None) -> AsyncIterator[tuple[Runner, Client, Ticks]]:
     ticks = Ticks()
     frontends: list[Any] = [LoopFrontend()] + ([Receiver()] if receiver else [])
-    runner = Runner(config, frontends, listen="127.0.0.1:0", database_url=db_url, idle_seconds=0.2,
-                    jobs=[JobSpec("ticks", ticks, every(hours=1))])
+    runner = Runner(config, frontends, listen="127.0.0.1:0", database_url=db_url, idle_seconds=idle_seconds,
+                    jobs=[JobSpec("ticks", ticks, every(hours=1))], role=role)
     await runner.start()
     try:
         async with aiohttp.ClientSession() as session:
@@ -107,8 +108,8 @@ async def test_one_runner_delivers_what_every_process_wrote(fast: Config, db_url
         status_a, health_a = await a.get("/healthz")
         status_b, health_b = await b.get("/healthz")
         assert status_a == 200 and status_b == 200, (health_a, health_b)
-        assert health_a["runner"] == {"is_runner": True, "id": first.election.me, "holder": first.election.me}
-        assert health_b["runner"] == {"is_runner": False, "id": second.election.me, "holder": first.election.me}
+        assert health_a["runner"] == {"role": "all", "is_runner": True, "id": first.election.me, "holder": first.election.me}
+        assert health_b["runner"] == {"role": "all", "is_runner": False, "id": second.election.me, "holder": first.election.me}
         assert health_a["worker"] == {"running": True} and health_b["worker"] == {"running": False}
         assert {k: health_a["scheduler"][k] for k in ("running", "jobs")} == {"running": True, "jobs": ["ticks"]}
         assert health_b["scheduler"] == {"running": False, "jobs": [], "runs": {"ticks": 0}}  # scheduled nowhere else
@@ -192,7 +193,7 @@ async def test_a_lost_lock_stops_the_worker_and_scheduler_and_a_regained_one_sta
 
             status, health = await client.get("/healthz")
             assert status == 200, health  # a healthy standby
-            assert health["runner"] == {"is_runner": False, "id": runner.election.me, "holder": "intruder"}
+            assert health["runner"] == {"role": "all", "is_runner": False, "id": runner.election.me, "holder": "intruder"}
             assert health["worker"] == {"running": False}
             assert health["platforms"]["poll"] == {"connected": False, "standby": True}
             await client.say("anna", "/help")  # written to the outbox, not delivered: no runner here

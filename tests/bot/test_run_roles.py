@@ -1,0 +1,102 @@
+"""``deskbot run --role``: a web process serves webhooks and never delivers or schedules; a
+runner process delivers and schedules and mounts no webhook routes; the runner finds the
+rows a web process committed within ``runner.watch_seconds``, not at its idle pass."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import pytest
+
+from bot.cli import make_parser
+from bot.config import Config, RunnerConfig
+from bot.run import Runner, StartError
+from tests.bot.loop_frontend import LoopFrontend
+from tests.bot.test_run import Client
+from tests.bot.test_run_runner import HEARTBEAT, Receiver, Ticks, delivered, desk, until
+
+IDLE = 60.0  # the runner's idle pass: far beyond every wait below, so only the watch can explain a delivery
+
+
+@pytest.fixture
+def roles(config: Config) -> Config:
+    return config.model_copy(update={"runner": RunnerConfig(lease_seconds=1.0, heartbeat_seconds=HEARTBEAT,
+                                                            watch_seconds=0.05)})
+
+
+def process(config: Config, db_url: str, role: str) -> AbstractAsyncContextManager[tuple[Runner, Client, Ticks]]:
+    return desk(config, db_url, idle_seconds=IDLE, role=role)
+
+
+async def post_event(client: Client, who: str, text: str) -> int:
+    async with client.session.post(client.runner.url + "/loop/event",
+                                   json={"who": who, "key": 1, "text": text}) as resp:
+        return resp.status
+
+
+async def test_a_web_process_never_runs_the_worker_or_the_scheduler(roles: Config, db_url: str) -> None:
+    async with process(roles, db_url, "web") as (web, client, ticks):
+        status, health = await client.get("/healthz")
+        assert status == 200, health  # healthy without the worker: it is not the runner
+        assert health["runner"]["role"] == "web" and health["runner"]["is_runner"] is False
+        assert health["worker"] == {"running": False}
+        assert health["scheduler"]["running"] is False
+
+        answer = await client.say("anna", "/help")  # handled and committed here
+        assert answer["replies"], answer
+
+        # No runner anywhere: even after several heartbeats the web process has not taken the role.
+        await until(lambda: web.election.is_runner is False and ticks.runs == 0, timeout=4 * HEARTBEAT)
+        assert not web.election.is_runner and delivered(web, "anna") == [] and ticks.runs == 0
+
+
+async def test_the_runner_delivers_what_the_web_process_wrote_within_the_watch(roles: Config, db_url: str) -> None:
+    async with process(roles, db_url, "runner") as (runner, r_client, ticks), \
+            process(roles, db_url, "web") as (web, w_client, _):
+        assert runner.election.is_runner
+        await until(lambda: ticks.runs == 1)
+        await w_client.say("anna", "/help")
+
+        waited = await until(lambda: bool(delivered(runner, "anna")), timeout=IDLE / 4)
+
+        assert waited < 5.0  # the watch (0.05 s), not the 60 s idle pass
+        assert delivered(web, "anna") == []
+        _, health = await r_client.get("/healthz")
+        assert health["runner"]["role"] == "runner" and health["worker"] == {"running": True}
+
+
+async def test_a_runner_process_takes_no_webhooks(roles: Config, db_url: str) -> None:
+    async with process(roles, db_url, "runner") as (runner, client, _):
+        assert await post_event(client, "anna", "/help") == 404
+        status, health = await client.get("/healthz")
+        assert status == 200, health
+        assert health["runner"]["is_runner"] is True
+
+
+async def test_a_web_process_refuses_a_frontend_that_receives_without_webhooks(roles: Config, db_url: str) -> None:
+    with pytest.raises(StartError, match="poll: receiving without webhooks"):
+        Runner(roles, [LoopFrontend(), Receiver()], listen="127.0.0.1:0", database_url=db_url, role="web")
+
+
+async def test_an_unknown_role_is_refused(roles: Config, db_url: str) -> None:
+    with pytest.raises(StartError, match="unknown role 'worker'"):
+        Runner(roles, [LoopFrontend()], listen="127.0.0.1:0", database_url=db_url, role="worker")
+
+
+def test_the_command_line_takes_the_three_roles_and_refuses_others(capsys: Any) -> None:
+    parser = make_parser()
+    for role in ("all", "web", "runner"):
+        assert parser.parse_args(["run", "--role", role]).role == role
+    assert parser.parse_args(["run"]).role is None  # the config decides
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args(["run", "--role", "worker"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'worker'" in capsys.readouterr().err
+
+
+def test_the_config_refuses_an_unknown_role_and_a_negative_watch() -> None:
+    with pytest.raises(ValueError, match="role"):
+        RunnerConfig(role="worker")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="watch_seconds"):
+        RunnerConfig(watch_seconds=-1)
