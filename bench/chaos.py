@@ -24,7 +24,8 @@ delivered, and the books are checked:
   message, else it is a duplicate send (a row sent, then the process killed before the
   send was recorded: sent again by the next runner) — counted, and attributed to the
   first kill after it (or up to ``KILL_GRACE`` before it: a send in flight at the kill
-  reaches the fake just after it); at most one per kill is allowed in total;
+  reaches the fake just after it); at most one per chat per kill (a chat has one send
+  in flight), none without a kill, and no more in all than there were kills;
 - reminders: every ``unclaimed_repost`` in ``scheduled_action`` has its re-post at the fake
   in each chat it was written for, once; no re-post at the fake without one; every ticket
   still unclaimed at the end has one (the final start's sweep ran after it was filed).
@@ -763,6 +764,8 @@ def verdict(opts: Options, chaos: Chaos) -> list[str]:
         (b["duplicates_per_kill_chat_max"] <= 1,
          f"{b['duplicates_per_kill_chat_max']} duplicates in one chat after one kill"),
         (b["duplicates_after_last_kill"] == 0, f"{b['duplicates_after_last_kill']} duplicates with no kill"),
+        # Issue 12, must-show 3: duplicates sent <= kills, over the whole run.
+        (b["duplicates_sent"] <= kills, f"{b['duplicates_sent']} duplicate sends > {kills} kills"),
         (b["unexplained_messages"] == 0, f"{b['unexplained_messages']} messages at the fake no row explains"),
         (b["reminders_lost"] == 0, f"{b['reminders_lost']} re-posts lost"),
         (b["reminders_doubled"] == 0, f"{b['reminders_doubled']} re-posts doubled"),

@@ -37,3 +37,24 @@ def test_the_grace_is_short_next_to_a_restart() -> None:
     # A restart of deskbot run takes seconds, so no send by the restarted process can fall
     # into the grace and be taken for the kill's in-flight send.
     assert 0 < KILL_GRACE <= 0.5
+
+
+def _books(duplicates: int) -> dict[str, object]:
+    """Books that pass every check but the duplicate count under test."""
+    return {"told": 10, "lost_tickets": 0, "inbound_lost": 0, "inbound_lost_sample": [], "duplicated_tickets": 0,
+            "undelivered": 0, "missing_at_fake": 0, "duplicates_per_kill_chat_max": 1 if duplicates else 0,
+            "duplicates_after_last_kill": 0, "unexplained_messages": 0, "reminders_lost": 0,
+            "reminders_doubled": 0, "reminders_missed": 0, "duplicates_sent": duplicates}
+
+
+def test_the_verdict_fails_when_duplicate_sends_outnumber_the_kills() -> None:
+    """Must-show 3: duplicates sent <= kills over the run, even when each kill stays within
+    one duplicate per chat."""
+    from bench.chaos import Chaos, Options, verdict
+
+    opts = Options(kills=3)
+    chaos = Chaos(kills=[(float(t), "bot", True) for t in KILLS])
+    chaos.books = _books(3)
+    assert verdict(opts, chaos) == []
+    chaos.books = _books(4)
+    assert verdict(opts, chaos) == ["4 duplicate sends > 3 kills"]
