@@ -276,6 +276,7 @@ class Runner:
         """Wake the worker when another process committed outbox rows (its own commits wake
         it directly): a look at the newest row id every ``every`` seconds."""
         seen: int | None = None
+        failing = False
         while True:
             try:
                 async with self.app.db.read() as s:
@@ -283,8 +284,13 @@ class Runner:
                 if seen is not None and newest > seen:
                     self.app.worker.wake()
                 seen = newest
+                if failing:
+                    log.info("outbox watch works again")
+                    failing = False
             except Exception as exc:  # noqa: BLE001 — the worker's idle pass still finds the rows
-                log.warning("outbox watch failed: %s", self._reason(exc))
+                if not failing:  # once per outage, not 20 times a second
+                    log.warning("outbox watch failed: %s", self._reason(exc))
+                    failing = True
             await asyncio.sleep(every)  # the polling period itself, not a synchronisation
 
     async def _stop_being_runner(self) -> None:

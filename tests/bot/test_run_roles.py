@@ -100,3 +100,28 @@ def test_the_config_refuses_an_unknown_role_and_a_negative_watch() -> None:
         RunnerConfig(role="worker")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="watch_seconds"):
         RunnerConfig(watch_seconds=-1)
+
+
+async def test_a_failing_watch_is_logged_once_per_outage(roles: Config, db_url: str,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    import bot.run
+
+    real = bot.run.outbox.newest_id
+    calls = 0
+
+    async def flaky(s: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if 2 <= calls <= 6:
+            raise RuntimeError("database went away")
+        return await real(s)
+
+    monkeypatch.setattr(bot.run.outbox, "newest_id", flaky)
+    with caplog.at_level("INFO", logger="deskbot.run"):
+        async with process(roles, db_url, "runner"):
+            await until(lambda: calls >= 9)
+    failed = [r for r in caplog.records if r.getMessage().startswith("outbox watch failed")]
+    recovered = [r for r in caplog.records if r.getMessage() == "outbox watch works again"]
+    assert len(failed) == 1 and "database went away" in failed[0].getMessage()
+    assert len(recovered) == 1
