@@ -100,6 +100,7 @@ SETTLE_TIMEOUT = 240.0
 # of the restarted process falls in it. The price: a real duplicate with no kill that reached
 # the fake within the grace after a kill would pass as that kill's (20 kills: 5 s of a run of
 # minutes), and with two replicas a send of the other one in the window counts on this kill.
+ISSUE_KILLS = 20  # must-show 3's run: at least this many kills, duplicate sends <= kills
 KILL_GRACE = 0.25
 
 
@@ -774,8 +775,11 @@ def verdict(opts: Options, chaos: Chaos) -> list[str]:
         (b["duplicates_per_kill_chat_max"] <= 1,
          f"{b['duplicates_per_kill_chat_max']} duplicates in one chat after one kill"),
         (b["duplicates_after_last_kill"] == 0, f"{b['duplicates_after_last_kill']} duplicates with no kill"),
-        # Issue 12, must-show 3: duplicates sent <= kills, over the whole run.
-        (b["duplicates_sent"] <= kills, f"{b['duplicates_sent']} duplicate sends > {kills} kills"),
+        # Issue 12, must-show 3: duplicates sent <= kills over a run of the issue's 20 kills or
+        # more. A kill can duplicate one send per chat in flight, so a smoke of one to three
+        # kills may see two at one kill; the per-chat bound above holds for every run.
+        (kills < ISSUE_KILLS or b["duplicates_sent"] <= kills,
+         f"{b['duplicates_sent']} duplicate sends > {kills} kills"),
         (b["unexplained_messages"] == 0, f"{b['unexplained_messages']} messages at the fake no row explains"),
         (b["reminders_lost"] == 0, f"{b['reminders_lost']} re-posts lost"),
         (b["reminders_doubled"] == 0, f"{b['reminders_doubled']} re-posts doubled"),
