@@ -8,9 +8,9 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from bot.config import ConfigError, load_config, redact_url
+from bot.config import ConfigError, Role, load_config, redact_url
 from bot.logs import LOG_FORMATS, JsonFormatter, add_secrets, secrets_of
 from kb.errors import KbError
 
@@ -444,7 +444,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="serve Telegram and/or Slack, /healthz and /metrics, until SIGTERM")
     p.add_argument("--listen", default=None, help="host:port of the HTTP server (default: config server.listen)")
     p.add_argument("--db", default=None, help=f"SQLite file or database URL (default: config / ${DB_ENV_HINT})")
-    p.add_argument("--role", choices=("all", "web", "runner"), default=None,
+    p.add_argument("--role", choices=get_args(Role), default=None,
                    help="all: webhooks and maybe the runner; web: webhooks only; runner: delivery and "
                         "the scheduler, no webhooks (default: config runner.role)")
     p.add_argument("--log-format", choices=LOG_FORMATS, default=argparse.SUPPRESS, help="as the global option")

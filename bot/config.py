@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 Locale = Literal["en", "ru"]
+Role = Literal["all", "web", "runner"]  # what one ``deskbot run`` process takes on (RunnerConfig.role)
 LOCALES: tuple[str, ...] = ("en", "ru")
 TIERS: tuple[str, ...] = ("L1", "L2", "L3")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -767,7 +768,7 @@ class RunnerConfig(_Model):
     # may be the runner; "web" serves webhooks and never runs the worker or the scheduler;
     # "runner" may be the runner and serves no webhooks (only /healthz and /metrics).
     # Split roles put inbound work and delivery on different cores (docs/performance.md).
-    role: Literal["all", "web", "runner"] = "all"
+    role: Role = "all"
     # The runner wakes at once for rows its own process commits; rows committed by other
     # processes (replicas, web processes) are found by a look at the newest outbox id this
     # often. 0 turns the look off (then they wait for the worker's idle pass, 1 s).

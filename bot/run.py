@@ -44,12 +44,12 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, get_args
 
 from aiohttp import web
 
 from bot.app import App, build
-from bot.config import Config, redact_secrets, split_listen
+from bot.config import Config, Role, redact_secrets, split_listen
 from bot.frontend import Frontend
 from bot.logs import SecretFilter, secrets_of
 from bot.metrics import Metrics
@@ -74,7 +74,7 @@ HTTP_DRAIN = 2.0
 FRONTEND_STOP = 3.5
 WORKER_STOP = 2.0
 STOP_BUDGET = HTTP_DRAIN + FRONTEND_STOP + WORKER_STOP + 1.5
-ROLES = ("all", "web", "runner")  # see bot.config.RunnerConfig.role
+ROLES: tuple[str, ...] = get_args(Role)  # see bot.config.RunnerConfig.role
 
 
 class StartError(Exception):

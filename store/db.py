@@ -9,8 +9,9 @@ seconds and the unlucky reach the busy timeout ("database is locked"). So the
 writers of one file in one process queue first on a FIFO ``asyncio.Lock`` (the
 *write gate*) and take SQLite's lock only when it is theirs: the busy handler is left
 to other processes. Statements run on the loop's thread (:mod:`store.sqlite_inline`),
-so a transaction holds the gate for its own work only. Read-only work (``Database.read``) begins a deferred transaction, never
-takes the gate and never blocks a writer (WAL readers see a snapshot).
+so a transaction holds the gate for its own work only. Read-only work
+(``Database.read``) begins a deferred transaction, never takes the gate and never
+blocks a writer (WAL readers see a snapshot).
 
 PostgreSQL uses READ COMMITTED; the operations that race (claim, inbox) are
 written as compare-and-set statements or rely on unique constraints, so they are
@@ -44,12 +45,21 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def sqlite_file(url: str) -> str:
+    """The resolved path of a SQLite database file ("" for a ``:memory:`` or URI database):
+    what runs inline and what identifies the write gate."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return ""
+    return os.path.realpath(path)
+
+
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the async engine for ``url`` with the dialect's pragmas and pool settings."""
     if is_sqlite(url):
-        path = make_url(url).database
+        path = sqlite_file(url)
         inline: dict[str, Any] = {}
-        if path and path != ":memory:" and not path.startswith("file:") and os.environ.get(SQLITE_DRIVER_ENV) != "aiosqlite":
+        if path and os.environ.get(SQLITE_DRIVER_ENV) != "aiosqlite":
             # Statements on the loop's thread, not aiosqlite's (store/sqlite_inline.py says why).
             inline["async_creator"] = sqlite_inline.creator(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
         engine = create_async_engine(
@@ -87,15 +97,6 @@ _GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.L
 _HOLDING: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("deskbot_write_gates", default=frozenset())
 
 
-def _file_key(url: str) -> str:
-    """What identifies a SQLite file for the write gate: its resolved path ("" for a
-    ``:memory:`` or URI database, which then gets a gate of its own)."""
-    path = make_url(url).database
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return ""
-    return os.path.realpath(path)
-
-
 class Database:
     """Owns the engine; hands out one-transaction sessions."""
 
@@ -108,7 +109,7 @@ class Database:
         # with statements run inline (store/sqlite_inline.py) a second writer of the same
         # file in this process must queue here, not in SQLite's busy handler, which would
         # block the loop the first writer needs to finish.
-        self._file = (_file_key(url) or f"memory#{id(self)}") if self._sqlite else ""
+        self._file = (sqlite_file(url) or f"memory#{id(self)}") if self._sqlite else ""
 
     @property
     def dialect(self) -> str:

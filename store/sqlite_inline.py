@@ -164,12 +164,10 @@ class Connection:
         self._live().create_function(*args, **kwargs)
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        self.stop()
 
     def stop(self) -> None:
-        """aiosqlite's forced close (the pool's terminate)."""
+        """aiosqlite's forced close (the pool's terminate); here the same as :meth:`close`."""
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
