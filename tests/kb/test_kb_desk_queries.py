@@ -120,3 +120,19 @@ def test_bad_split_values_are_rejected(tmp_path: Path) -> None:
         load_queries(path)
     with pytest.raises(KbError, match="unknown split 'train'"):
         load_queries(path, split="train")
+
+
+@pytest.mark.parametrize("name", ["desk_extra_tune.csv", "desk_probe_tune.csv"])
+def test_the_extra_probe_sets_are_tune_only_and_new(name: str, desk: list[EvalQuery], articles: list[Article]) -> None:
+    # Rows written later to probe the matcher: tune only, and never a copy of an eval-split
+    # row, an IT-set row or an article's title (a bare emoji is compared as typed).
+    def key(text: str) -> str:
+        return _norm(text) or text
+
+    rows = load_queries(DATA / name, {a.slug for a in articles})
+    assert rows and {q.split for q in rows} == {"tune"}
+    assert any(q.slug is None for q in rows)
+    seen = {key(q.text) for q in desk if q.split == "eval"} | {key(q.text) for q in load_queries(IT)}
+    seen |= {key(a.title) for a in articles}
+    assert [q.text for q in rows if key(q.text) in seen] == []
+    assert len({key(q.text) for q in rows}) == len(rows)
