@@ -33,6 +33,7 @@ from rapidfuzz.distance import OSA
 from kb.articles import Article
 from kb.normalize import (
     GENERIC_STEMS,
+    WEAK_STEMS,
     STOPWORDS,
     WEAK_FACTOR,
     is_cyrillic,
@@ -591,7 +592,7 @@ class Index:
     def _weight(self, text: str, tid: int) -> float:
         """Information weight of a query word: IDF, less for question words and numbers."""
         weight = float(self.idf[tid]) if tid >= 0 else self.unknown_idf
-        if is_weak(text):
+        if is_weak(text) or (tid >= 0 and self.terms[tid] in WEAK_STEMS):
             return weight * WEAK_FACTOR
         if is_generic(text) or (tid >= 0 and self.terms[tid] in GENERIC_STEMS):
             return weight * GENERIC_FACTOR
@@ -656,7 +657,7 @@ class Index:
         question words, negations, numbers)."""
         if is_weak(qt.text) or is_generic(qt.text):
             return True
-        return qt.term >= 0 and self.terms[qt.term] in GENERIC_STEMS
+        return qt.term >= 0 and (self.terms[qt.term] in GENERIC_STEMS or self.terms[qt.term] in WEAK_STEMS)
 
     def specific_coverage(self, analysis: Analysis, cand: np.ndarray) -> np.ndarray:
         """Share of the query's *specific* information each candidate covers (0..1).

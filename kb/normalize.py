@@ -22,6 +22,7 @@ import snowballstemmer
 __all__ = [
     "STOPWORDS",
     "WEAK_FACTOR",
+    "WEAK_STEMS",
     "WEAK_WORDS",
     "GENERIC_WORDS",
     "is_generic",
@@ -286,6 +287,8 @@ def stem(token: str) -> str:
 
 
 GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS)
+# A typo repaired to one of WEAK_WORDS ("bot" -> "not") is as weak as that word.
+WEAK_STEMS = frozenset(stem(w) for w in WEAK_WORDS)
 
 
 def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:

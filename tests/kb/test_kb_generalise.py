@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kb import default_kb_dir
 from kb.articles import Article
 from kb.errors import KbError
 from kb.matcher import Matcher
@@ -70,6 +71,15 @@ def test_an_unknown_thing_plus_a_common_phrase_gets_nothing(helpdesk: Matcher, t
 ])
 def test_the_specific_word_decides(helpdesk: Matcher, text: str, slug: str) -> None:
     assert slugs(helpdesk, text)[:1] == [slug]
+
+
+@pytest.mark.parametrize("text", ["nit", "knot", "hpw", "mot?"])
+def test_a_word_repaired_to_a_question_word_or_negation_carries_nothing(text: str) -> None:
+    # one letter from "not" / "how": a repair landing on a weak word is as weak as that
+    # word, so it cannot suggest the sample KB's articles that say "not" or "how" a lot
+    kb = Matcher.from_dir(default_kb_dir())
+    assert slugs(kb, text) == []
+    assert slugs(kb, "vpn not connecting")[:1] == ["vpn-connect-en"]
 
 
 def test_the_common_phrase_still_helps_to_rank(helpdesk: Matcher) -> None:
