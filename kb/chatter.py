@@ -1,6 +1,7 @@
 """Chatter: messages that acknowledge, thank or greet and ask for nothing.
 
-"спасибо, всё работает", "ok thanks", "👍", "ок", "понял, спасибо", "+", "good morning".
+"спасибо, всё работает", "ok thanks", "👍", "ок", "понял, спасибо", "+", "good morning",
+and pings of the bot itself: "you there?", "are you a bot?", "ты тут?", "есть кто живой?".
 One detector for the whole bot: the matcher suggests no article for chatter, and
 conversation routing acknowledges it outside a ticket (nothing filed) and adds it to the
 ticket quietly inside a ticket's thread.
@@ -35,6 +36,7 @@ CORE_WORDS = frozenset(
     ok okay k kk thanks thank thankyou thx ty tysm cheers great cool fine perfect
     nice good awesome understood noted sure yes yep yeah alright
     hi hello hey morning afternoon evening works working worked solved fixed sorted helped
+    бот робот тут здесь алло ау живой живые bot robot there anyone anybody someone somebody
     """.replace("ё", "е").split()
 )
 # Words that may go with them ("спасибо за помощь", "thank you so much", "hello there")
@@ -46,6 +48,8 @@ FILLER_WORDS = frozenset(
     теперь уже сейчас снова опять вроде бы
     you got it there day all lot much very so now again that did trick for the help your
     right
+    ты вы есть кто ли
+    are is a an u r
     """.replace("ё", "е").split()
 )
 CHATTER_WORDS = CORE_WORDS | FILLER_WORDS

@@ -16,10 +16,13 @@ def matcher() -> Matcher:
 CHATTER = [
     "спасибо, всё работает", "ok thanks", "👍", "ок", "понял, спасибо", "+", "🙏🙏",
     "Добрый вечер!", "hey there", "great, works now", "супер, заработало", "thanks for the help",
+    # pings of the bot itself
+    "hello? anybody there", "r u a robot", "бот, ты здесь?", "ау, есть кто живой", "алло",
 ]
 REQUESTS = [
     "спасибо, но не работает vpn", "thanks, but the printer is still offline", "не работает",
     "nothing works", "help", "привет, забыл пароль", "ok how do I book a room", "2fa",
+    "бот не отвечает на мои кнопки", "is anyone there who can unlock my account", "кто тут выдаёт ноутбуки",
 ]
 
 
