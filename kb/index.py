@@ -31,11 +31,12 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from kb.articles import Article
+from kb.dictionary import is_common_word
 from kb.normalize import (
     GENERIC_STEMS,
-    WEAK_STEMS,
     STOPWORDS,
     WEAK_FACTOR,
+    WEAK_STEMS,
     is_cyrillic,
     is_generic,
     is_translit_stopword,
@@ -48,6 +49,9 @@ from kb.normalize import (
 )
 
 __all__ = ["FEATURES", "Analysis", "FieldWeights", "Index", "QueryTerm"]
+
+# How a query word found its KB word by a guess rather than as typed (QueryTerm.how).
+_REPAIRS = frozenset({"fuzzy", "prefix"})
 
 FEATURES = ("bm25", "coverage", "headline", "order", "tokenset", "fuzzy", "centroid")
 
@@ -674,7 +678,9 @@ class Index:
         for qt in analysis.terms:
             if self.is_generic_term(qt):
                 continue
-            if qt.term < 0:
+            if qt.term < 0 or (qt.how in _REPAIRS and is_common_word(qt.text)):
+                # unknown, or a real word repaired into a KB word ("лифт" -> "лист"): it
+                # still ranks, but is no evidence that the KB covers the topic
                 total += qt.weight
                 continue
             prev = best.get(qt.term)

@@ -82,6 +82,25 @@ def test_a_word_repaired_to_a_question_word_or_negation_carries_nothing(text: st
     assert slugs(kb, "vpn not connecting")[:1] == ["vpn-connect-en"]
 
 
+SHEETS = [
+    art("sheet-ru", "Больничный лист", ("как оформить больничный лист", "где мой лист нетрудоспособности"),
+        lang="ru", tags=("лист",)),
+    art("fork", "Fork a repository", ("how do I fork a repo", "fork button is missing"), tags=("fork",)),
+]
+
+
+@pytest.mark.parametrize("text", ["лифт не работает", "у нас опять не работает лифт", "the form is down"])
+def test_a_real_word_the_kb_lacks_is_no_typo_of_a_kb_word(text: str) -> None:
+    # "лифт" is one letter from "лист", "form" from "fork": both are common words spelt
+    # right, so the repair may rank but cannot make the query on-topic (kb/dictionary.py)
+    assert slugs(Matcher(SHEETS), text) == []
+
+
+@pytest.mark.parametrize(("text", "slug"), [("больнчиный не открыли", "sheet-ru"), ("frok button missing", "fork")])
+def test_a_real_typo_is_still_repaired(text: str, slug: str) -> None:
+    assert slugs(Matcher(SHEETS), text)[:1] == [slug]
+
+
 def test_the_common_phrase_still_helps_to_rank(helpdesk: Matcher) -> None:
     # both mention the notebook; the one about it not working comes first
     assert slugs(helpdesk, "notebook broken")[:1] == ["notebook"]
