@@ -19,6 +19,7 @@ import numpy as np
 from kb.articles import Article, article_files
 from kb.cache import IndexCache, KbSource, cached_index
 from kb.chatter import is_chatter
+from kb.dictionary import common_words
 from kb.errors import KbError
 from kb.feedback import FeedbackMemory
 from kb.index import Analysis, FieldWeights, Index, QueryTerm
@@ -117,6 +118,7 @@ class Matcher:
         # The articles as given (None for a KB directory: a reload reads its files again).
         self._base: tuple[Article, ...] | None = None if isinstance(articles, KbSource) else tuple(articles)
         self._index = self._load_index(articles)
+        common_words()  # loaded once per process, here rather than in the first search's time
         self._feedback = FeedbackMemory()
         self._directory: Path | None = None
         self._signature: FileSignature = {}
