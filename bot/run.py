@@ -240,6 +240,7 @@ class Runner:
                     await self._start_frontend(frontend)
             if self.role == "web":
                 log.info("role web: serving webhooks; the runner process delivers and schedules")
+                await self.election.observe()  # /healthz names the runner all the same
             else:
                 await self.election.start()
         except BaseException:

@@ -248,6 +248,20 @@ class RunnerElection:
         await self.beat(raise_on_gain=True)
         self._task = asyncio.create_task(self._heartbeat(), name="runner-election")
 
+    async def observe(self) -> None:
+        """Never take the lock; only follow who holds it (a ``--role web`` process, whose
+        /healthz still names the runner). Looks once now, then every heartbeat."""
+        await self._look_up_holder()
+        self._task = asyncio.create_task(self._observing(), name="runner-observer")
+
+    async def _observing(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.heartbeat)
+            if not self._stop.is_set():
+                async with self._turn:
+                    await self._look_up_holder()
+
     async def beat(self, *, raise_on_gain: bool = False) -> bool:
         """One heartbeat: try or renew the lock and follow the outcome; whether this is the runner."""
         async with self._turn:

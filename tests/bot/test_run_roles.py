@@ -64,6 +64,21 @@ async def test_the_runner_delivers_what_the_web_process_wrote_within_the_watch(r
         assert delivered(web, "anna") == []
         _, health = await r_client.get("/healthz")
         assert health["runner"]["role"] == "runner" and health["worker"] == {"running": True}
+        # The web process's /healthz names the runner too (it looks the holder up, never takes it).
+        _, web_health = await w_client.get("/healthz")
+        assert web_health["runner"]["holder"] == runner.election.me != web.election.me
+        assert web_health["runner"]["is_runner"] is False
+
+
+async def test_a_web_process_follows_the_runner_changing(roles: Config, db_url: str) -> None:
+    async with process(roles, db_url, "web") as (web, w_client, _):
+        _, health = await w_client.get("/healthz")
+        assert health["runner"]["holder"] is None  # no runner yet
+        async with process(roles, db_url, "runner") as (runner, _, _):
+            await until(lambda: web.election.holder == runner.election.me, timeout=6 * HEARTBEAT)
+        # the runner stopped and gave the lock up: the web process sees nobody again
+        await until(lambda: web.election.holder is None, timeout=6 * HEARTBEAT)
+        assert not web.election.is_runner
 
 
 async def test_a_runner_process_takes_no_webhooks(roles: Config, db_url: str) -> None:
