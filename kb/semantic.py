@@ -36,7 +36,6 @@ from kb.ranking import (
     SEMANTIC_BIAS,
     SEMANTIC_RANK_WEIGHTS,
     SEMANTIC_WEIGHTS,
-    confidence,
     lexical_logit,
 )
 
@@ -231,9 +230,11 @@ class SemanticMatcher(Matcher):
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(index, SemanticIndex) or len(index.emb) == 0:
-            return cand, confidence(feats)
+            return super()._score(index, text, analysis, cand, feats)
         if query_lang(analysis.terms) == "ru" or not text.strip():
-            return cand, confidence(feats)
+            # the model knows English only: a Russian query is scored as the lexical matcher
+            # scores it, with its generic-word gate
+            return super()._score(index, text, analysis, cand, feats)
         return combine(index, self._encoder([text])[0], cand, feats)
 
 
