@@ -36,7 +36,7 @@ CORE_WORDS = frozenset(
     ok okay k kk thanks thank thankyou thx ty tysm cheers great cool fine perfect
     nice good awesome understood noted sure yes yep yeah alright
     hi hello hey morning afternoon evening works working worked solved fixed sorted helped
-    бот робот тут здесь алло ау живой живые bot robot there anyone anybody someone somebody
+    пока свидания связи bye goodbye cya бот робот тут здесь алло ау живой живые bot robot there anyone anybody someone somebody
     """.replace("ё", "е").split()
 )
 # Words that may go with them ("спасибо за помощь", "thank you so much", "hello there")
@@ -48,7 +48,7 @@ FILLER_WORDS = frozenset(
     теперь уже сейчас снова опять вроде бы
     you got it there day all lot much very so now again that did trick for the help your
     right
-    ты вы есть кто ли
+    ты вы есть кто ли до встречи ну
     are is a an u r
     """.replace("ё", "е").split()
 )

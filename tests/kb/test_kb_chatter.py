@@ -18,11 +18,14 @@ CHATTER = [
     "Добрый вечер!", "hey there", "great, works now", "супер, заработало", "thanks for the help",
     # pings of the bot itself
     "hello? anybody there", "r u a robot", "бот, ты здесь?", "ау, есть кто живой", "алло",
+    # sign-offs
+    "ну всё, пока", "до свидания!", "bye bye", "ok goodbye",
 ]
 REQUESTS = [
     "спасибо, но не работает vpn", "thanks, but the printer is still offline", "не работает",
     "nothing works", "help", "привет, забыл пароль", "ok how do I book a room", "2fa",
     "бот не отвечает на мои кнопки", "is anyone there who can unlock my account", "кто тут выдаёт ноутбуки",
+    "пока не могу зайти в почту", "нет связи в переговорке",
 ]
 
 
