@@ -332,16 +332,44 @@ def _latin_to_ru(word: str) -> str:
 _LATIN_C = re.compile(r"c(?!h)")
 
 
+# How Russian endings are usually typed in Latin letters, which letter by letter read
+# wrong: "bolnichniy" (-ний, not -ниы), "kakoy" (-кой), "otvalivaetsya" (-тся, not -ця),
+# "kazhdye" (-дые, not -де). Each is marked with a private-use character, transliterated,
+# and put back.
+_ENDINGS = [
+    (re.compile(r"(?<=[aeiou])y(?![aeiouy])"), "\ue000", "й"),
+    (re.compile(r"tsy?a$"), "\ue001", "тся"),
+    (re.compile(r"(?<=[bcdfghklmnprstvz])ye$"), "\ue002", "ые"),
+]
+
+
+def _latin_to_ru_endings(word: str) -> str | None:
+    marked = word
+    for pattern, mark, _ in _ENDINGS:
+        marked = pattern.sub(mark, marked)
+    if marked == word:
+        return None
+    out = _latin_to_ru(marked)
+    for _, mark, letters in _ENDINGS:
+        out = out.replace(mark, letters)
+    return out
+
+
 def transliterations(word: str) -> list[str]:
-    """:func:`transliterate`, then for a Latin word with a lone ``c`` the reading with
-    ``ц`` for it (``kompensaciya`` → ``компенсакия``, ``компенсация``)."""
+    """:func:`transliterate`, then for a Latin word the readings with its usual endings
+    (``bolnichniy`` → ``болничний``) and with ``ц`` for a lone ``c`` (``kompensaciya`` →
+    ``компенсакия``, ``компенсация``)."""
     first = transliterate(word)
     if first is None:
         return []
     out = [first]
-    if is_latin(word) and _LATIN_C.search(word):
-        marked = _LATIN_C.sub("\0", word)
-        out.append(_latin_to_ru(marked).replace("\0", "ц"))
+    if is_latin(word):
+        ending = _latin_to_ru_endings(word)
+        if ending is not None:
+            out.append(ending)
+        if _LATIN_C.search(word):
+            marked = _LATIN_C.sub("\0", word)
+            out.append(_latin_to_ru(marked).replace("\0", "ц"))
     return unique(out)
 
 

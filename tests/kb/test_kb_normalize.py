@@ -236,6 +236,12 @@ def test_typo_lookup_ignores_far_words() -> None:
         ("crm", ["крм", "црм"]),
         ("chek", ["чек"]),  # "ch" is "ч", not a lone "c"
         ("otpusk", ["отпуск"]),
+        # usual Latin spellings of Russian endings get their own reading
+        ("noviy", ["новиы", "новий"]),  # -ий / -ый: the same stem
+        ("zakrylsya", ["закрылся"]),
+        ("obnovlyaetsya", ["обновляеця", "обновляется"]),
+        ("rabochye", ["рабоче", "рабочые"]),
+        ("tvoy", ["твоы", "твой"]),
         ("впн", ["vpn"]),
         ("1234", []),
     ],
@@ -254,6 +260,7 @@ def test_transliterations(word: str, expected: list[str]) -> None:
         ("not", False),
         ("na", True),  # на
         ("otpusk", False),
+        ("moy", True),  # мой, by its ending reading
         ("за", False),  # Cyrillic: already a stop word as typed
     ],
 )
