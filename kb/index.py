@@ -50,6 +50,8 @@ from kb.normalize import (
 
 __all__ = ["FEATURES", "Analysis", "FieldWeights", "Index", "QueryTerm"]
 
+_UNSIGN = re.compile("[ьъ]")
+
 # How a query word found its KB word by a guess rather than as typed (QueryTerm.how).
 _REPAIRS = frozenset({"fuzzy", "prefix"})
 
@@ -352,6 +354,13 @@ class Index:
         # query word one edit away shares at least one of them. Sorted numpy arrays keep
         # it compact (about 10 entries of 12 bytes per word).
         self._surface = surface
+        # Russian typed in Latin letters drops the soft and hard signs ("pisma" for
+        # "письма", "bolnichniy" for "больничный"): the KB words that have one, filed under
+        # the stem of the word without it, for transliterated query words.
+        self._unsigned: dict[str, int] = {}
+        for w, tid in surface.items():
+            if "ь" in w or "ъ" in w:
+                self._unsigned.setdefault(stem(_UNSIGN.sub("", w)), tid)
         self._fuzzy_words = [w for w in surface if len(w) >= _FUZZY_MIN_LEN - 1]
         # 3-letter names in titles, tags and aliases ("crm", "vpn", "мфу"), for _acronym
         self._acronyms = sorted(
@@ -544,6 +553,8 @@ class Index:
         readings = []  # the token in the other script, each way it may have been meant
         for translit in transliterations(token):
             alt = self._known(translit)
+            if alt < 0 and is_cyrillic(translit):
+                alt = self._unsigned.get(stem(translit), -1)
             if alt >= 0:
                 return self._term(translit, alt, _TRANSLIT_QUALITY, "translit")
             if is_cyrillic(translit):

@@ -176,6 +176,16 @@ def test_analyze_transliteration(index: Index) -> None:
     ]
 
 
+def test_transliteration_without_the_soft_sign(index: Index) -> None:
+    # "pisma" is "письма" and "bolnichniy" "больничный" with the signs left out, as most
+    # people type Russian in Latin letters
+    kb = Index([Article("m", "Не приходят письма", "x", "ru", (), ("больничный лист", "объявление"))])
+    for word, term in (("pisma", "письм"), ("bolnichniy", "больничн"), ("obyavlenie", "объявлен")):
+        found = kb.analyze(word).terms
+        assert [(kb.terms[t.term], t.how) for t in found] == [(term, "translit")], word
+    assert [t.how for t in kb.analyze("pismo1").terms] == ["unknown"]
+
+
 def test_analyze_typos(index: Index) -> None:
     result = index.analyze("забыл пороль")
     assert [t.how for t in result.terms] == ["exact", "fuzzy"]
