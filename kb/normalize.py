@@ -178,6 +178,7 @@ GENERIC_WORDS: frozenset[str] = frozenset(
     crashed error errors fail fails failed failing down dead anything everything nothing
     something everyone everybody all whole team department today morning again still
     always suddenly anymore properly right get got any some
+    nobody noone anybody anyone someone somebody urgent urgently asap quickly immediately
     работает работают работать работа работу работе работал работала работало работали
     заработал не могу может можно сломался сломалась сломалось сломан проблема проблемы
     проблему помощь нужно надо нужен нужна хочу хотел запускается запустить запускаю
@@ -185,6 +186,7 @@ GENERIC_WORDS: frozenset[str] = frozenset(
     тупит тормозит глючит вылетает падает перестал перестала перестало пропал пропала
     ошибка ошибку ошибки пишет выдает все всё всех весь вся ничего никак нечего вообще совсем
     отдел отделе команда команды сегодня утра утром опять снова постоянно почему-то
+    никто никого никому ктото когото срочно срочная срочный срочное побыстрее скорее
     """.replace("ё", "е").split()
 )
 GENERIC_STEMS: frozenset[str] = frozenset()  # filled below, once stem() exists
@@ -208,6 +210,18 @@ _CONTRACTIONS = [
     (re.compile(r"n't\b"), " not"),
     (re.compile(r"'(?:m|re|ve|ll|d|s)\b"), ""),
 ]
+# The negations typed without the apostrophe, as chat often is ("cant log in", "wont sync").
+_BARE_NEGATIONS = re.compile(
+    r"\b(?:(ca)nt|(wo)nt|(do|does|did|is|are|was|were|has|have|had|could|would|should)nt)\b"
+)
+
+
+def _bare_negation(m: re.Match[str]) -> str:
+    if m.group(1):
+        return "can not"
+    if m.group(2):
+        return "will not"
+    return f"{m.group(3)} not"
 
 
 def fold(text: str) -> str:
@@ -222,6 +236,8 @@ def fold(text: str) -> str:
     if "'" in text:
         for pattern, repl in _CONTRACTIONS:
             text = pattern.sub(repl, text)
+    if "nt" in text:
+        text = _BARE_NEGATIONS.sub(_bare_negation, text)
     return text
 
 

@@ -10,6 +10,7 @@ from kb.articles import Article
 from kb.index import Index
 from kb.matcher import Matcher
 from kb.normalize import (
+    is_generic,
     fold,
     script_of,
     stem,
@@ -26,6 +27,22 @@ def test_fold_case_yo_and_accents() -> None:
     assert fold("ЁЛКА Учётная") == "елка учетная"
     assert fold("Café") == "cafe"
     assert fold("й") == "й"  # the breve of й is not an accent to strip
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("printer wont print", ["printer", "will", "not", "print"]),
+    ("i cant see the share", ["i", "can", "not", "see", "the", "share"]),
+    ("badge didnt work, shouldnt it", ["badge", "did", "not", "work", "should", "not", "it"]),
+    ("cantina wontons", ["cantina", "wontons"]),  # only whole words
+])
+def test_negations_typed_without_the_apostrophe(text: str, expected: list[str]) -> None:
+    assert tokenize(text) == expected
+
+
+def test_urgency_and_nobody_are_generic_words() -> None:
+    # like "не работает": in any topic's requests, so never the topic
+    for word in ("urgent", "asap", "nobody", "срочно", "никто", "ктото"):  # "кто-то" tokenizes to "ктото" too
+        assert is_generic(word), word
 
 
 def test_tokenize_hyphens_and_contractions() -> None:
