@@ -49,6 +49,9 @@ class Article:
     # Other names of what the article is about: products, acronyms, slang ("globalprotect",
     # "впн", "удалёнка"). Matched like the title.
     aliases: tuple[str, ...] = ()
+    # Questions learned from resolved tickets, matched like ``questions`` but weaker
+    # evidence that a request is on the article's topic (kb.index).
+    learned: tuple[str, ...] = ()
 
 
 def default_kb_dir() -> Path:

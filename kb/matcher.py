@@ -140,7 +140,7 @@ class Matcher:
                 seen = {q.casefold() for q in a.questions}
                 added = tuple(q for q in extra if q.casefold() not in seen)
                 if added:
-                    a = replace(a, questions=a.questions + added)
+                    a = replace(a, learned=added)
             out.append(a)
         return out
 

@@ -141,7 +141,7 @@ class SemanticIndex(Index):
         for doc, art in enumerate(self.articles):
             if art.lang != "en":
                 continue
-            for text in (art.title, *art.questions):
+            for text in (art.title, *art.questions, *art.learned):
                 texts.append(text)
                 owner.append(doc)
         self.emb = encoder(texts) if texts else np.zeros((0, 384), dtype=np.float32)

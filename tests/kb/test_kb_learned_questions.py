@@ -1,5 +1,6 @@
 """Questions learned from resolved tickets (``extra_questions``) are example questions of
-their article: merged before the index is built, rebuilt by ``reload``, kept on file change."""
+their article: merged before the index is built, rebuilt by ``reload``, kept on file change;
+they count less than authored questions as evidence of the topic."""
 
 from __future__ import annotations
 
@@ -36,13 +37,14 @@ def test_extra_questions_are_example_questions(write_article: WriteArticle, tmp_
     assert first(learned, REQUEST) == "printer-en"
     assert first(learned, PARAPHRASE) == "printer-en"
     article = learned.article("printer-en")
-    assert article is not None and article.questions == ("paper jam", "printer stuck", REQUEST)
+    assert article is not None and article.questions == ("paper jam", "printer stuck")
+    assert article.learned == (REQUEST,)  # kept apart: weaker evidence of the topic (kb.index)
 
 
 def test_repeats_and_existing_questions_are_not_added_twice(write_article: WriteArticle, tmp_path: Path) -> None:
     _kb(write_article)
     matcher = Matcher.from_dir(tmp_path, extra_questions={"printer-en": ["Paper  jam", REQUEST, REQUEST.upper(), " "]})
-    assert matcher.article("printer-en").questions == ("paper jam", "printer stuck", REQUEST)  # type: ignore[union-attr]
+    assert matcher.article("printer-en").learned == (REQUEST,)  # type: ignore[union-attr]
 
 
 def test_unknown_slugs_are_ignored_with_a_log_line(
@@ -105,3 +107,18 @@ def test_min_score_replaces_the_threshold_for_one_call(write_article: WriteArtic
     strict = matcher.search(weak, min_score=1.0)
     assert strict == [] or all(s.score >= 1.0 for s in strict)
     assert [s for s in matcher.search(weak) if s.score < matcher.threshold] == []
+
+
+def test_a_learned_question_counts_less_than_an_authored_one_as_topic_evidence() -> None:
+    from kb.articles import Article
+    from kb.index import FieldWeights, Index
+
+    text = "red triangle on the big copier"
+    authored = Index([Article("p", "Printer", "x", "en", (), (text,))])
+    learned = Index([Article("p", "Printer", "x", "en", (), (), learned=(text,))])
+    assert FieldWeights().learned_cov < FieldWeights().questions_cov
+    for index in (authored, learned):
+        assert index.retrieve(index.analyze("triangle"), 5)[0].tolist() == [0]  # found either way
+    cov = [ix.specific_coverage(ix.analyze("triangle"), ix.retrieve(ix.analyze("triangle"), 5)[0])[0]
+           for ix in (authored, learned)]
+    assert cov[1] < cov[0]
