@@ -251,7 +251,6 @@ class Index:
                 tf[tid] += w.tags_tf
                 bump(tid, w.tags_cov)
                 head.add(tid)
-            in_questions: dict[int, int] = defaultdict(int)
             doc_words = dict.fromkeys(
                 _content(title_tokens) + _content(tag_tokens) + _content(alias_tokens)
             )
@@ -260,37 +259,25 @@ class Index:
                 if tokens:
                     add_sentence(tokens)
                     strings.append(" ".join(tokens))
-            for question in art.questions:
-                tokens = self._tokens(question)
-                add_sentence(tokens)
-                strings.append(" ".join(tokens))
-                content = _content(tokens)
-                doc_words.update(dict.fromkeys(content))
-                ids = [term_id(t) for t in content]
-                for tid in ids:
-                    tf[tid] += w.questions_tf
-                for tid in set(ids):
-                    in_questions[tid] += 1
-            for tid, n in in_questions.items():
-                # saturating: one question mentions it → 3/4 of the field weight, 3+ → all
-                bump(tid, w.questions_cov * min(1.0, 0.625 + 0.125 * n))
             # Learned questions (a requester's own words, kept when an agent chose this
-            # article): they rank like questions, but each counts as evidence of the topic
-            # only at learned_cov, so their chance words do not pull in unrelated requests.
-            in_learned: dict[int, int] = defaultdict(int)
-            for question in art.learned:
-                tokens = self._tokens(question)
-                add_sentence(tokens)
-                strings.append(" ".join(tokens))
-                content = _content(tokens)
-                doc_words.update(dict.fromkeys(content))
-                ids = [term_id(t) for t in content]
-                for tid in ids:
-                    tf[tid] += w.questions_tf
-                for tid in set(ids):
-                    in_learned[tid] += 1
-            for tid, n in in_learned.items():
-                bump(tid, w.learned_cov * min(1.0, 0.625 + 0.125 * n))
+            # article) rank like questions, but count as evidence of the topic only at
+            # learned_cov, so their chance words do not pull in unrelated requests.
+            for questions, cov_weight in ((art.questions, w.questions_cov), (art.learned, w.learned_cov)):
+                in_questions: dict[int, int] = defaultdict(int)
+                for question in questions:
+                    tokens = self._tokens(question)
+                    add_sentence(tokens)
+                    strings.append(" ".join(tokens))
+                    content = _content(tokens)
+                    doc_words.update(dict.fromkeys(content))
+                    ids = [term_id(t) for t in content]
+                    for tid in ids:
+                        tf[tid] += w.questions_tf
+                    for tid in set(ids):
+                        in_questions[tid] += 1
+                for tid, n in in_questions.items():
+                    # saturating: one question mentions it → 3/4 of the field weight, 3+ → all
+                    bump(tid, cov_weight * min(1.0, 0.625 + 0.125 * n))
             in_body: dict[int, int] = defaultdict(int)
             for tid in map(term_id, _content(self._tokens(art.body))):
                 tf[tid] += w.body_tf
