@@ -46,11 +46,19 @@ messages a minute in a group, so with pacing on the latency would be the group's
 not the desk's work). Flooding is measured with the limits on by ``bench/flood.py``.
 ``--paced`` runs the real ``deskbot run`` instead, to show that.
 
+Process shapes: one ``deskbot run`` (role ``all``, the default); ``--split``: a ``--role
+web`` process takes the webhooks and a ``--role runner`` process delivers and schedules;
+``--web-procs N`` (implies ``--split``; PostgreSQL): N web processes share one port
+(``server.reuse_port``: the kernel spreads the fakes' connections over them) beside the
+runner. The bot's CPU and peak RSS are then the processes' sums (``bot cpu`` above 1.0 means
+more than one core).
+
 Run from the repository root::
 
     python bench/load.py                 # the full ramp on SQLite and PostgreSQL (~8 min)
     python bench/load.py --smoke         # seconds of load: one low step, SQLite (the tests)
     python bench/load.py --db sqlite --steps 100,300 --step-seconds 20
+    python bench/load.py --db postgres --web-procs 2   # 2 web processes on one port + the runner
 
 Exit status 0 when the run completed (the targets are printed, not enforced), 1 when a
 process could not be started.
@@ -367,6 +375,7 @@ class Plan:
     bare: bool
     teams: int
     split: bool = False  # a web process and a runner process instead of one "all"
+    web_procs: int = 1  # with split: web processes sharing one port (server.reuse_port)
     sqlite_driver: str = "inline"  # "aiosqlite": the thread-per-connection driver, for comparison
 
 
@@ -384,7 +393,8 @@ async def run_desk(plan: Plan, db_kind: str, tmp: Path) -> list[Figures]:
             config = write_config(tmp / f"desk-{db_kind}.yaml", fakes, db.url)
             proc: DeskbotProcess | SplitDeskbot
             if plan.split:
-                proc = await SplitDeskbot.start(config, db.url, fakes, log_dir=tmp, paced=plan.paced)
+                proc = await SplitDeskbot.start(config, db.url, fakes, log_dir=tmp, paced=plan.paced,
+                                                web_procs=plan.web_procs)
             else:
                 proc = await DeskbotProcess.start(config, db.url, fakes, log_path=tmp / f"deskbot-{db_kind}.log",
                                                   paced=plan.paced,
@@ -435,6 +445,10 @@ async def run_desk(plan: Plan, db_kind: str, tmp: Path) -> list[Figures]:
                 code = await proc.stop()
                 if code != 0:
                     print(f"{'':>16}deskbot run exited with {code}", flush=True)
+                if isinstance(proc, SplitDeskbot):  # how the shared port spread the webhooks
+                    counts = [w.events_logged() for w in proc.webs]
+                    print(f"{'':>16}events handled per web process: {' + '.join(map(str, counts))}", flush=True)
+                    print(f"WEBPROCS db={db_kind} handled={','.join(map(str, counts))}", flush=True)
         finally:
             await db.drop()
     return out
@@ -538,6 +552,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="how deskbot runs SQLite statements (default inline; aiosqlite: as before, on a thread)")
     parser.add_argument("--split", action="store_true",
                         help="deskbot run --role web (takes the webhooks) beside --role runner (delivers)")
+    parser.add_argument("--web-procs", type=int, default=None, metavar="N",
+                        help="N deskbot run --role web on one port (server.reuse_port) beside one --role "
+                             "runner (implies --split; PostgreSQL only)")
     parser.add_argument("--teams", type=int, default=None,
                         help="teams, each with its own group / channel (1: the sample's IT team)")
     args = parser.parse_args(argv)
@@ -556,6 +573,11 @@ def main(argv: list[str] | None = None) -> int:
         changes["bare"] = False
     if args.split:
         changes["split"] = True
+    if args.web_procs is not None:
+        if args.web_procs < 1:
+            parser.error("--web-procs: at least 1")
+        changes["split"] = True
+        changes["web_procs"] = args.web_procs
     if args.sqlite_driver:
         changes["sqlite_driver"] = args.sqlite_driver
     plan = Plan(**{**plan.__dict__, **changes})
