@@ -15,9 +15,9 @@ requester's commands, groups the agents'), then either ``deleteWebhook`` + polli
 With ``registers = False`` (set by ``deskbot run --role web``) ``start`` calls neither
 ``setMyCommands`` nor ``setWebhook``: a web process only serves the webhook that a process
 which may be the runner (role ``all`` or ``runner``) registered. So N web processes
-sharing one port (``server.reuse_port``) do not call them N times at once (Telegram
-answers bursts of them with 429, which would fail the start), and their start and stop
-change nothing at Telegram.
+sharing one port (``server.reuse_port``) do not call them N times at once (Telegram may
+answer a burst with 429 Too Many Requests, and a failed ``setWebhook`` fails the start),
+and their start and stop change nothing at Telegram.
 """
 
 from __future__ import annotations
