@@ -30,7 +30,10 @@ PostgreSQL database) it prints:
   (30 s), with the first few reasons;
 - the outbox backlog at the end of the step (``/healthz``), the bot's and this
   process's CPU share (this process plays both platforms and all the people: near 1.0 it
-  is the limit, not the bot), the bot's peak RSS (``VmHWM``).
+  is the limit, not the bot), the bot's peak RSS (``VmHWM``); ``pg cpu``: the local
+  PostgreSQL server's processes, ``host cpu``: cores busy on the whole machine (on a
+  2-core machine near 2.0 nothing is left; what bot + bench + pg do not explain is other
+  work on the machine).
 
 "sustained" is the highest step the bot kept up with: achieved ≥ 95 % of offered, p99 ≤
 250 ms, no errors. After the ramp, a "max" step per platform sends back to back (each of
@@ -70,6 +73,7 @@ import argparse
 import asyncio
 import gc
 import itertools
+import os
 import resource
 import statistics
 import sys
@@ -125,6 +129,8 @@ class Figures:
     rss_mb: float | None = None
     bot_cpu: float | None = None
     bench_cpu: float | None = None
+    host_cpu: float | None = None  # cores busy on the whole machine (every process, /proc/stat)
+    pg_cpu: float | None = None  # cores used by local PostgreSQL server processes
 
     @property
     def achieved(self) -> float:
@@ -164,7 +170,8 @@ def share(value: float | None) -> str:
 
 
 HEADER = (f"{'step':>14} {'offered':>7} {'achieved':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-          f"{'ack p99':>7} {'errors':>6} {'backlog':>7} {'bot cpu':>7} {'cpu ms/ev':>9} {'bench cpu':>9} {'rss MB':>6}")
+          f"{'ack p99':>7} {'errors':>6} {'backlog':>7} {'bot cpu':>7} {'cpu ms/ev':>9} {'bench cpu':>9} {'rss MB':>6} "
+          f"{'pg cpu':>6} {'host cpu':>8}")
 
 
 def row(f: Figures) -> str:
@@ -173,7 +180,7 @@ def row(f: Figures) -> str:
             f"{ms(f.pct(0.99)):>7} {ms(f.pct(0.99, f.acks)):>7} {f.error_count:>6} "
             f"{'-' if f.backlog is None else f.backlog:>7} {share(f.bot_cpu):>7} "
             f"{'-' if f.cpu_ms_per_event is None else f'{f.cpu_ms_per_event:.1f}':>9} {share(f.bench_cpu):>9} "
-            f"{'-' if f.rss_mb is None else f'{f.rss_mb:.0f}':>6}")
+            f"{'-' if f.rss_mb is None else f'{f.rss_mb:.0f}':>6} {share(f.pg_cpu):>6} {share(f.host_cpu):>8}")
 
 
 def result_line(f: Figures) -> str:
@@ -311,12 +318,44 @@ def figures_of(db: str, name: str, rate: float | None, platforms: tuple[str, ...
     return f
 
 
+def _host_busy() -> float | None:
+    """CPU seconds the whole machine spent not idle so far (Linux /proc/stat), all cores."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu() -> float | None:
+    """CPU seconds of the local PostgreSQL server's processes (backends that exited are lost:
+    a lower bound), None when there is none to see."""
+    total, seen = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" not in text[:64]:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+        seen = True
+    return total / os.sysconf("SC_CLK_TCK") if seen else None
+
+
 class CpuMeter:
+    """CPU shares over a step: the bot's processes, this bench, PostgreSQL, the whole machine
+    (the rest is other sessions' work on a shared machine)."""
+
     def __init__(self, proc: DeskbotProcess | SplitDeskbot) -> None:
         self.proc = proc
         self.wall = time.monotonic()
         self.bot = proc.cpu_seconds()
         self.bench = self._own()
+        self.host = _host_busy()
+        self.pg = _postgres_cpu()
 
     @staticmethod
     def _own() -> float:
@@ -329,6 +368,11 @@ class CpuMeter:
         if bot is not None and self.bot is not None and wall > 0:
             f.bot_cpu = (bot - self.bot) / wall
         f.bench_cpu = (self._own() - self.bench) / wall if wall > 0 else None
+        host, pg = _host_busy(), _postgres_cpu()
+        if host is not None and self.host is not None and wall > 0:
+            f.host_cpu = (host - self.host) / wall
+        if pg is not None and self.pg is not None and wall > 0:
+            f.pg_cpu = (pg - self.pg) / wall
 
 
 async def measure(driver: Driver, proc: DeskbotProcess | SplitDeskbot, db: str, name: str, rate: float | None,
