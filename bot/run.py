@@ -9,7 +9,9 @@ adds the signal handling of the real process.
 Start order: build the desk with every frontend's sender → migrate and sync people
 (:meth:`bot.app.App.start`) → bind each frontend → open the HTTP server (a webhook
 frontend needs it up before it calls ``setWebhook``) → start each frontend → the first
-try for the runner lock (:mod:`scheduler.runner`).
+try for the runner lock (:mod:`scheduler.runner`). A ``web`` process, which registers
+nothing, starts its frontends before it opens the server, so on a shared port it takes
+connections only once it can serve them.
 
 Runner role: several processes may serve one database (webhooks behind a load
 balancer); only the lock holder runs the outbox worker, the scheduler
@@ -253,6 +255,11 @@ class Runner:
             self._http = web.AppRunner(make_app(self.status, routes), access_log=None,
                                        shutdown_timeout=HTTP_DRAIN)
             await self._http.setup()
+            if self.role == "web":
+                # Ready before it listens: on a shared port the kernel hands a new listener its
+                # share of new connections at once, and a frontend not yet started answers 503.
+                # (A web process registers nothing, so nothing needs the server up first.)
+                await self._start_frontends()
             site = web.TCPSite(self._http, self.host, self.port, reuse_port=True if self.reuse_port else None)
             try:
                 await site.start()
@@ -267,16 +274,19 @@ class Runner:
             self.address = (str(host), int(port))
             log.info("listening on %s%s", self.url, " (port shared: reuse_port)" if self.reuse_port else "",
                      extra={"listen": self.url})
-            for frontend in self.frontends:
-                if frontend not in self._runner_only:
-                    await self._start_frontend(frontend)
             if self.role == "web":
                 log.info("role web: serving webhooks; the runner process delivers and schedules")
             else:
+                await self._start_frontends()
                 await self.election.start()
         except BaseException:
             await self.stop()
             raise
+
+    async def _start_frontends(self) -> None:
+        for frontend in self.frontends:
+            if frontend not in self._runner_only:
+                await self._start_frontend(frontend)
 
     async def _start_frontend(self, frontend: Frontend) -> None:
         try:

@@ -210,3 +210,30 @@ async def test_a_runner_process_never_shares_the_webhook_port(roles: Config, cle
 def test_the_config_takes_reuse_port_off_by_default() -> None:
     assert ServerConfig().reuse_port is False
     assert ServerConfig(reuse_port="true").reuse_port is True  # type: ignore[arg-type] # ${DESKBOT_REUSE_PORT}
+
+
+class Watching(LoopFrontend):
+    """Notes whether its process was already listening when it was started."""
+
+    def __init__(self, runner: list[Runner]) -> None:
+        super().__init__()
+        self.runner = runner
+        self.listening_at_start: bool | None = None
+
+    async def start(self) -> None:
+        self.listening_at_start = self.runner[0].address is not None
+        await super().start()
+
+
+async def test_a_web_process_listens_only_once_its_frontends_are_started(roles: Config, db_url: str) -> None:
+    # On a shared port a new listener gets connections at once: a frontend not yet started would 503 them.
+    for role, listening in (("web", False), ("all", True)):  # all: setWebhook needs the server up first
+        holder: list[Runner] = []
+        frontend = Watching(holder)
+        runner = Runner(roles, [frontend], listen="127.0.0.1:0", database_url=db_url, role=role)
+        holder.append(runner)
+        await runner.start()
+        try:
+            assert frontend.listening_at_start is listening, role
+        finally:
+            await runner.stop()
