@@ -625,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sqlite_driver:
         changes["sqlite_driver"] = args.sqlite_driver
     plan = Plan(**{**plan.__dict__, **changes})
+    if plan.web_procs > 1 and "sqlite" in plan.dbs:
+        parser.error("--web-procs 2 or more needs --db postgres (server.reuse_port is refused on SQLite)")
     return asyncio.run(main_async(plan))
 
 
