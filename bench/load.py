@@ -31,9 +31,10 @@ PostgreSQL database) it prints:
 - the outbox backlog at the end of the step (``/healthz``), the bot's and this
   process's CPU share (this process plays both platforms and all the people: near 1.0 it
   is the limit, not the bot), the bot's peak RSS (``VmHWM``); ``pg cpu``: the local
-  PostgreSQL server's processes, ``host cpu``: cores busy on the whole machine (on a
-  2-core machine near 2.0 nothing is left; what bot + bench + pg do not explain is other
-  work on the machine).
+  PostgreSQL server's processes (a lower bound, even negative: a backend that exits takes
+  its CPU out of the sum, and the bot's pool closes its overflow connections), ``host cpu``:
+  cores busy on the whole machine (on a 2-core machine near 2.0 nothing is left; in the bare
+  baseline it is bot + bench when the machine is otherwise quiet).
 
 "sustained" is the highest step the bot kept up with: achieved ≥ 95 % of offered, p99 ≤
 250 ms, no errors. After the ramp, a "max" step per platform sends back to back (each of
@@ -329,8 +330,9 @@ def _host_busy() -> float | None:
 
 
 def _postgres_cpu() -> float | None:
-    """CPU seconds of the local PostgreSQL server's processes (backends that exited are lost:
-    a lower bound), None when there is none to see."""
+    """CPU seconds of the local PostgreSQL server's processes now alive (a backend that exited
+    took its CPU with it: over a step this is a lower bound, even negative), None when there
+    is none to see."""
     total, seen = 0, False
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
