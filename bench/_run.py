@@ -461,12 +461,14 @@ class DeskbotProcess:
     async def start(cls, config: Path, database_url: str, fakes: Fakes | None = None, *,
                     log_path: Path | None = None, log_level: str = "INFO", paced: bool = True,
                     extra_env: dict[str, str] | None = None, point: bool = True,
-                    timeout: float = START_TIMEOUT, role: str | None = None) -> DeskbotProcess:
+                    timeout: float = START_TIMEOUT, role: str | None = None,
+                    listen: str = "127.0.0.1:0") -> DeskbotProcess:
         """Start, wait for "listening on" and /healthz 200; with ``fakes`` (and ``point``)
-        wait for its setWebhook and point the fakes at it. ``role``: ``deskbot run --role``."""
+        wait for the webhook to be registered (by this process, or by the runner for a web
+        process) and point the fakes at it. ``role``: ``deskbot run --role``."""
         module = "bot" if paced else "bench._unpaced"
         argv = [sys.executable, "-m", module, "--config", str(config), "--log-level", log_level,
-                "run", "--listen", "127.0.0.1:0", "--db", database_url] + (["--role", role] if role else [])
+                "run", "--listen", listen, "--db", database_url] + (["--role", role] if role else [])
         self = await cls.spawn(argv, {**desk_env(), **(extra_env or {})}, log_path=log_path, timeout=timeout)
         try:
             if fakes is not None and point:
@@ -569,6 +571,13 @@ class DeskbotProcess:
             await asyncio.sleep(0.05)  # polling a starting process; nothing to wait on
         raise RuntimeError(f"/healthz not 200 within {timeout}s: {last}")
 
+    def events_logged(self) -> int | None:
+        """Events the process's engine handled, by its "event handled" log lines (None: no log)."""
+        if self.log_path is None or not self.log_path.exists():
+            return None
+        with open(self.log_path, "rb") as log:
+            return sum(line.count(b"event handled") for line in log)
+
     def peak_rss_mb(self) -> float | None:
         """Peak RSS so far (kept after the process exited, when it was read before)."""
         if self.proc.returncode is None:
@@ -601,50 +610,69 @@ class DeskbotProcess:
 
 
 class SplitDeskbot:
-    """``deskbot run --role runner`` beside ``deskbot run --role web`` on one database: the
-    fakes post to the web process; the runner delivers. Quacks like :class:`DeskbotProcess`
-    for the load bench (its CPU and RSS are the two processes' sums)."""
+    """``deskbot run --role runner`` beside ``web_procs`` ``deskbot run --role web`` on one
+    database: the fakes post to the web processes; the runner delivers. Several web
+    processes share one port (``server.reuse_port``, here ``DESKBOT_REUSE_PORT=true``): the
+    first asks for port 0, the others for the port it got, and the kernel spreads the fakes'
+    connections over them. The runner registers the webhook and has a port of its own.
+    Quacks like :class:`DeskbotProcess` for the load bench (its CPU and RSS are the
+    processes' sums)."""
 
-    def __init__(self, runner: DeskbotProcess, web: DeskbotProcess) -> None:
+    def __init__(self, runner: DeskbotProcess, webs: list[DeskbotProcess]) -> None:
         self.runner = runner
-        self.web = web
-        self.url = web.url
+        self.webs = webs
+        self.web = webs[0]
+        self.url = self.web.url
 
     @property
     def pid(self) -> str:  # type: ignore[override]
-        return f"{self.web.pid} (web) + {self.runner.pid} (runner)"
+        return " + ".join(f"{w.pid}" for w in self.webs) + f" (web) + {self.runner.pid} (runner)"
+
+    @property
+    def processes(self) -> list[DeskbotProcess]:
+        return [*self.webs, self.runner]
 
     @classmethod
     async def start(cls, config: Path, database_url: str, fakes: Fakes, *, log_dir: Path,
-                    paced: bool = True) -> SplitDeskbot:
+                    paced: bool = True, web_procs: int = 1) -> SplitDeskbot:
+        if web_procs < 1:
+            raise ValueError("at least one web process")
         runner = await DeskbotProcess.start(config, database_url, fakes, log_path=log_dir / "deskbot-runner.log",
                                             paced=paced, point=False, role="runner")
+        webs: list[DeskbotProcess] = []
+        shared = {"DESKBOT_REUSE_PORT": "true"} if web_procs > 1 else {}
         try:
-            web = await DeskbotProcess.start(config, database_url, fakes, log_path=log_dir / "deskbot-web.log",
-                                             paced=paced, role="web")
+            for n in range(web_procs):
+                listen = "127.0.0.1:" + (webs[0].url.rsplit(":", 1)[1] if webs else "0")
+                webs.append(await DeskbotProcess.start(
+                    config, database_url, fakes, log_path=log_dir / f"deskbot-web{n + 1 if web_procs > 1 else ''}.log",
+                    paced=paced, role="web", listen=listen, extra_env=shared))
+            assert all(w.url == webs[0].url for w in webs), [w.url for w in webs]
         except BaseException:
-            await runner.kill()
+            for proc in [*webs, runner]:
+                await proc.kill()
             raise
-        return cls(runner, web)
+        return cls(runner, webs)
 
     def cpu_seconds(self) -> float | None:
-        a, b = self.runner.cpu_seconds(), self.web.cpu_seconds()
-        return None if a is None or b is None else a + b
+        each = [p.cpu_seconds() for p in self.processes]
+        return None if any(c is None for c in each) else sum(each)  # type: ignore[misc]
 
     async def health(self) -> tuple[int, dict[str, Any]]:
         return await self.runner.health()  # the runner's view: the worker and the backlog
 
     def peak_rss_mb(self) -> float | None:
-        a, b = self.runner.peak_rss_mb(), self.web.peak_rss_mb()
-        return None if a is None or b is None else a + b
+        each = [p.peak_rss_mb() for p in self.processes]
+        return None if any(r is None for r in each) else sum(each)  # type: ignore[misc]
 
     async def stop(self, timeout: float = 20.0) -> int:
-        web = await self.web.stop(timeout)
-        runner = await self.runner.stop(timeout)
-        return web or runner
+        codes = [await w.stop(timeout) for w in self.webs]
+        codes.append(await self.runner.stop(timeout))
+        return next((c for c in codes if c), 0)
 
     async def kill(self) -> int:
-        await self.web.kill()
+        for w in self.webs:
+            await w.kill()
         return await self.runner.kill()
 
 

@@ -30,7 +30,11 @@ PostgreSQL database) it prints:
   (30 s), with the first few reasons;
 - the outbox backlog at the end of the step (``/healthz``), the bot's and this
   process's CPU share (this process plays both platforms and all the people: near 1.0 it
-  is the limit, not the bot), the bot's peak RSS (``VmHWM``).
+  is the limit, not the bot), the bot's peak RSS (``VmHWM``); ``pg cpu``: the local
+  PostgreSQL server's processes (a lower bound, even negative: a backend that exits takes
+  its CPU out of the sum, and the bot's pool closes its overflow connections), ``host cpu``:
+  cores busy on the whole machine (on a 2-core machine near 2.0 nothing is left; in the bare
+  baseline it is bot + bench when the machine is otherwise quiet).
 
 "sustained" is the highest step the bot kept up with: achieved ≥ 95 % of offered, p99 ≤
 250 ms, no errors. After the ramp, a "max" step per platform sends back to back (each of
@@ -46,11 +50,19 @@ messages a minute in a group, so with pacing on the latency would be the group's
 not the desk's work). Flooding is measured with the limits on by ``bench/flood.py``.
 ``--paced`` runs the real ``deskbot run`` instead, to show that.
 
+Process shapes: one ``deskbot run`` (role ``all``, the default); ``--split``: a ``--role
+web`` process takes the webhooks and a ``--role runner`` process delivers and schedules;
+``--web-procs N`` (implies ``--split``; PostgreSQL): N web processes share one port
+(``server.reuse_port``: the kernel spreads the fakes' connections over them) beside the
+runner. The bot's CPU and peak RSS are then the processes' sums (``bot cpu`` above 1.0 means
+more than one core).
+
 Run from the repository root::
 
     python bench/load.py                 # the full ramp on SQLite and PostgreSQL (~8 min)
     python bench/load.py --smoke         # seconds of load: one low step, SQLite (the tests)
     python bench/load.py --db sqlite --steps 100,300 --step-seconds 20
+    python bench/load.py --db postgres --web-procs 2   # 2 web processes on one port + the runner
 
 Exit status 0 when the run completed (the targets are printed, not enforced), 1 when a
 process could not be started.
@@ -62,6 +74,7 @@ import argparse
 import asyncio
 import gc
 import itertools
+import os
 import resource
 import statistics
 import sys
@@ -117,6 +130,8 @@ class Figures:
     rss_mb: float | None = None
     bot_cpu: float | None = None
     bench_cpu: float | None = None
+    host_cpu: float | None = None  # cores busy on the whole machine (every process, /proc/stat)
+    pg_cpu: float | None = None  # cores used by local PostgreSQL server processes
 
     @property
     def achieved(self) -> float:
@@ -156,7 +171,8 @@ def share(value: float | None) -> str:
 
 
 HEADER = (f"{'step':>14} {'offered':>7} {'achieved':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-          f"{'ack p99':>7} {'errors':>6} {'backlog':>7} {'bot cpu':>7} {'cpu ms/ev':>9} {'bench cpu':>9} {'rss MB':>6}")
+          f"{'ack p99':>7} {'errors':>6} {'backlog':>7} {'bot cpu':>7} {'cpu ms/ev':>9} {'bench cpu':>9} {'rss MB':>6} "
+          f"{'pg cpu':>6} {'host cpu':>8}")
 
 
 def row(f: Figures) -> str:
@@ -165,7 +181,7 @@ def row(f: Figures) -> str:
             f"{ms(f.pct(0.99)):>7} {ms(f.pct(0.99, f.acks)):>7} {f.error_count:>6} "
             f"{'-' if f.backlog is None else f.backlog:>7} {share(f.bot_cpu):>7} "
             f"{'-' if f.cpu_ms_per_event is None else f'{f.cpu_ms_per_event:.1f}':>9} {share(f.bench_cpu):>9} "
-            f"{'-' if f.rss_mb is None else f'{f.rss_mb:.0f}':>6}")
+            f"{'-' if f.rss_mb is None else f'{f.rss_mb:.0f}':>6} {share(f.pg_cpu):>6} {share(f.host_cpu):>8}")
 
 
 def result_line(f: Figures) -> str:
@@ -303,12 +319,45 @@ def figures_of(db: str, name: str, rate: float | None, platforms: tuple[str, ...
     return f
 
 
+def _host_busy() -> float | None:
+    """CPU seconds the whole machine spent not idle so far (Linux /proc/stat), all cores."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu() -> float | None:
+    """CPU seconds of the local PostgreSQL server's processes now alive (a backend that exited
+    took its CPU with it: over a step this is a lower bound, even negative), None when there
+    is none to see."""
+    total, seen = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" not in text[:64]:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+        seen = True
+    return total / os.sysconf("SC_CLK_TCK") if seen else None
+
+
 class CpuMeter:
+    """CPU shares over a step: the bot's processes, this bench, PostgreSQL, the whole machine
+    (the rest is other sessions' work on a shared machine)."""
+
     def __init__(self, proc: DeskbotProcess | SplitDeskbot) -> None:
         self.proc = proc
         self.wall = time.monotonic()
         self.bot = proc.cpu_seconds()
         self.bench = self._own()
+        self.host = _host_busy()
+        self.pg = _postgres_cpu()
 
     @staticmethod
     def _own() -> float:
@@ -321,6 +370,11 @@ class CpuMeter:
         if bot is not None and self.bot is not None and wall > 0:
             f.bot_cpu = (bot - self.bot) / wall
         f.bench_cpu = (self._own() - self.bench) / wall if wall > 0 else None
+        host, pg = _host_busy(), _postgres_cpu()
+        if host is not None and self.host is not None and wall > 0:
+            f.host_cpu = (host - self.host) / wall
+        if pg is not None and self.pg is not None and wall > 0:
+            f.pg_cpu = (pg - self.pg) / wall
 
 
 async def measure(driver: Driver, proc: DeskbotProcess | SplitDeskbot, db: str, name: str, rate: float | None,
@@ -367,6 +421,7 @@ class Plan:
     bare: bool
     teams: int
     split: bool = False  # a web process and a runner process instead of one "all"
+    web_procs: int = 1  # with split: web processes sharing one port (server.reuse_port)
     sqlite_driver: str = "inline"  # "aiosqlite": the thread-per-connection driver, for comparison
 
 
@@ -384,7 +439,8 @@ async def run_desk(plan: Plan, db_kind: str, tmp: Path) -> list[Figures]:
             config = write_config(tmp / f"desk-{db_kind}.yaml", fakes, db.url)
             proc: DeskbotProcess | SplitDeskbot
             if plan.split:
-                proc = await SplitDeskbot.start(config, db.url, fakes, log_dir=tmp, paced=plan.paced)
+                proc = await SplitDeskbot.start(config, db.url, fakes, log_dir=tmp, paced=plan.paced,
+                                                web_procs=plan.web_procs)
             else:
                 proc = await DeskbotProcess.start(config, db.url, fakes, log_path=tmp / f"deskbot-{db_kind}.log",
                                                   paced=plan.paced,
@@ -435,6 +491,10 @@ async def run_desk(plan: Plan, db_kind: str, tmp: Path) -> list[Figures]:
                 code = await proc.stop()
                 if code != 0:
                     print(f"{'':>16}deskbot run exited with {code}", flush=True)
+                if isinstance(proc, SplitDeskbot):  # how the shared port spread the webhooks
+                    counts = [w.events_logged() for w in proc.webs]
+                    print(f"{'':>16}events handled per web process: {' + '.join(map(str, counts))}", flush=True)
+                    print(f"WEBPROCS db={db_kind} handled={','.join(map(str, counts))}", flush=True)
         finally:
             await db.drop()
     return out
@@ -538,6 +598,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="how deskbot runs SQLite statements (default inline; aiosqlite: as before, on a thread)")
     parser.add_argument("--split", action="store_true",
                         help="deskbot run --role web (takes the webhooks) beside --role runner (delivers)")
+    parser.add_argument("--web-procs", type=int, default=None, metavar="N",
+                        help="N deskbot run --role web on one port (server.reuse_port) beside one --role "
+                             "runner (implies --split; PostgreSQL only)")
     parser.add_argument("--teams", type=int, default=None,
                         help="teams, each with its own group / channel (1: the sample's IT team)")
     args = parser.parse_args(argv)
@@ -556,9 +619,16 @@ def main(argv: list[str] | None = None) -> int:
         changes["bare"] = False
     if args.split:
         changes["split"] = True
+    if args.web_procs is not None:
+        if args.web_procs < 1:
+            parser.error("--web-procs: at least 1")
+        changes["split"] = True
+        changes["web_procs"] = args.web_procs
     if args.sqlite_driver:
         changes["sqlite_driver"] = args.sqlite_driver
     plan = Plan(**{**plan.__dict__, **changes})
+    if plan.web_procs > 1 and "sqlite" in plan.dbs:
+        parser.error("--web-procs 2 or more needs --db postgres (server.reuse_port is refused on SQLite)")
     return asyncio.run(main_async(plan))
 
 

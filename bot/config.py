@@ -480,6 +480,11 @@ class ServerConfig(_Model):
     """The one HTTP server of ``deskbot run``: webhooks, /healthz, /metrics."""
 
     listen: str = "127.0.0.1:8080"
+    # Several processes that serve webhooks (roles all / web) may listen on one host:port
+    # (SO_REUSEPORT; the kernel spreads new connections over them), so N ``--role web``
+    # processes beside one ``--role runner`` use N cores. PostgreSQL only (refused on SQLite,
+    # see docs/architecture.md "Process roles"); a ``runner`` process never shares the port.
+    reuse_port: bool = False
 
     _listen = field_validator("listen")(_check_listen)
 

@@ -12,6 +12,11 @@ second ``getUpdates`` loop on the same bot ends the first with 409 Conflict) set
 ``runner_only = True``: ``deskbot run`` then starts it only in the runner process
 (:mod:`scheduler.runner`), stops it when the process stops being the runner and starts
 it again when it becomes the runner again; elsewhere /healthz reports it on standby.
+
+A frontend that registers itself with its platform on start (Telegram: ``setWebhook`` and
+the command menus) has a ``registers`` attribute: ``deskbot run --role web`` sets it to
+False, so only the processes that may be the runner register, and several web processes
+sharing one port (``server.reuse_port``) neither repeat nor undo it.
 """
 
 from __future__ import annotations

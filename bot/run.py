@@ -9,7 +9,9 @@ adds the signal handling of the real process.
 Start order: build the desk with every frontend's sender → migrate and sync people
 (:meth:`bot.app.App.start`) → bind each frontend → open the HTTP server (a webhook
 frontend needs it up before it calls ``setWebhook``) → start each frontend → the first
-try for the runner lock (:mod:`scheduler.runner`).
+try for the runner lock (:mod:`scheduler.runner`). A ``web`` process, which registers
+nothing, starts its frontends before it opens the server, so on a shared port it takes
+connections only once it can serve them.
 
 Runner role: several processes may serve one database (webhooks behind a load
 balancer); only the lock holder runs the outbox worker, the scheduler
@@ -25,6 +27,15 @@ Process roles (``--role``, ``runner.role``): ``all`` (the default) does all of t
 and mounts no webhook routes. One ``web`` and one ``runner`` process on one database put
 the inbound work and the delivery on two cores.
 
+Shared port (``server.reuse_port``, PostgreSQL only): the processes that serve webhooks
+(``web``, ``all``) bind one ``server.listen`` with ``SO_REUSEPORT``, and the kernel hands
+each new connection to one of them, so N ``web`` processes take the webhooks on N cores.
+Any of them answers /healthz on that port (each its own view). A ``runner`` process never
+shares the port (it would 404 its share of the webhooks): it needs a port of its own. The
+platform registration (Telegram ``setWebhook`` and the command menus) is made by the
+processes that may be the runner (``all``, ``runner``), never by a ``web`` process: N web
+processes starting together do not call it N times, and one that stops unregisters nothing.
+
 Stop order (SIGTERM / SIGINT), within :data:`STOP_BUDGET` seconds: /healthz turns 503;
 the HTTP server stops accepting and lets requests in flight (webhook updates being
 handled) finish; each frontend stops receiving and finishes the events in hand; the
@@ -37,10 +48,12 @@ has one) and the database are closed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -61,6 +74,7 @@ from scheduler.jobs import jobs as scheduled_jobs
 from scheduler.runner import RunnerElection, runner_lock
 from scheduler.service import JobSpec, SchedulerService
 from store import outbox
+from store.db import is_sqlite
 
 if TYPE_CHECKING:
     from bot.slack.frontend import SlackFrontend
@@ -143,8 +157,22 @@ class Runner:
         if self.role == "web" and receivers:
             raise StartError(f"{', '.join(receivers)}: receiving without webhooks runs only where the runner "
                              "can run (role all or runner), not in a web process")
+        # A runner process serves no webhooks, so it never shares the webhook port.
+        self.reuse_port = config.server.reuse_port and self.role != "runner"
+        if self.reuse_port:
+            if not hasattr(socket, "SO_REUSEPORT"):
+                raise StartError("server.reuse_port: this system has no SO_REUSEPORT")
+            if is_sqlite(database_url or config.desk.database_url):
+                raise StartError(
+                    "server.reuse_port needs PostgreSQL: on SQLite the processes sharing the port would queue "
+                    "on its one write lock, each waiting with its event loop blocked (docs/architecture.md, "
+                    "\"Process roles\"); serve SQLite with one process")
         self.config = config
         self.frontends = list(frontends)
+        if self.role == "web":  # the processes that may be the runner register the webhook
+            for frontend in self.frontends:
+                if hasattr(frontend, "registers"):
+                    frontend.registers = False  # type: ignore[attr-defined]
         self.listen = listen or config.server.listen
         self.host, self.port = split_listen(self.listen)
         self.clock: Clock = clock or utc_clock
@@ -227,25 +255,39 @@ class Runner:
             self._http = web.AppRunner(make_app(self.status, routes), access_log=None,
                                        shutdown_timeout=HTTP_DRAIN)
             await self._http.setup()
-            site = web.TCPSite(self._http, self.host, self.port)
+            if self.role == "web":
+                # Ready before it listens: on a shared port the kernel hands a new listener its
+                # share of new connections at once, and a frontend not yet started answers 503.
+                # (A web process registers nothing, so nothing needs the server up first.)
+                await self._start_frontends()
+            site = web.TCPSite(self._http, self.host, self.port, reuse_port=True if self.reuse_port else None)
             try:
                 await site.start()
             except OSError as exc:
-                raise StartError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
+                hint = ""
+                if exc.errno == errno.EADDRINUSE and self.config.server.reuse_port:
+                    hint = (" (a runner process does not share the webhook port: give it a port of its own)"
+                            if self.role == "runner" else
+                            " (every process on a shared port needs server.reuse_port: true)")
+                raise StartError(f"cannot listen on {self.listen}: {exc.strerror or exc}{hint}") from None
             host, port = self._http.addresses[0][:2]
             self.address = (str(host), int(port))
-            log.info("listening on %s", self.url, extra={"listen": self.url})
-            for frontend in self.frontends:
-                if frontend not in self._runner_only:
-                    await self._start_frontend(frontend)
+            log.info("listening on %s%s", self.url, " (port shared: reuse_port)" if self.reuse_port else "",
+                     extra={"listen": self.url})
             if self.role == "web":
                 log.info("role web: serving webhooks; the runner process delivers and schedules")
                 await self.election.observe()  # /healthz names the runner all the same
             else:
+                await self._start_frontends()
                 await self.election.start()
         except BaseException:
             await self.stop()
             raise
+
+    async def _start_frontends(self) -> None:
+        for frontend in self.frontends:
+            if frontend not in self._runner_only:
+                await self._start_frontend(frontend)
 
     async def _start_frontend(self, frontend: Frontend) -> None:
         try:

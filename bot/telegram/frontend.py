@@ -11,6 +11,13 @@ the command menus (``setMyCommands`` per language and per scope: private chats g
 requester's commands, groups the agents'), then either ``deleteWebhook`` + polling
 (:mod:`bot.telegram.polling`) or ``setWebhook(url, secret_token, allowed_updates)``
 (:mod:`bot.telegram.webhook`).
+
+With ``registers = False`` (set by ``deskbot run --role web``) ``start`` calls neither
+``setMyCommands`` nor ``setWebhook``: a web process only serves the webhook that a process
+which may be the runner (role ``all`` or ``runner``) registered. So N web processes
+sharing one port (``server.reuse_port``) do not call them N times at once (Telegram may
+answer a burst with 429 Too Many Requests, and a failed ``setWebhook`` fails the start),
+and their start and stop change nothing at Telegram.
 """
 
 from __future__ import annotations
@@ -109,6 +116,7 @@ class TelegramFrontend:
         self.desk = desk if desk is not None else Handoff()
         self.dispatcher = build_dispatcher(self.desk)
         self.me: Any = None
+        self.registers = True  # False: setWebhook and the command menus are another process's
         self.poller: Poller | None = None
         self.webhook: WebhookReceiver | None = None
         if self.mode == "webhook":
@@ -139,18 +147,22 @@ class TelegramFrontend:
             raise RuntimeError("bind(app) before start()")
         self.me = await self.bot.me()  # getMe, kept by aiogram for later bot.me() calls
         self.desk.bot_id, self.desk.bot_username = self.me.id, self.me.username
-        try:
-            await self._set_commands()
-        except Exception as exc:  # noqa: BLE001 - menus are a convenience; receiving matters
-            log.warning("could not set the command menus (%s); continuing without", type(exc).__name__)
+        if self.registers:
+            try:
+                await self._set_commands()
+            except Exception as exc:  # noqa: BLE001 - menus are a convenience; receiving matters
+                log.warning("could not set the command menus (%s); continuing without", type(exc).__name__)
         if self.webhook is not None:
             url = webhook_url(self.config.telegram)
             if not url:
                 raise RuntimeError("telegram.mode is webhook but no webhook url is configured")
             self.webhook.open()
-            await self.bot.set_webhook(url, secret_token=webhook_secret(self.config.telegram),
-                                       allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
-            log.info("telegram webhook set for @%s", self.me.username)
+            if self.registers:
+                await self.bot.set_webhook(url, secret_token=webhook_secret(self.config.telegram),
+                                           allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+                log.info("telegram webhook set for @%s", self.me.username)
+            else:
+                log.info("telegram webhook served for @%s (registered by the runner process)", self.me.username)
         else:
             assert self.poller is not None
             await self.bot.delete_webhook(drop_pending_updates=False)

@@ -40,6 +40,7 @@ def problems(data: dict[str, Any]) -> dict[str, str]:
 def test_the_sample_defaults(sample: dict[str, Any]) -> None:
     config = parse_config(sample, env={})
     assert config.server.listen == "127.0.0.1:8080" and config.server.host_port == ("127.0.0.1", 8080)
+    assert config.server.reuse_port is False  # one process per port unless asked
     assert config.telegram.mode == "polling" and config.telegram.api_base == "https://api.telegram.org"
     assert config.telegram.webhook.url is None and not config.telegram.webhook.secret.get_secret_value()
 
@@ -53,6 +54,8 @@ def test_environment_fills_the_run_settings(sample: dict[str, Any]) -> None:
     assert tg.enabled and tg.mode == "webhook" and tg.api_base == "http://127.0.0.1:8081"
     assert tg.webhook.url == HOOK and tg.webhook.secret.get_secret_value() == SECRET
     assert config.server.host_port == ("0.0.0.0", 9000)
+    assert config.server.reuse_port is False
+    assert parse_config(sample, env={**env, "DESKBOT_REUSE_PORT": "true"}).server.reuse_port is True
 
 
 def test_webhook_mode_with_url_and_secret_is_accepted(sample: dict[str, Any]) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.cli import make_parser
-from bot.config import Config, RunnerConfig
+from bot.config import Config, RunnerConfig, ServerConfig
 from bot.run import Runner, StartError
 from tests.bot.loop_frontend import LoopFrontend
 from tests.bot.test_run import Client
@@ -140,3 +141,114 @@ async def test_a_failing_watch_is_logged_once_per_outage(roles: Config, db_url: 
     recovered = [r for r in caplog.records if r.getMessage() == "outbox watch works again"]
     assert len(failed) == 1 and "database went away" in failed[0].getMessage()
     assert len(recovered) == 1
+
+
+# --- several web processes on one port (server.reuse_port) --------------------------------------
+
+def shared_port(config: Config) -> Config:
+    return config.model_copy(update={"server": ServerConfig(listen="127.0.0.1:0", reuse_port=True)})
+
+
+def port(runner: Runner) -> int:
+    assert runner.address is not None, "not started"
+    return runner.address[1]
+
+
+def handled(runner: Runner) -> float:
+    """Events this process's engine handled (its own counter, not the shared port's /metrics)."""
+    return sum(s.value for m in runner.metrics.events.collect() for s in m.samples if s.name.endswith("_total"))
+
+
+async def answered_by(url: str, key: int) -> tuple[str, int]:
+    """POST one event on a new connection (the kernel picks the process per connection): the
+    id of the process whose /healthz answered on that same connection, and the event's status."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        async with session.post(url + "/loop/event", json={"who": f"p{key}", "key": key, "text": "/help"}) as resp:
+            status = resp.status
+        async with session.get(url + "/healthz") as resp:  # the same kept-alive connection
+            health = await resp.json()
+    return health["runner"]["id"], status
+
+
+async def test_two_web_processes_share_one_port_and_both_serve(roles: Config, clean_pg_url: str) -> None:
+    config = shared_port(roles)
+    first = Runner(config, [LoopFrontend()], database_url=clean_pg_url, role="web")
+    await first.start()  # port 0: the kernel picks one; the second asks for the same
+    second = Runner(config, [LoopFrontend()], listen=f"127.0.0.1:{port(first)}", database_url=clean_pg_url,
+                    role="web")
+    running = [first]
+    try:
+        await second.start()
+        running.append(second)
+        assert second.url == first.url
+        ids = {first.election.me, second.election.me}
+        seen: set[str] = set()
+        for key in range(1, 201):  # new connections until the kernel gave each process one
+            who, status = await answered_by(first.url, key)
+            assert status == 200 and who in ids
+            seen.add(who)
+            if seen == ids:
+                break
+        assert seen == ids, "one process never got a connection"
+        assert handled(first) >= 1 and handled(second) >= 1  # both handled events, not only /healthz
+
+        # One of them stops: the other serves every new connection.
+        running.remove(first)
+        await first.stop()
+        for key in range(1000, 1020):
+            who, status = await answered_by(second.url, key)
+            assert (who, status) == (second.election.me, 200)
+    finally:
+        for runner in running:
+            await runner.stop()
+
+
+async def test_reuse_port_is_refused_on_sqlite(roles: Config, sqlite_url: str) -> None:
+    with pytest.raises(StartError, match="server.reuse_port needs PostgreSQL"):
+        Runner(shared_port(roles), [LoopFrontend()], database_url=sqlite_url, role="web")
+
+
+async def test_a_runner_process_never_shares_the_webhook_port(roles: Config, clean_pg_url: str) -> None:
+    config = shared_port(roles)
+    web = Runner(config, [LoopFrontend()], database_url=clean_pg_url, role="web")
+    await web.start()
+    try:
+        runner = Runner(config, [LoopFrontend()], listen=f"127.0.0.1:{port(web)}",
+                        database_url=clean_pg_url, role="runner")
+        assert runner.reuse_port is False
+        with pytest.raises(StartError, match="a runner process does not share the webhook port"):
+            await runner.start()
+    finally:
+        await web.stop()
+
+
+def test_the_config_takes_reuse_port_off_by_default() -> None:
+    assert ServerConfig().reuse_port is False
+    assert ServerConfig(reuse_port="true").reuse_port is True  # type: ignore[arg-type] # ${DESKBOT_REUSE_PORT}
+
+
+class Watching(LoopFrontend):
+    """Notes whether its process was already listening when it was started."""
+
+    def __init__(self, runner: list[Runner]) -> None:
+        super().__init__()
+        self.runner = runner
+        self.listening_at_start: bool | None = None
+
+    async def start(self) -> None:
+        self.listening_at_start = self.runner[0].address is not None
+        await super().start()
+
+
+async def test_a_web_process_listens_only_once_its_frontends_are_started(roles: Config, db_url: str) -> None:
+    # On a shared port a new listener gets connections at once: a frontend not yet started would 503 them.
+    for role, listening in (("web", False), ("all", True)):  # all: setWebhook needs the server up first
+        holder: list[Runner] = []
+        frontend = Watching(holder)
+        runner = Runner(roles, [frontend], listen="127.0.0.1:0", database_url=db_url, role=role)
+        holder.append(runner)
+        await runner.start()
+        try:
+            assert frontend.listening_at_start is listening, role
+        finally:
+            await runner.stop()
