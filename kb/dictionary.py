@@ -4,8 +4,9 @@ The matcher repairs words it does not know to the closest KB word ("pasword" →
 "password", "vpm" → "vpn"). A real word the KB lacks is not a misspelling of a KB word:
 "лифт" is not "лист", "word" is not "work", "прийти" is not "пройти". Repairing it puts
 a topic into the query that the person never wrote ("лифт не работает" got the sick-leave
-article, whose Russian title has "лист"). So a token that is a common word of either
-language is left as typed, an unknown word.
+article, whose Russian title has "лист"). So such a repair still helps to rank (a real
+word can be a slip: "free" for "fee"), but it is no evidence that the KB covers the
+request's topic (``kb.index.Index.specific_coverage``).
 
 The word lists are pyspellchecker's frequency dictionaries (built from OpenSubtitles and
 Wikipedia); only words of 3+ letters at or above :data:`MIN_FREQUENCY` are used, so rare

@@ -363,9 +363,9 @@ class Index:
         # "письма", "bolnichniy" for "больничный"): the KB words that have one, filed under
         # the stem of the word without it, for transliterated query words.
         self._unsigned: dict[str, int] = {}
-        for w, tid in surface.items():
-            if "ь" in w or "ъ" in w:
-                self._unsigned.setdefault(stem(_UNSIGN.sub("", w)), tid)
+        for word, tid in surface.items():
+            if "ь" in word or "ъ" in word:
+                self._unsigned.setdefault(stem(_UNSIGN.sub("", word)), tid)
         self._fuzzy_words = [w for w in surface if len(w) >= _FUZZY_MIN_LEN - 1]
         # 3-letter names in titles, tags and aliases ("crm", "vpn", "мфу"), for _acronym
         self._acronyms = sorted(
