@@ -37,8 +37,8 @@ def test_scripted_vpn_session(tmp_path: Path, run_deskbot: RunDeskbot) -> None:
     assert after[1].startswith("    • Не работает VPN или не подключается — "), after[:5]
     offer = next(line for line in after if line.strip().startswith("[1]"))
     assert offer.strip().startswith("[1] Не работает VPN"), offer
-    assert offer.endswith("[3] Создать заявку"), (
-        f"the sample KB no longer offers exactly 2 articles for 'не работает VPN' ({offer!r}): "
+    assert offer.endswith("[4] Создать заявку"), (
+        f"the sample KB no longer offers exactly 3 articles for 'не работает VPN' ({offer!r}): "
         f"update the button number in {SCRIPT.name}"
     )
     expected_in_order = [
