@@ -229,9 +229,8 @@ class SemanticMatcher(Matcher):
     def _score(
         self, index: Index, text: str, analysis: Analysis, cand: np.ndarray, feats: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        if not isinstance(index, SemanticIndex) or len(index.emb) == 0:
-            return super()._score(index, text, analysis, cand, feats)
-        if query_lang(analysis.terms) == "ru" or not text.strip():
+        if (not isinstance(index, SemanticIndex) or len(index.emb) == 0
+                or query_lang(analysis.terms) == "ru" or not text.strip()):
             # the model knows English only: a Russian query is scored as the lexical matcher
             # scores it, with its generic-word gate
             return super()._score(index, text, analysis, cand, feats)

@@ -246,21 +246,17 @@ class RunnerElection:
     async def start(self) -> None:
         """The first try (an ``on_gain`` failure raises here), then the heartbeat."""
         await self.beat(raise_on_gain=True)
-        self._task = asyncio.create_task(self._heartbeat(), name="runner-election")
+        self._task = asyncio.create_task(self._heartbeat(self.beat), name="runner-election")
 
     async def observe(self) -> None:
         """Never take the lock; only follow who holds it (a ``--role web`` process, whose
         /healthz still names the runner). Looks once now, then every heartbeat."""
-        await self._look_up_holder()
-        self._task = asyncio.create_task(self._observing(), name="runner-observer")
+        await self._follow()
+        self._task = asyncio.create_task(self._heartbeat(self._follow), name="runner-observer")
 
-    async def _observing(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.heartbeat)
-            if not self._stop.is_set():
-                async with self._turn:
-                    await self._look_up_holder()
+    async def _follow(self) -> None:
+        async with self._turn:
+            await self._look_up_holder()
 
     async def beat(self, *, raise_on_gain: bool = False) -> bool:
         """One heartbeat: try or renew the lock and follow the outcome; whether this is the runner."""
@@ -298,13 +294,14 @@ class RunnerElection:
                 log.warning("runner lock not released: %s", _one_line(exc))
             self.holder = None
 
-    async def _heartbeat(self) -> None:
+    async def _heartbeat(self, step: Callable[[], Awaitable[object]]) -> None:
+        """``step`` every heartbeat until :meth:`stop`."""
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.heartbeat)
             if not self._stop.is_set():
                 try:
-                    await self.beat()
+                    await step()
                 except Exception:  # noqa: BLE001 — the heartbeat must outlive one bad beat
                     log.exception("runner heartbeat failed")
 
