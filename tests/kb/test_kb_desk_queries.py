@@ -122,7 +122,7 @@ def test_bad_split_values_are_rejected(tmp_path: Path) -> None:
         load_queries(path, split="train")
 
 
-@pytest.mark.parametrize("name", ["desk_extra_tune.csv", "desk_probe_tune.csv"])
+@pytest.mark.parametrize("name", ["desk_extra_tune.csv", "desk_probe_tune.csv", "desk_probe2_tune.csv"])
 def test_the_extra_probe_sets_are_tune_only_and_new(name: str, desk: list[EvalQuery], articles: list[Article]) -> None:
     # Rows written later to probe the matcher: tune only, and never a copy of an eval-split
     # row, an IT-set row or an article's title (a bare emoji is compared as typed).
