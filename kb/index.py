@@ -113,6 +113,16 @@ _SHORT_I = re.compile(r"([аое])и(?![аеиоуыэюя])")
 # Word-form backoff for what the stemmer misses ("отвалился" / "отваливается"): a KB word
 # sharing a prefix of at least this many letters and 60% of the query word.
 _PREFIX_MIN = 5
+# Word-formation prefixes: an unknown word that is one of these plus a KB word is read as
+# that word ("underpaid" -> "paid", "недоплатили" -> "платили", "переустановить" ->
+# "установить"): the same topic, said with a prefix the KB's wording does not use.
+_AFFIXES = tuple(sorted((
+    "under", "over", "mis", "re", "un", "pre", "dis", "de", "non", "out",
+    "недо", "пере", "пре", "пред", "раз", "рас", "вы", "за", "по", "под", "при", "про",
+    "от", "об", "обо", "на", "до", "вз", "вс", "из", "ис", "с", "со", "у", "пере",
+), key=len, reverse=True))
+_AFFIX_MIN_REST = 4
+_AFFIX_QUALITY = 0.8
 _PREFIX_SHARE = 0.6
 FUZZY_POWER = 3.0
 # Weight of a generic word ("работает", "won't open", kb.normalize.GENERIC_WORDS) as a
@@ -366,6 +376,13 @@ class Index:
         for word, tid in surface.items():
             if "ь" in word or "ъ" in word:
                 self._unsigned.setdefault(stem(_UNSIGN.sub("", word)), tid)
+        # KB words filed under their stems without a word-formation prefix ("заплатили"
+        # under "плат"), so "недоплатили" and "платить" find it through the root (_affixed).
+        self._roots: dict[str, int] = {}
+        for word, tid in surface.items():
+            for affix in _AFFIXES:
+                if word.startswith(affix) and len(word) - len(affix) >= _AFFIX_MIN_REST:
+                    self._roots.setdefault(stem(word[len(affix):]), tid)
         self._fuzzy_words = [w for w in surface if len(w) >= _FUZZY_MIN_LEN - 1]
         # 3-letter names in titles, tags and aliases ("crm", "vpn", "мфу"), for _acronym
         self._acronyms = sorted(
@@ -583,6 +600,10 @@ class Index:
             _, aid, aquality = self._acronym(token)
             if aid >= 0:
                 return QueryTerm(token, aid, aquality, self._weight(token, aid), "fuzzy")
+        if fid < 0 and pid < 0:
+            xid = self._affixed(token)
+            if xid >= 0:
+                return QueryTerm(token, xid, _AFFIX_QUALITY, self._weight(token, xid), "affix")
         if pid >= 0 and pquality > quality:
             return QueryTerm(token, pid, pquality, self._weight(token, pid), "prefix")
         if fid >= 0:
@@ -590,6 +611,19 @@ class Index:
             # less than an exact word, and keep the typed form for string similarity.
             return QueryTerm(token, fid, quality, self._weight(token, fid), "fuzzy")
         return QueryTerm(token, -1, 0.0, self._weight(token, -1), "unknown")
+
+    def _affixed(self, token: str) -> int:
+        """The KB word an unknown word is built on with a word-formation prefix: the word
+        without its prefix is a KB word ("underpaid" -> "paid"), or a KB word without its
+        own prefix ("недоплатили" and "заплатили" share "плат"; "платить" too)."""
+        for affix in _AFFIXES:
+            rest = token[len(affix):]
+            if token.startswith(affix) and len(rest) >= _AFFIX_MIN_REST:
+                root = stem(rest)
+                xid = self.vocab.get(root, self._roots.get(root, -1))
+                if xid >= 0:
+                    return xid
+        return -1
 
     def _join_split_words(self, out: list[QueryTerm]) -> list[QueryTerm]:
         """``wi fi`` → ``wifi``: join two neighbours when only the joined word is known."""

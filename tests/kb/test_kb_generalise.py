@@ -232,3 +232,45 @@ def test_nothing_is_shown_when_the_first_is_below_the_threshold() -> None:
     query = "the tunnel won't start from home"
     first = Matcher(HELPDESK, threshold=0.0).search(query)[0]
     assert Matcher(HELPDESK, threshold=min(1.0, first.score + 1e-3)).search(query) == []
+
+
+# --- a word-formation prefix the KB's wording does not use --------------------------------------------
+
+PREFIXED = [
+    art("wages", "Wages paid late or wrong", ("my wages were paid wrong", "when are wages paid"), tags=("wages",)),
+    art("setup", "Setting up the accounting app", ("how to set up the accounting app",
+                                                   "the accounting app needs configuring"), tags=("accounting",)),
+    art("wages-ru", "Зарплата пришла не та", ("мне не так заплатили", "когда заплатят за месяц"),
+        lang="ru", tags=("заплатить",)),
+    art("install-ru", "Установка программ", ("как установить программу", "не могу поставить программу"),
+        lang="ru", tags=("установить",)),
+]
+
+
+@pytest.mark.parametrize(("text", "slug"), [
+    ("i was underpaid", "wages"),        # under + paid
+    ("overpaid again?", "wages"),        # over + paid
+    ("reconfiguring the accounting app", "setup"),  # re + configuring
+    ("мне недоплатили", "wages-ru"),     # недо + платили, the KB has за + платили
+    ("переустановить программу", "install-ru"),  # пере + установить
+])
+def test_a_prefixed_word_is_read_as_the_kb_word_it_is_built_on(text: str, slug: str) -> None:
+    assert slugs(Matcher(PREFIXED), text)[:1] == [slug]
+
+
+def test_without_the_prefix_rule_the_prefixed_words_are_unknown() -> None:
+    index = Matcher(PREFIXED)._index
+    [term] = index.analyze("underpaid").terms
+    assert (term.how, index.terms[term.term]) == ("affix", "paid")
+    # a prefix alone, or a remainder too short to mean anything, is no reading
+    assert [t.how for t in index.analyze("unzz").terms] == ["unknown"]
+
+
+def test_pronoun_forms_carry_no_topic() -> None:
+    # "в этом месяце", "у него", "своей" are function words in every inflection: the one
+    # article that happens to use "этом" must not win on it
+    kb = [art("x-ru", "Отчёт в этом разделе", ("где отчёт в этом разделе",), lang="ru", tags=("отчёт",)),
+          art("y-ru", "Зарплата за месяц", ("зарплата за месяц", "сколько заплатят в месяц"), lang="ru")]
+    assert slugs(Matcher(kb), "в этом месяце мало заплатили")[:1] == ["y-ru"]
+    assert all(t.text not in {"этом", "него", "своей"} for t in
+               Matcher(kb)._index.analyze("у него в этом своей").terms)
