@@ -8,6 +8,7 @@ straight from async code. Scores are 0..1 and mean the same for any KB (see
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -39,6 +40,22 @@ CANDIDATES = 30
 OTHER_LANG_FACTOR = 0.85
 # Suggestions after the first need only this share of the threshold.
 SECONDARY_SHARE = 0.5
+
+
+# A long message is also scored sentence by sentence (see Matcher.search); a sentence's
+# score counts at this share.
+SENTENCE_FACTOR = 0.9
+SENTENCE_MIN_WORDS = 8  # messages shorter than this are scored whole only
+_SENTENCE_END = re.compile(r"(?<=[.!?;…])\s+|\n+")
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of a long message (two or more words each), or [] for a short one."""
+    if len(text.split()) < SENTENCE_MIN_WORDS:
+        return []
+    parts = [p.strip() for p in _SENTENCE_END.split(text)]
+    parts = [p for p in parts if len(p.split()) >= 2]
+    return parts if len(parts) > 1 else []
 
 
 @dataclass(frozen=True)
@@ -231,6 +248,23 @@ class Matcher:
         analysis = index.analyze(text)
         cand, feats = index.retrieve(analysis, CANDIDATES)
         cand, scores = self._score(index, text, analysis, cand, feats)
+        parts = _sentences(text) if not len(scores) or scores.max() < threshold else []
+        if parts:
+            # A long message ("Good morning, since yesterday's update the CRM crashes ...
+            # I've restarted twice. Can someone look?") in which nothing was found: its
+            # request is often one sentence, diluted by the others. Each sentence is
+            # scored too; an article keeps its best.
+            best = dict(zip(cand.tolist(), scores.tolist(), strict=True))
+            for part in parts:
+                p_analysis = index.analyze(part)
+                p_cand, p_feats = index.retrieve(p_analysis, CANDIDATES)
+                p_cand, p_scores = self._score(index, part, p_analysis, p_cand, p_feats)
+                for doc, score in zip(p_cand.tolist(), p_scores.tolist(), strict=True):
+                    score *= SENTENCE_FACTOR
+                    if score > best.get(doc, -1.0):
+                        best[doc] = score
+            cand = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
+            scores = np.fromiter(best.values(), dtype=np.float64, count=len(best))
         if len(cand) == 0:
             return []
         preferred = lang if lang in ("ru", "en") else query_lang(analysis.terms)

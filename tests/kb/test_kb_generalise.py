@@ -274,3 +274,30 @@ def test_pronoun_forms_carry_no_topic() -> None:
     assert slugs(Matcher(kb), "в этом месяце мало заплатили")[:1] == ["y-ru"]
     assert all(t.text not in {"этом", "него", "своей"} for t in
                Matcher(kb)._index.analyze("у него в этом своей").terms)
+
+
+# --- a long message whose request is one of its sentences --------------------------------------------
+
+LONG = ("Good morning everyone, hope your week is going well and sorry to bother you again. "
+        "The tunnel won't start from home. "
+        "I have already rebooted twice this morning, tried my phone hotspot and the cable at my desk too, "
+        "and my manager says it is urgent because we have the quarterly review with the auditors later.")
+
+
+def test_a_long_message_is_matched_by_its_request_sentence(helpdesk: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert slugs(helpdesk, LONG)[:1] == ["tunnel"]
+    # scored whole only, the context around the request dilutes it below the threshold
+    monkeypatch.setattr("kb.matcher.SENTENCE_MIN_WORDS", 10_000)
+    assert slugs(helpdesk, LONG) == []
+
+
+def test_a_long_message_without_a_request_still_gets_nothing(helpdesk: Matcher) -> None:
+    text = ("Hi all. Just wanted to say the team lunch on Friday was great, thanks for organising it. "
+            "See you at the next one, and have a nice weekend!")
+    assert slugs(helpdesk, text) == []
+
+
+def test_a_short_message_is_not_split(helpdesk: Matcher) -> None:
+    # under SENTENCE_MIN_WORDS words the message is scored whole: "Hi. Tunnel." gets what
+    # "Hi tunnel" gets
+    assert helpdesk.search("Hi. The tunnel.") == helpdesk.search("Hi the tunnel")
