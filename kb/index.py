@@ -600,7 +600,7 @@ class Index:
             _, aid, aquality = self._acronym(token)
             if aid >= 0:
                 return QueryTerm(token, aid, aquality, self._weight(token, aid), "fuzzy")
-        if fid < 0 and pid < 0:
+        if fid < 0 and pid < 0 and not is_common_word(token):  # "погода" is no "по" + "года"
             xid = self._affixed(token)
             if xid >= 0:
                 return QueryTerm(token, xid, _AFFIX_QUALITY, self._weight(token, xid), "affix")

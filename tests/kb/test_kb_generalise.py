@@ -266,6 +266,15 @@ def test_without_the_prefix_rule_the_prefixed_words_are_unknown() -> None:
     assert [t.how for t in index.analyze("unzz").terms] == ["unknown"]
 
 
+def test_a_real_word_is_not_split_into_a_prefix_and_a_kb_word() -> None:
+    # "погода" (weather) is a word of its own, not "по" + "года"; "заплата" likewise
+    kb = [art("year-ru", "Отчёт за год", ("годовой отчёт", "отчёт за прошлый год", "итоги года"), lang="ru")]
+    index = Matcher(kb)._index
+    assert [t.how for t in index.analyze("погода").terms] == ["unknown"]
+    assert slugs(Matcher(kb), "какая погода") == []
+    assert [t.how for t in index.analyze("предгодовой").terms] == ["affix"]  # not a dictionary word
+
+
 def test_pronoun_forms_carry_no_topic() -> None:
     # "в этом месяце", "у него", "своей" are function words in every inflection: the one
     # article that happens to use "этом" must not win on it
