@@ -24,7 +24,7 @@ import re
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -39,6 +39,7 @@ from kb.normalize import (
     WEAK_STEMS,
     is_cyrillic,
     is_generic,
+    is_translit_function_word,
     is_translit_stopword,
     is_weak,
     stem,
@@ -545,7 +546,9 @@ class Index:
                     self._term(t, i, 1.0, "exact") for t, i in zip(content, ids, strict=True)
                 )
                 continue
-            switched = switch_layout(chunk)
+            # "ne" is "не" in Latin letters, not "ту" typed in the wrong layout
+            translit_only = bool(content) and all(is_translit_function_word(t) for t in content)
+            switched = None if translit_only else switch_layout(chunk)
             if switched is not None:
                 alt_tokens = self._tokens(switched)
                 alt = _content(alt_tokens)
@@ -557,6 +560,16 @@ class Index:
                         for t, i in zip(alt, alt_ids, strict=True)
                     )
                     continue
+                if alt and not any(i >= 0 or is_common_word(t) for t, i in zip(content, ids, strict=True)):
+                    # "jnrk.xftncz" ("отключается"): the chunk as typed is no word at all,
+                    # and in the other layout a word the KB has in another form or with a
+                    # typo; the ways of reading it as typed (translit, typos) compete.
+                    as_typed = [self._resolve(t) for t in content]
+                    layout = [self._resolve(t) for t in alt]
+                    if sum(q.quality for q in layout) * _LAYOUT_QUALITY > sum(q.quality for q in as_typed):
+                        repaired.extend(alt_tokens)
+                        out.extend(replace(q, quality=q.quality * _LAYOUT_QUALITY) for q in layout)
+                        continue
             for token in tokens:
                 if token in STOPWORDS:
                     repaired.append(token)

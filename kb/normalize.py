@@ -35,6 +35,7 @@ __all__ = [
     "switch_layout",
     "terms",
     "tokenize",
+    "is_translit_function_word",
     "is_translit_stopword",
     "transliterate",
     "transliterations",
@@ -392,6 +393,15 @@ def transliterations(word: str) -> list[str]:
             marked = _LATIN_C.sub("\0", word)
             out.append(_latin_to_ru(marked).replace("\0", "ц"))
     return unique(out)
+
+
+def is_translit_function_word(token: str) -> bool:
+    """A Latin token that reads as a Russian function word, negation or question word in
+    Latin letters (``ne``, ``kak``, ``za``): Russian typed in Latin, not a layout slip
+    (``ne`` in the Russian layout would be ``ту``)."""
+    if not is_latin(token) or token in WEAK_WORDS or token in STOPWORDS:
+        return False
+    return any(t in STOPWORDS or t in WEAK_WORDS for t in transliterations(token))
 
 
 def is_translit_stopword(token: str) -> bool:

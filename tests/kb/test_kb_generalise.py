@@ -310,3 +310,30 @@ def test_a_short_message_is_not_split(helpdesk: Matcher) -> None:
     # under SENTENCE_MIN_WORDS words the message is scored whole: "Hi. Tunnel." gets what
     # "Hi tunnel" gets
     assert helpdesk.search("Hi. The tunnel.") == helpdesk.search("Hi the tunnel")
+
+
+# --- layout slips and transliteration that the exact lookup misses ------------------------------------
+
+LAYOUT_KB = [
+    art("disconnect-ru", "Сеть пропадает", ("сеть отключается", "постоянно пропадает сеть"),
+        lang="ru", tags=("сеть",)),
+    art("door-ru", "Карточка не открывает дверь", ("карточка не открывает дверь", "дверь не открывается картой"),
+        lang="ru", tags=("карточка", "дверь")),
+    art("tube-ru", "Ту самую программу", ("ту программу не найти",), lang="ru"),
+]
+
+
+def test_a_layout_slip_of_a_word_the_kb_has_in_another_form_is_read() -> None:
+    # "ctnm jnrk.xftnmcz" is "сеть отключаеться" (sic) typed in the English layout: in the
+    # Russian layout it is a typo of a KB word, not the word itself, and the "." inside is "ю"
+    index = Matcher(LAYOUT_KB)._index
+    terms = index.analyze("ctnm jnrk.xftnmcz").terms
+    assert [index.terms[t.term] if t.term >= 0 else None for t in terms] == ["сет", "отключа"], terms
+    assert slugs(Matcher(LAYOUT_KB), "jnrk.xftnmcz")[:1] == ["disconnect-ru"]
+
+
+def test_a_latin_russian_function_word_is_transliterated_not_layout_switched() -> None:
+    # "ne" is "не" in Latin letters; in the Russian layout it would be "ту", a KB word here
+    index = Matcher(LAYOUT_KB)._index
+    assert [t.text for t in index.analyze("kartochka ne otkryvaet dver").terms][:2] == ["карточка", "не"]
+    assert slugs(Matcher(LAYOUT_KB), "kartochka ne otkryvaet dver")[:1] == ["door-ru"]
