@@ -549,6 +549,7 @@ class Index:
             # "ne" is "не" in Latin letters, not "ту" typed in the wrong layout
             translit_only = bool(content) and all(is_translit_function_word(t) for t in content)
             switched = None if translit_only else switch_layout(chunk)
+            resolved: dict[str, QueryTerm] = {}
             if switched is not None:
                 alt_tokens = self._tokens(switched)
                 alt = _content(alt_tokens)
@@ -564,9 +565,11 @@ class Index:
                     # "jnrk.xftncz" ("отключается"): the chunk as typed is no word at all,
                     # and in the other layout a word the KB has in another form or with a
                     # typo; the ways of reading it as typed (translit, typos) compete.
-                    as_typed = [self._resolve(t) for t in content]
-                    layout = [self._resolve(t) for t in alt]
-                    if sum(q.quality for q in layout) * _LAYOUT_QUALITY > sum(q.quality for q in as_typed):
+                    resolved = {t: self._resolve(t) for t in content}  # reused below
+                    typed_quality = sum(q.quality for q in resolved.values())
+                    layout = [] if typed_quality >= len(resolved) * _LAYOUT_QUALITY else [
+                        self._resolve(t) for t in alt]
+                    if sum(q.quality for q in layout) * _LAYOUT_QUALITY > typed_quality:
                         repaired.extend(alt_tokens)
                         out.extend(replace(q, quality=q.quality * _LAYOUT_QUALITY) for q in layout)
                         continue
@@ -576,7 +579,7 @@ class Index:
                     continue
                 if self._known(token) < 0 and is_translit_stopword(token):
                     continue  # "za", "dlya": a function word in Latin letters, not an unknown word
-                qt = self._resolve(token)
+                qt = resolved.get(token) or self._resolve(token)
                 out.append(qt)
                 repaired.append(qt.text)
         return Analysis(tuple(self._join_split_words(out)), " ".join(repaired))
