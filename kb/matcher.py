@@ -42,18 +42,22 @@ OTHER_LANG_FACTOR = 0.85
 SECONDARY_SHARE = 0.5
 
 
-# A long message is also scored sentence by sentence (see Matcher.search); a sentence's
-# score counts at this share.
+# A long message in which nothing was found is also scored sentence by sentence (see
+# Matcher.search); a sentence's score counts at this share.
 SENTENCE_FACTOR = 0.9
 SENTENCE_MIN_WORDS = 8  # messages shorter than this are scored whole only
 _SENTENCE_END = re.compile(r"(?<=[.!?;…])\s+|\n+")
+_CLAUSE_END = re.compile(r"(?<=[.!?;…,:])\s+|\s+[-–—]\s+|\n+")
+CLAUSE_FACTOR = 0.5  # then, if still nothing, clause by clause (at commas, colons, dashes)
+_SPLITS = ((_SENTENCE_END, SENTENCE_FACTOR), (_CLAUSE_END, CLAUSE_FACTOR))
 
 
-def _sentences(text: str) -> list[str]:
-    """The sentences of a long message (two or more words each), or [] for a short one."""
+def _sentences(text: str, splitter: re.Pattern[str] = _SENTENCE_END) -> list[str]:
+    """The sentences (or, with ``_CLAUSE_END``, the clauses) of a long message, two or more
+    words each; [] for a short message or one that does not split."""
     if len(text.split()) < SENTENCE_MIN_WORDS:
         return []
-    parts = [p.strip() for p in _SENTENCE_END.split(text)]
+    parts = [p.strip() for p in splitter.split(text)]
     parts = [p for p in parts if len(p.split()) >= 2]
     return parts if len(parts) > 1 else []
 
@@ -248,19 +252,23 @@ class Matcher:
         analysis = index.analyze(text)
         cand, feats = index.retrieve(analysis, CANDIDATES)
         cand, scores = self._score(index, text, analysis, cand, feats)
-        parts = _sentences(text) if not len(scores) or scores.max() < threshold else []
-        if parts:
+        for splitter, factor in _SPLITS:
+            if len(scores) and scores.max() >= threshold:
+                break
+            parts = _sentences(text, splitter)
+            if not parts:
+                continue
             # A long message ("Good morning, since yesterday's update the CRM crashes ...
             # I've restarted twice. Can someone look?") in which nothing was found: its
             # request is often one sentence, diluted by the others. Each sentence is
-            # scored too; an article keeps its best.
+            # scored too (then each clause); an article keeps its best.
             best = dict(zip(cand.tolist(), scores.tolist(), strict=True))
             for part in parts:
                 p_analysis = index.analyze(part)
                 p_cand, p_feats = index.retrieve(p_analysis, CANDIDATES)
                 p_cand, p_scores = self._score(index, part, p_analysis, p_cand, p_feats)
                 for doc, score in zip(p_cand.tolist(), p_scores.tolist(), strict=True):
-                    score *= SENTENCE_FACTOR
+                    score *= factor
                     if score > best.get(doc, -1.0):
                         best[doc] = score
             cand = np.fromiter(best.keys(), dtype=np.int64, count=len(best))

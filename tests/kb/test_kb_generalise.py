@@ -337,3 +337,15 @@ def test_a_latin_russian_function_word_is_transliterated_not_layout_switched() -
     index = Matcher(LAYOUT_KB)._index
     assert [t.text for t in index.analyze("kartochka ne otkryvaet dver").terms][:2] == ["карточка", "не"]
     assert slugs(Matcher(LAYOUT_KB), "kartochka ne otkryvaet dver")[:1] == ["door-ru"]
+
+
+def test_a_long_sentence_is_matched_by_its_request_clause(helpdesk: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = ("hi team, hope you all had a good long weekend and the kids are fine, "
+            "the tunnel won't start from home, my manager wants the quarterly figures by noon "
+            "and the auditors are waiting on the call")
+    found = helpdesk.search(text)
+    assert [s.slug for s in found][:1] == ["tunnel"]
+    # a clause counts at CLAUSE_FACTOR of its own score: less sure than the clause alone
+    assert found[0].score < helpdesk.search("the tunnel won't start from home")[0].score
+    monkeypatch.setattr("kb.matcher.SENTENCE_MIN_WORDS", 10_000)
+    assert slugs(helpdesk, text) == []
