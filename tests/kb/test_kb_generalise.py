@@ -349,3 +349,16 @@ def test_a_long_sentence_is_matched_by_its_request_clause(helpdesk: Matcher, mon
     assert found[0].score < helpdesk.search("the tunnel won't start from home")[0].score
     monkeypatch.setattr("kb.matcher.SENTENCE_MIN_WORDS", 10_000)
     assert slugs(helpdesk, text) == []
+
+
+def test_function_words_in_long_requests_carry_no_topic() -> None:
+    # "as soon as", "с чего начать", "который": no article may win on them
+    kb = [art("soon", "Coming soon", ("what is coming soon", "features arriving soon")),
+          art("crash", "The accounting app crashes", ("the accounting app crashes", "app crash on open")),
+          art("start-ru", "С чего начать", ("с чего начать работу", "чего ждать"), lang="ru"),
+          art("contract-ru", "Договор с фирмой", ("договор с фирмой", "новая фирма договор"), lang="ru")]
+    m = Matcher(kb)
+    assert slugs(m, "the accounting app crashes as soon as I open it")[:1] == ["crash"]
+    index = m._index
+    assert [t.text for t in index.analyze("с чего начать договор с фирмой, который нужен").terms if t.text in
+            {"чего", "который", "soon"}] == []
