@@ -159,7 +159,7 @@ STOPWORDS: frozenset[str] = frozenset(
     своим своими себя себе собой
     чего чему кого кому кем ком чтобы который которая которое которые которого которой
     которому котором которых такой такая такое такие такого такую
-    while because though although whether either neither soon
+    while because though although whether either neither soon during between among within
     once ever even here there
     """.split()
 )
