@@ -14,8 +14,8 @@ second ``getUpdates`` loop on the same bot ends the first with 409 Conflict) set
 it again when it becomes the runner again; elsewhere /healthz reports it on standby.
 
 A frontend that registers itself with its platform on start (Telegram: ``setWebhook`` and
-the command menus) has a ``registers`` attribute: ``deskbot run --role web`` sets it to
-False, so only the processes that may be the runner register, and several web processes
+the command menus) has ``registers = True`` (the others False): ``deskbot run --role web``
+sets it to False, so only the processes that may be the runner register, and several web processes
 sharing one port (``server.reuse_port``) neither repeat nor undo it.
 """
 
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 class Frontend(Protocol):
     platform: str
     sender: Sender
+    # True: receive in the runner process only (see the module docstring).
+    runner_only: bool
+    # True: register with the platform on start; ``deskbot run --role web`` sets it False.
+    registers: bool
 
     def bind(self, app: App) -> None:
         """Attach the built desk (engine, database, worker) before :meth:`start`."""

@@ -153,7 +153,7 @@ class Runner:
         self.role = role or config.runner.role
         if self.role not in ROLES:
             raise StartError(f"unknown role {self.role!r}: use one of {', '.join(ROLES)}")
-        receivers = [f.platform for f in frontends if getattr(f, "runner_only", False)]
+        receivers = [f.platform for f in frontends if f.runner_only]
         if self.role == "web" and receivers:
             raise StartError(f"{', '.join(receivers)}: receiving without webhooks runs only where the runner "
                              "can run (role all or runner), not in a web process")
@@ -171,8 +171,7 @@ class Runner:
         self.frontends = list(frontends)
         if self.role == "web":  # the processes that may be the runner register the webhook
             for frontend in self.frontends:
-                if hasattr(frontend, "registers"):
-                    frontend.registers = False  # type: ignore[attr-defined]
+                frontend.registers = False
         self.listen = listen or config.server.listen
         self.host, self.port = split_listen(self.listen)
         self.clock: Clock = clock or utc_clock
@@ -188,7 +187,7 @@ class Runner:
             runner_lock(self.app.db, config.runner), heartbeat_seconds=config.runner.heartbeat_seconds,
             on_gain=self._become_runner, on_lose=self._stop_being_runner,
         )
-        self._runner_only = [f for f in self.frontends if getattr(f, "runner_only", False)]
+        self._runner_only = [f for f in self.frontends if f.runner_only]
         self.status = Status(db=self.app.db, frontends=self.frontends, metrics=self.metrics, clock=self.clock,
                              worker_running=self._worker_running, runner=self._runner_state,
                              scheduler=self._scheduler_state, standby=self._standby)

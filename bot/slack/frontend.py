@@ -61,6 +61,8 @@ def api_base(url: str) -> str:
 
 class SlackFrontend:
     platform = "slack"
+    runner_only = False  # events arrive by HTTP (or Socket Mode, which any process may hold)
+    registers = False  # the request URL is set in the Slack app's settings, not by the bot
 
     def __init__(self, config: Config, *, sender: Sender | None = None, desk: Handoff | None = None) -> None:
         sl = config.slack

@@ -67,6 +67,8 @@ class LoopFrontend:
     """Implements :class:`bot.frontend.Frontend`; ``connected`` can be turned off by a test."""
 
     platform = PLATFORM
+    runner_only = False
+    registers = False
 
     def __init__(self, config: Any = None) -> None:
         self.config = config

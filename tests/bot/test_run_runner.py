@@ -40,6 +40,7 @@ class Receiver:
 
     platform = "poll"
     runner_only = True
+    registers = False
 
     def __init__(self) -> None:
         self.sender = LoopSender(platform=self.platform)
