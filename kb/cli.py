@@ -22,6 +22,7 @@ from kb.evaluate import SPLITS, evaluate, load_queries
 from kb.feedback import FeedbackRow, build_report
 from kb.matcher import Matcher
 from kb.previous import PreviousMatcher
+from kb.settings import SETTINGS_FILE
 
 __all__ = ["LearnedRow", "add_arguments", "eval_command", "report_command", "search_command"]
 
@@ -34,12 +35,13 @@ def _fail(exc: Exception) -> int:
     return EXIT_ERROR
 
 
-def _matcher(kb_dir: Path, semantic: bool) -> Matcher:
+def _matcher(kb_dir: Path, semantic: bool, threshold: float | None = None) -> Matcher:
+    kw: dict[str, Any] = {} if threshold is None else {"threshold": threshold}
     if semantic:
         from kb.semantic import SemanticMatcher
 
-        return SemanticMatcher.from_dir(kb_dir)
-    return Matcher.from_dir(kb_dir)
+        return SemanticMatcher.from_dir(kb_dir, **kw)
+    return Matcher.from_dir(kb_dir, **kw)
 
 
 def search_command(
@@ -77,6 +79,7 @@ def eval_command(
     *,
     semantic: bool = False,
     split: str | None = None,
+    threshold: float | None = None,
 ) -> int:
     """Evaluate the matcher on a ``text,slug`` CSV; print n, top1, top3, oos_rejected, latency.
 
@@ -88,10 +91,11 @@ def eval_command(
 
     ``semantic`` evaluates the optional semantic reranker instead of the lexical matcher.
     ``split`` (``tune`` or ``eval``) keeps only that part of a file with a ``split`` column.
-    ``kb_dir`` None means the bundled sample KB, as for ``kb search``.
+    ``kb_dir`` None means the bundled sample KB, as for ``kb search``. ``threshold``
+    replaces the KB's own (its ``kb.yaml``, else the default); the one used is printed.
     """
     try:
-        matcher = _matcher(kb_dir or default_kb_dir(), semantic)
+        matcher = _matcher(kb_dir or default_kb_dir(), semantic, threshold)
         queries = load_queries(queries_csv, {a.slug for a in matcher.articles}, split)
         previous = PreviousMatcher.from_dir(kb_dir or default_kb_dir())
     except KbError as exc:
@@ -104,6 +108,7 @@ def eval_command(
     }
     if as_json:
         data: dict[str, Any] = results["deskbot"].as_dict()
+        data["threshold"] = matcher.threshold
         data["compare"] = {name: r.as_dict() for name, r in results.items() if name != "deskbot"}
         print(json.dumps(data))
         return EXIT_OK
@@ -115,6 +120,9 @@ def eval_command(
         ("p50_ms", lambda r: _fmt(r.p50_ms, 2)),
         ("p99_ms", lambda r: _fmt(r.p99_ms, 2)),
     ]
+    source = ("--threshold" if threshold is not None else
+              SETTINGS_FILE if ((kb_dir or default_kb_dir()) / SETTINGS_FILE).is_file() else "default")
+    print(f"threshold {matcher.threshold:g} (from {source}; previous: 0.2, bm25: none)")
     print(f"{'':<14}" + "".join(f"{name:<10}" for name in results).rstrip())
     for key, cell in rows:
         print(f"{key:<14}" + "".join(f"{cell(r):<10}" for r in results.values()).rstrip())
@@ -187,8 +195,19 @@ def _run_search(args: argparse.Namespace) -> int:
 
 def _run_eval(args: argparse.Namespace) -> int:
     return eval_command(
-        args.kb, args.queries, args.json, semantic=args.semantic, split=args.split
+        args.kb, args.queries, args.json, semantic=args.semantic, split=args.split,
+        threshold=args.threshold,
     )
+
+
+def _unit_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0..1, got {value}")
+    return x
 
 
 def _positive_int(value: str) -> int:
@@ -254,6 +273,12 @@ def add_arguments(subparsers: Any) -> Any:
         choices=SPLITS,
         default=None,
         help="only the rows of this part (the CSV's split column; default: all rows)",
+    )
+    ev.add_argument(
+        "--threshold",
+        type=_unit_float,
+        default=None,
+        help="the threshold to evaluate at, 0..1 (default: the KB's kb.yaml, else 0.2)",
     )
     ev.set_defaults(func=_run_eval)
     return kb_sub

@@ -26,6 +26,7 @@ from kb.feedback import FeedbackMemory
 from kb.index import Analysis, FieldWeights, Index, QueryTerm
 from kb.normalize import is_cyrillic, is_latin, stem
 from kb.ranking import confidence, specific_gate
+from kb.settings import SETTINGS_FILE, load_settings
 from kb.synonyms import SYNONYMS_FILE, Synonyms, load_synonyms
 
 __all__ = ["DEFAULT_THRESHOLD", "Matcher", "Suggestion"]
@@ -82,12 +83,19 @@ def _signature(directory: Path) -> FileSignature:
         except OSError:
             continue
         sig[path.name] = (st.st_mtime_ns, st.st_size)
-    try:
-        st = (directory / SYNONYMS_FILE).stat()
-        sig[SYNONYMS_FILE] = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        pass
+    for name in (SYNONYMS_FILE, SETTINGS_FILE):
+        try:
+            st = (directory / name).stat()
+            sig[name] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass
     return sig
+
+
+def _kb_threshold(directory: Path) -> float:
+    """The threshold a KB directory asks for in ``kb.yaml``, else the default."""
+    own = load_settings(directory).threshold if directory.is_dir() else None
+    return DEFAULT_THRESHOLD if own is None else own
 
 
 def query_lang(query: Sequence[QueryTerm]) -> str | None:
@@ -143,6 +151,7 @@ class Matcher:
         self._feedback = FeedbackMemory()
         self._directory: Path | None = None
         self._signature: FileSignature = {}
+        self._own_threshold = False  # True: the threshold is the KB's (kb.yaml), re-read on reload
         self._reload_lock = threading.Lock()
 
     def _merged(self, articles: Sequence[Article]) -> list[Article]:
@@ -217,10 +226,16 @@ class Matcher:
         """
         directory = Path(directory)
         signature = _signature(directory) if directory.is_dir() else {}
-        matcher = cls(KbSource.read(directory, cache_dir), **kw)
+        source = KbSource.read(directory, cache_dir)
+        # The KB's own threshold (kb.yaml) unless the caller gives one (desk.kb_threshold).
+        own_threshold = "threshold" not in kw
+        if own_threshold:
+            kw["threshold"] = _kb_threshold(directory)
+        matcher = cls(source, **kw)
         matcher._cache_dir = cache_dir
         matcher._directory = directory
         matcher._signature = signature
+        matcher._own_threshold = own_threshold
         return matcher
 
     @property
@@ -338,11 +353,12 @@ class Matcher:
             self._signature = signature
             try:
                 synonyms = load_synonyms(self._directory)
+                threshold = _kb_threshold(self._directory) if self._own_threshold else self.threshold
                 index = self._load_index(KbSource.read(self._directory, self._cache_dir), synonyms)
             except KbError as exc:
                 log.error("kb reload failed, keeping the previous articles: %s", exc)
                 return False
-            self.synonyms, self._index = synonyms, index
+            self.synonyms, self._index, self.threshold = synonyms, index, threshold
             return True
 
     @property
@@ -360,11 +376,14 @@ class Matcher:
             if extra_questions is not None:
                 self._extra = _clean_extra(extra_questions)
             signature = self._signature
+            threshold = self.threshold
             try:
                 synonyms = self.synonyms
                 if self._directory is not None:
                     signature = _signature(self._directory)
                     synonyms = load_synonyms(self._directory)
+                    if self._own_threshold:
+                        threshold = _kb_threshold(self._directory)
                     index = self._load_index(KbSource.read(self._directory, self._cache_dir), synonyms)
                 else:
                     index = self._load_index(self._base or ())
@@ -376,7 +395,7 @@ class Matcher:
                 self._extra = previous
                 raise
             self._signature = signature
-            self.synonyms, self._index = synonyms, index
+            self.synonyms, self._index, self.threshold = synonyms, index, threshold
             return True
 
 
