@@ -103,7 +103,7 @@ def test_bundled_sample_kb() -> None:
     langs = Counter(a.lang for a in articles)
     assert abs(langs["ru"] - langs["en"]) <= len(articles) // 4
     for art in articles:
-        assert 4 <= len(art.questions) <= 12, art.slug
+        assert 4 <= len(art.questions) <= 24, art.slug  # situations in everyday words, not a dump
     slugs = {a.slug for a in articles}
     for topic in (
         "vpn-connect",

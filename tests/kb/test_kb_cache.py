@@ -75,7 +75,7 @@ def test_hit_does_not_rebuild_and_gives_identical_results(
     warm = Matcher.from_dir(kb_dir, cache_dir=cache)
     assert len(builds) == 1  # loaded, not built
     assert warm.articles == cold.articles
-    uncached = Matcher(list(cold.articles), synonyms=cold.synonyms)
+    uncached = Matcher(list(cold.articles), synonyms=cold.synonyms, threshold=cold.threshold)
     assert len(builds) == 2
     assert _results(warm) == _results(cold) == _results(uncached)
     assert any(_results(warm))  # the queries do find articles

@@ -105,7 +105,7 @@ def test_eval_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     keys = {"n", "top1", "top3", "oos_rejected", "p50_ms", "p99_ms"}
     assert set(data) == keys | {"compare", "threshold"}  # the matcher's figures stay top-level
-    assert data["threshold"] == 0.2
+    assert data["threshold"] == 0.3  # the sample KB's kb.yaml
     assert data["n"] == 4
     assert data["top1"] == data["top3"] == 1.0
     assert data["oos_rejected"] == 1.0
@@ -142,7 +142,7 @@ def test_eval_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     for key in ("n", "top1", "top3", "oos_rejected", "p50_ms", "p99_ms"):
         assert f"\n{key} " in "\n" + out
-    assert out.split("\n")[0] == "threshold 0.2 (from default; previous: 0.2, bm25: none)"
+    assert out.split("\n")[0] == "threshold 0.3 (from kb.yaml; previous: 0.2, bm25: none)"
     assert out.split("\n")[1].split() == ["deskbot", "previous", "bm25"]
     assert "oos_rejected  n/a       n/a       n/a" in out
     assert eval_command(default_kb_dir(), csv_path, as_json=False, threshold=0.45) == 0

@@ -83,3 +83,10 @@ def test_a_given_threshold_survives_reloads(tmp_path: Path) -> None:
     _touch_later(d / "kb.yaml", "threshold: 0.6\n")
     assert m.reload_if_changed() and m.threshold == 0.1
 
+
+def test_the_sample_kb_has_its_threshold() -> None:
+    from kb import default_kb_dir
+
+    own = load_settings(default_kb_dir()).threshold
+    assert own is not None and DEFAULT_THRESHOLD < own < 1
+    assert Matcher.from_dir(default_kb_dir()).threshold == own
