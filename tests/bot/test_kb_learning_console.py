@@ -24,8 +24,8 @@ from queue import Empty, Queue
 from kb.articles import default_kb_dir, load_article
 from tests.bot.conftest import ROOT, SAMPLE_CONFIG, RunDeskbot, _is_desk_var
 
-REQUEST = "принтак у кухни моргает красным треугольником"  # slang for принтер: below the threshold
-PARAPHRASE = "у кухни принтак моргает красным треугольнеком"  # words moved, a typo in the last one
+REQUEST = "принтур у кухни моргает красным треугольником"  # a misspelt принтер: below the threshold
+PARAPHRASE = "у кухни принтур моргает красным треугольнеком"  # words moved, a typo in the last one
 REPLY = "Откройте боковую панель, достаньте застрявший лист и нажмите OK"
 OFFER = "[anna] Возможно, ответ есть в этих статьях:"
 WAIT = 60.0
