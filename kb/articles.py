@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from kb.errors import KbError
+from kb.errors import KbError, read_kb_file
 
 __all__ = ["LANGS", "Article", "KbError", "default_kb_dir", "load_article", "load_articles"]
 
@@ -114,13 +114,7 @@ def parse_article(slug: str, text: str, where: str) -> Article:
 
 def load_article(path: Path) -> Article:
     """Load one ``<slug>.md`` file; raises :class:`KbError` naming the file on any problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise KbError(f"{path.name}: not valid UTF-8 text") from None
-    except OSError as exc:
-        raise KbError(f"{path.name}: cannot read: {exc.strerror or exc}") from None
-    return parse_article(path.stem, text, path.name)
+    return parse_article(path.stem, read_kb_file(path), path.name)
 
 
 def article_files(directory: Path) -> list[Path]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from kb.errors import KbError
+from kb.errors import KbError, read_kb_file
 
 __all__ = ["SETTINGS_FILE", "KbSettings", "load_settings", "parse_settings"]
 
@@ -61,10 +61,4 @@ def load_settings(directory: Path) -> KbSettings:
     path = Path(directory) / SETTINGS_FILE
     if not path.is_file():
         return KbSettings()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise KbError(f"{path.name}: not valid UTF-8 text") from None
-    except OSError as exc:
-        raise KbError(f"{path.name}: cannot read: {exc.strerror or exc}") from None
-    return parse_settings(text, path.name)
+    return parse_settings(read_kb_file(path), path.name)

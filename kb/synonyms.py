@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from kb.errors import KbError
+from kb.errors import KbError, read_kb_file
 from kb.normalize import stem, tokenize
 
 __all__ = ["SYNONYMS_FILE", "Synonyms", "load_synonyms", "parse_synonyms"]
@@ -88,10 +88,4 @@ def load_synonyms(directory: Path) -> Synonyms:
     path = Path(directory) / SYNONYMS_FILE
     if not path.is_file():
         return ()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise KbError(f"{path.name}: not valid UTF-8 text") from None
-    except OSError as exc:
-        raise KbError(f"{path.name}: cannot read: {exc.strerror or exc}") from None
-    return parse_synonyms(text, path.name)
+    return parse_synonyms(read_kb_file(path), path.name)
