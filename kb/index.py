@@ -114,13 +114,14 @@ _SHORT_I = re.compile(r"([аое])и(?![аеиоуыэюя])")
 # Word-form backoff for what the stemmer misses ("отвалился" / "отваливается"): a KB word
 # sharing a prefix of at least this many letters and 60% of the query word.
 _PREFIX_MIN = 5
-# Word-formation prefixes: an unknown word that is one of these plus a KB word is read as
-# that word ("underpaid" -> "paid", "недоплатили" -> "платили", "переустановить" ->
-# "установить"): the same topic, said with a prefix the KB's wording does not use.
+# Word-formation prefixes: an unknown word that is one of these plus a KB word, or plus the
+# root of a prefixed KB word, is read as that word ("underpaid" -> "paid", "переустановить"
+# -> "установить", "недоплатили" -> the KB's "заплатили", both "плат"): the same topic,
+# said with a prefix the KB's wording does not use (Index._affixed).
 _AFFIXES = tuple(sorted((
     "under", "over", "mis", "re", "un", "pre", "dis", "de", "non", "out",
     "недо", "пере", "пре", "пред", "раз", "рас", "вы", "за", "по", "под", "при", "про",
-    "от", "об", "обо", "на", "до", "вз", "вс", "из", "ис", "с", "со", "у", "пере",
+    "от", "об", "обо", "на", "до", "вз", "вс", "из", "ис", "с", "со", "у",
 ), key=len, reverse=True))
 _AFFIX_MIN_REST = 4
 _AFFIX_QUALITY = 0.8
