@@ -123,6 +123,8 @@ _AFFIXES = tuple(sorted((
     "недо", "пере", "пре", "пред", "раз", "рас", "вы", "за", "по", "под", "при", "про",
     "от", "об", "обо", "на", "до", "вз", "вс", "из", "ис", "с", "со", "у",
 ), key=len, reverse=True))
+_AFFIXES_BY_LETTER: dict[str, tuple[str, ...]] = {
+    c: tuple(a for a in _AFFIXES if a[0] == c) for c in {a[0] for a in _AFFIXES}}
 _AFFIX_MIN_REST = 4
 _AFFIX_QUALITY = 0.8
 _PREFIX_SHARE = 0.6
@@ -382,7 +384,7 @@ class Index:
         # under "плат"), so "недоплатили" and "платить" find it through the root (_affixed).
         self._roots: dict[str, int] = {}
         for word, tid in surface.items():
-            for affix in _AFFIXES:
+            for affix in _AFFIXES_BY_LETTER.get(word[:1], ()):
                 if word.startswith(affix) and len(word) - len(affix) >= _AFFIX_MIN_REST:
                     self._roots.setdefault(stem(word[len(affix):]), tid)
         self._fuzzy_words = [w for w in surface if len(w) >= _FUZZY_MIN_LEN - 1]
@@ -633,7 +635,7 @@ class Index:
         """The KB word an unknown word is built on with a word-formation prefix: the word
         without its prefix is a KB word ("underpaid" -> "paid"), or a KB word without its
         own prefix ("недоплатили" and "заплатили" share "плат"; "платить" too)."""
-        for affix in _AFFIXES:
+        for affix in _AFFIXES_BY_LETTER.get(token[:1], ()):
             rest = token[len(affix):]
             if token.startswith(affix) and len(rest) >= _AFFIX_MIN_REST:
                 root = stem(rest)
