@@ -15,7 +15,7 @@ import pytest
 
 from tests.bot.conftest import ROOT, SAMPLE_CONFIG, _is_desk_var
 
-OPEN_TICKET = "не работает VPN\n4\n1\n"  # anna: KB offer (VPN ru, VPN en, password) -> [4] "Создать заявку" -> category "Да"
+OPEN_TICKET = "не работает VPN\n3\n1\n"  # anna: KB offer (VPN ru, VPN en) -> [3] "Создать заявку" -> category "Да"
 
 
 def env() -> dict[str, str]:
