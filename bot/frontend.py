@@ -33,10 +33,13 @@ if TYPE_CHECKING:
 class Frontend(Protocol):
     platform: str
     sender: Sender
-    # True: receive in the runner process only (see the module docstring).
-    runner_only: bool
     # True: register with the platform on start; ``deskbot run --role web`` sets it False.
     registers: bool
+
+    @property
+    def runner_only(self) -> bool:
+        """True: receive in the runner process only (see the module docstring)."""
+        ...
 
     def bind(self, app: App) -> None:
         """Attach the built desk (engine, database, worker) before :meth:`start`."""
