@@ -276,7 +276,9 @@ class Watched:
         self.platform = inner.platform
         self.rate_policy = inner.rate_policy
         self.starts: list[tuple[float, str]] = []  # (monotonic time, chat)
-        self.learned: list[tuple[float, float]] = []  # (monotonic time, until)
+        # (monotonic time, until, chat): chat None for a 429 scoped to the whole platform; a
+        # chat-scoped one holds only that chat, so other chats' sends meanwhile are not early
+        self.learned: list[tuple[float, float, str | None]] = []
 
     def cost(self, dest: Any, reply: Reply) -> int:
         return int(self.inner.cost(dest, reply))
@@ -287,15 +289,17 @@ class Watched:
             return await self.inner.send(dest, reply)  # type: ignore[no-any-return]
         except RetryAfter as exc:
             now = time.monotonic()
-            self.learned.append((now, now + exc.seconds))
+            self.learned.append((now, now + exc.seconds, None if exc.scope == "platform" else dest.chat_id))
             raise
 
     async def edit(self, dest: Any, message_id: str, reply: Reply) -> str | None:
         return await self.inner.edit(dest, message_id, reply)  # type: ignore[no-any-return]
 
     def early_starts(self) -> int:
-        """Sends the worker started while a 429 it had already received was still running."""
-        return sum(1 for t, _ in self.starts if any(at < t < until - 0.001 for at, until in self.learned))
+        """Sends the worker started while a 429 it had already received, for the whole
+        platform or for that send's chat, was still running."""
+        return sum(1 for t, chat in self.starts
+                   if any(at < t < until - 0.001 and held in (None, chat) for at, until, held in self.learned))
 
 
 def figures(platform: str, limit: float, calls: list[Any], retry_after_of: Callable[[Any], int | None],
