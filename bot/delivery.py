@@ -328,6 +328,11 @@ class OutboxWorker:
         self._cooldown: dict[tuple[str, str], float] = {}  # chats whose lane crashed, until (loop time)
         self._handed_back: set[int] = set()  # claimed rows never tried: released at the next chance
         self._recheck: set[tuple[str, str]] = set()  # chats whose new head came while their lane ended
+        # When the earliest held row (one waiting for a retry) becomes due, as last read; None
+        # with _held_known: none is held. Only this worker holds rows back (a retry or a 429 it
+        # records), so the read is needed again only after it did, or once that time came.
+        self._held_at: datetime | None = None
+        self._held_known = False
         self._recorder = _Recorder(self)
         self.claims = 0  # claim statements (batches) run, for tests and the bench
         self._stopping = False
@@ -499,6 +504,7 @@ class OutboxWorker:
             async with self.db.transaction() as s:
                 await outbox.release(s, ids, self.clock())
         except Exception:  # noqa: BLE001 — they come back anyway when their lease runs out
+            self._held_known = False  # ... at their lease's end: look when that is
             log.exception("could not hand back %d claimed outbox rows", len(ids))
 
     def _lane_done(self, lane: _Lane) -> None:
@@ -514,11 +520,14 @@ class OutboxWorker:
         """How long the run loop may sleep: until the next held chat or paused platform is due."""
         now = self.clock()
         wake_at = [until for p in self.senders if (until := self.paused_until(p)) is not None]
-        active = [p for p in self.senders if self.paused_until(p) is None]
-        async with self.db.read() as s:
-            due = await outbox.next_due_at(s, active, now)
-        if due is not None:
-            wake_at.append(due)
+        if not self._held_known or (self._held_at is not None and self._held_at <= now):
+            # One read per change, not one per pass: at a steady stream of events the worker
+            # wakes for every commit, and this read was a transaction of its own each time.
+            async with self.db.read() as s:
+                self._held_at = await outbox.next_due_at(s, list(self.senders), now)
+            self._held_known = True
+        if self._held_at is not None:
+            wake_at.append(self._held_at)  # a paused platform's row at worst wakes one pass early
         if not wake_at:
             return idle_seconds
         return max(0.0, min(idle_seconds, (min(wake_at) - now).total_seconds()))
@@ -725,7 +734,13 @@ class OutboxWorker:
         while True:
             try:
                 async with self.db.transaction() as s:
-                    return await outbox.record(s, items, self.clock(), claim_next=not self._stopping)
+                    nexts = await outbox.record(s, items, self.clock(), claim_next=not self._stopping)
+                if any(not item.settled for item in items):
+                    # Rows held back for a retry (committed now): the run loop looks again at
+                    # when the next held row is due, instead of at its next idle poll.
+                    self._held_known = False
+                    self._wake.set()
+                return nexts
             except DBAPIError as exc:
                 tries += 1
                 if tries >= RECORD_TRIES or not _worth_retrying(exc):

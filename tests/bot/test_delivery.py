@@ -921,3 +921,30 @@ def test_recording_is_tried_again_after_a_busy_sqlite_or_a_postgresql_deadlock_o
     assert _worth_retrying(DBAPIError("UPDATE outbox", {}, Orig("40001")))  # serialization failure
     assert not _worth_retrying(OperationalError("UPDATE outbox", {}, Exception("disk I/O error")))
     assert not _worth_retrying(IntegrityError("INSERT ticket_post", {}, Orig("23505")))
+
+
+async def test_a_row_held_for_a_retry_goes_out_when_its_delay_is_up_not_at_the_next_poll(
+    database: Database, sender: ScriptedSender, clock: FakeClock, loop_clock: LoopClock
+) -> None:
+    """The run loop sleeps until the next held row is due. It learns that time from the
+    outcome it records (a 429 for one chat), not from an idle poll: with polls an hour
+    apart, a1 still goes out 5 s after the 429, and not before."""
+    worker = OutboxWorker(database, {PLATFORM: sender}, clock)
+    a1 = await enqueue(database, clock, "A", "a1")
+    sender.fail("a1", RetryAfter(5))
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, idle_seconds=3600))
+    # The 429 is recorded, the loop read when a1 is due again and sleeps until then.
+    await eventually(lambda: worker._recorder.batches == 1 and worker._held_known and worker._held_at is not None)
+    assert worker._held_at == clock() + timedelta(seconds=5)
+    clock.advance(seconds=4)
+    loop_clock.advance(4)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert sender.sent_to("A") == ["a1"]  # 4 s: still held
+    clock.advance(seconds=1)
+    loop_clock.advance(1)
+    await sender.wait_for(lambda: sender.sent_to("A") == ["a1", "a1"])
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert (await row(database, a1)).status == OutboxStatus.SENT
