@@ -22,7 +22,6 @@ from kb.evaluate import SPLITS, evaluate, load_queries
 from kb.feedback import FeedbackRow, build_report
 from kb.matcher import Matcher
 from kb.previous import PreviousMatcher
-from kb.settings import SETTINGS_FILE
 
 __all__ = ["LearnedRow", "add_arguments", "eval_command", "report_command", "search_command"]
 
@@ -120,8 +119,7 @@ def eval_command(
         ("p50_ms", lambda r: _fmt(r.p50_ms, 2)),
         ("p99_ms", lambda r: _fmt(r.p99_ms, 2)),
     ]
-    source = ("--threshold" if threshold is not None else
-              SETTINGS_FILE if ((kb_dir or default_kb_dir()) / SETTINGS_FILE).is_file() else "default")
+    source = "--threshold" if threshold is not None else matcher.threshold_source
     print(f"threshold {matcher.threshold:g} (from {source}; previous: 0.2, bm25: none)")
     print(f"{'':<14}" + "".join(f"{name:<10}" for name in results).rstrip())
     for key, cell in rows:

@@ -92,10 +92,10 @@ def _signature(directory: Path) -> FileSignature:
     return sig
 
 
-def _kb_threshold(directory: Path) -> float:
-    """The threshold a KB directory asks for in ``kb.yaml``, else the default."""
+def _kb_threshold(directory: Path) -> tuple[float, str]:
+    """The threshold a KB directory asks for in ``kb.yaml``, else the default; and which."""
     own = load_settings(directory).threshold if directory.is_dir() else None
-    return DEFAULT_THRESHOLD if own is None else own
+    return (DEFAULT_THRESHOLD, "default") if own is None else (own, SETTINGS_FILE)
 
 
 def query_lang(query: Sequence[QueryTerm]) -> str | None:
@@ -152,6 +152,8 @@ class Matcher:
         self._directory: Path | None = None
         self._signature: FileSignature = {}
         self._own_threshold = False  # True: the threshold is the KB's (kb.yaml), re-read on reload
+        # Where the threshold came from: "given" (by the caller), "kb.yaml" or "default".
+        self.threshold_source = "given"
         self._reload_lock = threading.Lock()
 
     def _merged(self, articles: Sequence[Article]) -> list[Article]:
@@ -229,9 +231,11 @@ class Matcher:
         source = KbSource.read(directory, cache_dir)
         # The KB's own threshold (kb.yaml) unless the caller gives one (desk.kb_threshold).
         own_threshold = "threshold" not in kw
+        threshold_source = "given"
         if own_threshold:
-            kw["threshold"] = _kb_threshold(directory)
+            kw["threshold"], threshold_source = _kb_threshold(directory)
         matcher = cls(source, **kw)
+        matcher.threshold_source = threshold_source
         matcher._cache_dir = cache_dir
         matcher._directory = directory
         matcher._signature = signature
@@ -353,12 +357,15 @@ class Matcher:
             self._signature = signature
             try:
                 synonyms = load_synonyms(self._directory)
-                threshold = _kb_threshold(self._directory) if self._own_threshold else self.threshold
+                threshold, source = (
+                    _kb_threshold(self._directory) if self._own_threshold else (self.threshold, self.threshold_source)
+                )
                 index = self._load_index(KbSource.read(self._directory, self._cache_dir), synonyms)
             except KbError as exc:
                 log.error("kb reload failed, keeping the previous articles: %s", exc)
                 return False
             self.synonyms, self._index, self.threshold = synonyms, index, threshold
+            self.threshold_source = source
             return True
 
     @property
@@ -376,14 +383,14 @@ class Matcher:
             if extra_questions is not None:
                 self._extra = _clean_extra(extra_questions)
             signature = self._signature
-            threshold = self.threshold
+            threshold, source = self.threshold, self.threshold_source
             try:
                 synonyms = self.synonyms
                 if self._directory is not None:
                     signature = _signature(self._directory)
                     synonyms = load_synonyms(self._directory)
                     if self._own_threshold:
-                        threshold = _kb_threshold(self._directory)
+                        threshold, source = _kb_threshold(self._directory)
                     index = self._load_index(KbSource.read(self._directory, self._cache_dir), synonyms)
                 else:
                     index = self._load_index(self._base or ())
@@ -396,6 +403,7 @@ class Matcher:
                 raise
             self._signature = signature
             self.synonyms, self._index, self.threshold = synonyms, index, threshold
+            self.threshold_source = source
             return True
 
 

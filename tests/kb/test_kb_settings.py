@@ -84,6 +84,21 @@ def test_a_given_threshold_survives_reloads(tmp_path: Path) -> None:
     assert m.reload_if_changed() and m.threshold == 0.1
 
 
+def test_the_threshold_says_where_it_came_from_and_a_reload_keeps_that_true(tmp_path: Path) -> None:
+    """kb eval prints it: a kb.yaml without a threshold is the default, not the file's."""
+    d = kb_dir(tmp_path, "# no threshold yet\n")
+    m = Matcher.from_dir(d, cache_dir=tmp_path / "c")
+    assert (m.threshold, m.threshold_source) == (DEFAULT_THRESHOLD, "default")
+    _touch_later(d / "kb.yaml", "threshold: 0.45\n")
+    assert m.reload_if_changed() and (m.threshold, m.threshold_source) == (0.45, "kb.yaml")
+    _touch_later(d / "kb.yaml", "\n")
+    assert m.reload() and (m.threshold, m.threshold_source) == (DEFAULT_THRESHOLD, "default")
+    given = Matcher.from_dir(d, cache_dir=tmp_path / "c", threshold=0.1)
+    assert given.threshold_source == "given"
+    _touch_later(d / "kb.yaml", "threshold: 0.6\n")
+    assert given.reload_if_changed() and (given.threshold, given.threshold_source) == (0.1, "given")
+
+
 def test_the_sample_kb_has_its_threshold() -> None:
     from kb import default_kb_dir
 
