@@ -47,6 +47,7 @@ from kb.normalize import (
     tokenize,
     transliterate,
     transliterations,
+    without_prefix,
 )
 
 __all__ = ["FEATURES", "Analysis", "FieldWeights", "Index", "QueryTerm"]
@@ -114,17 +115,10 @@ _SHORT_I = re.compile(r"([аое])и(?![аеиоуыэюя])")
 # Word-form backoff for what the stemmer misses ("отвалился" / "отваливается"): a KB word
 # sharing a prefix of at least this many letters and 60% of the query word.
 _PREFIX_MIN = 5
-# Word-formation prefixes: an unknown word that is one of these plus a KB word, or plus the
-# root of a prefixed KB word, is read as that word ("underpaid" -> "paid", "переустановить"
-# -> "установить", "недоплатили" -> the KB's "заплатили", both "плат"): the same topic,
-# said with a prefix the KB's wording does not use (Index._affixed).
-_AFFIXES = tuple(sorted((
-    "under", "over", "mis", "re", "un", "pre", "dis", "de", "non", "out",
-    "недо", "пере", "пре", "пред", "раз", "рас", "вы", "за", "по", "под", "при", "про",
-    "от", "об", "обо", "на", "до", "вз", "вс", "из", "ис", "с", "со", "у",
-), key=len, reverse=True))
-_AFFIXES_BY_LETTER: dict[str, tuple[str, ...]] = {
-    c: tuple(a for a in _AFFIXES if a[0] == c) for c in {a[0] for a in _AFFIXES}}
+# An unknown word that is a word-formation prefix plus a KB word, or plus the root of a
+# prefixed KB word, is read as that word ("underpaid" -> "paid", "переустановить" ->
+# "установить", "недоплатили" -> the KB's "заплатили", both "плат"; Index._affixed,
+# kb.normalize.without_prefix).
 _AFFIX_MIN_REST = 4
 _AFFIX_QUALITY = 0.8
 _PREFIX_SHARE = 0.6
@@ -384,9 +378,8 @@ class Index:
         # under "плат"), so "недоплатили" and "платить" find it through the root (_affixed).
         self._roots: dict[str, int] = {}
         for word, tid in surface.items():
-            for affix in _AFFIXES_BY_LETTER.get(word[:1], ()):
-                if word.startswith(affix) and len(word) - len(affix) >= _AFFIX_MIN_REST:
-                    self._roots.setdefault(stem(word[len(affix):]), tid)
+            for rest in without_prefix(word, _AFFIX_MIN_REST):
+                self._roots.setdefault(stem(rest), tid)
         self._fuzzy_words = [w for w in surface if len(w) >= _FUZZY_MIN_LEN - 1]
         # 3-letter names in titles, tags and aliases ("crm", "vpn", "мфу"), for _acronym
         self._acronyms = sorted(
@@ -635,13 +628,11 @@ class Index:
         """The KB word an unknown word is built on with a word-formation prefix: the word
         without its prefix is a KB word ("underpaid" -> "paid"), or a KB word without its
         own prefix ("недоплатили" and "заплатили" share "плат"; "платить" too)."""
-        for affix in _AFFIXES_BY_LETTER.get(token[:1], ()):
-            rest = token[len(affix):]
-            if token.startswith(affix) and len(rest) >= _AFFIX_MIN_REST:
-                root = stem(rest)
-                xid = self.vocab.get(root, self._roots.get(root, -1))
-                if xid >= 0:
-                    return xid
+        for rest in without_prefix(token, _AFFIX_MIN_REST):
+            root = stem(rest)
+            xid = self.vocab.get(root, self._roots.get(root, -1))
+            if xid >= 0:
+                return xid
         return -1
 
     def _join_split_words(self, out: list[QueryTerm]) -> list[QueryTerm]:

@@ -40,6 +40,8 @@ __all__ = [
     "transliterate",
     "transliterations",
     "word_chunks",
+    "WORD_PREFIXES",
+    "without_prefix",
 ]
 
 # Russian ЙЦУКЕН and English QWERTY share physical keys; these strings line up key by key.
@@ -316,6 +318,26 @@ def stem(token: str) -> str:
 GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS)
 # A typo repaired to one of WEAK_WORDS ("bot" -> "not") is as weak as that word.
 WEAK_STEMS = frozenset(stem(w) for w in WEAK_WORDS)
+
+
+# Word-formation prefixes of English and Russian ("underpaid", "переустановить",
+# "недоплатили"): the same topic as the word without it, said with a prefix a KB's
+# wording may not use (kb.index.Index reads such a word as the KB word it is built on).
+WORD_PREFIXES: tuple[str, ...] = tuple(sorted((
+    "under", "over", "mis", "re", "un", "pre", "dis", "de", "non", "out",
+    "недо", "пере", "пре", "пред", "раз", "рас", "вы", "за", "по", "под", "при", "про",
+    "от", "об", "обо", "на", "до", "вз", "вс", "из", "ис", "с", "со", "у",
+), key=len, reverse=True))
+_PREFIXES_BY_LETTER: dict[str, tuple[str, ...]] = {
+    c: tuple(a for a in WORD_PREFIXES if a[0] == c) for c in {a[0] for a in WORD_PREFIXES}}
+
+
+def without_prefix(word: str, min_rest: int) -> list[str]:
+    """What is left of ``word`` after each word-formation prefix it starts with (longest
+    prefix first), when at least ``min_rest`` letters are left: ``underpaid`` →
+    ``["paid", "derpaid"]``."""
+    return [word[len(p):] for p in _PREFIXES_BY_LETTER.get(word[:1], ())
+            if word.startswith(p) and len(word) - len(p) >= min_rest]
 
 
 def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:

@@ -308,3 +308,13 @@ def test_a_russian_request_typed_in_latin_letters_is_not_weighed_down_by_its_fun
     assert all(t.text != "dlya" for t in index.analyze("licenziya dlya raboty").terms)
     found = Matcher(kb).search("nuzhna licenziya dlya programmy")
     assert found and found[0].slug == "lic"
+
+
+def test_without_prefix_gives_every_rest_long_enough_longest_prefix_first() -> None:
+    from kb.normalize import without_prefix
+
+    assert without_prefix("недоплатили", 4) == ["платили"]  # "недо"; "на" does not start it
+    assert without_prefix("переустановить", 4) == ["установить"]
+    assert without_prefix("underpaid", 4) == ["paid", "derpaid"]  # "un" fits too; the index tries each
+    assert without_prefix("repay", 4) == []  # "pay": too short a rest
+    assert without_prefix("vpn", 1) == []
