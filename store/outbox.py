@@ -235,7 +235,8 @@ class Due:
 
 
 def _with_post() -> Any:
-    """``OutboxMessage`` rows with the message id of the card they edit, in one query."""
+    """``OutboxMessage`` rows with the message id of the card they edit, in one query
+    (the ORM form, for :func:`next_in_chat`; the worker's reads use :data:`_DUE_HEADS`)."""
     return select(OutboxMessage, TicketPost.message_id).outerjoin(
         TicketPost,
         and_(
@@ -247,30 +248,60 @@ def _with_post() -> Any:
     )
 
 
+# The worker's statements on the tables, built once (store.core): a claim pass and a recorded
+# batch no longer rebuild ORM expressions and their cache keys on every call. IN lists are
+# expanding bindparams (one compiled form for any number of platforms, chats or rows).
+_OUT = OutboxMessage.__table__  # type: ignore[attr-defined]
+_OUT_KEYS = tuple(c.key for c in _OUT.c)
+_N_OUT = len(_OUT_KEYS)
+_IDENT = Identity.__table__  # type: ignore[attr-defined]
+_POST = TicketPost.__table__  # type: ignore[attr-defined]
+
+
+def _outbox_row(values: Sequence[Any]) -> OutboxMessage:
+    """A detached ``OutboxMessage`` from a row whose first columns are the table's (in order)."""
+    return core.from_row(OutboxMessage, dict(zip(_OUT_KEYS, values[:_N_OUT], strict=True)))
+
+
+def _heads_of(platforms: Any) -> Any:
+    """The first pending row (lowest id) of every chat of the platforms in ``platforms``."""
+    return (
+        sa.select(func.min(_OUT.c.id).label("id"))
+        .where(_OUT.c.status == OutboxStatus.PENDING, _OUT.c.platform.in_(platforms))
+        .group_by(_OUT.c.platform, _OUT.c.chat_id)
+        .subquery()
+    )
+
+
+def _due_heads() -> Any:
+    """due_heads' read: every column of the due chat heads, then their card's post id."""
+    heads = _heads_of(bindparam("platforms", expanding=True))
+    posted = and_(_POST.c.ticket_id == _OUT.c.ticket_id, _POST.c.platform == _OUT.c.platform,
+                  _POST.c.chat_id == _OUT.c.chat_id, _POST.c.card == _OUT.c.card)
+    return (
+        sa.select(*_OUT.c, _POST.c.message_id.label("post_id"))
+        .select_from(_OUT.outerjoin(_POST, posted).join(heads, _OUT.c.id == heads.c.id))
+        .where(_OUT.c.next_attempt_at <= bindparam("now"))
+        .order_by(_OUT.c.id)
+        .limit(bindparam("limit", type_=sa.Integer))
+    )
+
+
+_DUE_HEADS = _due_heads()
+
+
 async def due_heads(s: AsyncSession, platforms: Sequence[str], now: datetime, limit: int = 1000) -> list[Due]:
     """The first pending row of every chat, where it is due, oldest first, with its card's
     post and whether the chat is unreachable: one read for a whole batch of chats.
 
     Only a chat's first pending row is ever a candidate, so a row waiting for a retry holds
     back the later rows of its chat (order within a chat), and a held chat with a long
-    backlog does not crowd the other chats out of the batch.
+    backlog does not crowd the other chats out of the batch. The rows are detached copies.
     """
     if not platforms:
         return []
-    heads = (
-        select(func.min(OutboxMessage.id).label("id"))
-        .where(OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.platform).in_(platforms))
-        .group_by(col(OutboxMessage.platform), col(OutboxMessage.chat_id))
-        .subquery()
-    )
-    stmt = (
-        _with_post()
-        .join(heads, col(OutboxMessage.id) == heads.c.id)
-        .where(col(OutboxMessage.next_attempt_at) <= now)
-        .order_by(col(OutboxMessage.id))
-        .limit(limit)
-    )
-    found = [(row, post_id) for row, post_id in await s.exec(stmt)]
+    result = await core.run(s, _DUE_HEADS, {"platforms": list(platforms), "now": now, "limit": limit})
+    found = [(_outbox_row(r), r[_N_OUT]) for r in result]
     blocked = await unreachable_chats(s, {(row.platform, row.chat_id) for row, _ in found})
     return [Due(row, post_id, (row.platform, row.chat_id) in blocked) for row, post_id in found]
 
@@ -303,17 +334,21 @@ async def unreachable_chats(s: AsyncSession, chats: Iterable[tuple[str, str]]) -
         by_platform.setdefault(platform, set()).add(chat_id)
     found: set[tuple[str, str]] = set()
     for platform, ids in by_platform.items():
-        stmt = select(Identity.dm_chat_id, Identity.platform_user_id).where(
-            Identity.platform == platform,
-            col(Identity.unreachable_at).is_not(None),
-            or_(
-                col(Identity.dm_chat_id).in_(ids),
-                col(Identity.dm_chat_id).is_(None) & col(Identity.platform_user_id).in_(ids),
-            ),
-        )
-        for dm_chat_id, user_id in await s.exec(stmt):
+        chat_ids = sorted(ids)
+        result = await core.run(s, _UNREACHABLE, {"platform": platform, "dm_ids": chat_ids, "user_ids": chat_ids})
+        for dm_chat_id, user_id in result:
             found.add((platform, dm_chat_id if dm_chat_id is not None else user_id))
     return found
+
+
+_UNREACHABLE = sa.select(_IDENT.c.dm_chat_id, _IDENT.c.platform_user_id).where(
+    _IDENT.c.platform == bindparam("platform"),
+    _IDENT.c.unreachable_at.is_not(None),
+    or_(
+        _IDENT.c.dm_chat_id.in_(bindparam("dm_ids", expanding=True)),
+        _IDENT.c.dm_chat_id.is_(None) & _IDENT.c.platform_user_id.in_(bindparam("user_ids", expanding=True)),
+    ),
+)
 
 
 async def next_due_at(s: AsyncSession, platforms: Sequence[str], now: datetime) -> datetime | None:
@@ -324,14 +359,13 @@ async def next_due_at(s: AsyncSession, platforms: Sequence[str], now: datetime) 
     """
     if not platforms:
         return None
-    return (
-        await s.exec(
-            select(func.min(OutboxMessage.next_attempt_at)).where(
-                OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.platform).in_(platforms),
-                col(OutboxMessage.next_attempt_at) > now,
-            )
-        )
-    ).one()
+    return (await core.run(s, _NEXT_DUE_AT, {"platforms": list(platforms), "now": now})).scalar_one()  # type: ignore[no-any-return]
+
+
+_NEXT_DUE_AT = sa.select(func.min(_OUT.c.next_attempt_at)).where(
+    _OUT.c.status == OutboxStatus.PENDING, _OUT.c.platform.in_(bindparam("platforms", expanding=True)),
+    _OUT.c.next_attempt_at > bindparam("now"),
+)
 
 
 # --- claims and batched outcomes ------------------------------------------------------------------
@@ -650,7 +684,6 @@ async def posts_of(s: AsyncSession, ticket_id: int, card: str) -> list[TicketPos
             for row in await core.run(s, _POSTS_OF, {"ticket_id": ticket_id, "card": card})]
 
 
-_POST = TicketPost.__table__  # type: ignore[attr-defined]
 _POST_KEYS = tuple(c.key for c in _POST.c)
 _POSTS_OF = sa.select(*_POST.c).where(_POST.c.ticket_id == sa.bindparam("ticket_id"),
                                       _POST.c.card == sa.bindparam("card"))
