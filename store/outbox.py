@@ -375,15 +375,6 @@ def lease_end(now: datetime) -> datetime:
     return now + timedelta(seconds=CLAIM_SECONDS)
 
 
-def _heads(platforms: Sequence[str]) -> Any:
-    """The first pending row (lowest id) of every chat of ``platforms``."""
-    return (
-        select(func.min(OutboxMessage.id).label("id"))
-        .where(OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.platform).in_(platforms))
-        .group_by(col(OutboxMessage.platform), col(OutboxMessage.chat_id))
-    )
-
-
 async def _as_due(s: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Due]:
     """``rows`` (oldest first) with their card's post and whether their chat is unreachable:
     two reads for the batch (none when no row edits a card)."""
@@ -391,14 +382,10 @@ async def _as_due(s: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Due]:
     posts: dict[tuple[int, str, str, str], str] = {}
     cards = [r for r in rows if r.ticket_id is not None and r.card is not None]
     if cards:
-        found = await s.exec(
-            select(TicketPost).where(
-                col(TicketPost.ticket_id).in_({r.ticket_id for r in cards}),
-                col(TicketPost.card).in_({r.card for r in cards}),
-            )
-        )
-        for post in found:
-            posts[(post.ticket_id, post.platform, post.chat_id, post.card)] = post.message_id
+        found = await core.run(s, _CARD_POSTS, {"ticket_ids": sorted({r.ticket_id for r in cards}),  # type: ignore[type-var]
+                                                "cards": sorted({r.card for r in cards})})  # type: ignore[type-var]
+        for ticket_id, platform, chat_id, card, message_id in found:
+            posts[(ticket_id, platform, chat_id, card)] = message_id
     blocked = await unreachable_chats(s, {(r.platform, r.chat_id) for r in rows})
     return [
         Due(r, posts.get((r.ticket_id, r.platform, r.chat_id, r.card)) if r.ticket_id and r.card else None,  # type: ignore[arg-type]
@@ -407,16 +394,40 @@ async def _as_due(s: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Due]:
     ]
 
 
-def _claiming(where: Any, now: datetime) -> Any:
-    """``UPDATE outbox SET next_attempt_at = <lease end> WHERE <where> AND pending AND due RETURNING *``:
-    a row another worker claimed meanwhile is no longer due, so it is never returned twice."""
+_CARD_POSTS = sa.select(_POST.c.ticket_id, _POST.c.platform, _POST.c.chat_id, _POST.c.card, _POST.c.message_id).where(
+    _POST.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)), _POST.c.card.in_(bindparam("cards", expanding=True)),
+)
+
+
+def _claiming(ids: Any) -> Any:
+    """``UPDATE outbox SET next_attempt_at = :lease WHERE id IN (<ids>) AND pending AND due
+    (next_attempt_at <= :now) RETURNING *``: a row another worker claimed meanwhile is no
+    longer due, so it is never returned twice."""
     return (
-        update(OutboxMessage)
-        .where(where, col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now)
-        .values(next_attempt_at=lease_end(now))
-        .returning(OutboxMessage)
-        .execution_options(synchronize_session=False)
+        update(_OUT)
+        .where(_OUT.c.id.in_(ids), _OUT.c.status == OutboxStatus.PENDING, _OUT.c.next_attempt_at <= bindparam("now"))
+        .values(next_attempt_at=bindparam("lease"))
+        .returning(*_OUT.c)
     )
+
+
+def _claim_due(dialect: str) -> Any:
+    """claim_due's UPDATE for ``dialect``: the oldest due chat heads, up to ``:limit``, picked
+    ``FOR UPDATE OF outbox SKIP LOCKED`` on PostgreSQL (SQLite has one writer, no row locks)."""
+    heads = _heads_of(bindparam("platforms", expanding=True))
+    pick = (
+        sa.select(_OUT.c.id)
+        .join(heads, _OUT.c.id == heads.c.id)
+        .where(_OUT.c.next_attempt_at <= bindparam("now"))
+        .order_by(_OUT.c.id)
+        .limit(bindparam("limit", type_=sa.Integer))
+    )
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=_OUT)
+    return _claiming(pick.scalar_subquery())
+
+
+_CLAIM_DUE: dict[str, Any] = {}  # by dialect name, each built on first use
 
 
 async def claim_due(s: AsyncSession, platforms: Sequence[str], now: datetime, limit: int) -> list[Due]:
@@ -428,18 +439,22 @@ async def claim_due(s: AsyncSession, platforms: Sequence[str], now: datetime, li
     stays outside the write lock); this also works there, as one ``UPDATE … RETURNING``."""
     if not platforms or limit < 1:
         return []
-    heads = _heads(platforms).subquery()
-    pick = (
-        select(OutboxMessage.id)
-        .join(heads, col(OutboxMessage.id) == heads.c.id)
-        .where(col(OutboxMessage.next_attempt_at) <= now)
-        .order_by(col(OutboxMessage.id))
-        .limit(limit)
-    )
-    if s.bind is not None and s.bind.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=OutboxMessage)  # type: ignore[arg-type]
-    rows = list((await s.exec(_claiming(col(OutboxMessage.id).in_(pick.scalar_subquery()), now))).scalars())
-    return await _as_due(s, rows)
+    dialect = s.bind.dialect.name if s.bind is not None else ""
+    stmt = _CLAIM_DUE.get(dialect)
+    if stmt is None:
+        stmt = _CLAIM_DUE[dialect] = _claim_due(dialect)
+    result = await core.run(s, stmt, {"platforms": list(platforms), "now": now, "limit": limit,
+                                      "lease": lease_end(now)})
+    return await _as_due(s, [_outbox_row(r) for r in result])
+
+
+_CLAIM = (
+    update(_OUT)
+    .where(_OUT.c.id.in_(bindparam("ids", expanding=True)), _OUT.c.status == OutboxStatus.PENDING,
+           _OUT.c.next_attempt_at <= bindparam("now"))
+    .values(next_attempt_at=bindparam("lease"))
+    .returning(_OUT.c.id)
+)
 
 
 async def claim(s: AsyncSession, candidates: Sequence[Due], now: datetime) -> list[Due]:
@@ -448,31 +463,25 @@ async def claim(s: AsyncSession, candidates: Sequence[Due], now: datetime) -> li
     if not candidates:
         return []
     ids = [d.row.id for d in candidates]
-    stmt = (
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == OutboxStatus.PENDING,
-               col(OutboxMessage.next_attempt_at) <= now)
-        .values(next_attempt_at=lease_end(now))
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    )
-    won = set((await s.exec(stmt)).scalars())
+    won = set((await core.run(s, _CLAIM, {"ids": ids, "now": now, "lease": lease_end(now)})).scalars())
     claimed = [d for d in candidates if d.row.id in won]
     for d in claimed:
         d.row.next_attempt_at = lease_end(now)
     return claimed
 
 
+_RELEASE = (
+    update(_OUT)
+    .where(_OUT.c.id.in_(bindparam("ids", expanding=True)), _OUT.c.status == OutboxStatus.PENDING)
+    .values(next_attempt_at=bindparam("now"))
+)
+
+
 async def release(s: AsyncSession, row_ids: Iterable[int], now: datetime) -> None:
     """Hand claimed rows that were never tried back: due now, for whoever comes next."""
-    ids = list(row_ids)
+    ids = sorted(row_ids)
     if ids:
-        await s.exec(
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == OutboxStatus.PENDING)
-            .values(next_attempt_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        await core.run(s, _RELEASE, {"ids": ids, "now": now})
 
 
 @dataclass(frozen=True)
@@ -552,15 +561,23 @@ async def record(
         if o.settled:
             chats.setdefault(o.row.platform, set()).add(o.row.chat_id)
     rows: list[OutboxMessage] = []
+    lease = lease_end(now)
     for platform, ids in chats.items():
-        heads = (
-            select(func.min(OutboxMessage.id))
-            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.platform == platform,
-                   col(OutboxMessage.chat_id).in_(ids))
-            .group_by(col(OutboxMessage.chat_id))
-        )
-        rows.extend((await s.exec(_claiming(col(OutboxMessage.id).in_(heads.scalar_subquery()), now))).scalars())
+        result = await core.run(s, _CLAIM_NEXT, {"b_platform": platform, "chat_ids": sorted(ids), "now": now,
+                                                 "lease": lease})
+        rows.extend(_outbox_row(r) for r in result)
     return {(d.row.platform, d.row.chat_id): d for d in await _as_due(s, rows)}
+
+
+# record's claim of the next row of every settled chat of one platform ("b_platform": an
+# UPDATE reserves the columns' names for its SET parameters).
+_CLAIM_NEXT = _claiming(
+    sa.select(func.min(_OUT.c.id))
+    .where(_OUT.c.status == OutboxStatus.PENDING, _OUT.c.platform == bindparam("b_platform"),
+           _OUT.c.chat_id.in_(bindparam("chat_ids", expanding=True)))
+    .group_by(_OUT.c.chat_id)
+    .scalar_subquery()
+)
 
 
 async def mark_sent(s: AsyncSession, row_id: int, message_id: str | None, now: datetime) -> None:
