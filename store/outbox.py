@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import and_, bindparam, case, event, func, insert, or_, tuple_, update
+from sqlalchemy import and_, bindparam, event, func, insert, or_, tuple_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session

@@ -4,13 +4,17 @@ written only when it changes, and the statements are as few as before."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import update
 from sqlmodel import col, select
 
-from store import conversations, feedback, outbox, people
+from store import conversations, feedback, outbox, people, tickets
 from store.db import Database
-from store.models import Conversation, Identity, KbFeedback, Person
+from store.models import Conversation, Identity, KbFeedback, OutboxMessage, Person, TicketPost
 from tests.store.conftest import NOW, Cast
 from tests.support.queries import count_queries
 
@@ -148,3 +152,135 @@ async def test_a_core_read_keeps_a_loaded_object_and_fills_what_it_had_not_loade
         s.expire(boris, ["away"])
         [(again, _), _] = await people.team_members(s, "it")
         assert again is boris and boris.name == "Boris P." and boris.away is False
+
+
+# --- the outbox worker's statements (store/outbox.py) ------------------------------------------
+
+
+async def _worker_fixture(database: Database, cast: Cast) -> dict[str, int]:
+    """Rows in every situation the worker's reads tell apart; their ids by name."""
+    async with database.transaction() as s:
+        ticket = await tickets.create_ticket(
+            s, team="it", category="network", priority="normal", requester_id=cast.anna, text="VPN",
+            platform="telegram", now=NOW, first_response_due=None, resolution_due=None,
+        )
+        tid = ticket.id
+        assert tid is not None
+        s.add(TicketPost(ticket_id=tid, platform="telegram", chat_id="c-card", card="queue", message_id="m-42"))
+        # A blocked DM known by its chat id (the other branch: anna's, by her user id, below).
+        s.add(Identity(person_id=cast.boris, platform="telegram", platform_user_id="u-dm", dm_chat_id="c-dm",
+                       unreachable_at=NOW))
+    ids: dict[str, int] = {}
+    async with database.transaction() as s:
+        for name, chat, card in [
+            ("anna", "100001", None), ("card", "c-card", "queue"), ("held", "c-held", None),
+            ("plain", "c-plain", None), ("dm", "c-dm", None), ("newcard", "c-new", "requester"),
+            ("plain2", "c-plain", None), ("held2", "c-held", None), ("card2", "c-card", "queue"),
+        ]:
+            row = await outbox.enqueue(s, platform="telegram", chat_id=chat, payload={"text": name}, now=NOW,
+                                       ticket_id=tid if card else None, card=card)
+            ids[name] = row.id  # type: ignore[assignment]
+        slack = await outbox.enqueue(s, platform="slack", chat_id="D-BORIS", payload={"text": "slack"}, now=NOW)
+        ids["slack"] = slack.id  # type: ignore[assignment]
+        await people.mark_unreachable(s, "telegram", "100001", NOW)
+        # c-held's head waits for a retry: neither it nor the row behind it is due.
+        await s.exec(update(OutboxMessage).where(col(OutboxMessage.id) == ids["held"])  # type: ignore[call-overload]
+                     .values(next_attempt_at=NOW + timedelta(minutes=1), attempts=1, last_error="boom"))
+    return ids
+
+
+async def _as_loaded(database: Database, row_ids: list[int]) -> dict[int, dict[str, object]]:
+    """The rows' columns as the ORM loads them (the reference the Core reads must match)."""
+    async with database.read() as s:
+        found = await s.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(row_ids)))
+        return {r.id: r.model_dump() for r in found}  # type: ignore[misc]
+
+
+def _check_rows(dues: list[outbox.Due], expected: dict[int, dict[str, object]]) -> None:
+    for d in dues:
+        state = sa_inspect(d.row)
+        assert isinstance(d.row, OutboxMessage) and state.detached and not state.modified
+        assert d.row.model_dump() == expected[d.row.id]  # type: ignore[index]
+        assert d.row.next_attempt_at.tzinfo is not None and d.row.created_at.tzinfo is not None
+        assert d.row.status == "pending" and d.row.payload == {"text": d.row.payload["text"]}
+
+
+async def test_the_workers_reads_and_claims_hand_out_what_the_orm_did(database: Database, cast: Cast) -> None:
+    ids = await _worker_fixture(database, cast)
+    heads = [(ids["anna"], None, True), (ids["card"], "m-42", False), (ids["plain"], None, False),
+             (ids["dm"], None, True), (ids["newcard"], None, False)]
+
+    async with database.read() as s:
+        with count_queries(database) as q:
+            due = await outbox.due_heads(s, ["telegram"], NOW)
+        assert q.kinds() == {"SELECT": 2}, q.report()  # the heads, the unreachable chats
+        assert [(d.row.id, d.post_id, d.unreachable) for d in due] == heads
+        assert [d.row.id for d in await outbox.due_heads(s, ["telegram"], NOW, limit=2)] == [ids["anna"], ids["card"]]
+        with count_queries(database) as q:
+            both = await outbox.due_heads(s, ["telegram", "slack"], NOW)
+        assert q.kinds() == {"SELECT": 3}, q.report()  # one unreachable read per platform
+        assert [d.row.id for d in both] == [h[0] for h in heads] + [ids["slack"]]
+        assert await outbox.due_heads(s, [], NOW) == []
+        assert await outbox.next_due_at(s, ["telegram"], NOW) == NOW + timedelta(minutes=1)
+        assert await outbox.next_due_at(s, ["slack"], NOW) is None
+        assert await outbox.unreachable_chats(s, {("telegram", "100001"), ("telegram", "c-dm"), ("telegram", "c-plain"),
+                                                  ("slack", "100001")}) == {("telegram", "100001"), ("telegram", "c-dm")}
+    _check_rows(due, await _as_loaded(database, [h[0] for h in heads]))
+
+    # The SQLite path: a compare-and-set of what was read; a second one wins nothing.
+    async with database.transaction() as s:
+        with count_queries(database) as q:
+            claimed = await outbox.claim(s, due, NOW)
+        assert q.kinds() == {"UPDATE": 1}, q.report()
+        assert [d.row.id for d in claimed] == [h[0] for h in heads]
+        assert await outbox.claim(s, due, NOW) == []
+    loaded = await _as_loaded(database, [h[0] for h in heads])
+    assert all(v["next_attempt_at"] == outbox.lease_end(NOW) for v in loaded.values())
+    assert all(d.row.next_attempt_at == outbox.lease_end(NOW) for d in claimed)
+
+    async with database.transaction() as s:
+        with count_queries(database) as q:
+            await outbox.release(s, {d.row.id for d in claimed}, NOW)  # type: ignore[misc]
+        assert q.kinds() == {"UPDATE": 1}, q.report()
+    # The PostgreSQL path: one UPDATE … RETURNING, then the posts and the unreachable chats.
+    async with database.transaction() as s:
+        with count_queries(database) as q:
+            got = await outbox.claim_due(s, ["telegram"], NOW, 10)
+        assert q.kinds() == {"UPDATE": 1, "SELECT": 2}, q.report()
+        assert [(d.row.id, d.post_id, d.unreachable) for d in got] == heads
+        assert await outbox.claim_due(s, ["telegram"], NOW, 10) == []  # all held now
+    _check_rows(got, await _as_loaded(database, [h[0] for h in heads]))
+    assert all(d.row.next_attempt_at == outbox.lease_end(NOW) for d in got)
+
+    # record: the settled chats' next rows are claimed, with the post written in the same batch.
+    by_id = {d.row.id: d.row for d in got}
+    later = NOW + timedelta(seconds=1)
+    async with database.transaction() as s:
+        with count_queries(database) as q:
+            nexts = await outbox.record(s, [
+                outbox.Outcome(by_id[ids["plain"]], "sent", message_id="p1"),
+                outbox.Outcome(by_id[ids["card"]], "sent", message_id="m-43"),  # the card edit made a new message
+                outbox.Outcome(by_id[ids["anna"]], "blocked", error="recipient unreachable"),
+                outbox.Outcome(by_id[ids["dm"]], "retry", error="boom", delay=timedelta(seconds=2)),
+            ], later)
+        # settled · rescheduled · the post looked up and moved to m-43 · the next heads claimed ·
+        # their posts · the unreachable chats
+        assert q.kinds() == {"UPDATE": 4, "SELECT": 3}, q.report()
+    assert sorted((k, d.row.id, d.post_id, d.unreachable) for k, d in nexts.items()) == [
+        (("telegram", "c-card"), ids["card2"], "m-43", False), (("telegram", "c-plain"), ids["plain2"], None, False)]
+    _check_rows(list(nexts.values()), await _as_loaded(database, [ids["card2"], ids["plain2"]]))
+    assert all(d.row.next_attempt_at == outbox.lease_end(later) for d in nexts.values())
+
+
+async def test_a_claim_skips_rows_another_transaction_holds_locked(database: Database, cast: Cast) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite has one writer)")
+    ids = await _worker_fixture(database, cast)
+    async with database.transaction() as holder:
+        await holder.exec(select(OutboxMessage).where(col(OutboxMessage.id) == ids["card"])  # type: ignore[call-overload]
+                          .with_for_update())
+        async with database.transaction() as s:
+            got = await asyncio.wait_for(outbox.claim_due(s, ["telegram"], NOW, 10), 5)  # skipped, not waited for
+        assert [d.row.id for d in got] == [ids["anna"], ids["plain"], ids["dm"], ids["newcard"]]
+    async with database.transaction() as s:
+        assert [d.row.id for d in await outbox.claim_due(s, ["telegram"], NOW, 10)] == [ids["card"]]
