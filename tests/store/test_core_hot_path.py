@@ -272,9 +272,9 @@ async def test_the_workers_reads_and_claims_hand_out_what_the_orm_did(database: 
     assert all(d.row.next_attempt_at == outbox.lease_end(later) for d in nexts.values())
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # row locks: SQLite has one writer
 async def test_a_claim_skips_rows_another_transaction_holds_locked(database: Database, cast: Cast) -> None:
-    if database.dialect != "postgresql":
-        pytest.skip("row locks: PostgreSQL (SQLite has one writer)")
+    assert database.dialect == "postgresql"
     ids = await _worker_fixture(database, cast)
     async with database.transaction() as holder:
         await holder.exec(select(OutboxMessage).where(col(OutboxMessage.id) == ids["card"])  # type: ignore[call-overload]
