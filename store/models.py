@@ -76,7 +76,13 @@ class Person(SQLModel, table=True):
 class Identity(SQLModel, table=True):
     """A person's account on one platform; the last one used receives their messages."""
 
-    __table_args__ = (sa.UniqueConstraint("platform", "platform_user_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "platform_user_id"),
+        # The few who blocked the bot, for the outbox's per-batch check (outbox.unreachable_chats).
+        sa.Index("ix_identity_unreachable", "platform", "dm_chat_id", "platform_user_id",
+                 sqlite_where=sa.text("unreachable_at IS NOT NULL"),
+                 postgresql_where=sa.text("unreachable_at IS NOT NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     platform: str = Field(max_length=16)
