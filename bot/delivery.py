@@ -442,14 +442,26 @@ class OutboxWorker:
             return 0
         now = self.clock()
         self._recheck.clear()
-        # Each platform's own oldest heads, as many as it has room for: one platform's
+        # First one claim for every platform at once, as many heads as the smallest room (so
+        # none gets more than it has room for): at a steady stream of events that is the
+        # whole batch, in one read and one write. Only when it fills up does each platform
+        # claim its own oldest heads, as many as it still has room for: one platform's
         # backlog must not fill the batch while another has room.
         claimed: list[outbox.Due] = []
         self._saturated = len(platforms) < len(free)
-        for p in platforms:
-            got = await self._claim([p], now, free[p])
-            self._saturated = self._saturated or len(got) >= free[p]
-            claimed.extend(got)
+        limit = min(free[p] for p in platforms)
+        if len(platforms) > 1:
+            claimed = await self._claim(platforms, now, limit)
+        if len(platforms) == 1 or len(claimed) >= limit:
+            taken = Counter(due.row.platform for due in claimed)
+            for p in platforms:
+                room = free[p] - taken[p]
+                if room <= 0:
+                    self._saturated = True
+                    continue
+                got = await self._claim([p], now, room)
+                self._saturated = self._saturated or len(got) >= room
+                claimed.extend(got)
         loop_now = asyncio.get_running_loop().time()
         started: Counter[str] = Counter()
         for due in claimed:

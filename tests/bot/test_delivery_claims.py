@@ -74,6 +74,50 @@ async def test_outcomes_of_many_chats_are_written_together(database: Database, c
         assert await outbox.backlog(s) == 0
 
 
+async def test_the_heads_of_every_platform_are_claimed_by_one_statement(database: Database, clock: FakeClock) -> None:
+    """A pass over two platforms with room to spare claims both platforms' heads at once
+    (one read, one write on SQLite; one UPDATE on PostgreSQL), not once per platform."""
+    tg, slack = ScriptedSender(platform="telegram"), ScriptedSender(platform="slack")
+    worker = OutboxWorker(database, {"telegram": tg, "slack": slack}, clock)
+    gate = asyncio.Event()
+    for n in range(3):
+        await enqueue(database, clock, f"t{n}", f"tm{n}", platform="telegram")
+        await enqueue(database, clock, f"s{n}", f"sm{n}", platform="slack")
+        tg.holds[f"tm{n}"] = slack.holds[f"sm{n}"] = gate  # every send waits until all are in flight
+    delivering = asyncio.create_task(worker.deliver_pending())
+    await tg.wait_for(lambda: tg.in_flight == 3)
+    await slack.wait_for(lambda: slack.in_flight == 3)
+    assert worker.claims == 1
+    gate.set()
+    assert await asyncio.wait_for(delivering, 10) == 6
+    assert sorted(c[1] for c in tg.calls) == ["t0", "t1", "t2"] and sorted(c[1] for c in slack.calls) == ["s0", "s1", "s2"]
+
+
+async def test_one_platforms_backlog_filling_the_shared_claim_does_not_crowd_out_another(
+    database: Database, clock: FakeClock
+) -> None:
+    """The shared claim takes as many heads as the smallest room; when the oldest heads are
+    all one platform's and fill it, the other platform still claims its own in the same pass."""
+    busy, quiet = ScriptedSender(platform="busy"), ScriptedSender(platform="quiet")
+    worker = OutboxWorker(database, {"busy": busy, "quiet": quiet}, clock, max_chats=2)
+    gate = asyncio.Event()
+    for n in range(4):  # the oldest rows: four chats of the busy platform
+        await enqueue(database, clock, f"b{n}", f"bm{n}", platform="busy")
+        busy.holds[f"bm{n}"] = gate
+    await enqueue(database, clock, "q0", "qm0", platform="quiet")
+    quiet.holds["qm0"] = gate
+    delivering = asyncio.create_task(worker.deliver_pending())
+    await quiet.wait_for(lambda: quiet.in_flight == 1)  # started beside the busy platform's sends
+    await busy.wait_for(lambda: busy.in_flight == 2)  # its room: two chats at a time
+    # the shared claim came back full (two busy heads); the busy platform had no room left,
+    # the quiet one claimed its own
+    assert worker.claims == 2
+    gate.set()
+    assert await asyncio.wait_for(delivering, 10) == 5
+    assert [c[1] for c in busy.calls[:2]] == ["b0", "b1"]
+    assert sorted(c[1] for c in busy.calls) == ["b0", "b1", "b2", "b3"]
+
+
 async def test_shutdown_hands_back_the_rows_it_claimed_but_never_tried(database: Database, clock: FakeClock) -> None:
     sender = ScriptedSender()
     worker = OutboxWorker(database, {PLATFORM: sender}, clock, concurrency=1)
