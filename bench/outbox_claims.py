@@ -11,6 +11,10 @@ Run from the repository root::
 
     python bench/outbox_claims.py            # 2,000 rows over 500 chats, SQLite and PostgreSQL
     python bench/outbox_claims.py --smoke    # 200 rows over 50 chats (used by the tests)
+
+Then "trickle": the shape of an ordinary rate, where every commit gets a pass of its own
+(3 rows per round over Telegram and Slack, one pass each); it prints what one pass costs
+the worker (transactions, statements, CPU ms), the batched worker beside the baseline.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ from contention import pg_database as pg_url, pg_drop  # noqa: E402
 class Instant:
     platform = "fake"
 
-    def __init__(self) -> None:
+    def __init__(self, platform: str = "fake") -> None:
+        self.platform = platform
         self.calls = 0
         self.at: dict[str, float] = {}  # text -> perf_counter of its send
 
@@ -134,6 +139,49 @@ async def latency(url: str, worker_class: Any, rows: int, rate: float) -> list[f
         await db.dispose()
 
 
+async def trickle(url: str, worker_class: Any, rounds: int, per_round: int) -> dict[str, float]:
+    """The shape of a desk at an ordinary rate: each round one transaction writes
+    ``per_round`` rows (a card to a Telegram group and a Slack channel, a reply), then the
+    worker makes one pass. What a pass costs the worker: transactions, statements and CPU
+    milliseconds per round (the writes are not counted)."""
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
+        senders = {p: Instant(p) for p in ("telegram", "slack")}
+        worker = worker_class(db, senders, lambda: datetime.now(UTC))
+        counts = {"begin": 0, "statements": 0, "on": 0}
+
+        def on_begin(*_: Any) -> None:
+            counts["begin"] += counts["on"]
+
+        def on_statement(*_: Any) -> None:
+            counts["statements"] += counts["on"]
+
+        event.listen(db.engine.sync_engine, "begin", on_begin)
+        event.listen(db.engine.sync_engine, "before_cursor_execute", on_statement)
+        cpu = 0.0
+        warm = 20
+        for n in range(warm + rounds):
+            async with db.transaction() as s:
+                for k in range(per_round):
+                    await outbox.enqueue(s, platform=("telegram", "slack")[k % 2], chat_id=f"c{(n * per_round + k) % 50}",
+                                         payload=Reply(f"t{n}.{k}").to_payload(), now=datetime.now(UTC))
+            counting = n >= warm
+            counts["on"] = int(counting)
+            started = time.process_time()
+            await worker.deliver_pending()
+            if counting:
+                cpu += time.process_time() - started
+            counts["on"] = 0
+        event.remove(db.engine.sync_engine, "begin", on_begin)
+        event.remove(db.engine.sync_engine, "before_cursor_execute", on_statement)
+        async with db.read() as s:
+            assert await outbox.backlog(s) == 0  # every row delivered
+        return {"tx": counts["begin"] / rounds, "stmts": counts["statements"] / rounds, "cpu_ms": cpu * 1000 / rounds}
+    finally:
+        await db.dispose()
+
+
 def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
 
@@ -188,6 +236,20 @@ async def main() -> int:
                         await pg_drop(drop)
                 print(f"{name + ' ' + tag:<22} commit->send, {len(lat)}/{n_lat} rows at 20/s, idle poll 1 s: "
                       f"p50 {pct(lat, 50) * 1000:.0f} ms  p99 {pct(lat, 99) * 1000:.0f} ms", flush=True)
+            n_rounds = 50 if args.smoke else 500
+            for tag, cls in (("batched", OutboxWorker), ("baseline", baseline)):
+                if make is not None:
+                    url, drop = make(f"trickle-{tag}"), None
+                else:
+                    url, drop = await pg_url()
+                try:
+                    t = await trickle(url, cls, n_rounds, 3)
+                finally:
+                    if drop:
+                        await pg_drop(drop)
+                print(f"{name + ' ' + tag:<22} trickle, {n_rounds} rounds of 3 rows on 2 platforms, one pass each: "
+                      f"{t['tx']:.1f} transactions, {t['stmts']:.1f} statements, {t['cpu_ms']:.2f} ms CPU per pass",
+                      flush=True)
     if any(d for d in dups_of_batched):
         print("outbox claims: DUPLICATES from the batched worker")
         return 1
