@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import subprocess
 import sys
 import tempfile
 import time
 import types
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -206,15 +208,8 @@ async def main() -> int:
         for name, make in targets:
             results = {}
             for tag, cls in (("batched", OutboxWorker), ("baseline", baseline)):
-                if make is not None:
-                    url, drop = make(tag), None
-                else:
-                    url, drop = await pg_url()
-                try:
+                async with _database(make, tag) as url:
                     results[tag] = r = await measure(url, cls, rows, chats)
-                finally:
-                    if drop:
-                        await pg_drop(drop)
                 print(f"{name + ' ' + tag:<22} {r['rows']:>6.0f} {r['rows'] / r['seconds']:>8.0f} {r['tx']:>7.3f} "
                       f"{r['stmts']:>8.3f} {r['dups']:>5}", flush=True)
             speed = (results["batched"]["rows"] / results["batched"]["seconds"]) / (
@@ -225,28 +220,14 @@ async def main() -> int:
                   f"{results['batched']['tx']:.3f}")
             n_lat = 40 if args.smoke else 200
             for tag, cls in (("batched", OutboxWorker), ("baseline", baseline)):
-                if make is not None:
-                    url, drop = make(f"lat-{tag}"), None
-                else:
-                    url, drop = await pg_url()
-                try:
+                async with _database(make, f"lat-{tag}") as url:
                     lat = await latency(url, cls, n_lat, rate=20)
-                finally:
-                    if drop:
-                        await pg_drop(drop)
                 print(f"{name + ' ' + tag:<22} commit->send, {len(lat)}/{n_lat} rows at 20/s, idle poll 1 s: "
                       f"p50 {pct(lat, 50) * 1000:.0f} ms  p99 {pct(lat, 99) * 1000:.0f} ms", flush=True)
             n_rounds = 50 if args.smoke else 500
             for tag, cls in (("batched", OutboxWorker), ("baseline", baseline)):
-                if make is not None:
-                    url, drop = make(f"trickle-{tag}"), None
-                else:
-                    url, drop = await pg_url()
-                try:
+                async with _database(make, f"trickle-{tag}") as url:
                     t = await trickle(url, cls, n_rounds, 3)
-                finally:
-                    if drop:
-                        await pg_drop(drop)
                 print(f"{name + ' ' + tag:<22} trickle, {n_rounds} rounds of 3 rows on 2 platforms, one pass each: "
                       f"{t['tx']:.1f} transactions, {t['stmts']:.1f} statements, {t['cpu_ms']:.2f} ms CPU per pass",
                       flush=True)
@@ -255,6 +236,20 @@ async def main() -> int:
         return 1
     print("outbox claims: every row delivered once")
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _database(make: Any, tag: str) -> AsyncIterator[str]:
+    """A fresh database for one measurement: a SQLite file from ``make(tag)``, or (``make``
+    None) a PostgreSQL database created for it and dropped after."""
+    if make is not None:
+        yield make(tag)
+        return
+    url, drop = await pg_url()
+    try:
+        yield url
+    finally:
+        await pg_drop(drop)
 
 
 def _sqlite(tmp: str, tag: str) -> str:
