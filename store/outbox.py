@@ -234,6 +234,22 @@ class Due:
     unreachable: bool  # the chat is a person's who blocked the bot and has not written since
 
 
+def _with_post() -> Any:
+    """``OutboxMessage`` rows with the message id of the card they edit, in one query
+    (the ORM form, for :func:`next_in_chat`; the worker's reads use :data:`_DUE_HEADS`).
+    The worker no longer calls ``next_in_chat``; the per-row baseline worker of
+    ``bench/outbox_claims.py`` (bot/delivery.py from git history) does."""
+    return select(OutboxMessage, TicketPost.message_id).outerjoin(
+        TicketPost,
+        and_(
+            col(TicketPost.ticket_id) == col(OutboxMessage.ticket_id),
+            col(TicketPost.platform) == col(OutboxMessage.platform),
+            col(TicketPost.chat_id) == col(OutboxMessage.chat_id),
+            col(TicketPost.card) == col(OutboxMessage.card),
+        ),
+    )
+
+
 # The worker's statements on the tables, built once (store.core): a claim pass and a recorded
 # batch no longer rebuild ORM expressions and their cache keys on every call. IN lists are
 # expanding bindparams (one compiled form for any number of platforms, chats or rows).
@@ -290,6 +306,26 @@ async def due_heads(s: AsyncSession, platforms: Sequence[str], now: datetime, li
     found = [(_outbox_row(r), r[_N_OUT]) for r in result]
     blocked = await unreachable_chats(s, {(row.platform, row.chat_id) for row, _ in found})
     return [Due(row, post_id, (row.platform, row.chat_id) in blocked) for row, post_id in found]
+
+
+async def next_in_chat(s: AsyncSession, platform: str, chat_id: str, after_id: int, now: datetime) -> Due | None:
+    """The chat's next pending row after ``after_id`` if it is due (its card's post included)."""
+    stmt = (
+        _with_post()
+        .where(
+            OutboxMessage.platform == platform, OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.id) > after_id,
+        )
+        .order_by(col(OutboxMessage.id))
+        .limit(1)
+    )
+    found = (await s.exec(stmt)).first()
+    if found is None:
+        return None
+    row, post_id = found
+    if row.next_attempt_at > now:
+        return None
+    return Due(row, post_id, bool(await unreachable_chats(s, {(platform, chat_id)})))
 
 
 async def unreachable_chats(s: AsyncSession, chats: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
