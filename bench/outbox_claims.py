@@ -77,6 +77,31 @@ def baseline_worker_class() -> Any:
     return module.OutboxWorker
 
 
+class _Counts:
+    """Transactions (``BEGIN``) and SQL statements through ``db`` while inside ``with``
+    (it can be entered again: the counts add up)."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine.sync_engine
+        self.begin = 0
+        self.statements = 0
+
+    def _on_begin(self, *_: Any) -> None:
+        self.begin += 1
+
+    def _on_statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    def __enter__(self) -> _Counts:
+        event.listen(self.engine, "begin", self._on_begin)
+        event.listen(self.engine, "before_cursor_execute", self._on_statement)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "begin", self._on_begin)
+        event.remove(self.engine, "before_cursor_execute", self._on_statement)
+
+
 async def measure(url: str, worker_class: Any, rows: int, chats: int) -> dict[str, float]:
     db = Database(url)
     try:
@@ -86,28 +111,17 @@ async def measure(url: str, worker_class: Any, rows: int, chats: int) -> dict[st
             for n in range(rows):
                 await outbox.enqueue(s, platform="fake", chat_id=f"c{n % chats}", payload=Reply(f"n{n}").to_payload(),
                                      now=now)
-        counts = {"begin": 0, "statements": 0}
-
-        def on_begin(*_: Any) -> None:
-            counts["begin"] += 1
-
-        def on_statement(*_: Any) -> None:
-            counts["statements"] += 1
-
-        event.listen(db.engine.sync_engine, "begin", on_begin)
-        event.listen(db.engine.sync_engine, "before_cursor_execute", on_statement)
         sender = Instant()
         worker = worker_class(db, {"fake": sender}, lambda: datetime.now(UTC))
-        started = time.perf_counter()
-        while await worker.deliver_pending():
-            pass
-        seconds = time.perf_counter() - started
-        event.remove(db.engine.sync_engine, "begin", on_begin)
-        event.remove(db.engine.sync_engine, "before_cursor_execute", on_statement)
+        with _Counts(db) as counts:
+            started = time.perf_counter()
+            while await worker.deliver_pending():
+                pass
+            seconds = time.perf_counter() - started
         async with db.read() as s:
             left = await outbox.backlog(s)
         assert left == 0, left  # every row delivered
-        return {"rows": rows, "seconds": seconds, "tx": counts["begin"] / rows, "stmts": counts["statements"] / rows,
+        return {"rows": rows, "seconds": seconds, "tx": counts.begin / rows, "stmts": counts.statements / rows,
                 "dups": sender.calls - rows}
     finally:
         await db.dispose()
@@ -151,16 +165,7 @@ async def trickle(url: str, worker_class: Any, rounds: int, per_round: int) -> d
         await migrate.upgrade(db)
         senders = {p: Instant(p) for p in ("telegram", "slack")}
         worker = worker_class(db, senders, lambda: datetime.now(UTC))
-        counts = {"begin": 0, "statements": 0, "on": 0}
-
-        def on_begin(*_: Any) -> None:
-            counts["begin"] += counts["on"]
-
-        def on_statement(*_: Any) -> None:
-            counts["statements"] += counts["on"]
-
-        event.listen(db.engine.sync_engine, "begin", on_begin)
-        event.listen(db.engine.sync_engine, "before_cursor_execute", on_statement)
+        counts = _Counts(db)
         cpu = 0.0
         warm = 20
         for n in range(warm + rounds):
@@ -168,18 +173,16 @@ async def trickle(url: str, worker_class: Any, rounds: int, per_round: int) -> d
                 for k in range(per_round):
                     await outbox.enqueue(s, platform=("telegram", "slack")[k % 2], chat_id=f"c{(n * per_round + k) % 50}",
                                          payload=Reply(f"t{n}.{k}").to_payload(), now=datetime.now(UTC))
-            counting = n >= warm
-            counts["on"] = int(counting)
-            started = time.process_time()
-            await worker.deliver_pending()
-            if counting:
+            if n < warm:
+                await worker.deliver_pending()
+                continue
+            with counts:  # the pass only, not the writes
+                started = time.process_time()
+                await worker.deliver_pending()
                 cpu += time.process_time() - started
-            counts["on"] = 0
-        event.remove(db.engine.sync_engine, "begin", on_begin)
-        event.remove(db.engine.sync_engine, "before_cursor_execute", on_statement)
         async with db.read() as s:
             assert await outbox.backlog(s) == 0  # every row delivered
-        return {"tx": counts["begin"] / rounds, "stmts": counts["statements"] / rounds, "cpu_ms": cpu * 1000 / rounds}
+        return {"tx": counts.begin / rounds, "stmts": counts.statements / rounds, "cpu_ms": cpu * 1000 / rounds}
     finally:
         await db.dispose()
 
